@@ -1,0 +1,89 @@
+# labctl shell library for role scripts (bash). Sourced by the wrapper before
+# provision.sh. Every helper is idempotent and says honestly whether it changed
+# anything, so a role reports `changed` only when it did.
+
+LABCTL_STEP=0
+
+# step DESCRIPTION: mark the start of a numbered step (for "step 3/5" reports).
+step() {
+    LABCTL_STEP=$((LABCTL_STEP + 1))
+    printf '::labctl:: step %s/%s %s\n' "$LABCTL_STEP" "${LABCTL_STEPS:-?}" "$*"
+}
+
+# changed: record that this run changed the node.
+changed() {
+    echo changed >"$LABCTL_RESULT"
+}
+
+# skip REASON: the role does not apply here; stop the role successfully.
+skip() {
+    echo skipped >"$LABCTL_RESULT"
+    printf '::labctl:: skipped %s\n' "$*"
+    exit 0
+}
+
+# publish KEY VALUE: hand a value to later roles on any node (as $KEY).
+publish() {
+    case "$1" in *[!A-Z0-9_]* | "") echo "labctl: bad publish key $1" >&2; return 2 ;; esac
+    case "$2" in *"
+"*) echo "labctl: published values must be one line" >&2; return 2 ;; esac
+    printf '%s=%s\n' "$1" "$2" >>"$LABCTL_PUBLISH"
+}
+
+# install_file SRC DEST [MODE] [OWNER]: copy when the content or mode differs.
+install_file() {
+    local src=$1 dest=$2 mode=${3:-0644} owner=${4:-root}
+    if [ -f "$dest" ] && cmp -s "$src" "$dest" &&
+        [ "$(stat -c %a "$dest")" = "$(printf '%o' "0$mode" 2>/dev/null || echo "$mode")" ]; then
+        return 0
+    fi
+    install -D -m "$mode" -o "$owner" "$src" "$dest"
+    changed
+}
+
+# install_content DEST MODE < content: like install_file, from standard input.
+install_content() {
+    local dest=$1 mode=${2:-0644} tmp
+    tmp=$(mktemp)
+    cat >"$tmp"
+    install_file "$tmp" "$dest" "$mode"
+    rm -f "$tmp"
+}
+
+# ensure_packages PKG...: install the Debian packages that are missing.
+ensure_packages() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    apt-get install -y --no-install-recommends "${missing[@]}" || {
+        apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
+    }
+    changed
+}
+
+# enable_service NAME: start NAME now and at every boot of the node. Uses
+# `service`, which works in VMs and in containers alike.
+enable_service() {
+    local name=$1
+    mkdir -p /etc/labctl
+    touch /etc/labctl/services
+    if ! grep -qx "$name" /etc/labctl/services; then
+        echo "$name" >>/etc/labctl/services
+        changed
+    fi
+    if [ -d /run/systemd/system ]; then
+        systemctl is-enabled --quiet "$name" 2>/dev/null || { systemctl enable --quiet "$name"; changed; }
+    fi
+    if ! service "$name" status >/dev/null 2>&1; then
+        service "$name" start
+        changed
+    fi
+}
+
+# restart_service NAME: restart after a configuration change.
+restart_service() {
+    service "$1" restart
+    changed
+}

@@ -1,0 +1,25 @@
+//! Files built into the binary: the shipped labs, roles and the Vagrantfile
+//! template, so that an installed `labctl` works outside this repository.
+
+use include_dir::{include_dir, Dir};
+
+pub static LABS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/labs");
+pub static ROLES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/provision");
+pub static VAGRANTFILE_TEMPLATE: &str = include_str!("../Vagrantfile.tera");
+
+/// Names of the shipped labs, sorted.
+pub fn lab_names() -> Vec<String> {
+    let mut names: Vec<String> = LABS
+        .files()
+        .filter_map(|f| {
+            let p = f.path();
+            (p.extension()? == "toml").then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn lab_text(name: &str) -> Option<&'static str> {
+    LABS.get_file(format!("{name}.toml")).and_then(|f| f.contents_utf8())
+}
