@@ -2,7 +2,9 @@
 
 use crate::error::{Error, Exit, Result};
 use crate::lab;
-use clap::{Parser, Subcommand};
+use crate::lifecycle::{self, LabArgs};
+use crate::provider::Choice;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,7 +16,7 @@ use std::process::ExitCode;
     long_about = "labctl renders a Vagrantfile from a lab file, drives Vagrant to bring the machines up, \
 provisions them over SSH and runs end-to-end checks and bandwidth benchmarks.\n\n\
 A LAB is the name of a shipped lab (see `labctl list`) or a path to a lab file.",
-    after_help = "Examples:\n  labctl list\n  labctl validate workflow ./my-lab.toml\n  labctl render workflow --out /tmp/wf\n\n\
+    after_help = "Examples:\n  labctl up workflow\n  labctl status workflow\n  labctl ssh workflow web1\n  labctl down workflow\n  labctl validate workflow ./my-lab.toml\n\n\
 Exit codes: 0 ok, 1 checks failed, 2 usage or lab-file errors, 3 provider, tool or environment errors."
 )]
 pub struct Cli {
@@ -46,6 +48,152 @@ The output is deterministic: two renders of the same lab are byte-identical.")]
         #[arg(long)]
         out: Option<PathBuf>,
     },
+
+    /// Install and start what a provider needs on this host (Debian family, as root)
+    #[command(after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
+Installs from the distribution's packages (vagrant, a Docker engine when none answers, debootstrap, iperf3, ...)\n\
+and starts containerd and dockerd where no init system does. Idempotent.")]
+    Setup {
+        #[arg(long, value_enum, default_value = "auto")]
+        provider: Choice,
+    },
+
+    /// Node images for the docker provider
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+
+    /// Bring a lab up and provision it (re-provisions a running lab)
+    #[command(after_help = "Examples:\n  labctl up workflow\n  labctl up ./my-lab.toml --provider docker\n  labctl up workflow --name wf2 --subnet 192.168.60.0/24\n\n\
+Runs `labctl setup` first when something is missing (unless --no-setup).")]
+    Up {
+        #[command(flatten)]
+        lab: LabOpt,
+        #[arg(long, value_enum, default_value = "auto")]
+        provider: Choice,
+        /// Fail instead of installing what is missing on the host
+        #[arg(long)]
+        no_setup: bool,
+        /// Rebuild the node image even if it is cached
+        #[arg(long)]
+        rebuild_image: bool,
+        /// Bring machines up without running roles
+        #[arg(long)]
+        no_provision: bool,
+        /// Keep what a failed first `up` created (default: remove it)
+        #[arg(long)]
+        keep_on_failure: bool,
+    },
+
+    /// Run roles again on a running lab (all, or some nodes/roles)
+    #[command(after_help = "Examples:\n  labctl provision workflow\n  labctl provision workflow --node web2 --role ansible-pull\n\n\
+Roles report changed, unchanged or skipped honestly.")]
+    Provision {
+        #[command(flatten)]
+        lab: LabOpt,
+        /// Only this node (repeatable)
+        #[arg(long)]
+        node: Vec<String>,
+        /// Only this role (repeatable)
+        #[arg(long)]
+        role: Vec<String>,
+        /// Print the per-role results as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show a lab's nodes: state, IP, provider, SSH address
+    #[command(after_help = "Examples:\n  labctl status workflow\n  labctl status workflow --json")]
+    Status {
+        #[command(flatten)]
+        lab: LabOpt,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Open an interactive SSH session on a node (host key verified)
+    #[command(after_help = "Examples:\n  labctl ssh workflow web1")]
+    Ssh {
+        #[command(flatten)]
+        lab: LabOpt,
+        node: String,
+    },
+
+    /// Run a command on a node; its exit code is passed through
+    #[command(after_help = "Examples:\n  labctl exec workflow web1 -- cat /etc/hostname\n  labctl exec workflow mgmt -- ansible all -m ping")]
+    Exec {
+        #[command(flatten)]
+        lab: LabOpt,
+        node: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+
+    /// Stop a lab's machines (keeps them)
+    #[command(after_help = "Examples:\n  labctl halt workflow")]
+    Halt {
+        #[command(flatten)]
+        lab: LabOpt,
+    },
+
+    /// Restart a lab's machines, or one node, without re-provisioning
+    #[command(after_help = "Examples:\n  labctl restart workflow\n  labctl restart workflow web2")]
+    Restart {
+        #[command(flatten)]
+        lab: LabOpt,
+        node: Option<String>,
+    },
+
+    /// Destroy a lab and everything it owns (network, containers, volumes, disks)
+    #[command(after_help = "Examples:\n  labctl down workflow\n  labctl down workflow --force   # state file unreadable: remove by label\n\n\
+Idempotent: `down` on a lab that is already gone succeeds.")]
+    Down {
+        #[command(flatten)]
+        lab: LabOpt,
+        /// Proceed even if the state file is unreadable (removes by label)
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Which lab, and which copy of it.
+#[derive(Args, Debug, Clone)]
+pub struct LabOpt {
+    /// Lab name (see `labctl list`) or path to a lab file
+    pub lab: String,
+    /// Run a second copy of the lab under this name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Put the copy on this subnet (same prefix length; host numbers are kept)
+    #[arg(long)]
+    pub subnet: Option<ipnet::Ipv4Net>,
+    /// State dir (default: .labctl/NAME beside the lab file, or in the current dir for shipped labs)
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl LabOpt {
+    fn args(&self) -> LabArgs {
+        LabArgs { lab: self.lab.clone(), name: self.name.clone(), subnet: self.subnet, state_dir: self.state_dir.clone() }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Build the docker provider's node image (cached by a hash of its inputs)
+    #[command(after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian")]
+    Build {
+        /// Build even if an image with the same inputs exists
+        #[arg(long)]
+        rebuild: bool,
+        /// Debian mirror (default: the host's configured one)
+        #[arg(long)]
+        mirror: Option<String>,
+        /// Debian release
+        #[arg(long, default_value = "bookworm")]
+        release: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -64,6 +212,36 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::List => list(),
         Command::Validate { labs } => validate(labs),
         Command::Render { lab, out } => render(&lab, out),
+        Command::Setup { provider } => {
+            let r = crate::exec::System;
+            let (kind, why) = crate::provider::choose(provider, &r);
+            eprintln!("provider: {kind} ({why})");
+            let done = crate::setup::ensure(kind, &r, true)?;
+            if done.is_empty() {
+                eprintln!("setup: everything the {kind} provider needs is present");
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Image { command: ImageCommand::Build { rebuild, mirror, release } } => {
+            let r = crate::exec::System;
+            crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
+            let roles = crate::roles::RoleSet::load(None)?;
+            let spec = crate::image::Spec { release, mirror, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
+            let tag = crate::image::ensure(&spec, &r, rebuild)?;
+            println!("{tag}");
+            Ok(Exit::Ok)
+        }
+        Command::Up { lab, provider, no_setup, rebuild_image, no_provision, keep_on_failure } => lifecycle::up(
+            &lab.args(),
+            &lifecycle::UpOptions { provider, no_setup, rebuild_image, provision: !no_provision, keep_on_failure },
+        ),
+        Command::Provision { lab, node, role, json } => lifecycle::provision(&lab.args(), node, role, json),
+        Command::Status { lab, json } => lifecycle::status(&lab.args(), json),
+        Command::Ssh { lab, node } => lifecycle::ssh(&lab.args(), &node),
+        Command::Exec { lab, node, command } => lifecycle::exec(&lab.args(), &node, &command),
+        Command::Halt { lab } => lifecycle::halt(&lab.args()),
+        Command::Restart { lab, node } => lifecycle::restart(&lab.args(), node.as_deref()),
+        Command::Down { lab, force } => lifecycle::down(&lab.args(), force),
     }
 }
 

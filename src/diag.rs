@@ -109,6 +109,10 @@ impl SourceFile {
     /// Fill in file, line and column of a diagnostic.
     pub fn locate(&self, mut d: Diagnostic) -> Diagnostic {
         d.file = self.path.clone();
+        // Syntax errors (empty key) keep the parser's exact position.
+        if !d.key.is_empty() {
+            d.span = d.span.map(|s| self.widen_quoted(s));
+        }
         let (line, column) = match d.span {
             Some(s) => self.line_col(s.start),
             None => (1, 1),
@@ -116,6 +120,30 @@ impl SourceFile {
         d.line = line;
         d.column = column;
         d
+    }
+
+    /// `toml_span` gives string values and quoted keys the span of their
+    /// contents, without the quotes; widen such a span to the quotes so that the
+    /// column and the caret point at the value as written (`"../x"`, not `../x`).
+    fn widen_quoted(&self, s: Span) -> Span {
+        let t = &self.text;
+        if s.start == 0 || s.start > s.end || s.end > t.len() || !t.is_char_boundary(s.start) || !t.is_char_boundary(s.end) {
+            return s;
+        }
+        let (before, after) = (&t[..s.start], &t[s.end..]);
+        for delim in ["\"\"\"", "'''"] {
+            for open_nl in ["\r\n", "\n", ""] {
+                if before.ends_with(&format!("{delim}{open_nl}")) && after.starts_with(delim) {
+                    return Span::new(s.start - delim.len() - open_nl.len(), s.end + delim.len());
+                }
+            }
+        }
+        for q in ['"', '\''] {
+            if before.ends_with(q) && after.starts_with(q) {
+                return Span::new(s.start - 1, s.end + 1);
+            }
+        }
+        s
     }
 
     /// The text of a 1-based line, without its newline.

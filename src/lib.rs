@@ -3,14 +3,24 @@
 //! The library holds everything; `main.rs` only calls [`cli::main`].
 
 pub mod assets;
+pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod diag;
+pub mod disks;
+pub mod exec;
+pub mod image;
 pub mod error;
 pub mod lab;
+pub mod lifecycle;
 pub mod plan;
+pub mod provider;
+pub mod provision;
 pub mod render;
 pub mod report;
 pub mod roles;
+pub mod setup;
+pub mod ssh;
 pub mod state;
 pub mod validate;
 

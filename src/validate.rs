@@ -29,7 +29,20 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     let subnet = lab.network.subnet.value;
     let sspan = lab.network.subnet.span;
 
-    if !lab.allow_public_addresses && !is_private(&subnet) {
+    // Not host-to-guest networks at all, whatever allow_public_addresses says.
+    let special: [(&str, &str); 5] = [
+        ("0.0.0.0/8", "\"this network\""),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+    ];
+    if let Some((_, what)) = special.iter().find(|(net, _)| net.parse::<Ipv4Net>().unwrap().contains(&subnet.network())) {
+        cx.push(
+            Diagnostic::error("network.subnet", Some(sspan), format!("{subnet} is {what} address space"))
+                .expected("a private subnet (10/8, 172.16/12, 192.168/16)"),
+        );
+    } else if !lab.allow_public_addresses && !is_private(&subnet) {
         cx.push(
             Diagnostic::error("network.subnet", Some(sspan), format!("{subnet} is public address space"))
                 .expected("a private subnet (10/8, 172.16/12, 192.168/16)")
@@ -60,6 +73,14 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
             );
         } else {
             names.insert(&n.name, n);
+        }
+        // `count` appends digits: a 63-character name is valid, `name12` is not.
+        // (A base name that is invalid itself was reported while parsing.)
+        if n.name.len() > 63 && !cx.diags.iter().any(|d| d.key == format!("{key}.name")) {
+            cx.push(
+                Diagnostic::error(format!("{key}.name"), Some(n.name_span), format!("`{}` is {} characters long after count expansion", n.name, n.name.len()))
+                    .expected("a hostname label of at most 63 characters, counting the digits `count` appends"),
+            );
         }
         let first_of_decl = idx == 0 || lab.nodes[idx - 1].decl_index != n.decl_index;
         if !subnet.contains(&n.ip) {
@@ -147,6 +168,7 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
 
     // Roles exist, and their `after` constraints can be met.
     let mut seen_role_err = BTreeSet::new();
+    let role_errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
     for n in &lab.nodes {
         let mut node_roles = BTreeSet::new();
         for r in &n.roles {
@@ -189,8 +211,24 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
             }
         }
     }
-    if let Some(cycle) = crate::plan::find_cycle(lab, roles) {
-        cx.push(Diagnostic::error("node", None, format!("role ordering has a cycle: {cycle}")).expected("`after` constraints without cycles"));
+    // A role listed twice or unknown makes a meaningless plan; report those alone.
+    let role_errors = cx.diags.iter().filter(|d| d.is_error()).count() > role_errors_before;
+    if let Some(cycle) = (!role_errors).then(|| crate::plan::find_cycle(lab, roles)).flatten() {
+        // Point at the first role of the cycle (`node:role -> ...`).
+        let first = cycle.split(" -> ").next().and_then(|t| t.split_once(':'));
+        let at = first.and_then(|(node, role)| {
+            let n = lab.node(node)?;
+            Some((n.decl_index, n.roles.iter().find(|r| r.value == role)?.span))
+        });
+        let (key, span) = match at {
+            Some((i, span)) => (format!("node[{i}].roles"), Some(span)),
+            None => ("node".to_string(), None),
+        };
+        cx.push(
+            Diagnostic::error(key, span, format!("role ordering has a cycle: {cycle}"))
+                .expected("`after` constraints without cycles")
+                .hint("a node runs its roles in the order listed, and each role after the roles its role.toml `after` names"),
+        );
     }
 
     // References from checks.
@@ -266,9 +304,7 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
                 }
             }
         }
-        if s.omit_s >= s.duration_s {
-            cx.push(Diagnostic::error(format!("{key}.omit"), Some(s.name.span), format!("omit ({}s) is not below duration ({}s)", s.omit_s, s.duration_s)).expected("omit < duration"));
-        }
+        // omit < duration is checked while parsing, where both values' spans are known.
     }
     if !lab.scenarios.is_empty() && baselines.len() != 1 {
         let span = baselines.get(1).map(|b| b.name.span).or(lab.scenarios.first().map(|s| s.name.span));
@@ -285,9 +321,7 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
                     .expected(format!("one of: {}", lab.scenarios.iter().map(|s| s.name.value.as_str()).collect::<Vec<_>>().join(", "))),
             );
         }
-        if r.of == RatioOf::Rate && lab.network.bandwidth.is_none() {
-            cx.push(Diagnostic::error(format!("{key}.of"), Some(r.span), "ratio against the rate, but the lab sets no [network] bandwidth").expected("[network] bandwidth = \"2Gbit\""));
-        }
+        // `of = "rate"` without a [network] bandwidth is reported while parsing, at the value.
     }
 }
 

@@ -44,6 +44,16 @@ const CHECK_KEYS: &[&str] = &[
     "name", "kind", "timeout", "interval", "from", "url", "status", "body", "spread", "requests", "node", "port",
     "run", "exit", "stdout", "path", "contains", "user", "service", "to", "size", "device",
 ];
+/// Keys each check kind accepts (the common ones first); a key of another kind
+/// is an unknown key, not silently ignored.
+const CHECK_HTTP_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "from", "url", "status", "body", "spread", "requests"];
+const CHECK_PORT_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "port", "from"];
+const CHECK_COMMAND_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "run", "exit", "stdout"];
+const CHECK_FILE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "path", "contains"];
+const CHECK_CRON_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "user", "contains"];
+const CHECK_SERVICE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "service"];
+const CHECK_REACH_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "from", "to"];
+const CHECK_DISK_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "size", "device"];
 const SCENARIO_KEYS: &[&str] = &["name", "description", "baseline", "client", "server", "duration", "omit", "parallel"];
 const ENDPOINT_KEYS: &[&str] = &["node", "container", "address"];
 const RATIO_KEYS: &[&str] = &["name", "scenario", "of", "min", "max"];
@@ -189,7 +199,13 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
     let mut specs = Vec::new();
     match top.take("node") {
         Some(v) => {
-            for (i, v) in array_of_tables(v, "node", cx).into_iter().enumerate() {
+            let vspan: Span = v.span.into();
+            let was_array = matches!(v.as_ref(), ValueInner::Array(_));
+            let tables = array_of_tables(v, "node", cx);
+            if was_array && tables.is_empty() {
+                cx.err("node", vspan, "a lab needs at least one [[node]]", "[[node]] tables");
+            }
+            for (i, v) in tables.into_iter().enumerate() {
                 if let Some(o) = Obj::from_value(v, &format!("node[{i}]"), NODE_KEYS, cx) {
                     specs.push((i, parse_node_spec(o, cx)));
                 }
@@ -224,7 +240,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
     if let Some(v) = top.take("ratio") {
         for (i, v) in array_of_tables(v, "ratio", cx).into_iter().enumerate() {
             if let Some(o) = Obj::from_value(v, &format!("ratio[{i}]"), RATIO_KEYS, cx) {
-                if let Some(r) = parse_ratio(o, cx) {
+                if let Some(r) = parse_ratio(o, network.as_ref().map(|n| n.bandwidth.is_some()), cx) {
                     ratios.push(r);
                 }
             }
@@ -379,6 +395,7 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         for (i, v) in arr.into_iter().enumerate() {
             if let Some(mut f) = Obj::from_value(v, &format!("{path}[{i}]"), FORWARD_KEYS, cx) {
                 let span = f.span;
+                let (has_guest, has_host) = (f.has("guest"), f.has("host"));
                 let guest = f.int_in("guest", 1, 65535, "a port", cx);
                 let host = f.int_in("host", 1, 65535, "a port", cx);
                 let host_ip = parse_ipv4(&mut f, "host_ip", cx);
@@ -391,8 +408,9 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
                         host_ip: host_ip.map(|h| h.value).unwrap_or(Ipv4Addr::LOCALHOST),
                         span,
                     }),
-                    (g, h) => {
-                        if g.is_none() && h.is_none() {
+                    _ => {
+                        // A value that was present but bad is reported already.
+                        if !has_guest || !has_host {
                             cx.err(&fpath, span, "forward needs `guest` and `host`", "{ guest = 80, host = 8080 }");
                         }
                     }
@@ -556,7 +574,30 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
     let timeout = if o.has("timeout") { parse_duration_key(&mut o, "timeout", Duration::from_secs(1800), cx) } else { None };
     let interval = if o.has("interval") { parse_duration_key(&mut o, "interval", Duration::from_secs(300), cx) } else { None };
     let has_kind = o.has("kind");
-    let kind_s = require(o.string("kind", cx), &o, "kind", "kind = \"http\" (http, port, command, file, cron, service, reach, disk)", has_kind, cx)?;
+    let Some(kind_s) = require(o.string("kind", cx), &o, "kind", "kind = \"http\" (http, port, command, file, cron, service, reach, disk)", has_kind, cx) else {
+        // Without a kind only keys that no kind knows are reported.
+        for k in CHECK_KEYS {
+            o.take(k);
+        }
+        o.finish(cx);
+        return None;
+    };
+    let kind_keys = match kind_s.value.as_str() {
+        "http" => CHECK_HTTP_KEYS,
+        "port" => CHECK_PORT_KEYS,
+        "command" => CHECK_COMMAND_KEYS,
+        "file" => CHECK_FILE_KEYS,
+        "cron" => CHECK_CRON_KEYS,
+        "service" => CHECK_SERVICE_KEYS,
+        "reach" => CHECK_REACH_KEYS,
+        "disk" => CHECK_DISK_KEYS,
+        other => {
+            cx.err(&o.key_path("kind"), kind_s.span, format!("unknown check kind {:?}", truncate(other)), "one of: http, port, command, file, cron, service, reach, disk");
+            o.finish_quiet();
+            return None;
+        }
+    };
+    o.set_allowed(kind_keys);
     macro_rules! need {
         ($e:expr, $key:literal, $ex:literal) => {{
             let present = o.has($key);
@@ -564,7 +605,9 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
             require(v, &o, $key, $ex, present, cx)
         }};
     }
-    let kind = match kind_s.value.as_str() {
+    // A closure so that a missing value ends this kind early while `finish`
+    // below still reports the check's unknown keys.
+    let kind = (|| Some(match kind_s.value.as_str() {
         "http" => {
             let from = match o.string("from", cx) {
                 Some(f) if f.value == "host" => Some(From::Host),
@@ -650,13 +693,10 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
             });
             CheckKind::Disk { node: node?, size_bytes: bytes?, device }
         }
-        other => {
-            cx.err(&o.key_path("kind"), kind_s.span, format!("unknown check kind {:?}", truncate(other)), "one of: http, port, command, file, cron, service, reach, disk");
-            o.finish_quiet();
-            return None;
-        }
-    };
+        _ => unreachable!("check kinds are matched above"),
+    }))();
     o.finish(cx);
+    let kind = kind?;
     let name = name.map(|n| n.value).unwrap_or_else(|| format!("{}-{}", kind.kind_name(), index + 1));
     Some(Check {
         name,
@@ -738,8 +778,20 @@ fn parse_scenario(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Scenario> {
     let client = require(parse_endpoint(&mut o, "client", cx), &o, "client", "client = { node = \"client\" }", has_c, cx);
     let has_s = o.has("server");
     let server = require(parse_endpoint(&mut o, "server", cx), &o, "server", "server = { node = \"server\" }", has_s, cx);
-    let duration = o.int_in("duration", 1, 600, "seconds", cx).map(|d| d.value as u32).unwrap_or(10);
-    let omit = o.int_in("omit", 0, 60, "seconds", cx).map(|d| d.value as u32).unwrap_or(1);
+    let (has_duration, has_omit) = (o.has("duration"), o.has("omit"));
+    let duration_sp = o.int_in("duration", 1, 600, "seconds", cx);
+    let omit_sp = o.int_in("omit", 0, 60, "seconds", cx);
+    let duration = duration_sp.as_ref().map(|d| d.value as u32).unwrap_or(10);
+    let omit = omit_sp.as_ref().map(|d| d.value as u32).unwrap_or(1);
+    // Checked here, where the values' spans are known; a bad value is reported already.
+    if (duration_sp.is_some() || !has_duration) && (omit_sp.is_some() || !has_omit) && omit >= duration {
+        let (key, span) = match (&omit_sp, &duration_sp) {
+            (Some(om), _) => ("omit", om.span),
+            (None, Some(d)) => ("duration", d.span),
+            (None, None) => ("omit", o.span),
+        };
+        cx.err(&o.key_path(key), span, format!("omit ({omit}s) is not below duration ({duration}s)"), "omit < duration");
+    }
     let parallel = o.int_in("parallel", 1, 128, "a stream count", cx).map(|d| d.value as u32).unwrap_or(1);
     o.finish(cx);
     Some(Scenario {
@@ -754,7 +806,9 @@ fn parse_scenario(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Scenario> {
     })
 }
 
-fn parse_ratio(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Ratio> {
+/// `has_bandwidth`: whether the lab's [network] sets a bandwidth (`None` when the
+/// network itself was rejected).
+fn parse_ratio(mut o: Obj<'_>, has_bandwidth: Option<bool>, cx: &mut Ctx) -> Option<Ratio> {
     let span = o.span;
     let name = o.string("name", cx);
     if let Some(n) = &name {
@@ -765,7 +819,12 @@ fn parse_ratio(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Ratio> {
     let of = match o.string("of", cx) {
         None => RatioOf::Baseline,
         Some(s) if s.value == "baseline" => RatioOf::Baseline,
-        Some(s) if s.value == "rate" => RatioOf::Rate,
+        Some(s) if s.value == "rate" => {
+            if has_bandwidth == Some(false) {
+                cx.err(&o.key_path("of"), s.span, "ratio against the rate, but the lab sets no [network] bandwidth", "[network] bandwidth = \"2Gbit\"");
+            }
+            RatioOf::Rate
+        }
         Some(s) => {
             cx.err(&o.key_path("of"), s.span, format!("unknown ratio base {:?}", truncate(&s.value)), "one of: baseline, rate");
             RatioOf::Baseline
@@ -773,9 +832,10 @@ fn parse_ratio(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Ratio> {
     };
     let min = o.float("min", cx);
     let max = o.float("max", cx);
-    for b in [&min, &max].into_iter().flatten() {
+    for (key, b) in [("min", &min), ("max", &max)] {
+        let Some(b) = b else { continue };
         if !(b.value.is_finite() && b.value >= 0.0 && b.value <= 100.0) {
-            cx.err(&o.path, b.span, format!("bound {} is out of range", b.value), "a ratio between 0 and 100");
+            cx.err(&o.key_path(key), b.span, format!("bound {} is out of range", b.value), "a ratio between 0 and 100");
         }
     }
     if min.is_none() && max.is_none() {

@@ -209,6 +209,12 @@ impl<'de> Obj<'de> {
         }
     }
 
+    /// Narrow (or change) the keys this table accepts, e.g. once a check's
+    /// `kind` says which keys apply.
+    pub fn set_allowed(&mut self, allowed: &'static [&'static str]) {
+        self.allowed = allowed;
+    }
+
     pub fn allowed_keys(&self) -> &'static [&'static str] {
         self.allowed
     }

@@ -1,0 +1,1107 @@
+//! Running a lab's `[[check]]`s (DESIGN.md "Checks"): every kind retries until it
+//! passes or its timeout elapses (retry-until-healthy), then reports the last
+//! failure. Commands run on nodes through a [`NodeShell`] (SSH in production, a
+//! scripted fake in tests); host-side HTTP goes through a [`HostHttp`].
+//!
+//! Rules every kind follows:
+//! - Values from the lab file reach a node's shell only through
+//!   [`shell_quote`]; each generated script runs under `sh -c`, so the node
+//!   user's login shell does not matter. `command` checks are the exception: `run`
+//!   *is* a shell command and is sent as written, as the SSH user.
+//! - Privileged reads (`file`, `cron`, `service`) run as root: directly when the
+//!   SSH user is root, else with `sudo -n` (never prompting).
+//! - Output is matched in Rust with the `regex` crate, never with grep, so a lab
+//!   file's regex means the same thing everywhere.
+//! - Network safety: HTTP targets are re-checked here against the lab (node names,
+//!   addresses in the lab subnet, loopback only on a forwarded port from the
+//!   host, or any loopback port from a node); anything else fails the check
+//!   without sending a packet. Node names are resolved from the lab, never by DNS;
+//!   proxies from the environment are ignored and redirects are not followed.
+//!   `reach` and `port` only connect to lab addresses.
+
+use crate::lab::{Check, CheckKind, Lab};
+use crate::render::shell_quote;
+use crate::ssh::ExecResult;
+use regex::Regex;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Runs shell commands on lab nodes (implemented by the caller over SSH).
+///
+/// `run_all` calls it from up to [`MAX_PARALLEL`] threads at once, possibly for
+/// the same node: an implementation over one [`crate::ssh::Conn`] per node must
+/// serialize calls per connection (the SSH session toggles blocking mode per exec).
+pub trait NodeShell: Sync {
+    fn run(&self, node: &str, cmd: &str, timeout: Duration) -> crate::Result<ExecResult>;
+}
+
+/// Host-side HTTP GET, only ever called after the caller's network-safety check.
+/// Returns the status code and the body (lossily decoded), or a one-line error.
+pub trait HostHttp: Sync {
+    fn get(&self, url: &str, timeout: Duration) -> Result<(u16, String), String>;
+}
+
+/// What one check did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub kind: &'static str,
+    pub passed: bool,
+    /// One line: what was expected versus what was seen (of the last attempt).
+    pub message: String,
+    /// Details of the last attempt: command output, response excerpts.
+    pub output: String,
+    pub attempts: u32,
+    pub seconds: f64,
+}
+
+/// At most this many checks run at once in [`run_all`].
+pub const MAX_PARALLEL: usize = 4;
+/// Each attempt gets at least this long (or the check's timeout if shorter), even
+/// when the check's deadline is closer: a last attempt is never starved.
+const MIN_ATTEMPT: Duration = Duration::from_secs(5);
+/// Per HTTP request ceiling; spread checks divide the attempt's budget further.
+const MAX_REQUEST: Duration = Duration::from_secs(10);
+/// Bodies and outputs are cut to this many characters in results.
+const MAX_OUTPUT: usize = 4000;
+/// Largest body the host client reads.
+const MAX_BODY: usize = 8 << 20;
+/// Exit code the generated scripts use for "the thing is not there".
+const MISSING: i32 = 66;
+
+/// The outcome of one attempt.
+#[derive(Debug)]
+struct Attempt {
+    passed: bool,
+    message: String,
+    output: String,
+    /// Retrying cannot help (bad configuration, refused target).
+    fatal: bool,
+}
+
+impl Attempt {
+    fn pass(message: impl Into<String>, output: impl Into<String>) -> Self {
+        Attempt { passed: true, message: message.into(), output: output.into(), fatal: false }
+    }
+    fn fail(message: impl Into<String>, output: impl Into<String>) -> Self {
+        Attempt { passed: false, message: message.into(), output: output.into(), fatal: false }
+    }
+    fn fatal(message: impl Into<String>) -> Self {
+        Attempt { passed: false, message: message.into(), output: String::new(), fatal: true }
+    }
+}
+
+/// Run one check until it passes or its timeout elapses, sleeping `interval`
+/// between attempts. `on_attempt` sees the message of every failed attempt that
+/// will be retried. The result carries the last attempt's message and output.
+pub fn run_check(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, on_attempt: &mut dyn FnMut(&str)) -> CheckResult {
+    let start = Instant::now();
+    let deadline = start + check.timeout;
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let budget = deadline.saturating_duration_since(Instant::now()).max(check.timeout.min(MIN_ATTEMPT));
+        let a = attempt(check, lab, shell, http, budget);
+        let now = Instant::now();
+        if a.passed || a.fatal || now >= deadline {
+            return CheckResult {
+                name: check.name.clone(),
+                kind: check.kind.kind_name(),
+                passed: a.passed,
+                message: one_line(&a.message, 500),
+                output: a.output,
+                attempts,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+        }
+        on_attempt(&a.message);
+        std::thread::sleep(check.interval.min(deadline - now));
+    }
+}
+
+/// Progress of [`run_all`], delivered on the calling thread.
+#[derive(Debug)]
+pub enum CheckEvent<'a> {
+    Started { index: usize, check: &'a Check },
+    /// Attempt `attempt` failed and the check will try again.
+    Retrying { index: usize, check: &'a Check, attempt: u32, message: &'a str },
+    Finished { index: usize, check: &'a Check, result: &'a CheckResult },
+}
+
+enum Msg {
+    Started(usize),
+    Retrying(usize, u32, String),
+    Finished(usize, CheckResult),
+}
+
+/// Run every check of the lab; results come back in file order. With `parallel`,
+/// up to [`MAX_PARALLEL`] checks run at once on worker threads (checks are
+/// independent); `on_event` is always called on the calling thread.
+pub fn run_all(lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, parallel: bool, on_event: &mut dyn FnMut(CheckEvent<'_>)) -> Vec<CheckResult> {
+    let checks = &lab.checks;
+    let workers = if parallel { MAX_PARALLEL.min(checks.len()) } else { 1 };
+    let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    if workers <= 1 {
+        for (i, check) in checks.iter().enumerate() {
+            on_event(CheckEvent::Started { index: i, check });
+            let mut n = 0;
+            let r = guarded_run(check, lab, shell, http, &mut |m: &str| {
+                n += 1;
+                on_event(CheckEvent::Retrying { index: i, check, attempt: n, message: m });
+            });
+            on_event(CheckEvent::Finished { index: i, check, result: &r });
+            results[i] = Some(r);
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<Msg>();
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let next = &next;
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= checks.len() {
+                        break;
+                    }
+                    let _ = tx.send(Msg::Started(i));
+                    let mut n = 0;
+                    let r = guarded_run(&checks[i], lab, shell, http, &mut |m: &str| {
+                        n += 1;
+                        let _ = tx.send(Msg::Retrying(i, n, m.to_string()));
+                    });
+                    let _ = tx.send(Msg::Finished(i, r));
+                });
+            }
+            drop(tx);
+            for m in rx {
+                match m {
+                    Msg::Started(i) => on_event(CheckEvent::Started { index: i, check: &checks[i] }),
+                    Msg::Retrying(i, n, message) => on_event(CheckEvent::Retrying { index: i, check: &checks[i], attempt: n, message: &message }),
+                    Msg::Finished(i, r) => {
+                        on_event(CheckEvent::Finished { index: i, check: &checks[i], result: &r });
+                        results[i] = Some(r);
+                    }
+                }
+            }
+        });
+    }
+    results.into_iter().map(|r| r.expect("every check reports a result")).collect()
+}
+
+/// `run_check`, with a panic turned into a failed result so one bad check cannot
+/// take the others down.
+fn guarded_run(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, on_attempt: &mut dyn FnMut(&str)) -> CheckResult {
+    let start = Instant::now();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_check(check, lab, shell, http, on_attempt))).unwrap_or_else(|p| {
+        let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+        CheckResult {
+            name: check.name.clone(),
+            kind: check.kind.kind_name(),
+            passed: false,
+            message: one_line(&format!("internal error while running the check: {what}"), 500),
+            output: String::new(),
+            attempts: 1,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    })
+}
+
+fn attempt(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, budget: Duration) -> Attempt {
+    match &check.kind {
+        CheckKind::Http { from, url, status, body, spread, requests } => {
+            let re = match opt_regex(body.as_deref(), "body") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            let spread: Vec<&str> = spread.iter().map(|s| s.value.as_str()).collect();
+            http_attempt(lab, from, url, *status, re.as_ref(), &spread, *requests, budget, shell, http)
+        }
+        CheckKind::Port { node, port, from } => port_attempt(lab, &node.value, *port, from.as_ref().map(|f| f.value.as_str()), budget, shell),
+        CheckKind::Command { node, run, exit, stdout } => {
+            let re = match opt_regex(stdout.as_deref(), "stdout") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            command_attempt(lab, &node.value, run, *exit, re.as_ref(), budget, shell)
+        }
+        CheckKind::File { node, path, contains } => {
+            let re = match opt_regex(contains.as_deref(), "contains") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            file_attempt(lab, &node.value, path, re.as_ref(), budget, shell)
+        }
+        CheckKind::Cron { node, user, contains } => {
+            let re = match opt_regex(contains.as_deref(), "contains") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            cron_attempt(lab, &node.value, user, re.as_ref(), budget, shell)
+        }
+        CheckKind::Service { node, service } => service_attempt(lab, &node.value, service, budget, shell),
+        CheckKind::Reach { from, to } => reach_attempt(lab, &from.value, &to.value, budget, shell),
+        CheckKind::Disk { node, size_bytes, device } => disk_attempt(lab, &node.value, *size_bytes, device.as_deref(), budget, shell),
+    }
+}
+
+fn opt_regex(pat: Option<&str>, what: &str) -> Result<Option<Regex>, Attempt> {
+    match pat {
+        None => Ok(None),
+        Some(p) => Regex::new(p).map(Some).map_err(|e| Attempt::fatal(format!("invalid {what} regex /{p}/: {}", one_line(&e.to_string(), 200)))),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shell helpers
+
+/// A script run by `sh`, whatever the login shell.
+pub fn sh(script: &str) -> String {
+    format!("sh -c {}", shell_quote(script))
+}
+
+/// A script run by `sh` as root: directly when already root, else `sudo -n`.
+pub fn sh_root(script: &str) -> String {
+    let q = shell_quote(script);
+    format!("if [ \"$(id -u)\" -eq 0 ]; then sh -c {q}; else sudo -n sh -c {q}; fi")
+}
+
+/// Script that exits 0 when a TCP connection to `ip:port` opens within `secs`.
+fn tcp_probe(ip: Ipv4Addr, port: u16, secs: u64) -> String {
+    format!("timeout {secs} bash -c {}", shell_quote(&format!("exec 3<>/dev/tcp/{ip}/{port}")))
+}
+
+fn node_ip(lab: &Lab, node: &str) -> Result<Ipv4Addr, Attempt> {
+    lab.node(node).map(|n| n.ip).ok_or_else(|| Attempt::fatal(format!("unknown node `{node}`")))
+}
+
+/// Run on a node; an SSH failure is a failed (retryable) attempt.
+fn run_on(shell: &dyn NodeShell, node: &str, cmd: &str, budget: Duration) -> Result<ExecResult, Attempt> {
+    shell.run(node, cmd, budget).map_err(|e| Attempt::fail(format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)), ""))
+}
+
+// ---------------------------------------------------------------------------
+// http
+
+/// Parts of an http(s) URL, as far as checks need them.
+#[derive(Debug, Clone, PartialEq)]
+struct Url {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    /// Path, query and fragment, starting with `/` (`/` when absent).
+    rest: String,
+}
+
+impl Url {
+    fn parse(url: &str) -> Option<Url> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.is_empty() || authority.contains(['@', '[', ']']) || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return None;
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
+            None => (authority, None),
+        };
+        let rest = match tail.chars().next() {
+            None => "/".to_string(),
+            Some('/') => tail.to_string(),
+            Some(_) => format!("/{tail}"),
+        };
+        Some(Url { scheme, host: host.to_ascii_lowercase(), port, rest })
+    }
+    fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(if self.scheme == "https" { 443 } else { 80 })
+    }
+    fn with_host(&self, host: &str) -> String {
+        match self.port {
+            Some(p) => format!("{}://{host}:{p}{}", self.scheme, self.rest),
+            None => format!("{}://{host}{}", self.scheme, self.rest),
+        }
+    }
+}
+
+/// Where an HTTP check may send its requests.
+#[derive(Debug, Clone, PartialEq)]
+struct HttpTarget {
+    /// The URL as written (curl resolves node names with `--resolve`).
+    url: String,
+    /// The URL with a node name replaced by its address (host client, python3).
+    url_ip: String,
+    /// `(name, port, ip)` when the URL names a node.
+    resolve: Option<(String, u16, Ipv4Addr)>,
+    /// The Host header the URL implies (sent explicitly when `url_ip` differs).
+    host_header: String,
+}
+
+/// Re-check an HTTP target against the lab (the validator did it once; this is
+/// the last line before a packet leaves) and resolve node names.
+fn http_target(lab: &Lab, from: &crate::lab::From, url: &str) -> Result<HttpTarget, String> {
+    let refuse = |why: &str| Err(format!("refusing to send traffic to {url}: {why} (checks only target the lab's own addresses)"));
+    let Some(u) = Url::parse(url) else {
+        return refuse("not an http(s) URL labctl understands");
+    };
+    let from_host = matches!(from, crate::lab::From::Host);
+    let host_header = match u.port {
+        Some(p) => format!("{}:{p}", u.host),
+        None => u.host.clone(),
+    };
+    let mut t = HttpTarget { url: url.to_string(), url_ip: url.to_string(), resolve: None, host_header };
+    if let Ok(ip) = u.host.parse::<Ipv4Addr>() {
+        if ip.is_loopback() {
+            if from_host && !lab.nodes.iter().any(|n| n.forward.iter().any(|f| Some(f.host) == u.port)) {
+                return refuse("the host's loopback is only used on a port the lab forwards");
+            }
+        } else if !lab.network.subnet.value.contains(&ip) {
+            return refuse(&format!("{ip} is outside the lab subnet {}", lab.network.subnet.value));
+        }
+    } else if u.host == "localhost" && !from_host {
+        t.url_ip = u.with_host("127.0.0.1");
+    } else if let Some(n) = lab.node(&u.host) {
+        t.url_ip = u.with_host(&n.ip.to_string());
+        t.resolve = Some((u.host.clone(), u.port_or_default(), n.ip));
+    } else {
+        return refuse(&format!("`{}` is not a node of this lab", u.host));
+    }
+    if from_host && u.scheme != "http" {
+        return Err(format!("{url}: labctl's host-side client speaks plain http only; run this check from a node (from = \"NODE\")"));
+    }
+    Ok(t)
+}
+
+/// Python fallback of the curl loop: same output format, no proxies, no redirects.
+const PY_HTTP: &str = r#"import sys,urllib.request,urllib.error
+n,t,u,h=int(sys.argv[1]),float(sys.argv[2]),sys.argv[3],sys.argv[4]
+class R(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self,*a,**k): return None
+o=urllib.request.build_opener(urllib.request.ProxyHandler({}),R())
+for _ in range(n):
+    c,b='000',b''
+    try:
+        with o.open(urllib.request.Request(u,headers={'Host':h}),timeout=t) as f: c,b=str(f.status),f.read()
+    except urllib.error.HTTPError as e:
+        c,b=str(e.code),e.read()
+    except Exception as e:
+        sys.stderr.write('%s\n'%e)
+    sys.stdout.buffer.write(b+b'\n@@labctl-http '+c.encode()+b'@@\n'); sys.stdout.flush()
+"#;
+
+const HTTP_MARK: &str = "\n@@labctl-http ";
+
+/// The node-side script: `requests` GETs with curl (python3 when curl is missing),
+/// each body followed by a status marker line.
+fn node_http_script(t: &HttpTarget, requests: u32, per_request: Duration) -> String {
+    let secs = per_request.as_secs().max(1);
+    let resolve = match &t.resolve {
+        Some((name, port, ip)) => format!(" --resolve {}", shell_quote(&format!("{name}:{port}:{ip}"))),
+        None => String::new(),
+    };
+    let curl = format!(
+        "curl -sS --noproxy '*' --proto '=http,https' --max-time {secs}{resolve} -w {} {}",
+        shell_quote(&format!("{}%{{http_code}}@@\\n", HTTP_MARK.replace('\n', "\\n"))),
+        shell_quote(&t.url)
+    );
+    let py = format!("python3 -c {} {requests} {secs} {} {}", shell_quote(PY_HTTP), shell_quote(&t.url_ip), shell_quote(&t.host_header));
+    format!(
+        "if command -v curl >/dev/null 2>&1; then i=0; while [ $i -lt {requests} ]; do {curl}; i=$((i+1)); done; \
+         elif command -v python3 >/dev/null 2>&1; then {py}; \
+         else echo 'labctl: neither curl nor python3 on this node' >&2; exit 127; fi"
+    )
+}
+
+/// Split the node script's output into `(status, body)` per request (status 0:
+/// no HTTP response).
+fn parse_node_http(stdout: &str) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    let mut rest = stdout;
+    while let Some(i) = rest.find(HTTP_MARK) {
+        let body = &rest[..i];
+        let after = &rest[i + HTTP_MARK.len()..];
+        let Some(j) = after.find("@@") else { break };
+        let code = after[..j].trim().parse::<u16>().unwrap_or(0);
+        out.push((code, body.to_string()));
+        rest = after[j + 2..].strip_prefix('\n').unwrap_or(&after[j + 2..]);
+    }
+    out
+}
+
+/// Whether `name` appears in `body` as a whole word (so `web1` is not found in `web10`).
+fn names_backend(body: &str, name: &str) -> bool {
+    let re = Regex::new(&format!(r"(?:^|[^A-Za-z0-9_-]){}(?:$|[^A-Za-z0-9_-])", regex::escape(name))).expect("escaped name is a valid regex");
+    re.is_match(body)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn http_attempt(
+    lab: &Lab,
+    from: &crate::lab::From,
+    url: &str,
+    status: u16,
+    body_re: Option<&Regex>,
+    spread: &[&str],
+    requests: u32,
+    budget: Duration,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+) -> Attempt {
+    let target = match http_target(lab, from, url) {
+        Ok(t) => t,
+        Err(msg) => return Attempt::fatal(msg),
+    };
+    let requests = requests.max(1);
+    let per_request = (budget / requests).clamp(Duration::from_secs(1).min(budget), MAX_REQUEST);
+    let mut extra = String::new();
+    // One entry per request: Ok((status, body)) or Err(why no response).
+    let responses: Vec<Result<(u16, String), String>> = match from {
+        crate::lab::From::Host => {
+            let end = Instant::now() + budget;
+            (0..requests)
+                .map(|_| {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err("no time left in this attempt".to_string());
+                    }
+                    http.get(&target.url_ip, per_request.min(left))
+                })
+                .collect()
+        }
+        crate::lab::From::Node(node) => {
+            let cmd = sh(&node_http_script(&target, requests, per_request));
+            let r = match run_on(shell, node, &cmd, budget) {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            if r.code == 127 {
+                return Attempt::fail(format!("cannot send HTTP requests from {node}: neither curl nor python3 is installed"), r.stderr);
+            }
+            let stderr_first = r.stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no HTTP response").to_string();
+            let mut v: Vec<Result<(u16, String), String>> =
+                parse_node_http(&r.stdout).into_iter().map(|(c, b)| if c == 0 { Err(stderr_first.clone()) } else { Ok((c, b)) }).collect();
+            while v.len() < requests as usize {
+                v.push(Err(format!("no result (exit {}): {stderr_first}", r.code)));
+            }
+            v.truncate(requests as usize);
+            if !r.stderr.trim().is_empty() {
+                extra = format!("stderr from {node}:\n{}\n", tail(&r.stderr, 1500));
+            }
+            v
+        }
+    };
+
+    let judge = |r: &Result<(u16, String), String>| -> Result<(), String> {
+        match r {
+            Err(e) => Err(format!("request failed: {}", one_line(e, 200))),
+            Ok((c, _)) if *c != status => Err(format!("status {c} (expected {status})")),
+            Ok((c, b)) => match body_re {
+                Some(re) if !re.is_match(b) => Err(format!("status {c} but body does not match /{}/ (body: \"{}\")", re.as_str(), one_line(b, 80))),
+                _ => Ok(()),
+            },
+        }
+    };
+    let verdicts: Vec<Result<(), String>> = responses.iter().map(judge).collect();
+    let bad: Vec<&String> = verdicts.iter().filter_map(|v| v.as_ref().err()).collect();
+    let n = responses.len();
+
+    let mut output = String::new();
+    let mut hist: Vec<(String, usize)> = Vec::new();
+    for r in &responses {
+        let k = match r {
+            Ok((c, _)) => c.to_string(),
+            Err(_) => "error".to_string(),
+        };
+        match hist.iter_mut().find(|(x, _)| *x == k) {
+            Some(e) => e.1 += 1,
+            None => hist.push((k, 1)),
+        }
+    }
+    output.push_str(&format!("GET {} x{n} from {}: {}\n", target.url, from_name(from), hist.iter().map(|(k, c)| format!("{k}: {c}")).collect::<Vec<_>>().join(", ")));
+    if let Some(r) = responses.last() {
+        match r {
+            Ok((c, b)) => output.push_str(&format!("last response: status {c}, body:\n{}\n", head(b, 2000))),
+            Err(e) => output.push_str(&format!("last request failed: {e}\n")),
+        }
+    }
+    output.push_str(&extra);
+
+    let re_note = body_re.map(|re| format!(", body matches /{}/", re.as_str())).unwrap_or_default();
+    if spread.is_empty() {
+        return if bad.is_empty() {
+            if n == 1 {
+                Attempt::pass(format!("status {status}{re_note}"), output)
+            } else {
+                Attempt::pass(format!("{n} of {n} responses: status {status}{re_note}"), output)
+            }
+        } else if n == 1 {
+            Attempt::fail(bad[0].clone(), output)
+        } else {
+            Attempt::fail(format!("{} of {n} requests failed; first: {}", bad.len(), bad[0]), output)
+        };
+    }
+
+    let counts: Vec<(&str, usize)> = spread.iter().map(|name| (*name, responses.iter().filter(|r| matches!(r, Ok((_, b)) if names_backend(b, name))).count())).collect();
+    let count_text = counts.iter().map(|(k, c)| format!("{k}: {c}")).collect::<Vec<_>>().join(", ");
+    let missing: Vec<&str> = counts.iter().filter(|(_, c)| *c == 0).map(|(k, _)| *k).collect();
+    let bad_text = if bad.is_empty() { String::new() } else { format!("; {} of {n} requests failed, first: {}", bad.len(), bad[0]) };
+    if !missing.is_empty() {
+        let which = if missing.len() == 1 { format!("backend {} never answered", missing[0]) } else { format!("backends {} never answered", missing.join(", ")) };
+        return Attempt::fail(format!("{which}: {count_text} over {n} requests (expected every listed backend){bad_text}"), output);
+    }
+    if !bad.is_empty() {
+        return Attempt::fail(format!("{} of {n} requests failed, first: {} ({count_text})", bad.len(), bad[0]), output);
+    }
+    Attempt::pass(format!("{count_text} over {n} requests, status {status}{re_note}"), output)
+}
+
+fn from_name(from: &crate::lab::From) -> &str {
+    match from {
+        crate::lab::From::Host => "host",
+        crate::lab::From::Node(n) => n,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// port
+
+/// Local addresses of listening TCP sockets in `ss -ltn` output.
+fn ss_listening(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&"LISTEN") && f.len() >= 4).then(|| f[3].to_string())
+        })
+        .collect()
+}
+
+fn addr_port(local: &str) -> Option<u16> {
+    local.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+fn port_attempt(lab: &Lab, node: &str, port: u16, from: Option<&str>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    let ip = match node_ip(lab, node) {
+        Ok(ip) => ip,
+        Err(a) => return a,
+    };
+    if let Some(f) = from {
+        if let Err(a) = node_ip(lab, f) {
+            return a;
+        }
+    }
+    let r = match run_on(shell, node, &sh("ss -ltn"), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    if r.code != 0 {
+        return Attempt::fail(format!("`ss -ltn` failed on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+    }
+    let listening = ss_listening(&r.stdout);
+    let mut ports: Vec<u16> = listening.iter().filter_map(|a| addr_port(a)).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mine: Vec<&String> = listening.iter().filter(|a| addr_port(a) == Some(port)).collect();
+    let mut output = format!("listening on {node}: {}\n", listening.join(" "));
+    if mine.is_empty() {
+        let seen = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        return Attempt::fail(format!("nothing listens on port {port} on {node} (listening: {})", if seen.is_empty() { "none" } else { &seen }), output);
+    }
+    let Some(f) = from else {
+        return Attempt::pass(format!("{node} listens on {port} ({})", mine.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")), output);
+    };
+    let secs = budget.as_secs().clamp(1, 10);
+    let r = match run_on(shell, f, &sh(&tcp_probe(ip, port, secs)), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    output.push_str(&format!("connect from {f} to {ip}:{port}: exit {}\n{}", r.code, r.stderr));
+    if r.code == 0 {
+        Attempt::pass(format!("{node} listens on {port} and {f} connects to {ip}:{port}"), output)
+    } else {
+        let why = if r.code == 124 { format!("timed out after {secs}s") } else { first_line(&r.stderr) };
+        Attempt::fail(format!("{node} listens on {port} but {f} cannot connect to {ip}:{port}: {why}"), output)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// command
+
+fn command_attempt(lab: &Lab, node: &str, run: &str, exit: i32, stdout_re: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, node) {
+        return a;
+    }
+    let r = match run_on(shell, node, run, budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let output = format!("exit {}\nstdout:\n{}\nstderr:\n{}", r.code, tail(&r.stdout, MAX_OUTPUT), tail(&r.stderr, MAX_OUTPUT / 2));
+    if r.code != exit {
+        let detail = last_line(&r.stderr).or_else(|| last_line(&r.stdout)).map(|l| format!(": {l}")).unwrap_or_default();
+        return Attempt::fail(format!("exit {} (expected {exit}){detail}", r.code), output);
+    }
+    match stdout_re {
+        Some(re) if !re.is_match(&r.stdout) => Attempt::fail(format!("exit {} but stdout does not match /{}/ (stdout: \"{}\")", r.code, re.as_str(), one_line(&r.stdout, 80)), output),
+        Some(re) => Attempt::pass(format!("exit {}, stdout matches /{}/", r.code, re.as_str()), output),
+        None => Attempt::pass(format!("exit {}", r.code), output),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// file
+
+fn file_attempt(lab: &Lab, node: &str, path: &str, contains: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, node) {
+        return a;
+    }
+    let p = shell_quote(path);
+    let script = match contains {
+        None => format!("test -f {p} || exit {MISSING}"),
+        Some(_) => format!("test -f {p} || exit {MISSING}; cat -- {p}"),
+    };
+    let r = match run_on(shell, node, &sh_root(&script), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    if r.code == MISSING {
+        return Attempt::fail(format!("no file {path} on {node}"), r.stderr);
+    }
+    if r.code != 0 {
+        return Attempt::fail(format!("cannot read {path} on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+    }
+    match contains {
+        None => Attempt::pass(format!("{path} exists on {node}"), ""),
+        Some(re) => {
+            let output = format!("{path} on {node}:\n{}", head(&r.stdout, MAX_OUTPUT));
+            if re.is_match(&r.stdout) {
+                Attempt::pass(format!("{path} on {node} matches /{}/", re.as_str()), output)
+            } else {
+                Attempt::fail(format!("{path} exists on {node} but does not match /{}/ ({} bytes)", re.as_str(), r.stdout.len()), output)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// cron
+
+/// One cron entry for the user: where it was found and the line as written.
+#[derive(Debug, Clone, PartialEq)]
+struct CronEntry {
+    source: String,
+    line: String,
+}
+
+/// Whether cron reads a file in /etc/cron.d (Debian's cron skips names that are
+/// not run-parts names, e.g. `job.dpkg-old`, `job.bak`).
+fn cron_d_name_ok(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A line that schedules something (not a comment, blank or `VAR=value` line).
+fn cron_job_line(line: &str) -> bool {
+    line.trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '*' || c == '@')
+}
+
+/// The user field of a system crontab line (`/etc/crontab`, `/etc/cron.d/*`).
+fn cron_system_user(line: &str) -> Option<&str> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.first()?.starts_with('@') {
+        f.get(1).copied()
+    } else {
+        f.get(5).copied()
+    }
+}
+
+/// Parse the cron script's output into the user's entries plus notes.
+fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>) {
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    let mut crontab_lines: Vec<&str> = Vec::new();
+    let mut section: Option<String> = None; // None: crontab -l; Some(file)
+    let mut in_crontab = false;
+    for line in out.lines() {
+        if line == "@@labctl-crontab" {
+            in_crontab = true;
+            section = None;
+            continue;
+        }
+        if let Some(rc) = line.strip_prefix("@@labctl-rc ") {
+            in_crontab = false;
+            if rc.trim() == "0" {
+                entries.extend(crontab_lines.iter().filter(|l| cron_job_line(l)).map(|l| CronEntry { source: format!("crontab -l -u {user}"), line: l.trim().to_string() }));
+            } else {
+                notes.push(format!("crontab -l -u {user} (exit {}): {}", rc.trim(), crontab_lines.iter().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or("")));
+            }
+            continue;
+        }
+        if let Some(f) = line.strip_prefix("@@labctl-file ") {
+            section = Some(f.to_string());
+            if f.starts_with("/etc/cron.d/") && !cron_d_name_ok(f) {
+                notes.push(format!("{f}: ignored by cron (file name is not a run-parts name)"));
+            }
+            continue;
+        }
+        if in_crontab {
+            crontab_lines.push(line);
+        } else if let Some(f) = &section {
+            let ignored = f.starts_with("/etc/cron.d/") && !cron_d_name_ok(f);
+            if !ignored && cron_job_line(line) && cron_system_user(line) == Some(user) {
+                entries.push(CronEntry { source: f.clone(), line: line.trim().to_string() });
+            }
+        }
+    }
+    (entries, notes)
+}
+
+fn cron_script(user: &str) -> String {
+    format!(
+        "echo @@labctl-crontab; crontab -l -u {u} 2>&1; rc=$?; echo; echo \"@@labctl-rc $rc\"; \
+         for f in /etc/crontab /etc/cron.d/*; do [ -f \"$f\" ] || continue; printf '@@labctl-file %s\\n' \"$f\"; cat -- \"$f\"; echo; done; true",
+        u = shell_quote(user)
+    )
+}
+
+fn cron_attempt(lab: &Lab, node: &str, user: &str, contains: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, node) {
+        return a;
+    }
+    let r = match run_on(shell, node, &sh_root(&cron_script(user)), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    if !r.stdout.contains("@@labctl-crontab") {
+        return Attempt::fail(format!("cannot read cron tables on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+    }
+    let (entries, notes) = parse_cron(&r.stdout, user);
+    let mut output: String = entries.iter().map(|e| format!("{}: {}\n", e.source, e.line)).collect();
+    for n in &notes {
+        output.push_str(&format!("note: {n}\n"));
+    }
+    if entries.is_empty() {
+        return Attempt::fail(format!("no cron entries for {user} on {node} (crontab -l -u {user}, /etc/crontab, /etc/cron.d)"), output);
+    }
+    match contains {
+        None => Attempt::pass(format!("{} cron entr{} for {user} on {node}", entries.len(), if entries.len() == 1 { "y" } else { "ies" }), output),
+        Some(re) => match entries.iter().find(|e| re.is_match(&e.line)) {
+            Some(e) => Attempt::pass(format!("cron entry for {user} in {} matches /{}/", e.source, re.as_str()), output),
+            None => Attempt::fail(format!("none of {} cron entries for {user} on {node} matches /{}/", entries.len(), re.as_str()), output),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// service
+
+fn service_attempt(lab: &Lab, node: &str, service: &str, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, node) {
+        return a;
+    }
+    let r = match run_on(shell, node, &sh_root(&format!("service {} status", shell_quote(service))), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let output = format!("{}{}", tail(&r.stdout, MAX_OUTPUT), tail(&r.stderr, MAX_OUTPUT / 2));
+    if r.code == 0 {
+        Attempt::pass(format!("{service} is running on {node}"), output)
+    } else {
+        let detail = first_line(&r.stdout);
+        let detail = if detail.is_empty() { first_line(&r.stderr) } else { detail };
+        Attempt::fail(format!("`service {service} status` on {node} exited {}: {detail}", r.code), output)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// reach
+
+/// Reach passes on an ICMP echo reply OR a TCP connection to port 22 of the
+/// target: ping may be missing, lack CAP_NET_RAW in a container, or be filtered,
+/// while every node runs sshd (labctl reaches it that way).
+fn reach_script(ip: Ipv4Addr) -> String {
+    format!(
+        "if command -v ping >/dev/null 2>&1 && ping -c1 -W2 {ip} >/dev/null 2>&1; then echo icmp; exit 0; fi; \
+         if {}; then echo tcp22; exit 0; fi; echo none; exit 1",
+        tcp_probe(ip, 22, 3)
+    )
+}
+
+fn reach_attempt(lab: &Lab, from: &str, to: &str, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, from) {
+        return a;
+    }
+    let ip = match node_ip(lab, to) {
+        Ok(ip) => ip,
+        Err(a) => return a,
+    };
+    let r = match run_on(shell, from, &sh(&reach_script(ip)), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let output = format!("{}{}", r.stdout, r.stderr);
+    match (r.code, r.stdout.trim()) {
+        (0, "icmp") => Attempt::pass(format!("{from} reaches {to} ({ip}) by ping"), output),
+        (0, "tcp22") => Attempt::pass(format!("{from} reaches {to} ({ip}) by TCP port 22 (no ping reply or no ping)"), output),
+        _ => Attempt::fail(format!("{from} cannot reach {to} ({ip}): no ping reply and no TCP connection to port 22"), output),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// disk
+
+fn disk_script(device: Option<&str>) -> String {
+    match device {
+        None => "for d in /sys/block/*; do [ -r \"$d/size\" ] && printf '%s %s\\n' \"${d##*/}\" \"$(cat \"$d/size\")\"; done; true".to_string(),
+        Some(dev) => format!(
+            "d=$(readlink -f -- {q}) && [ -b \"$d\" ] || {{ echo \"not a block device: \"{q} >&2; exit {MISSING}; }}; \
+             n=${{d##*/}}; printf '%s %s\\n' \"$n\" \"$(cat \"/sys/class/block/$n/size\")\"",
+            q = shell_quote(dev)
+        ),
+    }
+}
+
+/// `NAME SECTORS` lines to `(name, bytes)`.
+fn parse_disks(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let (n, s) = l.trim().split_once(' ')?;
+            Some((n.to_string(), s.trim().parse::<u64>().ok()?.checked_mul(512)?))
+        })
+        .collect()
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < U.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+fn disk_attempt(lab: &Lab, node: &str, size: u64, device: Option<&str>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+    if let Err(a) = node_ip(lab, node) {
+        return a;
+    }
+    let r = match run_on(shell, node, &sh(&disk_script(device)), budget) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let want = format!("{size} bytes ({})", human_bytes(size));
+    if let Some(dev) = device {
+        if r.code == MISSING {
+            return Attempt::fail(format!("{dev} is not a block device on {node}"), r.stderr);
+        }
+    }
+    if r.code != 0 {
+        return Attempt::fail(format!("cannot list block devices on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+    }
+    let disks = parse_disks(&r.stdout);
+    let output = disks.iter().map(|(n, b)| format!("{n} {b}\n")).collect::<String>();
+    match device {
+        Some(dev) => match disks.first() {
+            Some((n, b)) if *b == size => Attempt::pass(format!("{dev} ({n}) on {node} is {want}"), output),
+            Some((n, b)) => Attempt::fail(format!("{dev} ({n}) on {node} is {b} bytes ({}), expected {want}", human_bytes(*b)), output),
+            None => Attempt::fail(format!("cannot read the size of {dev} on {node}"), output + &r.stderr),
+        },
+        None => match disks.iter().find(|(_, b)| *b == size) {
+            Some((n, _)) => Attempt::pass(format!("{n} on {node} is {want}"), output),
+            None => {
+                let seen: Vec<String> = disks.iter().filter(|(_, b)| *b > 0).map(|(n, b)| format!("{n} {}", human_bytes(*b))).collect();
+                Attempt::fail(format!("no block device of {want} on {node} (seen: {})", if seen.is_empty() { "none".into() } else { seen.join(", ") }), output)
+            }
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Host HTTP client
+
+/// Plain HTTP/1.1 GET over `std::net::TcpStream`: IPv4 literals only (no DNS),
+/// no proxies, no redirects, `Connection: close`, chunked and Content-Length
+/// bodies, bodies cut at 8 MiB; the whole exchange is bounded by `timeout`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdHttp;
+
+impl HostHttp for StdHttp {
+    fn get(&self, url: &str, timeout: Duration) -> Result<(u16, String), String> {
+        let u = Url::parse(url).ok_or_else(|| format!("invalid URL {url}"))?;
+        if u.scheme != "http" {
+            return Err(format!("{url}: only http:// is supported"));
+        }
+        let ip: Ipv4Addr = u.host.parse().map_err(|_| format!("{url}: host is not an IPv4 address (labctl never resolves names here)"))?;
+        let addr = SocketAddr::from((ip, u.port_or_default()));
+        let deadline = Instant::now() + timeout;
+        let left = || {
+            let d = deadline.saturating_duration_since(Instant::now());
+            if d.is_zero() {
+                Err(format!("{url}: timed out after {:.1}s", timeout.as_secs_f64()))
+            } else {
+                Ok(d)
+            }
+        };
+        let mut s = TcpStream::connect_timeout(&addr, left()?).map_err(|e| format!("connect to {addr}: {e}"))?;
+        let host = match u.port {
+            Some(p) => format!("{}:{p}", u.host),
+            None => u.host.clone(),
+        };
+        let req = format!("GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: labctl\r\nAccept: */*\r\nConnection: close\r\n\r\n", u.rest.split('#').next().unwrap_or("/"));
+        s.set_write_timeout(Some(left()?)).ok();
+        s.write_all(req.as_bytes()).map_err(|e| format!("send to {addr}: {e}"))?;
+        let mut data = Vec::new();
+        let mut buf = [0u8; 16384];
+        loop {
+            if let Some(done) = parse_response(&data, false)? {
+                return Ok(done);
+            }
+            if data.len() > MAX_BODY + 65536 {
+                return parse_response(&data, true)?.ok_or_else(|| format!("{url}: response too large"));
+            }
+            s.set_read_timeout(Some(left()?)).map_err(|e| e.to_string())?;
+            match s.read(&mut buf) {
+                Ok(0) => return parse_response(&data, true)?.ok_or_else(|| format!("{url}: connection closed before a complete response")),
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return Err(format!("{url}: timed out after {:.1}s", timeout.as_secs_f64()))
+                }
+                Err(e) => return Err(format!("read from {addr}: {e}")),
+            }
+        }
+    }
+}
+
+/// A complete response in `data` as `(status, body)`; `None` while more bytes are
+/// needed. With `eof`, a body without framing ends here (and a truncated body is
+/// taken as it is).
+fn parse_response(data: &[u8], eof: bool) -> Result<Option<(u16, String)>, String> {
+    let Some(hend) = find(data, b"\r\n\r\n") else {
+        return if eof { Err("connection closed inside the response headers".into()) } else { Ok(None) };
+    };
+    let head = String::from_utf8_lossy(&data[..hend]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let (proto, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if !proto.starts_with("HTTP/") {
+        return Err(format!("not an HTTP response: {}", one_line(status_line, 80)));
+    }
+    let code: u16 = code.parse().map_err(|_| format!("bad status line: {}", one_line(status_line, 80)))?;
+    let mut chunked = false;
+    let mut length: Option<usize> = None;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+                chunked = true;
+            } else if k == "content-length" {
+                length = v.parse().ok();
+            }
+        }
+    }
+    let body = &data[hend + 4..];
+    let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(MAX_BODY)]).into_owned();
+    if chunked {
+        return match dechunk(body)? {
+            Some(b) => Ok(Some((code, text(&b)))),
+            None if eof || body.len() > MAX_BODY => Err("connection closed inside a chunked body".into()),
+            None => Ok(None),
+        };
+    }
+    if let Some(n) = length {
+        if body.len() >= n || body.len() >= MAX_BODY {
+            return Ok(Some((code, text(&body[..n.min(body.len())]))));
+        }
+        return if eof { Err(format!("connection closed after {} of {n} body bytes", body.len())) } else { Ok(None) };
+    }
+    if code == 204 || code == 304 || (100..200).contains(&code) {
+        return Ok(Some((code, String::new())));
+    }
+    Ok(if eof || body.len() >= MAX_BODY { Some((code, text(body))) } else { None })
+}
+
+/// Decode a chunked body; `None` while incomplete.
+fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    loop {
+        let Some(le) = find(b, b"\r\n") else { return Ok(None) };
+        let size_text = String::from_utf8_lossy(&b[..le]);
+        let size_hex = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size {:?}", one_line(size_hex, 20)))?;
+        b = &b[le + 2..];
+        if size == 0 {
+            return Ok(Some(out)); // trailers, if any, are ignored
+        }
+        if b.len() < size + 2 {
+            return Ok(None);
+        }
+        out.extend_from_slice(&b[..size]);
+        if out.len() > MAX_BODY {
+            return Ok(Some(out));
+        }
+        b = &b[size + 2..];
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// Text helpers
+
+/// One line of at most `max` characters: control characters become spaces.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut last_space = false;
+    for c in s.trim().chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        out.push(c);
+    }
+    if out.chars().count() > max {
+        out = out.chars().take(max.saturating_sub(1)).collect::<String>() + "…";
+    }
+    out
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| one_line(l, 200)).unwrap_or_default()
+}
+
+fn last_line(s: &str) -> Option<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).last().map(|l| one_line(l, 200))
+}
+
+/// The first `max` characters.
+fn head(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max).collect::<String>() + "\n[… cut]"
+    }
+}
+
+/// The last `max` characters.
+fn tail(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        s.to_string()
+    } else {
+        "[cut …]\n".to_string() + &s.chars().skip(n - max).collect::<String>()
+    }
+}

@@ -1,0 +1,63 @@
+//! Extra disks on the docker provider: a sparse file in the state dir attached
+//! as a loop device and passed to the container. Loop devices cannot carry
+//! labels, so each is recorded in the state file before it is attached.
+
+use crate::error::{Error, Result};
+use crate::exec::{Cmd, Runner};
+use crate::state::LoopDisk;
+use std::path::Path;
+
+/// Guest device names for a node's extra disks, in order: /dev/sdb, /dev/sdc, ...
+pub fn guest_device(index: usize) -> String {
+    format!("/dev/sd{}", (b'b' + index as u8) as char)
+}
+
+/// Create the sparse backing file (if missing) for a recorded disk.
+pub fn create_file(d: &LoopDisk) -> Result<()> {
+    let path = Path::new(&d.file);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    }
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io("create disk file", path, e))?;
+    f.set_len(d.size_bytes).map_err(|e| Error::io("size disk file", path, e))?;
+    Ok(())
+}
+
+/// Loop devices currently backed by `file`.
+pub fn attached(runner: &dyn Runner, file: &str) -> Vec<String> {
+    runner
+        .output(&Cmd::new("losetup").args(["-j", file]))
+        .map(|o| o.stdout.lines().filter_map(|l| l.split(':').next()).map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Attach (or find the existing attachment of) a disk file.
+pub fn attach(runner: &dyn Runner, d: &LoopDisk) -> Result<String> {
+    if let Some(dev) = attached(runner, &d.file).into_iter().next() {
+        return Ok(dev);
+    }
+    let out = runner.run(&Cmd::new("losetup").args(["-f", "--show", &d.file]))?;
+    Ok(out.stdout.trim().to_string())
+}
+
+/// Detach every loop device of the disk and remove its file. Returns what was done.
+pub fn remove(runner: &dyn Runner, d: &LoopDisk) -> Vec<String> {
+    let mut done = Vec::new();
+    let mut devs = attached(runner, &d.file);
+    if let Some(dev) = &d.device {
+        if !devs.contains(dev) && Path::new(&d.file).exists() {
+            // Recorded but no longer backed by our file: someone else's now; leave it.
+        }
+    }
+    devs.sort();
+    devs.dedup();
+    for dev in devs {
+        if runner.run(&Cmd::new("losetup").args(["-d", &dev])).is_ok() {
+            done.push(format!("loop device {dev}"));
+        }
+    }
+    if Path::new(&d.file).exists() && std::fs::remove_file(&d.file).is_ok() {
+        done.push(format!("disk file {}", d.file));
+    }
+    done
+}

@@ -1,0 +1,571 @@
+//! The machine lifecycle: up, provision, status, exec, halt, restart, down.
+//!
+//! Every resource is recorded in the state file (or labelled with the lab)
+//! before it is created, so `down` can remove everything even after a crash.
+
+use crate::error::{Error, Exit, Result};
+use crate::exec::{Cmd, Runner, System};
+use crate::lab::{Lab, Loaded};
+use crate::provider::{self, docker, vagrant, Choice, Kind};
+use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options shared by commands that open a lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabArgs {
+    pub lab: String,
+    /// Run a second copy under another name.
+    pub name: Option<String>,
+    /// ... on another subnet (host numbers kept).
+    pub subnet: Option<ipnet::Ipv4Net>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A lab opened for a lifecycle command: model, roles, state dir.
+pub struct Opened {
+    pub loaded: Loaded,
+    pub dir: StateDir,
+}
+
+impl Opened {
+    pub fn lab(&self) -> &Lab {
+        &self.loaded.lab
+    }
+}
+
+/// Load a lab and apply `--name`/`--subnet`.
+pub fn open(a: &LabArgs) -> Result<Opened> {
+    let mut loaded = crate::lab::load(&a.lab)?;
+    relocate(&mut loaded.lab, a.name.as_deref(), a.subnet)?;
+    let dir = StateDir::new(a.state_dir.clone().unwrap_or_else(|| crate::state::default_state_dir(&loaded.lab)));
+    Ok(Opened { loaded, dir })
+}
+
+/// Rename a lab and move it to another subnet, keeping host numbers; check URLs
+/// naming old addresses follow.
+pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net>) -> Result<()> {
+    if let Some(n) = name {
+        if !crate::lab::parse::LAB_NAME.is_match(n) {
+            return Err(Error::usage(format!("--name {n:?} is not a lab name (a lower-case letter, then up to 30 of a-z, 0-9, -)")));
+        }
+        lab.name.value = n.to_string();
+    }
+    if let Some(new) = subnet {
+        let old = lab.network.subnet.value;
+        if new.prefix_len() != old.prefix_len() {
+            return Err(Error::usage(format!("--subnet {new} must have the lab's prefix length /{}", old.prefix_len())));
+        }
+        if new.network() != new.addr() {
+            return Err(Error::usage(format!("--subnet {new} has host bits set")));
+        }
+        let shift = |ip: Ipv4Addr| Ipv4Addr::from(u32::from(new.network()) + (u32::from(ip) - u32::from(old.network())));
+        let mut map = Vec::new();
+        for n in &mut lab.nodes {
+            let to = shift(n.ip);
+            map.push((n.ip.to_string(), to.to_string()));
+            n.ip = to;
+        }
+        // Longest first, so .2 does not rewrite part of .21.
+        map.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        for c in &mut lab.checks {
+            if let crate::lab::CheckKind::Http { url, .. } = &mut c.kind {
+                for (from, to) in &map {
+                    if url.contains(from.as_str()) {
+                        *url = url.replace(from.as_str(), to);
+                        break;
+                    }
+                }
+            }
+        }
+        lab.network.subnet.value = new;
+    }
+    Ok(())
+}
+
+fn runner() -> Arc<dyn Runner> {
+    Arc::new(System)
+}
+
+pub struct UpOptions {
+    pub provider: Choice,
+    pub no_setup: bool,
+    pub rebuild_image: bool,
+    pub provision: bool,
+    pub keep_on_failure: bool,
+}
+
+/// Bring a lab up (create what is missing) and provision it.
+pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
+    let op = open(a)?;
+    eprint!("{}", op.loaded.render_warnings());
+    let r = runner();
+    let (kind, why) = provider::choose(o.provider, r.as_ref());
+    eprintln!("provider: {kind} ({why})");
+    if kind != Kind::Docker {
+        return Err(Error::env(
+            format!("the {kind} provider is rendered into the Vagrantfile but `labctl up` drives only docker on this version"),
+            Some(format!("run `labctl render {}` and `vagrant up --provider {kind}` in the output folder, or use --provider docker", a.lab)),
+        ));
+    }
+    crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let started = Instant::now();
+    let mut state = op.dir.load()?.unwrap_or_default();
+    let fresh = state.phase.is_empty();
+    let result = up_locked(&op, o, kind, r.as_ref(), &mut state);
+    match result {
+        Ok(exit) => {
+            eprintln!("lab {} is up ({:.1}s)", op.lab().name.value, started.elapsed().as_secs_f64());
+            print_reach(op.lab(), &op.dir);
+            Ok(exit)
+        }
+        Err(e) => {
+            if fresh && !o.keep_on_failure {
+                eprintln!("up failed; removing what this run created (--keep-on-failure keeps it)");
+                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, true);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn record_children(dir: &StateDir) {
+    let dir = dir.clone();
+    crate::exec::set_spawn_hook(Some(Box::new(move |pid, started| {
+        if let Ok(Some(mut s)) = dir.load() {
+            if started {
+                s.child_pgids.push(pid as i32);
+            } else {
+                s.child_pgids.retain(|p| *p != pid as i32);
+            }
+            let _ = dir.save(&s);
+        }
+    })));
+}
+
+fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut State) -> Result<Exit> {
+    let lab = op.lab();
+    let dir = &op.dir;
+    let roles = &op.loaded.roles;
+
+    // The node image first: nothing is created for the lab until it exists.
+    let spec = crate::image::Spec { release: "bookworm".into(), mirror: None, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
+    let image = crate::image::ensure(&spec, r, o.rebuild_image)?;
+
+    let network = lab.network_name();
+    let have_network = docker::network_exists(r, &network);
+    if !have_network {
+        docker::check_overlap(r, lab)?;
+        check_host_ports(lab)?;
+    }
+    state.lab = lab.name.value.clone();
+    state.lab_file = lab.file.display().to_string();
+    state.provider = kind.to_string();
+    state.subnet = lab.network.subnet.value.to_string();
+    state.image = Some(image.clone());
+    state.owner_pid = std::process::id();
+    state.owner_pgid = nix::unistd::getpgrp().as_raw();
+    if state.phase.is_empty() {
+        state.phase = "creating".into();
+    }
+    state.network = Some(network.clone());
+    state.host_ports = lab.nodes.iter().flat_map(|n| n.forward.iter().map(|f| f.host)).collect();
+    // Disks are recorded before anything is attached.
+    for n in &lab.nodes {
+        for d in &n.disks {
+            let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
+            let file = std::path::absolute(&file).unwrap_or(file).display().to_string();
+            if !state.disks.iter().any(|x| x.file == file) {
+                state.disks.push(LoopDisk { node: n.name.clone(), disk: d.name.clone(), file, size_bytes: d.size_bytes, device: None });
+            }
+        }
+    }
+    dir.save(state)?;
+    record_children(dir);
+    if !have_network {
+        docker::create_network(r, lab)?;
+    }
+    let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for i in 0..state.disks.len() {
+        let d = state.disks[i].clone();
+        crate::disks::create_file(&d)?;
+        let dev = crate::disks::attach(r, &d)?;
+        state.disks[i].device = Some(dev.clone());
+        dir.save(state)?;
+        let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
+        devices.entry(d.node.clone()).or_default().push((dev, crate::disks::guest_device(idx)));
+    }
+
+    let rendered = crate::render::render(&op.loaded)?;
+    rendered.write_to(&dir.root)?;
+    crate::state::write_atomic(&dir.runtime_file(), docker::runtime_json(lab, &image, &devices).as_bytes())?;
+
+    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    eprintln!("vagrant: bringing up {} node(s) with the {kind} provider", nodes.len());
+    vagrant::up(r, &dir.root, kind, &nodes, true)?;
+    refresh_ssh(op, r, state)?;
+    state.phase = "up".into();
+    dir.save(state)?;
+    crate::exec::set_spawn_hook(None);
+
+    if !o.provision {
+        return Ok(Exit::Ok);
+    }
+    let report = provision_locked(op, state, None, None)?;
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(&report))
+    }
+}
+
+fn provision_error(report: &crate::provision::Report) -> Error {
+    Error::env(format!("provisioning failed:\n  {}", report.failures().join("\n  ")), Some("fix the role and run `labctl provision LAB` again".into()))
+}
+
+fn check_host_ports(lab: &Lab) -> Result<()> {
+    for n in &lab.nodes {
+        for f in &n.forward {
+            if std::net::TcpListener::bind((f.host_ip, f.host)).is_err() {
+                return Err(Error::env(
+                    format!("host port {}:{} (forwarded to {}:{}) is already in use", f.host_ip, f.host, n.name, f.guest),
+                    Some("another lab or program holds it; bring that down or change `forward` in the lab file".into()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read `vagrant ssh-config` once for all nodes; write the lab's own ssh_config
+/// (host keys verified against the lab's known_hosts under a lab/node alias).
+fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
+    let lab = op.lab();
+    let text = vagrant::ssh_config(r, &op.dir.root)?;
+    let mut cfg = String::from("# SSH config of the lab, written by labctl. Host keys are verified.\n");
+    for (host, hostname, port, user, key) in crate::ssh::parse_ssh_config(&text) {
+        let Some(n) = lab.node(&host) else { continue };
+        state.nodes.insert(
+            host.clone(),
+            NodeState { ip: n.ip.to_string(), ssh_host: hostname.clone(), ssh_port: port, ssh_user: user.clone(), ssh_key: key.clone() },
+        );
+        cfg.push_str(&format!(
+            "\nHost {host}\n  HostName {hostname}\n  Port {port}\n  User {user}\n  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n  HostKeyAlias {}\n  UserKnownHostsFile \"{}\"\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
+            alias(lab, &host),
+            std::path::absolute(op.dir.known_hosts()).unwrap_or(op.dir.known_hosts()).display()
+        ));
+    }
+    crate::state::write_atomic(&op.dir.ssh_config(), cfg.as_bytes())
+}
+
+pub fn alias(lab: &Lab, node: &str) -> String {
+    format!("labctl-{}-{}", lab.name.value, node)
+}
+
+pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::ssh::Target> {
+    state
+        .nodes
+        .iter()
+        .map(|(name, n)| {
+            (
+                name.clone(),
+                crate::ssh::Target {
+                    node: name.clone(),
+                    host: n.ssh_host.clone(),
+                    port: n.ssh_port,
+                    user: n.ssh_user.clone(),
+                    key: PathBuf::from(&n.ssh_key),
+                    alias: alias(op.lab(), name),
+                    known_hosts: op.dir.known_hosts(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Secret role variables, read from the host environment now and never stored.
+fn secrets(lab: &Lab) -> Result<Vec<(String, String)>> {
+    let mut v = Vec::new();
+    for (var, env) in &lab.secret_vars {
+        match std::env::var(&env.value) {
+            Ok(val) => v.push((var.clone(), val)),
+            Err(_) => {
+                return Err(Error::env(
+                    format!("secret `{var}` needs the environment variable {} on the host", env.value),
+                    Some(format!("export {}=... before running labctl", env.value)),
+                ))
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<String>>, roles: Option<BTreeSet<String>>) -> Result<crate::provision::Report> {
+    let lab = op.lab();
+    let plan = crate::plan::build(lab, &op.loaded.roles);
+    let opts = crate::provision::Options {
+        only_nodes: nodes,
+        only_roles: roles,
+        log_dir: op.dir.logs(),
+        secrets: secrets(lab)?,
+        published: state.published.clone(),
+        role_timeout: Duration::from_secs(900),
+        connect_wait: Duration::from_secs(60),
+        quiet: false,
+    };
+    let started = Instant::now();
+    let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;
+    // Published values are kept (public keys, revisions); secrets never are.
+    let secret_values: Vec<&String> = opts.secrets.iter().map(|(_, v)| v).collect();
+    state.published = report.published.iter().filter(|(_, v)| !secret_values.contains(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    op.dir.save(state)?;
+    eprint!("{}", report.table());
+    let changed = report.tasks.iter().filter(|t| t.outcome == crate::provision::Outcome::Changed).count();
+    eprintln!("provisioned {} role run(s) in {:.1}s: {changed} changed", report.tasks.len(), started.elapsed().as_secs_f64());
+    Ok(report)
+}
+
+/// `labctl provision`: re-run roles (all, or some nodes/roles).
+pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool) -> Result<Exit> {
+    let op = open(a)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let mut state = require_up(&op)?;
+    for n in &nodes {
+        if op.lab().node(n).is_none() {
+            return Err(Error::usage(format!("lab {} has no node `{n}`", op.lab().name.value)));
+        }
+    }
+    let report = provision_locked(&op, &mut state, (!nodes.is_empty()).then(|| nodes.into_iter().collect()), (!roles.is_empty()).then(|| roles.into_iter().collect()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    }
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(&report))
+    }
+}
+
+fn require_up(op: &Opened) -> Result<State> {
+    match op.dir.load()? {
+        Some(s) if s.phase == "up" || s.phase == "halted" => Ok(s),
+        _ => Err(Error::env(format!("lab {} is not up", op.lab().name.value), Some(format!("run `labctl up {}` first", op.lab().name.value)))),
+    }
+}
+
+#[derive(serde::Serialize)]
+pub struct NodeStatus {
+    pub node: String,
+    pub state: String,
+    pub ip: String,
+    pub provider: String,
+    pub ssh: String,
+}
+
+pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
+    let lab = op.lab();
+    let state = op.dir.load()?.unwrap_or_default();
+    // docker ps is one fast call; `vagrant status` takes seconds.
+    let out = r.output(&Cmd::new("docker").args(["ps", "-a", "--filter", &format!("label={}={}", docker::LABEL_LAB, lab.name.value), "--format", "{{.Label \"labctl.node\"}} {{.State}}"]))?;
+    let mut states: BTreeMap<String, String> = BTreeMap::new();
+    for l in out.stdout.lines() {
+        if let Some((n, s)) = l.split_once(' ') {
+            states.insert(n.to_string(), s.to_string());
+        }
+    }
+    Ok(lab
+        .nodes
+        .iter()
+        .map(|n| NodeStatus {
+            node: n.name.clone(),
+            state: states.get(&n.name).cloned().unwrap_or_else(|| "not created".into()),
+            ip: n.ip.to_string(),
+            provider: if state.provider.is_empty() { "-".into() } else { state.provider.clone() },
+            ssh: state.nodes.get(&n.name).map(|s| format!("{}:{}", s.ssh_host, s.ssh_port)).unwrap_or_else(|| "-".into()),
+        })
+        .collect())
+}
+
+pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
+    let op = open(a)?;
+    let r = runner();
+    let st = node_status(&op, r.as_ref())?;
+    if json {
+        let v = serde_json::json!({ "lab": op.lab().name.value, "network": op.lab().network_name(), "subnet": op.lab().network.subnet.value.to_string(), "nodes": st });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap());
+    } else {
+        let mut rows = vec![vec!["NODE".to_string(), "STATE".into(), "IP".into(), "PROVIDER".into(), "SSH".into()]];
+        for s in st {
+            rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
+        }
+        print!("{}", crate::report::table(&rows));
+    }
+    Ok(Exit::Ok)
+}
+
+/// Connect to one node of a running lab.
+pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::ssh::Conn> {
+    let t = targets(op, state);
+    let Some(target) = t.get(node) else {
+        return Err(Error::usage(format!("lab {} has no running node `{node}`", op.lab().name.value)));
+    };
+    crate::ssh::Conn::connect(target, Duration::from_secs(20))
+}
+
+/// `labctl exec LAB NODE -- CMD...`: exit code passed through.
+pub fn exec(a: &LabArgs, node: &str, command: &[String]) -> Result<Exit> {
+    let op = open(a)?;
+    let state = require_up(&op)?;
+    let conn = connect(&op, &state, node)?;
+    let cmd = command.iter().map(|w| crate::render::shell_quote(w)).collect::<Vec<_>>().join(" ");
+    let res = conn.exec(&cmd, None, Duration::from_secs(24 * 3600), &mut |is_err, line| {
+        if is_err {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    })?;
+    std::process::exit(res.code.clamp(0, 255));
+}
+
+/// `labctl ssh LAB NODE`: OpenSSH with the lab's ssh_config (host keys verified).
+pub fn ssh(a: &LabArgs, node: &str) -> Result<Exit> {
+    use std::os::unix::process::CommandExt;
+    let op = open(a)?;
+    let state = require_up(&op)?;
+    if !state.nodes.contains_key(node) {
+        return Err(Error::usage(format!("lab {} has no running node `{node}`", op.lab().name.value)));
+    }
+    // Record the host key through our own verified connection first, so OpenSSH
+    // (StrictHostKeyChecking yes) finds it.
+    connect(&op, &state, node)?;
+    let err = std::process::Command::new("ssh").arg("-F").arg(op.dir.ssh_config()).arg(node).exec();
+    Err(Error::io("run", "ssh", err))
+}
+
+pub fn halt(a: &LabArgs) -> Result<Exit> {
+    let op = open(a)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let mut state = require_up(&op)?;
+    let r = runner();
+    vagrant::halt(r.as_ref(), &op.dir.root, &[])?;
+    state.phase = "halted".into();
+    op.dir.save(&state)?;
+    eprintln!("lab {} halted", op.lab().name.value);
+    Ok(Exit::Ok)
+}
+
+/// Restart nodes without re-provisioning: services come back through the node's init.
+pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
+    let op = open(a)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let mut state = require_up(&op)?;
+    let r = runner();
+    let nodes: Vec<String> = match node {
+        Some(n) if op.lab().node(n).is_some() => vec![n.to_string()],
+        Some(n) => return Err(Error::usage(format!("lab {} has no node `{n}`", op.lab().name.value))),
+        None => vec![],
+    };
+    vagrant::halt(r.as_ref(), &op.dir.root, &nodes)?;
+    let up_nodes = if nodes.is_empty() { op.lab().nodes.iter().map(|n| n.name.clone()).collect() } else { nodes };
+    vagrant::up(r.as_ref(), &op.dir.root, Kind::Docker, &up_nodes, true)?;
+    refresh_ssh(&op, r.as_ref(), &mut state)?;
+    state.phase = "up".into();
+    op.dir.save(&state)?;
+    eprintln!("restarted {} (no re-provisioning)", up_nodes.join(", "));
+    Ok(Exit::Ok)
+}
+
+/// `labctl down`: destroy machines, then everything the lab owns.
+pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
+    let op = open(a)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let r = runner();
+    let mut state = match op.dir.load() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) if force => {
+            eprintln!("warning: {e}; removing by label");
+            State::default()
+        }
+        Err(e) => return Err(e),
+    };
+    let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false)?;
+    if removed.is_empty() {
+        eprintln!("lab {}: nothing to remove (already down)", op.lab().name.value);
+    } else {
+        eprintln!("lab {} is down; removed: {}", op.lab().name.value, removed.join(", "));
+    }
+    Ok(Exit::Ok)
+}
+
+/// Remove every trace of a lab; idempotent. Returns what was removed.
+fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet: bool) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    // Children of a labctl that died (vagrant, docker) go first, or they would
+    // keep creating things while we remove them.
+    let owner_alive = state.owner_pid != 0 && state.owner_pid != std::process::id() && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.owner_pid as i32), None).is_ok();
+    if !owner_alive {
+        for pg in state.child_pgids.drain(..) {
+            let pgid = nix::unistd::Pid::from_raw(pg);
+            if nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM).is_ok() {
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                removed.push(format!("process group {pg}"));
+            }
+        }
+    }
+    let machines = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
+    if machines > 0 {
+        removed.push(format!("{machines} machine(s)"));
+    }
+    if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
+        // Vagrant first, so its own bookkeeping is cleared; failures are covered
+        // by the label sweep below.
+        let _ = r.output(&Cmd::new("vagrant").dir(&dir.root).args(["destroy", "-f"]).env("VAGRANT_CHECKPOINT_DISABLE", "1"));
+    }
+    removed.extend(docker::remove_all(r, &lab.name.value, &lab.network_name())?);
+    for d in &state.disks {
+        removed.extend(crate::disks::remove(r, d));
+    }
+    // Disk files not in the state (a crash before it was saved cannot happen,
+    // since they are recorded first, but a corrupt state file can).
+    if let Ok(rd) = std::fs::read_dir(dir.disks()) {
+        for e in rd.filter_map(|e| e.ok()) {
+            let f = e.path().display().to_string();
+            removed.extend(crate::disks::remove(r, &LoopDisk { file: f, ..Default::default() }));
+        }
+    }
+    for p in [dir.state_file(), dir.runtime_file(), dir.known_hosts(), dir.ssh_config()] {
+        let _ = std::fs::remove_file(p);
+    }
+    let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
+    let _ = std::fs::remove_dir_all(dir.disks());
+    if !quiet {
+        for x in &removed {
+            eprintln!("down: removed {x}");
+        }
+    }
+    *state = State::default();
+    Ok(removed)
+}
+
+fn print_reach(lab: &Lab, dir: &StateDir) {
+    let name = &lab.name.value;
+    let mut lines = vec![format!("reach the lab:")];
+    for n in &lab.nodes {
+        for f in &n.forward {
+            lines.push(format!("  http://{}:{}/  ->  {}:{}", f.host_ip, f.host, n.name, f.guest));
+        }
+    }
+    if let Some(n) = lab.nodes.first() {
+        lines.push(format!("  labctl ssh {name} {}", n.name));
+        lines.push(format!("  labctl exec {name} {} -- hostname", n.name));
+    }
+    lines.push(format!("  labctl test {name}      labctl down {name}"));
+    lines.push(format!("  state, logs and the rendered Vagrantfile: {}", dir.root.display()));
+    eprintln!("{}", lines.join("\n"));
+}

@@ -1,0 +1,53 @@
+//! The `vagrant` CLI, shared by every provider: up, ssh-config, status, halt,
+//! destroy. Commands run in the lab's state dir, where the Vagrantfile is.
+
+use crate::error::Result;
+use crate::exec::{Cmd, Output, Runner};
+use crate::provider::Kind;
+use std::path::Path;
+
+fn vagrant(dir: &Path) -> Cmd {
+    // No update checks against the network; labctl runs offline.
+    Cmd::new("vagrant").dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").env("VAGRANT_NO_COLOR", "1")
+}
+
+pub fn up(runner: &dyn Runner, dir: &Path, kind: Kind, nodes: &[String], parallel: bool) -> Result<Output> {
+    let mut c = vagrant(dir).args(["up", "--no-provision", "--provider", &kind.to_string()]);
+    c = c.arg(if parallel { "--parallel" } else { "--no-parallel" });
+    c = c.args(nodes.iter().cloned());
+    let out = runner.stream(&c)?;
+    if !out.success() {
+        return Err(crate::error::Error::Tool {
+            command: c.display(),
+            code: out.code,
+            stderr: out.stderr,
+            hint: Some(format!("the Vagrant log is above; the rendered Vagrantfile is in {}", dir.display())),
+        });
+    }
+    Ok(out)
+}
+
+pub fn ssh_config(runner: &dyn Runner, dir: &Path) -> Result<String> {
+    Ok(runner.run(&vagrant(dir).arg("ssh-config"))?.stdout)
+}
+
+/// `vagrant status --machine-readable` as (machine, state) pairs.
+pub fn status(runner: &dyn Runner, dir: &Path) -> Result<Vec<(String, String)>> {
+    let out = runner.run(&vagrant(dir).args(["status", "--machine-readable"]))?;
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.len() >= 4 && f[2] == "state").then(|| (f[1].to_string(), f[3].to_string()))
+        })
+        .collect())
+}
+
+pub fn halt(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Result<Output> {
+    runner.run(&vagrant(dir).arg("halt").args(nodes.iter().cloned()))
+}
+
+pub fn destroy(runner: &dyn Runner, dir: &Path) -> Result<Output> {
+    runner.run(&vagrant(dir).args(["destroy", "-f"]))
+}

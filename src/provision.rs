@@ -1,0 +1,444 @@
+//! Provisioning over SSH: nodes in parallel, each node's roles in order, barriers
+//! across nodes (`NODE:ROLE`, `*:ROLE`), values published by a role handed to
+//! later roles, output streamed with a node prefix and logged, failures named
+//! as `node web2, role nginx, step 3/5: exit 1` with the tail of stderr.
+
+use crate::error::{Error, Result};
+use crate::lab::Lab;
+use crate::plan::{Plan, TaskId};
+use crate::render::{env_name, role_env, shell_quote};
+use crate::roles::{RoleSet, SUPPORT_DIR};
+use crate::ssh::{Conn, Target};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where role folders live on a node (owned by the SSH user).
+const REMOTE_DIR: &str = ".labctl";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    Changed,
+    Unchanged,
+    Skipped,
+    Failed { step: usize, steps: usize, step_name: String, code: i32, stderr_tail: String },
+    /// Not run because something it waits for failed, or the node was unreachable.
+    NotRun { reason: String },
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Changed => "changed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed { .. } => "FAILED",
+            Outcome::NotRun { .. } => "not run",
+        }
+    }
+    pub fn ok(&self) -> bool {
+        matches!(self, Outcome::Changed | Outcome::Unchanged | Outcome::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TaskReport {
+    pub node: String,
+    pub role: String,
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub tasks: Vec<TaskReport>,
+    pub published: BTreeMap<String, String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.tasks.iter().all(|t| t.outcome.ok())
+    }
+
+    /// One line per failure, in the documented form.
+    pub fn failures(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter_map(|t| match &t.outcome {
+                Outcome::Failed { step, steps, step_name, code, stderr_tail } => {
+                    let mut s = format!("node {}, role {}, step {step}/{steps}: exit {code}", t.node, t.role);
+                    if !step_name.is_empty() {
+                        s.push_str(&format!(" ({step_name})"));
+                    }
+                    if !stderr_tail.trim().is_empty() {
+                        s.push_str("\n    stderr (last lines):");
+                        for l in stderr_tail.lines() {
+                            s.push_str(&format!("\n      {l}"));
+                        }
+                    }
+                    Some(s)
+                }
+                Outcome::NotRun { reason } => Some(format!("node {}, role {}: not run: {reason}", t.node, t.role)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn table(&self) -> String {
+        let mut rows = vec![vec!["NODE".to_string(), "ROLE".into(), "RESULT".into(), "TIME".into()]];
+        for t in &self.tasks {
+            rows.push(vec![t.node.clone(), t.role.clone(), t.outcome.label().into(), format!("{:.1}s", t.seconds)]);
+        }
+        crate::report::table(&rows)
+    }
+}
+
+pub struct Options {
+    pub only_nodes: Option<BTreeSet<String>>,
+    pub only_roles: Option<BTreeSet<String>>,
+    pub log_dir: PathBuf,
+    /// Secret role variables: env name -> value; masked in output and logs.
+    pub secrets: Vec<(String, String)>,
+    /// Values published by earlier runs (kept in the state file).
+    pub published: BTreeMap<String, String>,
+    pub role_timeout: Duration,
+    pub connect_wait: Duration,
+    pub quiet: bool,
+}
+
+#[derive(Clone, PartialEq)]
+enum Status {
+    Pending,
+    Done(bool),
+}
+
+struct Shared {
+    status: Mutex<(BTreeMap<TaskId, Status>, BTreeMap<String, String>)>,
+    cv: Condvar,
+}
+
+pub fn run(lab: &Lab, roles: &RoleSet, plan: &Plan, targets: &BTreeMap<String, Target>, opts: &Options) -> Result<Report> {
+    std::fs::create_dir_all(&opts.log_dir).map_err(|e| Error::io("create", &opts.log_dir, e))?;
+    let selected = |t: &TaskId| {
+        opts.only_nodes.as_ref().is_none_or(|n| n.contains(&t.node)) && opts.only_roles.as_ref().is_none_or(|r| r.contains(&t.role))
+    };
+    // Tasks not selected count as done: a re-run of one role relies on the rest
+    // having been provisioned before.
+    let mut status = BTreeMap::new();
+    for t in &plan.tasks {
+        status.insert(t.clone(), if selected(t) { Status::Pending } else { Status::Done(true) });
+    }
+    let shared = Arc::new(Shared { status: Mutex::new((status, opts.published.clone())), cv: Condvar::new() });
+    let results: Arc<Mutex<Vec<TaskReport>>> = Arc::new(Mutex::new(Vec::new()));
+    let print_lock = Arc::new(Mutex::new(()));
+
+    std::thread::scope(|s| {
+        for node in &lab.nodes {
+            let tasks: Vec<TaskId> = plan.node_tasks(&node.name).filter(|t| selected(t)).cloned().collect();
+            if tasks.is_empty() {
+                continue;
+            }
+            let shared = shared.clone();
+            let results = results.clone();
+            let print_lock = print_lock.clone();
+            let target = targets.get(&node.name).cloned();
+            s.spawn(move || {
+                let ctx = NodeRun { lab, roles, plan, opts, shared: &shared, print_lock: &print_lock };
+                let reports = ctx.run_node(&node.name, &tasks, target);
+                results.lock().unwrap().extend(reports);
+            });
+        }
+    });
+
+    let mut tasks = Arc::try_unwrap(results).map(|m| m.into_inner().unwrap()).unwrap_or_default();
+    let order: BTreeMap<&TaskId, usize> = plan.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
+    tasks.sort_by_key(|t| order.get(&TaskId { node: t.node.clone(), role: t.role.clone() }).copied().unwrap_or(usize::MAX));
+    let published = shared.status.lock().unwrap().1.clone();
+    Ok(Report { tasks, published })
+}
+
+struct NodeRun<'a> {
+    lab: &'a Lab,
+    roles: &'a RoleSet,
+    plan: &'a Plan,
+    opts: &'a Options,
+    shared: &'a Shared,
+    print_lock: &'a Mutex<()>,
+}
+
+impl NodeRun<'_> {
+    fn mask(&self, line: &str) -> String {
+        let mut s = line.to_string();
+        for (_, v) in &self.opts.secrets {
+            if v.len() >= 3 {
+                s = s.replace(v.as_str(), "***");
+            }
+        }
+        s
+    }
+
+    fn say(&self, log: &mut Option<std::fs::File>, prefix: &str, line: &str) {
+        let line = self.mask(line);
+        if let Some(f) = log.as_mut() {
+            let _ = writeln!(f, "{prefix} {line}");
+        }
+        if !self.opts.quiet {
+            let _g = self.print_lock.lock().unwrap();
+            eprintln!("{prefix} {line}");
+        }
+    }
+
+    fn finish(&self, t: &TaskId, ok: bool) {
+        let mut g = self.shared.status.lock().unwrap();
+        g.0.insert(t.clone(), Status::Done(ok));
+        self.shared.cv.notify_all();
+    }
+
+    /// Wait for a task's dependencies; Err(reason) when one of them failed.
+    fn wait_deps(&self, t: &TaskId) -> std::result::Result<BTreeMap<String, String>, String> {
+        let deps = &self.plan.deps[t];
+        let mut g = self.shared.status.lock().unwrap();
+        loop {
+            let mut pending = false;
+            for d in deps {
+                match g.0.get(d) {
+                    Some(Status::Done(false)) => return Err(format!("waits for {d}, which did not finish")),
+                    Some(Status::Pending) => pending = true,
+                    _ => {}
+                }
+            }
+            if !pending {
+                return Ok(g.1.clone());
+            }
+            g = self.shared.cv.wait(g).unwrap();
+        }
+    }
+
+    fn run_node(&self, node: &str, tasks: &[TaskId], target: Option<Target>) -> Vec<TaskReport> {
+        let log_path = self.opts.log_dir.join(format!("{node}.log"));
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).ok();
+        let not_run = |reason: String| -> Vec<TaskReport> {
+            tasks
+                .iter()
+                .map(|t| {
+                    self.finish(t, false);
+                    TaskReport { node: t.node.clone(), role: t.role.clone(), outcome: Outcome::NotRun { reason: reason.clone() }, seconds: 0.0 }
+                })
+                .collect()
+        };
+        let Some(target) = target else { return not_run(format!("no SSH address known for node {node}")) };
+        let conn = match Conn::connect(&target, self.opts.connect_wait) {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = e.to_string();
+                self.say(&mut log, &format!("[{node}]"), &msg);
+                return not_run(msg);
+            }
+        };
+        if let Err(e) = self.upload_roles(&conn, tasks) {
+            return not_run(e.to_string());
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            let published = match self.wait_deps(t) {
+                Ok(p) => p,
+                Err(reason) => {
+                    self.finish(t, false);
+                    out.push(TaskReport { node: t.node.clone(), role: t.role.clone(), outcome: Outcome::NotRun { reason }, seconds: 0.0 });
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            let (outcome, new_pub) = match self.run_role(&conn, t, &published, &mut log) {
+                Ok(x) => x,
+                Err(e) => (Outcome::NotRun { reason: e.to_string() }, BTreeMap::new()),
+            };
+            if !new_pub.is_empty() {
+                self.shared.status.lock().unwrap().1.extend(new_pub);
+            }
+            let ok = outcome.ok();
+            self.say(&mut log, &format!("[{} {}]", t.node, t.role), &format!("=> {} ({:.1}s)", outcome.label(), started.elapsed().as_secs_f64()));
+            self.finish(t, ok);
+            out.push(TaskReport { node: t.node.clone(), role: t.role.clone(), outcome, seconds: started.elapsed().as_secs_f64() });
+        }
+        out
+    }
+
+    /// Upload the support folder and the node's role folders in one tar stream.
+    fn upload_roles(&self, conn: &Conn, tasks: &[TaskId]) -> Result<()> {
+        let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+        for (rel, b) in &self.roles.support {
+            files.insert(format!("{SUPPORT_DIR}/{rel}"), b);
+        }
+        for t in tasks {
+            if let Some(r) = self.roles.get(&t.role) {
+                for (rel, b) in &r.files {
+                    files.insert(format!("{}/{rel}", t.role), b);
+                }
+            }
+        }
+        let tar = tar_bytes(&files)?;
+        let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
+        let r = conn.exec(&cmd, Some(&tar), Duration::from_secs(60), &mut |_, _| {})?;
+        if r.code != 0 {
+            return Err(Error::env(format!("node {}: cannot upload roles: {}", conn.target.node, r.stderr.trim()), None));
+        }
+        Ok(())
+    }
+
+    fn run_role(&self, conn: &Conn, t: &TaskId, published: &BTreeMap<String, String>, log: &mut Option<std::fs::File>) -> Result<(Outcome, BTreeMap<String, String>)> {
+        let node = self.lab.node(&t.node).expect("task node exists");
+        let role = self.roles.get(&t.role);
+        let steps = role.map(|r| r.step_count()).unwrap_or(0);
+        // Variables: lab values, then published values, then secrets. They travel
+        // in a 0600 file over SFTP, which the wrapper sources and deletes.
+        let mut env = role_env(self.lab, node, &t.role);
+        for (k, v) in published {
+            env.push((k.clone(), v.clone()));
+        }
+        for (k, v) in &self.opts.secrets {
+            env.push((env_name(k), v.clone()));
+        }
+        let mut text = String::new();
+        for (k, v) in &env {
+            text.push_str(&format!("{k}={}\n", shell_quote(v)));
+        }
+        let env_path = format!("{REMOTE_DIR}/run/{}.env", t.role);
+        conn.write_file(&env_path, text.as_bytes(), 0o600)?;
+
+        let prefix = format!("[{} {}]", t.node, t.role);
+        let mut step = 0usize;
+        let mut step_name = String::new();
+        let mut tail: Vec<String> = Vec::new();
+        let cmd = format!("sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{env_path}");
+        let res = conn.exec(&cmd, None, self.opts.role_timeout, &mut |is_err, line| {
+            if let Some(rest) = line.strip_prefix("::labctl:: step ") {
+                let (num, name) = rest.split_once(' ').unwrap_or((rest, ""));
+                step = num.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(step + 1);
+                step_name = name.to_string();
+                self.say(log, &prefix, &format!("step {num} {name}"));
+                return;
+            }
+            if is_err {
+                tail.push(self.mask(line));
+                if tail.len() > 12 {
+                    tail.remove(0);
+                }
+            }
+            self.say(log, &prefix, line);
+        });
+        let res = match res {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok((
+                    Outcome::Failed { step, steps, step_name, code: -1, stderr_tail: format!("{}\n{}", tail.join("\n"), e) },
+                    BTreeMap::new(),
+                ))
+            }
+        };
+        if res.code != 0 {
+            return Ok((Outcome::Failed { step, steps, step_name, code: res.code, stderr_tail: tail.join("\n") }, BTreeMap::new()));
+        }
+        // What the role said about itself, and what it published.
+        let q = conn.run(
+            &format!("cat /var/lib/labctl/roles/{r}.result 2>/dev/null; echo ::publish::; cat /var/lib/labctl/roles/{r}.publish 2>/dev/null", r = t.role),
+            Duration::from_secs(30),
+        )?;
+        let (result, pubs) = q.stdout.split_once("::publish::").unwrap_or((&q.stdout, ""));
+        let outcome = match result.trim() {
+            "changed" => Outcome::Changed,
+            "skipped" => Outcome::Skipped,
+            _ => Outcome::Unchanged,
+        };
+        let mut new_pub = BTreeMap::new();
+        for line in pubs.lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                    new_pub.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        Ok((outcome, new_pub))
+    }
+}
+
+/// A tar archive of in-memory files (ustar, mode 0644, 0755 for scripts).
+pub fn tar_bytes(files: &BTreeMap<String, &[u8]>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for (path, bytes) in files {
+        if path.len() > 99 {
+            return Err(Error::usage(format!("role file path too long for upload: {path}")));
+        }
+        let mut h = [0u8; 512];
+        h[..path.len()].copy_from_slice(path.as_bytes());
+        let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
+        let put = |h: &mut [u8; 512], off: usize, len: usize, v: u64| {
+            let s = format!("{:0width$o}\0", v, width = len - 1);
+            h[off..off + len].copy_from_slice(s.as_bytes());
+        };
+        put(&mut h, 100, 8, mode);
+        put(&mut h, 108, 8, 0);
+        put(&mut h, 116, 8, 0);
+        put(&mut h, 124, 12, bytes.len() as u64);
+        put(&mut h, 136, 12, 0);
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| b as u32).sum();
+        let s = format!("{:06o}\0 ", sum);
+        h[148..156].copy_from_slice(s.as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(bytes);
+        let pad = (512 - bytes.len() % 512) % 512;
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_is_readable_by_tar() {
+        let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+        files.insert("a/provision.sh".into(), b"echo hi\n");
+        files.insert("a/files/x.conf".into(), b"x=1\n");
+        let t = tar_bytes(&files).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(d.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(&t)?;
+                c.wait()
+            })
+            .unwrap();
+        assert!(out.success());
+        assert_eq!(std::fs::read_to_string(d.path().join("a/files/x.conf")).unwrap(), "x=1\n");
+    }
+
+    #[test]
+    fn failures_name_node_role_step() {
+        let r = Report {
+            tasks: vec![TaskReport {
+                node: "web2".into(),
+                role: "nginx".into(),
+                outcome: Outcome::Failed { step: 3, steps: 5, step_name: "configure".into(), code: 1, stderr_tail: "boom".into() },
+                seconds: 1.0,
+            }],
+            published: BTreeMap::new(),
+        };
+        let f = r.failures();
+        assert!(f[0].starts_with("node web2, role nginx, step 3/5: exit 1"), "{}", f[0]);
+        assert!(f[0].contains("boom"));
+    }
+}

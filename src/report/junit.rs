@@ -1,0 +1,185 @@
+//! `--report junit:PATH`: JUnit XML, one `<testsuite>` per lab, one `<testcase>`
+//! per check (classname `labctl.LAB`), `<failure message=.. type=KIND>` for a
+//! failed check, and a `labctl` testcase with an `<error>` when labctl could not
+//! do its job. Text is escaped and characters XML 1.0 forbids are dropped.
+
+use super::{millis, LabRun};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Name of the testcase that carries a run's `error`.
+pub const ERROR_CASE: &str = "labctl";
+
+/// Whether XML 1.0 allows `c` in a document.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Escape text content.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().filter(|c| xml_char(*c)) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escape an attribute value (double-quoted); whitespace that attribute-value
+/// normalization would flatten is written as character references.
+pub fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().filter(|c| xml_char(*c)) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn secs(s: f64) -> String {
+    format!("{:.3}", millis(s))
+}
+
+/// The whole document.
+pub fn to_string(runs: &[LabRun]) -> String {
+    let tests: usize = runs.iter().map(|r| r.results.len() + r.error.is_some() as usize).sum();
+    let failures: usize = runs.iter().map(|r| r.failed()).sum();
+    let errors: usize = runs.iter().filter(|r| r.error.is_some()).count();
+    let time: f64 = runs.iter().map(|r| millis(r.seconds)).sum();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(x, "<testsuites name=\"labctl\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\">", secs(time));
+    for run in runs {
+        let lab = escape_attr(&run.lab);
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{lab}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\">",
+            run.results.len() + run.error.is_some() as usize,
+            run.failed(),
+            run.error.is_some() as usize,
+            secs(run.seconds)
+        );
+        let _ = writeln!(x, "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>", escape_attr(&run.provider));
+        for r in &run.results {
+            let head = format!("    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"{}\"", escape_attr(&r.name), secs(r.seconds));
+            if r.passed {
+                let _ = writeln!(x, "{head}>\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&r.message));
+            } else {
+                let mut body = r.message.clone();
+                if r.attempts > 1 {
+                    let _ = write!(body, " (after {} attempts)", r.attempts);
+                }
+                if !r.output.is_empty() {
+                    body.push_str("\n\n");
+                    body.push_str(&r.output);
+                }
+                let _ = writeln!(
+                    x,
+                    "{head}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    escape_attr(&r.message),
+                    escape_attr(r.kind),
+                    escape_text(&body)
+                );
+            }
+        }
+        if let Some(e) = &run.error {
+            let _ = writeln!(
+                x,
+                "    <testcase classname=\"labctl.{lab}\" name=\"{ERROR_CASE}\" time=\"0.000\">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+                escape_attr(e.lines().next().unwrap_or("")),
+                escape_text(e)
+            );
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// Write the document to `path` (its folder is created).
+pub fn write(path: &Path, runs: &[LabRun]) -> crate::Result<()> {
+    super::write_file(path, &to_string(runs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn junit_parses_back() {
+        let runs = fixtures::mixed();
+        let text = to_string(&runs);
+        let doc = roxmltree::Document::parse(&text).expect("valid XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        assert_eq!(root.attribute("tests"), Some("5"));
+        assert_eq!(root.attribute("failures"), Some("2"));
+        assert_eq!(root.attribute("errors"), Some("1"));
+        let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+        assert_eq!(suites.len(), 2);
+        let wf = suites[0];
+        assert_eq!(wf.attribute("name"), Some("workflow"));
+        assert_eq!((wf.attribute("tests"), wf.attribute("failures"), wf.attribute("errors")), (Some("4"), Some("2"), Some("0")));
+        assert_eq!(wf.attribute("time"), Some("14.000"));
+        let cases: Vec<_> = wf.children().filter(|n| n.has_tag_name("testcase")).collect();
+        assert_eq!(cases.len(), 4);
+        for (c, r) in cases.iter().zip(&runs[0].results) {
+            assert_eq!(c.attribute("classname"), Some("labctl.workflow"));
+            assert_eq!(c.attribute("name"), Some(r.name.as_str()), "names round-trip, quotes and all");
+            let failure = c.children().find(|n| n.has_tag_name("failure"));
+            assert_eq!(failure.is_some(), !r.passed);
+            if let Some(f) = failure {
+                assert_eq!(f.attribute("message"), Some(r.message.as_str()));
+                assert_eq!(f.attribute("type"), Some(r.kind));
+            }
+        }
+        let spread = cases[1].children().find(|n| n.has_tag_name("failure")).unwrap();
+        let text_out = spread.text().unwrap();
+        assert!(text_out.contains("<h1>web1 & \"rev\""), "output is escaped and round-trips: {text_out}");
+        assert!(!text_out.contains('\u{1b}') && !text_out.contains('\u{0}'), "invalid XML characters are dropped");
+        assert_eq!(cases[0].attribute("time"), Some("0.250"));
+
+        let bench = suites[1];
+        assert_eq!((bench.attribute("tests"), bench.attribute("errors")), (Some("1"), Some("1")));
+        let err_case = bench.children().find(|n| n.has_tag_name("testcase")).unwrap();
+        assert_eq!(err_case.attribute("name"), Some(ERROR_CASE));
+        let err = err_case.children().find(|n| n.has_tag_name("error")).unwrap();
+        assert!(err.attribute("message").unwrap().contains("docker network create"));
+    }
+
+    #[test]
+    fn junit_snapshot() {
+        insta::assert_snapshot!(to_string(&fixtures::mixed()));
+    }
+
+    #[test]
+    fn attributes_keep_newlines_and_drop_controls() {
+        let a = escape_attr("a\nb\t\"c\" 'd' <&>\u{7}\u{FFFE}");
+        assert_eq!(a, "a&#10;b&#9;&quot;c&quot; &apos;d&apos; &lt;&amp;&gt;");
+        let doc = roxmltree::Document::parse(&format!("<x a=\"{a}\">{}</x>", escape_text("1 < 2 && \u{1}x\r\n"))).unwrap();
+        assert_eq!(doc.root_element().attribute("a"), Some("a\nb\t\"c\" 'd' <&>"));
+        assert_eq!(doc.root_element().text(), Some("1 < 2 && x\r\n"));
+    }
+
+    #[test]
+    fn write_creates_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out/junit.xml");
+        write(&p, &fixtures::mixed()).unwrap();
+        roxmltree::Document::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    }
+}

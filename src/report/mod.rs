@@ -1,0 +1,167 @@
+//! Terminal tables, and the results of `labctl test` as JSON ([`json`]) and JUnit
+//! XML ([`junit`]).
+
+pub mod json;
+pub mod junit;
+
+use crate::checks::{one_line, CheckResult};
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One lab's `labctl test` run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LabRun {
+    pub lab: String,
+    pub provider: String,
+    /// In file order.
+    pub results: Vec<CheckResult>,
+    pub seconds: f64,
+    /// labctl could not do its job (bad lab file, provider error, network safety):
+    /// the results, if any, are incomplete.
+    pub error: Option<String>,
+}
+
+impl LabRun {
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.passed).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+    /// No error, at least one check, and every check passed.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && !self.results.is_empty() && self.failed() == 0
+    }
+}
+
+/// Column DETAIL is cut to this many characters.
+const DETAIL_MAX: usize = 120;
+
+/// CHECK, KIND, RESULT (PASS/FAIL), TIME, DETAIL; one row per result.
+pub fn summary_table(results: &[CheckResult]) -> String {
+    let mut rows = vec![["CHECK", "KIND", "RESULT", "TIME", "DETAIL"].map(String::from).to_vec()];
+    for r in results {
+        let mut detail = r.message.clone();
+        if !r.passed && r.attempts > 1 {
+            detail.push_str(&format!(" (after {} attempts)", r.attempts));
+        }
+        rows.push(vec![
+            r.name.clone(),
+            r.kind.to_string(),
+            if r.passed { "PASS" } else { "FAIL" }.to_string(),
+            format!("{:.1}s", r.seconds),
+            one_line(&detail, DETAIL_MAX),
+        ]);
+    }
+    table(&rows)
+}
+
+/// Seconds rounded to milliseconds, as reports write them.
+pub(crate) fn millis(s: f64) -> f64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
+}
+
+/// Write a report file, creating its folder.
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> crate::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("create the report folder", dir, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| crate::Error::io("write the report", path, e))
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::LabRun;
+    use crate::checks::CheckResult;
+
+    fn r(name: &str, kind: &'static str, passed: bool, message: &str, output: &str, attempts: u32, seconds: f64) -> CheckResult {
+        CheckResult { name: name.into(), kind, passed, message: message.into(), output: output.into(), attempts, seconds }
+    }
+
+    /// A mixed result set with fixed times, including text that needs escaping.
+    pub fn mixed() -> Vec<LabRun> {
+        vec![
+            LabRun {
+                lab: "workflow".into(),
+                provider: "docker".into(),
+                results: vec![
+                    r("web1 serves its page", "http", true, "status 200, body matches /web1/", "GET http://192.168.57.21/ x1 from mgmt: 200: 1\n", 1, 0.25),
+                    r(
+                        "lb spreads over web1 and web2",
+                        "http",
+                        false,
+                        "backend web2 never answered: web1: 20, web2: 0 over 20 requests (expected every listed backend)",
+                        "GET http://192.168.57.11:8080/ x20 from host: 200: 20\nlast response: status 200, body:\n<h1>web1 & \"rev\" <b>1</b></h1>\u{1b}[0m\u{0}\n",
+                        3,
+                        12.5,
+                    ),
+                    r("web1 pulls from cron", "cron", true, "cron entry for root in /etc/cron.d/ansible-pull matches /ansible-pull .*centraladmin_web/", "", 1, 0.125),
+                    r("quote's <test> & \"more\"", "command", false, "exit 1 (expected 0): it's < & >", "exit 1\nstdout:\n\nstderr:\nit's < & >\n", 2, 1.0),
+                ],
+                seconds: 14.0,
+                error: None,
+            },
+            LabRun { lab: "bench".into(), provider: "docker".into(), results: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()) },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&[vec!["a".into(), "bb".into(), "c".into()], vec!["ddd".into(), "e".into(), "".into()]]);
+        assert_eq!(t, "a    bb  c\nddd  e\n");
+    }
+
+    #[test]
+    fn summary_table_lists_every_check() {
+        let runs = fixtures::mixed();
+        let t = summary_table(&runs[0].results);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert!(lines[0].starts_with("CHECK") && lines[0].contains("KIND") && lines[0].contains("RESULT") && lines[0].contains("TIME") && lines[0].ends_with("DETAIL"));
+        assert!(lines[1].contains("PASS") && lines[1].contains("0.2s"));
+        assert!(lines[2].contains("FAIL") && lines[2].contains("12.5s") && lines[2].contains("backend web2 never answered") && lines[2].contains("(after 3 attempts)"));
+        insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn lab_run_counts() {
+        let runs = fixtures::mixed();
+        assert_eq!((runs[0].passed(), runs[0].failed(), runs[0].ok()), (2, 2, false));
+        assert!(!runs[1].ok(), "an errored run is never ok");
+        let empty = LabRun { lab: "x".into(), provider: "docker".into(), results: vec![], seconds: 0.0, error: None };
+        assert!(!empty.ok(), "a run without checks is never ok");
+    }
+}

@@ -1,0 +1,308 @@
+//! SSH to lab nodes with `ssh2`: one session per node reused for every step,
+//! host keys recorded on first contact under a lab/node alias and verified after,
+//! uploads over SFTP, and commands with their output streamed line by line.
+
+use crate::error::{Error, Result};
+use ssh2::{CheckResult, KnownHostFileKind, KnownHostKeyFormat, Session};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How to reach one node.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub key: PathBuf,
+    /// Name the host key is recorded under (`labctl-LAB-NODE`): forwarded ports on
+    /// 127.0.0.1 are reused across labs, so the address cannot be the key.
+    pub alias: String,
+    pub known_hosts: PathBuf,
+}
+
+pub struct Conn {
+    pub target: Target,
+    sess: Session,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecResult {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn ssh_err(t: &Target, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::env(
+        format!("node {}: {what} ({}@{}:{}): {e}", t.node, t.user, t.host, t.port),
+        Some(format!("is the node running? `labctl status` shows it; `labctl ssh LAB {}` tries by hand", t.node)),
+    )
+}
+
+impl Conn {
+    /// Connect, verify the host key, authenticate. Retries the TCP connection and
+    /// handshake until `wait` has passed (sshd may still be starting).
+    pub fn connect(t: &Target, wait: Duration) -> Result<Conn> {
+        let deadline = Instant::now() + wait;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_connect(t) {
+                Ok(c) => return Ok(c),
+                Err(ConnectError::Fatal(e)) => return Err(e),
+                Err(ConnectError::Retry(e)) => {
+                    if Instant::now() >= deadline {
+                        return Err(ssh_err(t, &format!("cannot connect after {attempt} attempts"), e));
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    fn try_connect(t: &Target) -> std::result::Result<Conn, ConnectError> {
+        let addr = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map_err(|e| ConnectError::Fatal(ssh_err(t, "bad address", e)))?
+            .next()
+            .ok_or_else(|| ConnectError::Fatal(ssh_err(t, "bad address", "no address")))?;
+        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| ConnectError::Retry(e.to_string()))?;
+        let mut sess = Session::new().map_err(|e| ConnectError::Fatal(ssh_err(t, "ssh", e)))?;
+        sess.set_tcp_stream(tcp);
+        // Bounded waits: a node whose sshd stops answering must not hang labctl.
+        sess.set_timeout(30_000);
+        sess.handshake().map_err(|e| ConnectError::Retry(e.to_string()))?;
+        verify_host_key(t, &sess).map_err(ConnectError::Fatal)?;
+        sess.userauth_pubkey_file(&t.user, None, &t.key, None)
+            .map_err(|e| ConnectError::Fatal(ssh_err(t, &format!("key {} was refused", t.key.display()), e)))?;
+        sess.set_keepalive(true, 10);
+        Ok(Conn { target: t.clone(), sess })
+    }
+
+    /// Run a command; `on_line(is_stderr, line)` sees output as it arrives.
+    /// Fails when the command runs longer than `timeout` or the node stops answering.
+    pub fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration, on_line: &mut dyn FnMut(bool, &str)) -> Result<ExecResult> {
+        let t = &self.target;
+        self.sess.set_blocking(true);
+        let mut ch = self.sess.channel_session().map_err(|e| ssh_err(t, "cannot open a channel", e))?;
+        ch.exec(command).map_err(|e| ssh_err(t, "cannot start a command", e))?;
+        if let Some(input) = stdin {
+            ch.write_all(input).map_err(|e| ssh_err(t, "cannot send input", e))?;
+        }
+        ch.send_eof().map_err(|e| ssh_err(t, "cannot send input", e))?;
+        self.sess.set_blocking(false);
+        let deadline = Instant::now() + timeout;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (mut out_line, mut err_line) = (Vec::new(), Vec::new());
+        let mut buf = [0u8; 16384];
+        let mut last_keepalive = Instant::now();
+        loop {
+            let mut progressed = false;
+            for is_err in [false, true] {
+                let r = if is_err { ch.stderr().read(&mut buf) } else { ch.read(&mut buf) };
+                match r {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        progressed = true;
+                        let (all, line) = if is_err { (&mut err, &mut err_line) } else { (&mut out, &mut out_line) };
+                        all.extend_from_slice(&buf[..n]);
+                        for &b in &buf[..n] {
+                            if b == b'\n' {
+                                on_line(is_err, &String::from_utf8_lossy(line));
+                                line.clear();
+                            } else {
+                                line.push(b);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        self.sess.set_blocking(true);
+                        return Err(ssh_err(t, "connection lost while running a command", e));
+                    }
+                }
+            }
+            if ch.eof() && !progressed {
+                break;
+            }
+            if Instant::now() > deadline {
+                self.sess.set_blocking(true);
+                return Err(ssh_err(t, &format!("command still running after {}s", timeout.as_secs()), command_name(command)));
+            }
+            if !progressed {
+                if last_keepalive.elapsed() > Duration::from_secs(10) {
+                    // A dead peer shows up as a failed keepalive.
+                    if let Err(e) = self.sess.keepalive_send() {
+                        if e.code() != ssh2::ErrorCode::Session(-37) {
+                            self.sess.set_blocking(true);
+                            return Err(ssh_err(t, "node stopped answering", e));
+                        }
+                    }
+                    last_keepalive = Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for (is_err, line) in [(false, &out_line), (true, &err_line)] {
+            if !line.is_empty() {
+                on_line(is_err, &String::from_utf8_lossy(line));
+            }
+        }
+        self.sess.set_blocking(true);
+        ch.wait_close().ok();
+        let code = ch.exit_status().unwrap_or(-1);
+        Ok(ExecResult { code, stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned() })
+    }
+
+    /// Run and capture, without streaming.
+    pub fn run(&self, command: &str, timeout: Duration) -> Result<ExecResult> {
+        self.exec(command, None, timeout, &mut |_, _| {})
+    }
+
+    /// Write a file over SFTP with the given mode (created with that mode, so a
+    /// secret never exists with wider permissions).
+    pub fn write_file(&self, path: &str, bytes: &[u8], mode: i32) -> Result<()> {
+        let t = &self.target;
+        self.sess.set_blocking(true);
+        let sftp = self.sess.sftp().map_err(|e| ssh_err(t, "cannot start SFTP", e))?;
+        let mut f = sftp
+            .open_mode(Path::new(path), ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE, mode, ssh2::OpenType::File)
+            .map_err(|e| ssh_err(t, &format!("cannot create {path}"), e))?;
+        f.write_all(bytes).map_err(|e| ssh_err(t, &format!("cannot write {path}"), e))?;
+        Ok(())
+    }
+}
+
+fn command_name(c: &str) -> String {
+    c.chars().take(80).collect()
+}
+
+enum ConnectError {
+    Retry(String),
+    Fatal(Error),
+}
+
+/// Check the node's host key against the lab's known_hosts: record it on first
+/// contact, refuse a changed key.
+fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
+    let (key, kind) = sess.host_key().ok_or_else(|| ssh_err(t, "no host key offered", "handshake"))?;
+    let mut kh = sess.known_hosts().map_err(|e| ssh_err(t, "known_hosts", e))?;
+    if t.known_hosts.exists() {
+        kh.read_file(&t.known_hosts, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot read {}", t.known_hosts.display()), e))?;
+    }
+    match kh.check(&t.alias, key) {
+        CheckResult::Match => Ok(()),
+        CheckResult::NotFound => {
+            let fmt = match kind {
+                ssh2::HostKeyType::Rsa => KnownHostKeyFormat::SshRsa,
+                ssh2::HostKeyType::Dss => KnownHostKeyFormat::SshDss,
+                ssh2::HostKeyType::Ecdsa256 => KnownHostKeyFormat::Ecdsa256,
+                ssh2::HostKeyType::Ecdsa384 => KnownHostKeyFormat::Ecdsa384,
+                ssh2::HostKeyType::Ecdsa521 => KnownHostKeyFormat::Ecdsa521,
+                ssh2::HostKeyType::Ed25519 => KnownHostKeyFormat::Ed25519,
+                ssh2::HostKeyType::Unknown => return Err(ssh_err(t, "unknown host key type", "")),
+            };
+            kh.add(&t.alias, key, &t.node, fmt).map_err(|e| ssh_err(t, "known_hosts", e))?;
+            if let Some(dir) = t.known_hosts.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+            }
+            kh.write_file(&t.known_hosts, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot write {}", t.known_hosts.display()), e))?;
+            Ok(())
+        }
+        CheckResult::Mismatch => Err(Error::env(
+            format!("node {}: its SSH host key changed since first contact; refusing to connect", t.node),
+            Some(format!(
+                "if the node was rebuilt, `labctl down` forgets its key; otherwise someone may be intercepting {}:{} (recorded in {})",
+                t.host,
+                t.port,
+                t.known_hosts.display()
+            )),
+        )),
+        CheckResult::Failure => Err(ssh_err(t, "host key check failed", "libssh2")),
+    }
+}
+
+/// Remove a node's entries (by alias) from a known_hosts file.
+pub fn forget_host(known_hosts: &Path, alias: &str) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(known_hosts) else { return Ok(()) };
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split_whitespace().next().map(|h| !h.split(',').any(|x| x == alias)).unwrap_or(true))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    crate::state::write_atomic(known_hosts, kept.as_bytes())
+}
+
+/// Parse `vagrant ssh-config` output into (host alias -> (HostName, Port, User, IdentityFile)).
+pub fn parse_ssh_config(text: &str) -> Vec<(String, String, u16, String, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String, u16, String, String)> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        let mut it = line.splitn(2, char::is_whitespace);
+        let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+        let v = v.trim().trim_matches('"').to_string();
+        match k {
+            "Host" => {
+                if let Some(c) = cur.take() {
+                    out.push(c);
+                }
+                cur = Some((v, String::new(), 22, String::new(), String::new()));
+            }
+            "HostName" => {
+                if let Some(c) = cur.as_mut() {
+                    c.1 = v
+                }
+            }
+            "Port" => {
+                if let Some(c) = cur.as_mut() {
+                    c.2 = v.parse().unwrap_or(22)
+                }
+            }
+            "User" => {
+                if let Some(c) = cur.as_mut() {
+                    c.3 = v
+                }
+            }
+            "IdentityFile" => {
+                if let Some(c) = cur.as_mut() {
+                    if c.4.is_empty() {
+                        c.4 = v
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = cur {
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_vagrant_ssh_config() {
+        let text = "Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile /x/.vagrant/machines/web1/docker/private_key\n  IdentitiesOnly yes\n\nHost web2\n  HostName 127.0.0.1\n  User vagrant\n  Port 2200\n  IdentityFile \"/y/private_key\"\n";
+        let v = parse_ssh_config(text);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], ("web1".into(), "127.0.0.1".into(), 2222, "vagrant".into(), "/x/.vagrant/machines/web1/docker/private_key".into()));
+        assert_eq!(v[1].2, 2200);
+        assert_eq!(v[1].4, "/y/private_key");
+    }
+
+    #[test]
+    fn forget_removes_only_alias() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("kh");
+        std::fs::write(&p, "labctl-a-web1 ssh-ed25519 AAAA\nlabctl-a-web2 ssh-ed25519 BBBB\n").unwrap();
+        forget_host(&p, "labctl-a-web1").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "labctl-a-web2 ssh-ed25519 BBBB\n");
+    }
+}
