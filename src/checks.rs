@@ -1105,3 +1105,883 @@ fn tail(s: &str, max: usize) -> String {
         "[cut …]\n".to_string() + &s.chars().skip(n - max).collect::<String>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Span;
+    use crate::lab::{From, Sp};
+    use std::collections::VecDeque;
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    const LAB: &str = r#"
+name = "t"
+[defaults]
+box = "debian/bookworm64"
+[network]
+subnet = "192.168.57.0/24"
+[[node]]
+name = "mgmt"
+ip = "192.168.57.10"
+[[node]]
+name = "lb"
+ip = "192.168.57.11"
+forward = [{ guest = 8080, host = 18080 }]
+[[node]]
+name = "web"
+count = 2
+ip = "192.168.57.21"
+"#;
+
+    fn lab() -> Lab {
+        let mut cx = crate::lab::reader::Ctx::new();
+        let lab = crate::lab::parse::parse_lab(LAB, &mut cx).expect("test lab parses");
+        assert!(cx.diags.iter().all(|d| !d.is_error()), "{:?}", cx.diags);
+        lab
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn sp(s: &str) -> Sp<String> {
+        Sp::new(s.to_string(), Span::default())
+    }
+
+    /// A check that gives up quickly: 60 ms, retried every 5 ms.
+    fn check(kind: CheckKind) -> Check {
+        Check { name: "t".into(), span: Span::default(), timeout: ms(60), interval: ms(5), kind }
+    }
+
+    /// A check with room for several scripted replies.
+    fn patient(kind: CheckKind) -> Check {
+        Check { timeout: Duration::from_secs(5), interval: ms(1), ..check(kind) }
+    }
+
+    type Reply = Result<ExecResult, String>;
+
+    fn ok(code: i32, stdout: &str) -> Reply {
+        Ok(ExecResult { code, stdout: stdout.into(), stderr: String::new() })
+    }
+    fn with_err(code: i32, stdout: &str, stderr: &str) -> Reply {
+        Ok(ExecResult { code, stdout: stdout.into(), stderr: stderr.into() })
+    }
+
+    /// Scripted node shell: the first rule whose node matches and whose needle the
+    /// command contains answers; its replies are used in order, the last repeats.
+    #[derive(Default)]
+    struct Fake {
+        rules: Mutex<Vec<(String, String, VecDeque<Reply>)>>,
+        calls: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Fake {
+        fn new() -> Self {
+            Fake::default()
+        }
+        fn on(self, node: &str, needle: &str, replies: Vec<Reply>) -> Self {
+            self.rules.lock().unwrap().push((node.into(), needle.into(), replies.into()));
+            self
+        }
+        fn calls(&self) -> Vec<(String, String)> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl NodeShell for Fake {
+        fn run(&self, node: &str, cmd: &str, _timeout: Duration) -> crate::Result<ExecResult> {
+            self.calls.lock().unwrap().push((node.into(), cmd.into()));
+            let mut rules = self.rules.lock().unwrap();
+            let Some((_, _, replies)) = rules.iter_mut().find(|(n, needle, _)| n == node && cmd.contains(needle.as_str())) else {
+                panic!("no scripted reply for {node}: {cmd}");
+            };
+            let r = if replies.len() > 1 { replies.pop_front().unwrap() } else { replies.front().cloned().expect("a reply") };
+            r.map_err(|e| crate::Error::env(e, None))
+        }
+    }
+
+    /// Host HTTP that must not be used.
+    struct NoHttp;
+    impl HostHttp for NoHttp {
+        fn get(&self, url: &str, _: Duration) -> Result<(u16, String), String> {
+            panic!("unexpected host request to {url}")
+        }
+    }
+
+    /// Scripted host HTTP; records every URL.
+    #[derive(Default)]
+    struct FakeHttp {
+        replies: Mutex<VecDeque<Result<(u16, String), String>>>,
+        urls: Mutex<Vec<String>>,
+    }
+    impl FakeHttp {
+        fn new(replies: Vec<Result<(u16, String), String>>) -> Self {
+            FakeHttp { replies: Mutex::new(replies.into()), urls: Mutex::default() }
+        }
+    }
+    impl HostHttp for FakeHttp {
+        fn get(&self, url: &str, _: Duration) -> Result<(u16, String), String> {
+            self.urls.lock().unwrap().push(url.into());
+            let mut q = self.replies.lock().unwrap();
+            if q.len() > 1 {
+                q.pop_front().unwrap()
+            } else {
+                q.front().cloned().expect("a reply")
+            }
+        }
+    }
+
+    fn run(c: &Check, shell: &dyn NodeShell, http: &dyn HostHttp) -> (CheckResult, Vec<String>) {
+        let mut seen = Vec::new();
+        let r = run_check(c, &lab(), shell, http, &mut |m| seen.push(m.to_string()));
+        assert_eq!(seen.len() as u32, r.attempts - 1, "on_attempt sees every retried failure");
+        (r, seen)
+    }
+
+    fn http_node(url: &str, body: Option<&str>, spread: &[&str], requests: u32) -> CheckKind {
+        CheckKind::Http { from: From::Node("mgmt".into()), url: url.into(), status: 200, body: body.map(String::from), spread: spread.iter().map(|s| sp(s)).collect(), requests }
+    }
+    fn http_host(url: &str, body: Option<&str>, spread: &[&str], requests: u32) -> CheckKind {
+        CheckKind::Http { from: From::Host, url: url.into(), status: 200, body: body.map(String::from), spread: spread.iter().map(|s| sp(s)).collect(), requests }
+    }
+    fn resp(code: u16, body: &str) -> String {
+        format!("{body}\n@@labctl-http {code}@@\n")
+    }
+
+    // --- http ---------------------------------------------------------------
+
+    #[test]
+    fn http_from_node_passes_and_resolves_node_names_without_dns() {
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, "<p>web1 rev abc</p>"))]);
+        let (r, _) = run(&check(http_node("http://web1/", Some("web1"), &[], 1)), &shell, &NoHttp);
+        assert!(r.passed, "{r:?}");
+        assert_eq!((r.kind, r.attempts), ("http", 1));
+        assert_eq!(r.message, "status 200, body matches /web1/");
+        let cmd = &shell.calls()[0].1;
+        assert!(cmd.contains(&shell_quote("web1:80:192.168.57.21")), "{cmd}");
+        assert!(cmd.contains("--noproxy"), "proxies from the node's environment are ignored");
+    }
+
+    #[test]
+    fn http_from_node_fails_on_status_and_body() {
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(503, "down"))]);
+        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "status 503 (expected 200)");
+        assert!(r.attempts > 1, "retried until the timeout");
+
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, "web2\nhere"))]);
+        let (r, _) = run(&check(http_node("http://192.168.57.21/", Some("web1"), &[], 1)), &shell, &NoHttp);
+        assert_eq!(r.message, "status 200 but body does not match /web1/ (body: \"web2 here\")");
+    }
+
+    #[test]
+    fn http_from_node_reports_connection_errors_from_stderr() {
+        let shell = Fake::new().on("mgmt", "curl", vec![with_err(0, &resp(0, ""), "curl: (7) Failed to connect to 192.168.57.21 port 80: Connection refused\n")]);
+        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert!(r.message.contains("Connection refused"), "{}", r.message);
+        assert!(r.output.contains("curl: (7)"));
+    }
+
+    #[test]
+    fn http_retries_then_passes_and_reports_the_last_failure_on_timeout() {
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(502, "")), Err("ssh: connection reset".into()), ok(0, &resp(200, "ok"))]);
+        let (r, seen) = run(&patient(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.attempts, 3);
+        assert_eq!(seen[0], "status 502 (expected 200)");
+        assert!(seen[1].starts_with("cannot run on mgmt: ssh: connection reset"), "{}", seen[1]);
+
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(502, "")), ok(0, &resp(404, ""))]);
+        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts >= 2);
+        assert_eq!(r.message, "status 404 (expected 200)", "the last failure is reported");
+        assert!(r.seconds >= 0.055, "ran until its timeout: {}", r.seconds);
+    }
+
+    #[test]
+    fn spread_names_the_missing_backend() {
+        let out: String = (0..10).map(|_| resp(200, "served by web1")).collect();
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
+        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 10)), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "backend web2 never answered: web1: 10, web2: 0 over 10 requests (expected every listed backend)");
+        let cmd = &shell.calls()[0].1;
+        assert!(cmd.contains("-lt 10 ]"), "ten requests in one command: {cmd}");
+    }
+
+    #[test]
+    fn spread_passes_when_every_backend_answers_and_counts_whole_names() {
+        let mut out = String::new();
+        for i in 0..20 {
+            out.push_str(&resp(200, if i % 2 == 0 { "web1" } else { "<b>web2</b> (not web10)" }));
+        }
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
+        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 20)), &shell, &NoHttp);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.message, "web1: 10, web2: 10 over 20 requests, status 200");
+
+        // web10 must not count as web1.
+        let out: String = (0..4).map(|_| resp(200, "web10 web2")).collect();
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
+        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 4)), &shell, &NoHttp);
+        assert!(r.message.starts_with("backend web1 never answered"), "{}", r.message);
+    }
+
+    #[test]
+    fn spread_with_errors_names_missing_backends_first() {
+        let mut out: String = (0..3).map(|_| resp(200, "web1")).collect();
+        out.push_str(&resp(503, "<h1>503 Service Unavailable</h1>"));
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
+        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2", "web3"], 4)), &shell, &NoHttp);
+        assert_eq!(
+            r.message,
+            "backends web2, web3 never answered: web1: 3, web2: 0, web3: 0 over 4 requests (expected every listed backend); 1 of 4 requests failed, first: status 503 (expected 200)"
+        );
+        // Both backends seen but one request failed: still a failure.
+        let mut out: String = [resp(200, "web1"), resp(200, "web2")].concat();
+        out.push_str(&resp(503, ""));
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
+        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 3)), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "1 of 3 requests failed, first: status 503 (expected 200) (web1: 1, web2: 1)");
+    }
+
+    #[test]
+    fn spread_from_host_uses_lab_addresses() {
+        let http = FakeHttp::new(vec![Ok((200, "web1".into())), Ok((200, "web2".into()))]);
+        let (r, _) = run(&check(http_host("http://lb:8080/x?y=1", None, &["web1", "web2"], 4)), &Fake::new(), &http);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.message, "web1: 1, web2: 3 over 4 requests, status 200");
+        let urls = http.urls.lock().unwrap().clone();
+        assert_eq!(urls, vec!["http://192.168.57.11:8080/x?y=1"; 4], "node names are resolved from the lab");
+
+        let http = FakeHttp::new(vec![Ok((200, "web1".into()))]);
+        let (r, _) = run(&check(http_host("http://192.168.57.11:8080/", None, &["web1", "web2"], 5)), &Fake::new(), &http);
+        assert!(!r.passed);
+        assert!(r.message.starts_with("backend web2 never answered: web1: 5, web2: 0"), "{}", r.message);
+    }
+
+    #[test]
+    fn http_from_host_passes_fails_and_retries() {
+        let http = FakeHttp::new(vec![Err("connect to 127.0.0.1:18080: Connection refused".into()), Ok((200, "revision 3".into()))]);
+        let (r, seen) = run(&patient(http_host("http://127.0.0.1:18080/", Some("revision"), &[], 1)), &Fake::new(), &http);
+        assert!(r.passed);
+        assert_eq!(r.attempts, 2);
+        assert_eq!(seen[0], "request failed: connect to 127.0.0.1:18080: Connection refused");
+
+        let http = FakeHttp::new(vec![Ok((200, "nothing".into()))]);
+        let (r, _) = run(&check(http_host("http://127.0.0.1:18080/", Some("revision"), &[], 1)), &Fake::new(), &http);
+        assert!(!r.passed);
+        assert_eq!(r.message, "status 200 but body does not match /revision/ (body: \"nothing\")");
+    }
+
+    #[test]
+    fn http_never_targets_addresses_outside_the_lab() {
+        for (from_host, url) in [
+            (true, "http://8.8.8.8/"),
+            (true, "http://127.0.0.1:8080/"), // not a forwarded port
+            (true, "http://127.0.0.1/"),
+            (true, "http://example.com/"),
+            (true, "http://localhost:18080/"),
+            (false, "http://192.168.58.1/"),
+            (false, "http://[::1]:80/"),
+            (false, "http://user@192.168.57.11/"),
+            (false, "ftp://192.168.57.11/"),
+        ] {
+            let kind = if from_host { http_host(url, None, &[], 1) } else { http_node(url, None, &[], 1) };
+            let shell = Fake::new();
+            let (r, _) = run(&patient(kind), &shell, &NoHttp);
+            assert!(!r.passed);
+            assert_eq!(r.attempts, 1, "a refused target is not retried: {url}");
+            assert!(r.message.starts_with("refusing to send traffic to"), "{url}: {}", r.message);
+            assert!(shell.calls().is_empty(), "nothing was sent for {url}");
+        }
+        // Loopback from a node is the node's own loopback.
+        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, ""))]);
+        assert!(run(&check(http_node("http://localhost:3000/", None, &[], 1)), &shell, &NoHttp).0.passed);
+        // https from the host is not spoken by the built-in client: a clear failure.
+        let (r, _) = run(&patient(http_host("https://192.168.57.11/", None, &[], 1)), &Fake::new(), &NoHttp);
+        assert!(!r.passed && r.attempts == 1 && r.message.contains("plain http only"), "{}", r.message);
+    }
+
+    #[test]
+    fn http_node_output_parsing() {
+        let out = format!("{}{}{}", resp(200, "a\n@@x"), resp(0, ""), resp(404, "b"));
+        assert_eq!(parse_node_http(&out), vec![(200, "a\n@@x".to_string()), (0, String::new()), (404, "b".to_string())]);
+        assert_eq!(parse_node_http(""), vec![]);
+    }
+
+    #[test]
+    fn http_missing_client_on_node() {
+        let shell = Fake::new().on("mgmt", "curl", vec![with_err(127, "", "labctl: neither curl nor python3 on this node\n")]);
+        let (r, _) = run(&check(http_node("http://web1/", None, &[], 1)), &shell, &NoHttp);
+        assert_eq!(r.message, "cannot send HTTP requests from mgmt: neither curl nor python3 is installed");
+    }
+
+    // --- port ---------------------------------------------------------------
+
+    const SS: &str = "State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n\
+                      LISTEN 0      128          0.0.0.0:22        0.0.0.0:*\n\
+                      LISTEN 0      4096         0.0.0.0:8080      0.0.0.0:*\n\
+                      LISTEN 0      128             [::]:22           [::]:*\n";
+
+    #[test]
+    fn port_listening_and_reachable() {
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on("mgmt", "/dev/tcp/192.168.57.11/8080", vec![ok(0, "")]);
+        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.message, "lb listens on 8080 and mgmt connects to 192.168.57.11:8080");
+        assert_eq!(shell.calls().len(), 2);
+
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]);
+        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 22, from: None }), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.message, "lb listens on 22 (0.0.0.0:22, [::]:22)");
+    }
+
+    #[test]
+    fn port_not_listening_lists_what_is() {
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]);
+        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 80, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "nothing listens on port 80 on lb (listening: 22, 8080)");
+        assert!(shell.calls().iter().all(|(n, _)| n == "lb"), "no probe when nothing listens");
+    }
+
+    #[test]
+    fn port_unreachable_from_node_then_reachable() {
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on("mgmt", "/dev/tcp/", vec![with_err(1, "", "bash: connect: Connection refused\n")]);
+        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        assert_eq!(r.message, "lb listens on 8080 but mgmt cannot connect to 192.168.57.11:8080: bash: connect: Connection refused");
+
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, "State\n"), ok(0, SS)]).on("mgmt", "/dev/tcp/", vec![with_err(124, "", ""), ok(0, "")]);
+        let (r, seen) = run(&patient(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.attempts, 3);
+        assert_eq!(seen[0], "nothing listens on port 8080 on lb (listening: none)");
+        assert!(seen[1].ends_with("timed out after 5s"), "{}", seen[1]);
+    }
+
+    // --- command ------------------------------------------------------------
+
+    fn command(run: &str, exit: i32, stdout: Option<&str>) -> CheckKind {
+        CheckKind::Command { node: sp("mgmt"), run: run.into(), exit, stdout: stdout.map(String::from) }
+    }
+
+    #[test]
+    fn command_exit_and_stdout() {
+        let shell = Fake::new().on("mgmt", "ansible", vec![ok(0, "gitlab | SUCCESS\nlb | SUCCESS\n")]);
+        let (r, _) = run(&check(command("ansible all -m ping -o", 0, Some("(?s)gitlab.*SUCCESS"))), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.message, "exit 0, stdout matches /(?s)gitlab.*SUCCESS/");
+        assert_eq!(shell.calls()[0].1, "ansible all -m ping -o", "run is sent as written");
+
+        let shell = Fake::new().on("mgmt", "false", vec![with_err(1, "", "boom\nreally boom\n")]);
+        let (r, _) = run(&check(command("false", 0, None)), &shell, &NoHttp);
+        assert_eq!(r.message, "exit 1 (expected 0): really boom");
+        assert!(r.output.contains("stderr:\nboom"));
+
+        let shell = Fake::new().on("mgmt", "grep", vec![ok(1, "")]);
+        assert!(run(&check(command("grep -q x /etc/hosts", 1, None)), &shell, &NoHttp).0.passed, "a non-zero exit can be expected");
+
+        let shell = Fake::new().on("mgmt", "echo", vec![ok(0, "FAILED\n")]);
+        let (r, _) = run(&check(command("echo FAILED", 0, Some("SUCCESS"))), &shell, &NoHttp);
+        assert_eq!(r.message, "exit 0 but stdout does not match /SUCCESS/ (stdout: \"FAILED\")");
+    }
+
+    #[test]
+    fn command_retry_then_pass_and_timeout() {
+        let shell = Fake::new().on("mgmt", "x", vec![ok(2, ""), ok(0, "")]);
+        let (r, _) = run(&patient(command("x", 0, None)), &shell, &NoHttp);
+        assert!(r.passed && r.attempts == 2);
+
+        let shell = Fake::new().on("mgmt", "x", vec![ok(2, "")]);
+        let c = Check { timeout: ms(30), interval: ms(10), ..check(command("x", 0, None)) };
+        let (r, _) = run(&c, &shell, &NoHttp);
+        assert!(!r.passed);
+        assert!((2..=5).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
+        assert!(r.seconds < 1.0);
+    }
+
+    #[test]
+    fn invalid_regex_fails_without_retrying() {
+        let shell = Fake::new();
+        let (r, _) = run(&patient(command("x", 0, Some("("))), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts == 1);
+        assert!(r.message.starts_with("invalid stdout regex /(/"), "{}", r.message);
+        assert!(shell.calls().is_empty());
+    }
+
+    #[test]
+    fn unknown_node_fails_without_retrying() {
+        let (r, _) = run(&patient(CheckKind::Service { node: sp("nope"), service: "x".into() }), &Fake::new(), &NoHttp);
+        assert_eq!((r.passed, r.attempts, r.message.as_str()), (false, 1, "unknown node `nope`"));
+    }
+
+    // --- file ---------------------------------------------------------------
+
+    fn file(path: &str, contains: Option<&str>) -> CheckKind {
+        CheckKind::File { node: sp("web2"), path: path.into(), contains: contains.map(String::from) }
+    }
+
+    #[test]
+    fn file_exists_and_contains() {
+        let shell = Fake::new().on("web2", "test -f", vec![ok(0, "/var/log/ansible-pull.log {\n  weekly\n}\n")]);
+        let (r, _) = run(&check(file("/etc/logrotate.d/ansible-pull", Some("/var/log/ansible-pull\\.log"))), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.message, "/etc/logrotate.d/ansible-pull on web2 matches //var/log/ansible-pull\\.log/");
+        let cmd = &shell.calls()[0].1;
+        assert!(cmd.contains("sudo -n sh -c"), "read as root: {cmd}");
+        assert!(!cmd.contains("grep"), "matched in Rust");
+
+        let shell = Fake::new().on("web2", "test -f", vec![ok(0, "something else\n")]);
+        let (r, _) = run(&check(file("/etc/x", Some("weekly"))), &shell, &NoHttp);
+        assert_eq!(r.message, "/etc/x exists on web2 but does not match /weekly/ (15 bytes)");
+
+        let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, ""), ok(0, "")]);
+        let (r, seen) = run(&patient(file("/etc/x", None)), &shell, &NoHttp);
+        assert!(r.passed && r.attempts == 2);
+        assert_eq!(seen[0], "no file /etc/x on web2");
+        assert_eq!(r.message, "/etc/x exists on web2");
+        assert!(!shell.calls()[0].1.contains("cat"), "no read without `contains`");
+
+        let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, "")]);
+        let (r, _) = run(&check(file("/etc/x", None)), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts > 1);
+        assert_eq!(r.message, "no file /etc/x on web2");
+    }
+
+    #[test]
+    fn hostile_values_are_quoted() {
+        let hostile = "/tmp/x'; rm -rf / #";
+        let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, "")]);
+        run(&check(file(hostile, None)), &shell, &NoHttp);
+        let cmd = &shell.calls()[0].1;
+        // The path is quoted inside the script, and the script is quoted again for sh -c.
+        let script = format!("test -f {} || exit {MISSING}", shell_quote(hostile));
+        assert_eq!(cmd, &sh_root(&script));
+        // (Executing hostile values for real, with a harmless payload, is in
+        // file_check_with_hostile_path_runs_safely_in_sh.)
+
+        for kind in [
+            CheckKind::Service { node: sp("lb"), service: "x'; reboot #".into() },
+            CheckKind::Cron { node: sp("lb"), user: "root'$(id)".into(), contains: None },
+            CheckKind::Disk { node: sp("lb"), size_bytes: 1, device: Some("/dev/x'`id`".into()) },
+        ] {
+            let shell = Fake::new().on("lb", "", vec![ok(1, "")]);
+            run(&check(kind), &shell, &NoHttp);
+            let cmd = shell.calls()[0].1.clone();
+            // Parse-only check that the command is one well-formed shell command.
+            let st = std::process::Command::new("sh").arg("-n").arg("-c").arg(&cmd).status().unwrap();
+            assert!(st.success(), "{cmd}");
+        }
+    }
+
+    // --- cron ---------------------------------------------------------------
+
+    const CRON_OUT: &str = "@@labctl-crontab\nno crontab for root\n\n@@labctl-rc 1\n\
+        @@labctl-file /etc/crontab\nSHELL=/bin/sh\n17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n\n\
+        @@labctl-file /etc/cron.d/ansible-pull\n# pull\nPATH=/usr/bin:/bin\n*/3 * * * * root flock -n /run/ap.lock ansible-pull -U http://192.168.57.2/centraladmin_web.git local.yml >>/var/log/ansible-pull.log 2>&1\n@reboot root ansible-pull -U http://192.168.57.2/centraladmin_web.git\n\n\
+        @@labctl-file /etc/cron.d/old.dpkg-old\n* * * * * root ansible-pull centraladmin_lb\n\n\
+        @@labctl-file /etc/cron.d/other\n* * * * * www-data ansible-pull centraladmin_lb\n\n";
+
+    #[test]
+    fn cron_reads_crontab_and_cron_d_for_the_user() {
+        let (entries, notes) = parse_cron(CRON_OUT, "root");
+        let lines: Vec<&str> = entries.iter().map(|e| e.source.as_str()).collect();
+        assert_eq!(lines, vec!["/etc/crontab", "/etc/cron.d/ansible-pull", "/etc/cron.d/ansible-pull"]);
+        assert!(notes.iter().any(|n| n.contains("no crontab for root")));
+        assert!(notes.iter().any(|n| n.contains("old.dpkg-old: ignored by cron")));
+
+        let (entries, _) = parse_cron("@@labctl-crontab\n# m h dom mon dow command\n*/5 * * * * /usr/local/bin/job\n\n@@labctl-rc 0\n", "vagrant");
+        assert_eq!(entries, vec![CronEntry { source: "crontab -l -u vagrant".into(), line: "*/5 * * * * /usr/local/bin/job".into() }]);
+    }
+
+    #[test]
+    fn cron_check_matches_one_line() {
+        let shell = Fake::new().on("web1", "crontab -l -u", vec![ok(0, CRON_OUT)]);
+        let kind = CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: Some("ansible-pull .*centraladmin_web".into()) };
+        let (r, _) = run(&check(kind), &shell, &NoHttp);
+        assert!(r.passed, "{r:?}");
+        assert_eq!(r.message, "cron entry for root in /etc/cron.d/ansible-pull matches /ansible-pull .*centraladmin_web/");
+        assert!(shell.calls()[0].1.contains("crontab -l -u '\\''root'\\''"), "user quoted: {}", shell.calls()[0].1);
+
+        // Only in an ignored file or for another user: fails.
+        let shell = Fake::new().on("web1", "crontab", vec![ok(0, CRON_OUT)]);
+        let kind = CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: Some("centraladmin_lb".into()) };
+        let (r, _) = run(&check(kind), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "none of 3 cron entries for root on web1 matches /centraladmin_lb/");
+        assert!(r.output.contains("ignored by cron"));
+
+        let shell = Fake::new().on("web1", "crontab", vec![ok(0, "@@labctl-crontab\nno crontab for nobody\n@@labctl-rc 1\n"), ok(0, CRON_OUT)]);
+        let kind = CheckKind::Cron { node: sp("web1"), user: "www-data".into(), contains: None };
+        let (r, seen) = run(&patient(kind), &shell, &NoHttp);
+        assert!(r.passed && r.attempts == 2);
+        assert_eq!(seen[0], "no cron entries for www-data on web1 (crontab -l -u www-data, /etc/crontab, /etc/cron.d)");
+        assert_eq!(r.message, "1 cron entry for www-data on web1");
+    }
+
+    #[test]
+    fn cron_timeout_reports_last_failure() {
+        let shell = Fake::new().on("web1", "crontab", vec![with_err(1, "", "sudo: a password is required\n")]);
+        let (r, _) = run(&check(CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: None }), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts > 1);
+        assert_eq!(r.message, "cannot read cron tables on web1 (exit 1): sudo: a password is required");
+    }
+
+    // --- service --------------------------------------------------------------
+
+    #[test]
+    fn service_status() {
+        let shell = Fake::new().on("lb", "status", vec![ok(3, "haproxy is not running ... failed!\n"), ok(0, "haproxy is running.\n")]);
+        let (r, seen) = run(&patient(CheckKind::Service { node: sp("lb"), service: "haproxy".into() }), &shell, &NoHttp);
+        assert!(r.passed && r.attempts == 2);
+        assert_eq!(seen[0], "`service haproxy status` on lb exited 3: haproxy is not running ... failed!");
+        assert_eq!(r.message, "haproxy is running on lb");
+
+        let shell = Fake::new().on("lb", "service", vec![with_err(1, "", "haproxy: unrecognized service\n")]);
+        let (r, _) = run(&check(CheckKind::Service { node: sp("lb"), service: "haproxy".into() }), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts > 1);
+        assert_eq!(r.message, "`service haproxy status` on lb exited 1: haproxy: unrecognized service");
+    }
+
+    // --- reach ----------------------------------------------------------------
+
+    #[test]
+    fn reach_by_ping_or_ssh_port() {
+        let reach = || CheckKind::Reach { from: sp("web2"), to: sp("lb") };
+        let shell = Fake::new().on("web2", "ping -c1 -W2 192.168.57.11", vec![ok(0, "icmp\n")]);
+        assert_eq!(run(&check(reach()), &shell, &NoHttp).0.message, "web2 reaches lb (192.168.57.11) by ping");
+        assert!(shell.calls()[0].1.contains("/dev/tcp/192.168.57.11/22"));
+
+        let shell = Fake::new().on("web2", "ping", vec![ok(1, "none\n"), ok(0, "tcp22\n")]);
+        let (r, _) = run(&patient(reach()), &shell, &NoHttp);
+        assert!(r.passed && r.attempts == 2);
+        assert_eq!(r.message, "web2 reaches lb (192.168.57.11) by TCP port 22 (no ping reply or no ping)");
+
+        let shell = Fake::new().on("web2", "ping", vec![ok(1, "none\n")]);
+        let (r, _) = run(&check(reach()), &shell, &NoHttp);
+        assert!(!r.passed && r.attempts > 1);
+        assert_eq!(r.message, "web2 cannot reach lb (192.168.57.11): no ping reply and no TCP connection to port 22");
+    }
+
+    // --- disk -----------------------------------------------------------------
+
+    #[test]
+    fn disk_by_size_and_device() {
+        let gib = 1u64 << 30;
+        let sys = format!("loop0 0\nsda {}\nsdb {}\n", 64 * gib / 512, 8 * gib / 512);
+        let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
+        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: None }), &shell, &NoHttp);
+        assert!(r.passed);
+        assert_eq!(r.message, "sdb on lb is 8589934592 bytes (8.0 GiB)");
+
+        let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
+        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 4 * gib, device: None }), &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(r.message, "no block device of 4294967296 bytes (4.0 GiB) on lb (seen: sda 64.0 GiB, sdb 8.0 GiB)");
+
+        let shell = Fake::new().on("lb", "readlink -f -- '\\''/dev/sdb'\\''", vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * gib / 512))]);
+        let c = Check { timeout: ms(100), interval: ms(1), ..check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: Some("/dev/sdb".into()) }) };
+        let (r, seen) = run(&c, &shell, &NoHttp);
+        assert!(!r.passed);
+        assert_eq!(seen[0], "/dev/sdb is not a block device on lb");
+        assert_eq!(r.message, "/dev/sdb (sdb) on lb is 4294967296 bytes (4.0 GiB), expected 8589934592 bytes (8.0 GiB)");
+
+        let shell = Fake::new().on("lb", "readlink", vec![ok(0, &format!("vdb {}\n", 8 * gib / 512))]);
+        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: Some("/dev/disk/by-id/x".into()) }), &shell, &NoHttp);
+        assert!(r.passed);
+    }
+
+    // --- run_all ------------------------------------------------------------
+
+    /// Sleeps a little per command and records the highest concurrency seen.
+    struct Slow {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+    impl NodeShell for Slow {
+        fn run(&self, _node: &str, cmd: &str, _: Duration) -> crate::Result<ExecResult> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(ms(15));
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            let code = if cmd.contains("fail") { 1 } else { 0 };
+            Ok(ExecResult { code, stdout: String::new(), stderr: String::new() })
+        }
+    }
+
+    fn lab_with_checks(n: usize) -> Lab {
+        let mut lab = lab();
+        lab.checks = (0..n)
+            .map(|i| Check { name: format!("c{i}"), timeout: ms(20), interval: ms(5), ..check(command(if i % 3 == 0 { "fail" } else { "true" }, 0, None)) })
+            .collect();
+        lab
+    }
+
+    #[test]
+    fn run_all_parallel_is_bounded_and_keeps_file_order() {
+        let lab = lab_with_checks(10);
+        let shell = Slow { now: AtomicUsize::new(0), max: AtomicUsize::new(0) };
+        let mut finished = Vec::new();
+        let mut started = 0;
+        let mut retries = 0;
+        let results = run_all(&lab, &shell, &NoHttp, true, &mut |e| match e {
+            CheckEvent::Started { .. } => started += 1,
+            CheckEvent::Retrying { check, attempt, .. } => {
+                assert!(check.name == "c0" || check.name == "c3" || check.name == "c6" || check.name == "c9");
+                assert!(attempt >= 1);
+                retries += 1;
+            }
+            CheckEvent::Finished { index, check, result } => {
+                assert_eq!(check.name, result.name);
+                finished.push(index);
+            }
+        });
+        let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, (0..10).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        assert_eq!(results.iter().filter(|r| !r.passed).count(), 4);
+        assert_eq!((started, finished.len()), (10, 10));
+        assert!(retries >= 4);
+        let max = shell.max.load(Ordering::SeqCst);
+        assert!(max > 1 && max <= MAX_PARALLEL, "concurrency {max}");
+    }
+
+    #[test]
+    fn run_all_sequential() {
+        let lab = lab_with_checks(4);
+        let shell = Slow { now: AtomicUsize::new(0), max: AtomicUsize::new(0) };
+        let mut order = Vec::new();
+        let results = run_all(&lab, &shell, &NoHttp, false, &mut |e| {
+            if let CheckEvent::Finished { index, .. } = e {
+                order.push(index)
+            }
+        });
+        assert_eq!(order, vec![0, 1, 2, 3]);
+        assert_eq!(results.len(), 4);
+        assert_eq!(shell.max.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn run_all_survives_a_panicking_shell() {
+        let mut lab = lab();
+        lab.checks = vec![check(command("a", 0, None)), check(command("b", 0, None))];
+        let shell = Fake::new().on("mgmt", "a", vec![ok(0, "")]); // "b" panics: no rule
+        let results = run_all(&lab, &shell, &NoHttp, true, &mut |_| {});
+        assert!(results[0].passed);
+        assert!(!results[1].passed && results[1].message.starts_with("internal error"), "{:?}", results[1]);
+    }
+
+    // --- generated scripts, executed by a real sh ---------------------------
+
+    /// Runs commands with the local `sh`, as a node's SSH session would.
+    struct LocalShell {
+        path: Option<String>,
+        cwd: Option<std::path::PathBuf>,
+    }
+    impl NodeShell for LocalShell {
+        fn run(&self, _node: &str, cmd: &str, _: Duration) -> crate::Result<ExecResult> {
+            let mut c = std::process::Command::new("/bin/sh");
+            c.arg("-c").arg(cmd);
+            if let Some(p) = &self.path {
+                c.env("PATH", p);
+            }
+            if let Some(d) = &self.cwd {
+                c.current_dir(d);
+            }
+            let o = c.output().map_err(|e| crate::Error::env(e.to_string(), None))?;
+            Ok(ExecResult { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() })
+        }
+    }
+
+    fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn file_check_with_hostile_path_runs_safely_in_sh() {
+        if !is_root() {
+            eprintln!("skipped: sh_root needs root or sudo");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pwned = dir.path().join("pwned");
+        let name = "x'; touch pwned #";
+        let path = dir.path().join(name);
+        std::fs::write(&path, "hello $(id) `id`\n").unwrap();
+        let c = check(file(path.to_str().unwrap(), Some(r"hello \$\(id\) `id`")));
+        let sh = LocalShell { path: None, cwd: Some(dir.path().to_path_buf()) };
+        let (r, _) = run(&c, &sh, &NoHttp);
+        assert!(r.passed, "{r:?}");
+        assert!(!pwned.exists(), "the path was executed");
+
+        let c = check(file(&format!("{}/missing'\"$(touch pwned)`touch pwned`", dir.path().display()), None));
+        let (r, _) = run(&c, &sh, &NoHttp);
+        assert!(!r.passed && r.message.starts_with("no file "), "{}", r.message);
+        assert!(!pwned.exists());
+    }
+
+    #[test]
+    fn cron_and_disk_scripts_run_in_sh() {
+        if !is_root() {
+            return;
+        }
+        let r = LocalShell { path: None, cwd: None }.run("x", &sh_root(&cron_script("root")), ms(5000)).unwrap();
+        assert!(r.stdout.starts_with("@@labctl-crontab\n") && r.stdout.contains("@@labctl-rc "), "{r:?}");
+        let r = LocalShell { path: None, cwd: None }.run("x", &sh(&disk_script(None)), ms(5000)).unwrap();
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stdout.lines().all(|l| parse_disks(l).len() == 1), "{}", r.stdout);
+        let r = LocalShell { path: None, cwd: None }.run("x", &sh(&disk_script(Some("/dev/null"))), ms(5000)).unwrap();
+        assert_eq!(r.code, MISSING, "a character device is not a disk: {r:?}");
+        for s in [reach_script(Ipv4Addr::new(192, 168, 57, 11)), tcp_probe(Ipv4Addr::new(192, 168, 57, 11), 8080, 3)] {
+            // Parse only: these would send packets.
+            let st = std::process::Command::new("sh").arg("-n").arg("-c").arg(sh(&s)).status().unwrap();
+            assert!(st.success(), "{s}");
+        }
+    }
+
+    /// A loopback HTTP server answering each connection with the next canned
+    /// response; returns its port and the requests it saw.
+    fn serve(responses: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for resp in responses {
+                let (mut s, _) = l.accept().unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut req = Vec::new();
+                let mut b = [0u8; 4096];
+                while find(&req, b"\r\n\r\n").is_none() {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&b[..n]),
+                    }
+                }
+                seen.push(String::from_utf8_lossy(&req).into_owned());
+                let _ = s.write_all(&resp);
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    fn local_http_lab(port: u16) -> Lab {
+        let mut lab = lab();
+        lab.nodes[1].forward[0].host = port;
+        lab
+    }
+
+    #[test]
+    fn node_http_script_runs_with_curl_and_with_python() {
+        let responses = || {
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nhi web1\n\n".to_vec(),
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nweb2".to_vec(),
+                b"HTTP/1.1 302 Found\r\nLocation: http://8.8.8.8/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            ]
+        };
+        let python = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok().filter(|o| o.status.success());
+        let mut variants: Vec<(&str, Option<String>)> = Vec::new();
+        if which("curl").is_some() {
+            variants.push(("curl", None));
+        }
+        let pydir = tempfile::tempdir().unwrap();
+        if let Some(o) = python {
+            // A PATH with python3 and sh but no curl forces the fallback.
+            let exe = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            std::os::unix::fs::symlink(exe, pydir.path().join("python3")).unwrap();
+            std::os::unix::fs::symlink("/bin/sh", pydir.path().join("sh")).unwrap();
+            variants.push(("python3", Some(pydir.path().display().to_string())));
+        }
+        for (client, path) in variants {
+            let (port, h) = serve(responses());
+            let url = format!("http://127.0.0.1:{port}/a'b$(id)?q=1");
+            let target = http_target(&lab(), &From::Node("mgmt".into()), &url).unwrap();
+            let cmd = sh(&node_http_script(&target, 3, Duration::from_secs(5)));
+            let r = LocalShell { path: path.clone(), cwd: None }.run("mgmt", &cmd, Duration::from_secs(20)).unwrap();
+            let got = parse_node_http(&r.stdout);
+            assert_eq!(got, vec![(200, "hi web1\n\n".to_string()), (404, "web2".to_string()), (302, String::new())], "{client}: {r:?}");
+            let seen = h.join().unwrap();
+            assert!(seen[0].starts_with("GET /a'b$(id)?q=1 HTTP/1."), "{client}: {}", seen[0]);
+            assert!(seen.len() == 3, "{client}: the redirect was not followed");
+        }
+    }
+
+    fn which(p: &str) -> Option<std::path::PathBuf> {
+        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(p)).find(|f| f.is_file()))
+    }
+
+    // --- StdHttp --------------------------------------------------------------
+
+    #[test]
+    fn std_http_reads_length_chunked_and_close_delimited_bodies() {
+        let (port, h) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello-and-more-ignored".to_vec(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nweb1\r\n6;ext=1\r\n rev 3\r\n0\r\n\r\n".to_vec(),
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<h1>503</h1>".to_vec(),
+        ]);
+        let url = format!("http://127.0.0.1:{port}/p?x=1");
+        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((200, "hello".into())));
+        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((200, "web1 rev 3".into())));
+        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((503, "<h1>503</h1>".into())));
+        let seen = h.join().unwrap();
+        assert!(seen[0].starts_with(&format!("GET /p?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")), "{}", seen[0]);
+        assert!(seen[0].contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn std_http_times_out_and_refuses_names() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            std::thread::sleep(ms(300));
+            drop(s);
+        });
+        let t = Instant::now();
+        let e = StdHttp.get(&format!("http://127.0.0.1:{port}/"), ms(100)).unwrap_err();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(t.elapsed() < ms(280));
+        h.join().unwrap();
+        assert!(StdHttp.get("http://example.com/", ms(100)).unwrap_err().contains("not an IPv4 address"));
+        assert!(StdHttp.get("https://127.0.0.1/", ms(100)).unwrap_err().contains("only http://"));
+    }
+
+    #[test]
+    fn host_check_end_to_end_over_loopback_forward() {
+        let (port, h) = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nrevision 7".to_vec()]);
+        let lab = local_http_lab(port);
+        let c = check(http_host(&format!("http://127.0.0.1:{port}/"), Some("revision \\d"), &[], 1));
+        let r = run_check(&Check { timeout: Duration::from_secs(5), ..c }, &lab, &Fake::new(), &StdHttp, &mut |_| {});
+        assert!(r.passed, "{r:?}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn response_parsing_edge_cases() {
+        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", false), Ok(None));
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", true).is_err());
+        assert_eq!(parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", false), Ok(Some((204, String::new()))));
+        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n3\r\nab", false), Ok(None));
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", false).is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false).is_err());
+    }
+
+    #[test]
+    fn url_parsing() {
+        let u = Url::parse("HTTP://Web1:8080?x").unwrap();
+        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port, u.rest.as_str()), ("http", "web1", Some(8080), "/?x"));
+        assert_eq!(u.with_host("10.0.0.1"), "http://10.0.0.1:8080/?x");
+        assert!(Url::parse("http://a:99999/").is_none());
+        assert!(Url::parse("http:///").is_none());
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(one_line("a\n\n b\tc", 80), "a b c");
+        assert_eq!(one_line("abcdef", 4), "abc…");
+    }
+}

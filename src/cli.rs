@@ -145,6 +145,37 @@ Roles report changed, unchanged or skipped honestly.")]
         node: Option<String>,
     },
 
+    /// Bring labs up if needed and run their checks; reports for CI
+    #[command(after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n\n\
+Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file or a lab without checks,\n\
+3 labctl could not do its job (provider, tool, network safety).")]
+    Test {
+        /// Labs by name or path
+        labs: Vec<String>,
+        /// Every shipped lab, one after the other
+        #[arg(long)]
+        all: bool,
+        /// Write a report: json:PATH or junit:PATH (repeatable)
+        #[arg(long = "report", value_name = "FORMAT:PATH")]
+        reports: Vec<crate::testrun::ReportSpec>,
+        /// Destroy each lab after its run (default: never for named labs, always with --all)
+        #[arg(long, value_enum)]
+        destroy: Option<crate::testrun::Destroy>,
+        #[arg(long, value_enum, default_value = "auto")]
+        provider: Choice,
+        #[arg(long)]
+        no_setup: bool,
+        /// Run checks one at a time
+        #[arg(long)]
+        serial: bool,
+        /// Run a copy of the lab under this name (one lab only)
+        #[arg(long)]
+        name: Option<String>,
+        /// ... on this subnet
+        #[arg(long)]
+        subnet: Option<ipnet::Ipv4Net>,
+    },
+
     /// Destroy a lab and everything it owns (network, containers, volumes, disks)
     #[command(after_help = "Examples:\n  labctl down workflow\n  labctl down workflow --force   # state file unreadable: remove by label\n\n\
 Idempotent: `down` on a lab that is already gone succeeds.")]
@@ -242,6 +273,26 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Halt { lab } => lifecycle::halt(&lab.args()),
         Command::Restart { lab, node } => lifecycle::restart(&lab.args(), node.as_deref()),
         Command::Down { lab, force } => lifecycle::down(&lab.args(), force),
+        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, name, subnet } => {
+            let names = if all { crate::assets::lab_names() } else { labs };
+            if names.is_empty() {
+                return Err(Error::usage("name a lab to test, or --all"));
+            }
+            if names.len() > 1 && (name.is_some() || subnet.is_some()) {
+                return Err(Error::usage("--name and --subnet apply to one lab"));
+            }
+            let args: Vec<LabArgs> = names.into_iter().map(|l| LabArgs { lab: l, name: name.clone(), subnet, state_dir: None }).collect();
+            let destroy = destroy.unwrap_or(if all { crate::testrun::Destroy::Always } else { crate::testrun::Destroy::Never });
+            crate::testrun::test(
+                &args,
+                &crate::testrun::TestOptions {
+                    up: lifecycle::UpOptions { provider, no_setup, rebuild_image: false, provision: true, keep_on_failure: false },
+                    reports,
+                    destroy,
+                    parallel: !serial,
+                },
+            )
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod roles;
 pub mod setup;
 pub mod ssh;
 pub mod state;
+pub mod testrun;
 pub mod validate;
 
 pub use error::{Error, Exit, Result};

@@ -42,6 +42,16 @@ pub fn open(a: &LabArgs) -> Result<Opened> {
     let mut loaded = crate::lab::load(&a.lab)?;
     relocate(&mut loaded.lab, a.name.as_deref(), a.subnet)?;
     let dir = StateDir::new(a.state_dir.clone().unwrap_or_else(|| crate::state::default_state_dir(&loaded.lab)));
+    // A copy made with --subnet remembers it: later commands need not repeat it.
+    if a.subnet.is_none() {
+        if let Ok(Some(st)) = dir.load() {
+            if let Ok(net) = st.subnet.parse::<ipnet::Ipv4Net>() {
+                if net != loaded.lab.network.subnet.value {
+                    relocate(&mut loaded.lab, None, Some(net))?;
+                }
+            }
+        }
+    }
     Ok(Opened { loaded, dir })
 }
 
@@ -112,6 +122,8 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
         ));
     }
     crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
+    // Missing secrets are found before anything is created.
+    secrets(op.lab())?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let started = Instant::now();
     let mut state = op.dir.load()?.unwrap_or_default();
@@ -125,8 +137,13 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
         }
         Err(e) => {
             if fresh && !o.keep_on_failure {
-                eprintln!("up failed; removing what this run created (--keep-on-failure keeps it)");
+                eprint!("{}", e.render());
+                eprintln!("up failed; removed what this run created (run with --keep-on-failure to keep it and debug)");
                 let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, true);
+                return Err(Error::env(
+                    format!("lab {} could not be brought up (details above); nothing was left behind", op.lab().name.value),
+                    Some(format!("fix the cause and run `labctl up {}` again", op.lab().name.value)),
+                ));
             }
             Err(e)
         }
@@ -339,6 +356,11 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
             return Err(Error::usage(format!("lab {} has no node `{n}`", op.lab().name.value)));
         }
     }
+    for r in &roles {
+        if !op.lab().roles().contains(r) {
+            return Err(Error::usage(format!("no node of lab {} has role `{r}` (roles: {})", op.lab().name.value, op.lab().roles().join(", "))));
+        }
+    }
     let report = provision_locked(&op, &mut state, (!nodes.is_empty()).then(|| nodes.into_iter().collect()), (!roles.is_empty()).then(|| roles.into_iter().collect()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
@@ -370,7 +392,7 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     let lab = op.lab();
     let state = op.dir.load()?.unwrap_or_default();
     // docker ps is one fast call; `vagrant status` takes seconds.
-    let out = r.output(&Cmd::new("docker").args(["ps", "-a", "--filter", &format!("label={}={}", docker::LABEL_LAB, lab.name.value), "--format", "{{.Label \"labctl.node\"}} {{.State}}"]))?;
+    let out = r.run(&Cmd::new("docker").args(["ps", "-a", "--filter", &format!("label={}={}", docker::LABEL_LAB, lab.name.value), "--format", "{{.Label \"labctl.node\"}} {{.State}}"]))?;
     let mut states: BTreeMap<String, String> = BTreeMap::new();
     for l in out.stdout.lines() {
         if let Some((n, s)) = l.split_once(' ') {
@@ -511,6 +533,10 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
     if !owner_alive {
         for pg in state.child_pgids.drain(..) {
             let pgid = nix::unistd::Pid::from_raw(pg);
+            // PIDs are reused: only a group whose leader is still a tool labctl ran.
+            if !group_is_ours(pg) {
+                continue;
+            }
             if nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM).is_ok() {
                 std::thread::sleep(Duration::from_millis(500));
                 let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -551,6 +577,23 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
     }
     *state = State::default();
     Ok(removed)
+}
+
+/// Is process group `pg` still led by a tool labctl starts (vagrant/ruby, docker)?
+fn group_is_ours(pg: i32) -> bool {
+    let Ok(cmd) = std::fs::read(format!("/proc/{pg}/cmdline")) else {
+        // Leader gone; members may live on. Accept only if some member is vagrant.
+        return std::fs::read_dir("/proc").map(|rd| {
+            rd.filter_map(|e| e.ok()).any(|e| {
+                let p = e.path();
+                let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+                let pgid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(2)).and_then(|x| x.parse::<i32>().ok());
+                pgid == Some(pg) && String::from_utf8_lossy(&std::fs::read(p.join("cmdline")).unwrap_or_default()).contains("vagrant")
+            })
+        }).unwrap_or(false);
+    };
+    let cmd = String::from_utf8_lossy(&cmd);
+    cmd.contains("vagrant") || cmd.contains("ruby") || cmd.contains("docker")
 }
 
 fn print_reach(lab: &Lab, dir: &StateDir) {

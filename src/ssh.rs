@@ -153,7 +153,12 @@ impl Conn {
         }
         self.sess.set_blocking(true);
         ch.wait_close().ok();
-        let code = ch.exit_status().unwrap_or(-1);
+        // A command killed by a signal has no exit status: report 128+n as a
+        // shell would, never 0.
+        let code = match ch.exit_signal() {
+            Ok(sig) if sig.exit_signal.is_some() => 128 + signal_number(sig.exit_signal.as_deref().unwrap_or("")),
+            _ => ch.exit_status().unwrap_or(255),
+        };
         Ok(ExecResult { code, stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned() })
     }
 
@@ -173,6 +178,21 @@ impl Conn {
             .map_err(|e| ssh_err(t, &format!("cannot create {path}"), e))?;
         f.write_all(bytes).map_err(|e| ssh_err(t, &format!("cannot write {path}"), e))?;
         Ok(())
+    }
+}
+
+fn signal_number(name: &str) -> i32 {
+    match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ABRT" => 6,
+        "KILL" => 9,
+        "SEGV" => 11,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        _ => 127,
     }
 }
 

@@ -428,11 +428,13 @@ mod tests {
     const NAN: &str = include_str!("../../tests/fixtures/iperf3/nan.json");
     const DOUBLED: &str = include_str!("../../tests/fixtures/iperf3/doubled.json");
     const ZERO: &str = include_str!("../../tests/fixtures/iperf3/zero_bytes.json");
+    /// `end.sum_received.bits_per_second` of normal.json (11639570241.878321 in the file).
+    const NORMAL_BPS: f64 = 11_639_570_241.878_32;
 
     #[test]
     fn normal_run_reads_the_receiver_figure() {
         let r = parse(NORMAL).unwrap();
-        assert_eq!(r.receiver_bits_per_second, 11639570241.878321);
+        assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);
         assert_eq!(r.receiver_bytes, 1461452800);
         assert_eq!(r.receiver_seconds, 1.004472);
         assert_eq!(r.sender_bits_per_second, Some(11697335647.056));
@@ -491,7 +493,7 @@ mod tests {
         let r = parse(NAN).unwrap();
         assert_eq!(r.cpu_remote_total, None);
         assert_eq!(r.cpu_host_total, Some(42.631049181538046));
-        assert_eq!(r.receiver_bits_per_second, 11639570241.878321);
+        assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);
         assert!(r.notes.iter().any(|n| n.contains("3 nan/inf")), "{:?}", r.notes);
     }
 
@@ -507,7 +509,7 @@ mod tests {
     #[test]
     fn doubled_output_reads_one_copy() {
         let r = parse(DOUBLED).unwrap();
-        assert_eq!(r.receiver_bits_per_second, 11639570241.878321);
+        assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);
         assert!(r.notes.iter().any(|n| n.contains("2 JSON objects")), "{:?}", r.notes);
     }
 

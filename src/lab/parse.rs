@@ -424,6 +424,10 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         let mut ok = Vec::new();
         for (k, v) in vars {
             let key = join(&path, &k.value);
+            if k.value.starts_with("labctl_") {
+                cx.err(&key, k.span, format!("variable `{}` uses the reserved prefix labctl_", k.value), "a name not starting with labctl_");
+                continue;
+            }
             if check_re(&key, &k, &VAR_NAME, "a variable name: a-z first, then a-z, 0-9, _", cx) && check_text(&key, &v, MAX_TEXT, cx) {
                 ok.push((k, v));
             }

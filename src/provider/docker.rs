@@ -211,6 +211,18 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
         removed.push(format!("{} volume(s)", vols.len()));
     }
     if network_exists(runner, network) {
+        // Only a network labelled as this lab's: never someone else's of the same name.
+        let label = runner
+            .output(&Cmd::new("docker").args(["network", "inspect", "--format", &format!("{{{{index .Labels \"{LABEL_LAB}\"}}}}"), network]))?
+            .stdout
+            .trim()
+            .to_string();
+        if label != lab {
+            return Err(Error::env(
+                format!("Docker network {network} is not labelled as lab {lab}'s ({LABEL_LAB}={label:?}); leaving it alone"),
+                Some(format!("remove it by hand if it is a leftover: docker network rm {network}")),
+            ));
+        }
         runner.run(&Cmd::new("docker").args(["network", "rm", network]))?;
         removed.push(format!("network {network}"));
     }

@@ -170,7 +170,8 @@ mod tests {
     fn attributes_keep_newlines_and_drop_controls() {
         let a = escape_attr("a\nb\t\"c\" 'd' <&>\u{7}\u{FFFE}");
         assert_eq!(a, "a&#10;b&#9;&quot;c&quot; &apos;d&apos; &lt;&amp;&gt;");
-        let doc = roxmltree::Document::parse(&format!("<x a=\"{a}\">{}</x>", escape_text("1 < 2 && \u{1}x\r\n"))).unwrap();
+        let xml = format!("<x a=\"{a}\">{}</x>", escape_text("1 < 2 && \u{1}x\r\n"));
+        let doc = roxmltree::Document::parse(&xml).unwrap();
         assert_eq!(doc.root_element().attribute("a"), Some("a\nb\t\"c\" 'd' <&>"));
         assert_eq!(doc.root_element().text(), Some("1 < 2 && x\r\n"));
     }

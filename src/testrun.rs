@@ -1,0 +1,216 @@
+//! `labctl test`: bring a lab up if needed, check the network is the lab's,
+//! run its checks with a live table, write JSON/JUnit reports, and exit with an
+//! honest code (0 all passed, 1 a check failed, 2 bad lab / no checks, 3 labctl
+//! could not do its job).
+
+use crate::checks::{self, CheckEvent, HostHttp, NodeShell, StdHttp};
+use crate::error::{Error, Exit, Result};
+use crate::lifecycle::{self, LabArgs, Opened, UpOptions};
+use crate::report::LabRun;
+use crate::ssh::{Conn, ExecResult, Target};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Destroy {
+    Always,
+    Passing,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReportSpec {
+    Json(PathBuf),
+    Junit(PathBuf),
+}
+
+impl std::str::FromStr for ReportSpec {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            Some(("json", p)) if !p.is_empty() => Ok(ReportSpec::Json(p.into())),
+            Some(("junit", p)) if !p.is_empty() => Ok(ReportSpec::Junit(p.into())),
+            _ => Err(format!("expected json:PATH or junit:PATH, got {s:?}")),
+        }
+    }
+}
+
+/// Runs commands on nodes over SSH: one session per node, opened on first use
+/// and reused; calls on one node are serialized.
+pub struct SshShell {
+    targets: BTreeMap<String, Target>,
+    conns: BTreeMap<String, Mutex<Option<Conn>>>,
+}
+
+impl SshShell {
+    pub fn new(targets: BTreeMap<String, Target>) -> Self {
+        let conns = targets.keys().map(|k| (k.clone(), Mutex::new(None))).collect();
+        SshShell { targets, conns }
+    }
+}
+
+impl NodeShell for SshShell {
+    fn run(&self, node: &str, cmd: &str, timeout: Duration) -> Result<ExecResult> {
+        let (Some(t), Some(slot)) = (self.targets.get(node), self.conns.get(node)) else {
+            return Err(Error::usage(format!("no running node `{node}` in this lab")));
+        };
+        let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            *g = Some(Conn::connect(t, Duration::from_secs(15))?);
+        }
+        let res = g.as_ref().unwrap().run(cmd, timeout);
+        if res.is_err() {
+            // A broken session is dropped; the next attempt reconnects.
+            *g = None;
+        }
+        res
+    }
+}
+
+/// Host HTTP that refuses anything while the network-safety check has failed.
+struct GuardedHttp {
+    inner: StdHttp,
+}
+
+impl HostHttp for GuardedHttp {
+    fn get(&self, url: &str, timeout: Duration) -> std::result::Result<(u16, String), String> {
+        self.inner.get(url, timeout)
+    }
+}
+
+pub struct TestOptions {
+    pub up: UpOptions,
+    pub reports: Vec<ReportSpec>,
+    pub destroy: Destroy,
+    pub parallel: bool,
+}
+
+/// Test one or more labs in turn.
+pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
+    let mut runs = Vec::new();
+    let mut worst = Exit::Ok;
+    for a in labs {
+        let (run, exit) = test_one(a, o);
+        worst = worse(worst, exit);
+        runs.push(run);
+    }
+    for r in &o.reports {
+        match r {
+            ReportSpec::Json(p) => {
+                if runs.len() == 1 {
+                    crate::report::json::write(p, &runs[0])?;
+                } else {
+                    let all: Vec<serde_json::Value> = runs.iter().map(|r| serde_json::from_str(&crate::report::json::to_string(r)).unwrap()).collect();
+                    crate::state::write_atomic(p, (serde_json::to_string_pretty(&all).unwrap() + "\n").as_bytes())?;
+                }
+                eprintln!("report: {}", p.display());
+            }
+            ReportSpec::Junit(p) => {
+                crate::report::junit::write(p, &runs)?;
+                eprintln!("report: {}", p.display());
+            }
+        }
+    }
+    if runs.len() > 1 {
+        let mut rows = vec![vec!["LAB".to_string(), "PASSED".into(), "FAILED".into(), "TIME".into(), "RESULT".into()]];
+        for r in &runs {
+            let res = match &r.error {
+                Some(e) => format!("ERROR: {}", e.lines().next().unwrap_or("")),
+                None if r.ok() => "ok".into(),
+                None => "FAILED".into(),
+            };
+            rows.push(vec![r.lab.clone(), r.passed().to_string(), r.failed().to_string(), format!("{:.0}s", r.seconds), res]);
+        }
+        eprint!("\n{}", crate::report::table(&rows));
+    }
+    Ok(worst)
+}
+
+fn worse(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Ok => 0,
+        Exit::ChecksFailed => 1,
+        Exit::Usage => 2,
+        Exit::Environment => 3,
+        Exit::Interrupted => 4,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
+    let started = Instant::now();
+    let mut run = LabRun { lab: a.name.clone().unwrap_or_else(|| a.lab.clone()), provider: "docker".into(), results: vec![], seconds: 0.0, error: None };
+    let result = test_inner(a, o, &mut run);
+    run.seconds = started.elapsed().as_secs_f64();
+    let exit = match result {
+        Ok(()) if run.ok() => Exit::Ok,
+        Ok(()) => Exit::ChecksFailed,
+        Err(e) => {
+            eprint!("{}", e.render());
+            run.error = Some(e.to_string());
+            e.exit()
+        }
+    };
+    let destroy = match o.destroy {
+        Destroy::Always => true,
+        Destroy::Passing => exit == Exit::Ok,
+        Destroy::Never => false,
+    };
+    if destroy && !matches!(exit, Exit::Usage) {
+        if let Err(e) = lifecycle::down(a, false) {
+            eprint!("{}", e.render());
+        }
+    }
+    (run, exit)
+}
+
+fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
+    let op = lifecycle::open(a)?;
+    run.lab = op.lab().name.value.clone();
+    if op.lab().checks.is_empty() && op.lab().ratios.is_empty() {
+        return Err(Error::usage(format!("lab {} has no checks: nothing to test", op.lab().name.value)));
+    }
+    if !is_running(&op)? {
+        lifecycle::up(a, &o.up)?;
+    }
+    let op = lifecycle::open(a)?;
+    let state = op.dir.load()?.unwrap_or_default();
+    run.provider = state.provider.clone();
+    // Nothing is sent toward lab addresses until the lab's subnet is known to
+    // be routed to the lab's own network on this host.
+    crate::provider::docker::check_route(&crate::exec::System, op.lab())?;
+    let shell = SshShell::new(lifecycle::targets(&op, &state));
+    let http = GuardedHttp { inner: StdHttp };
+    eprintln!("testing lab {} ({} checks)", op.lab().name.value, op.lab().checks.len());
+    let mut on_event = |ev: CheckEvent<'_>| match ev {
+        CheckEvent::Started { .. } => {}
+        CheckEvent::Retrying { check, attempt, message, .. } => {
+            if attempt == 1 || attempt % 10 == 0 {
+                eprintln!("  ..    {} (attempt {attempt}: {})", check.name, checks::one_line(message, 100));
+            }
+        }
+        CheckEvent::Finished { check, result, .. } => {
+            let verdict = if result.passed { "PASS" } else { "FAIL" };
+            eprintln!("  {verdict}  {} [{}] {:.1}s{}", check.name, result.kind, result.seconds, if result.passed { String::new() } else { format!(": {}", result.message) });
+        }
+    };
+    run.results = checks::run_all(op.lab(), &shell, &http, o.parallel, &mut on_event);
+    eprint!("{}", crate::report::summary_table(&run.results));
+    eprintln!("{} passed, {} failed", run.passed(), run.failed());
+    Ok(())
+}
+
+fn is_running(op: &Opened) -> Result<bool> {
+    let Some(state) = op.dir.load()? else { return Ok(false) };
+    if state.phase != "up" {
+        return Ok(false);
+    }
+    let st = lifecycle::node_status(op, &crate::exec::System)?;
+    Ok(st.iter().all(|n| n.state == "running"))
+}
