@@ -69,6 +69,8 @@ const MAX_REQUEST: Duration = Duration::from_secs(10);
 const MAX_OUTPUT: usize = 4000;
 /// Largest body the host client reads.
 const MAX_BODY: usize = 8 << 20;
+/// Added to an attempt's budget for the SSH command timeout.
+const SSH_SLACK: Duration = Duration::from_secs(2);
 /// Exit code the generated scripts use for "the thing is not there".
 const MISSING: i32 = 66;
 
@@ -278,9 +280,11 @@ fn node_ip(lab: &Lab, node: &str) -> Result<Ipv4Addr, Attempt> {
     lab.node(node).map(|n| n.ip).ok_or_else(|| Attempt::fatal(format!("unknown node `{node}`")))
 }
 
-/// Run on a node; an SSH failure is a failed (retryable) attempt.
+/// Run on a node; an SSH failure is a failed (retryable) attempt. Generated
+/// scripts bound their own network waits within `budget`; the SSH timeout adds
+/// [`SSH_SLACK`] so that those fire first and report what they saw.
 fn run_on(shell: &dyn NodeShell, node: &str, cmd: &str, budget: Duration) -> Result<ExecResult, Attempt> {
-    shell.run(node, cmd, budget).map_err(|e| Attempt::fail(format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)), ""))
+    shell.run(node, cmd, budget + SSH_SLACK).map_err(|e| Attempt::fail(format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)), ""))
 }
 
 // ---------------------------------------------------------------------------
@@ -1084,7 +1088,7 @@ fn first_line(s: &str) -> String {
 }
 
 fn last_line(s: &str) -> Option<String> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).last().map(|l| one_line(l, 200))
+    s.lines().map(str::trim).rfind(|l| !l.is_empty()).map(|l| one_line(l, 200))
 }
 
 /// The first `max` characters.
@@ -1503,7 +1507,7 @@ ip = "192.168.57.21"
         let c = Check { timeout: ms(30), interval: ms(10), ..check(command("x", 0, None)) };
         let (r, _) = run(&c, &shell, &NoHttp);
         assert!(!r.passed);
-        assert!((2..=5).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
+        assert!((2..=6).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
         assert!(r.seconds < 1.0);
     }
 
@@ -1747,7 +1751,7 @@ ip = "192.168.57.21"
         assert_eq!(names, (0..10).map(|i| format!("c{i}")).collect::<Vec<_>>());
         assert_eq!(results.iter().filter(|r| !r.passed).count(), 4);
         assert_eq!((started, finished.len()), (10, 10));
-        assert!(retries >= 4);
+        assert_eq!(retries, results.iter().map(|r| r.attempts - 1).sum::<u32>(), "every retry is reported");
         let max = shell.max.load(Ordering::SeqCst);
         assert!(max > 1 && max <= MAX_PARALLEL, "concurrency {max}");
     }
@@ -1946,8 +1950,8 @@ ip = "192.168.57.21"
         });
         let t = Instant::now();
         let e = StdHttp.get(&format!("http://127.0.0.1:{port}/"), ms(100)).unwrap_err();
-        assert!(e.contains("timed out"), "{e}");
-        assert!(t.elapsed() < ms(280));
+        assert!(e.contains("timed out"), "the read timeout fired before the server closed: {e}");
+        assert!(t.elapsed() < ms(1000));
         h.join().unwrap();
         assert!(StdHttp.get("http://example.com/", ms(100)).unwrap_err().contains("not an IPv4 address"));
         assert!(StdHttp.get("https://127.0.0.1/", ms(100)).unwrap_err().contains("only http://"));

@@ -168,12 +168,48 @@ Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file 
         /// Run checks one at a time
         #[arg(long)]
         serial: bool,
+        /// Bench rounds for labs with ratio bounds (default: the lab's)
+        #[arg(long)]
+        bench_rounds: Option<u32>,
+        /// Seconds per iperf3 run for labs with ratio bounds
+        #[arg(long)]
+        bench_duration: Option<u32>,
         /// Run a copy of the lab under this name (one lab only)
         #[arg(long)]
         name: Option<String>,
         /// ... on this subnet
         #[arg(long)]
         subnet: Option<ipnet::Ipv4Net>,
+    },
+
+    /// Run a lab's iperf3 scenarios and print the bandwidth table with ratio verdicts
+    #[command(after_help = "Examples:\n  labctl bench bench\n  labctl bench bench --rounds 3 --duration 2 --report json:run.json --csv run.csv --chart run.svg\n  labctl bench --compare before.json after.json\n\n\
+Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 could not run.")]
+    Bench {
+        /// Lab name or path (not needed with --compare)
+        #[arg(required_unless_present = "compare")]
+        lab: Option<String>,
+        /// Interleaved rounds (default: the lab's [bench] rounds)
+        #[arg(long)]
+        rounds: Option<u32>,
+        /// Seconds per iperf3 run, overriding each scenario's duration
+        #[arg(long)]
+        duration: Option<u32>,
+        /// Write the run record: json:PATH
+        #[arg(long = "report", value_name = "json:PATH")]
+        report: Option<crate::testrun::ReportSpec>,
+        #[arg(long, value_name = "PATH")]
+        csv: Option<PathBuf>,
+        /// SVG bar chart
+        #[arg(long, value_name = "PATH")]
+        chart: Option<PathBuf>,
+        /// Print the change per scenario between two run records
+        #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+        compare: Option<Vec<PathBuf>>,
+        #[arg(long, value_enum, default_value = "auto")]
+        provider: Choice,
+        #[arg(long)]
+        no_setup: bool,
     },
 
     /// Destroy a lab and everything it owns (network, containers, volumes, disks)
@@ -273,7 +309,25 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Halt { lab } => lifecycle::halt(&lab.args()),
         Command::Restart { lab, node } => lifecycle::restart(&lab.args(), node.as_deref()),
         Command::Down { lab, force } => lifecycle::down(&lab.args(), force),
-        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, name, subnet } => {
+        Command::Bench { lab, rounds, duration, report, csv, chart, compare, provider, no_setup } => {
+            if let Some(c) = compare {
+                return crate::bench::cmd::compare(&c[0], &c[1]);
+            }
+            let json = match report {
+                Some(crate::testrun::ReportSpec::Json(p)) => Some(p),
+                Some(_) => return Err(Error::usage("bench writes json:PATH reports (JUnit comes from `labctl test`)")),
+                None => None,
+            };
+            let lab = LabArgs { lab: lab.unwrap_or_default(), name: None, subnet: None, state_dir: None };
+            crate::bench::cmd::bench(
+                &lab,
+                &lifecycle::UpOptions { provider, no_setup, rebuild_image: false, provision: true, keep_on_failure: false },
+                rounds,
+                duration,
+                &crate::bench::cmd::Outputs { json, csv, chart },
+            )
+        }
+        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, bench_rounds, bench_duration, name, subnet } => {
             let names = if all { crate::assets::lab_names() } else { labs };
             if names.is_empty() {
                 return Err(Error::usage("name a lab to test, or --all"));
@@ -290,6 +344,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     reports,
                     destroy,
                     parallel: !serial,
+                    bench_rounds,
+                    bench_duration,
                 },
             )
         }

@@ -85,6 +85,8 @@ pub struct TestOptions {
     pub reports: Vec<ReportSpec>,
     pub destroy: Destroy,
     pub parallel: bool,
+    pub bench_rounds: Option<u32>,
+    pub bench_duration: Option<u32>,
 }
 
 /// Test one or more labs in turn.
@@ -187,7 +189,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     crate::provider::docker::check_route(&crate::exec::System, op.lab())?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
     let http = GuardedHttp { inner: StdHttp };
-    eprintln!("testing lab {} ({} checks)", op.lab().name.value, op.lab().checks.len());
+    eprintln!("testing lab {} ({} checks, {} ratio bounds)", op.lab().name.value, op.lab().checks.len(), op.lab().ratios.len());
     let mut on_event = |ev: CheckEvent<'_>| match ev {
         CheckEvent::Started { .. } => {}
         CheckEvent::Retrying { check, attempt, message, .. } => {
@@ -201,6 +203,18 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
         }
     };
     run.results = checks::run_all(op.lab(), &shell, &http, o.parallel, &mut on_event);
+    // Bench ratios are checks too: one result (one JUnit testcase) per bound.
+    if !op.lab().ratios.is_empty() {
+        let started = Instant::now();
+        let rec = crate::bench::cmd::measure(&op, o.bench_rounds, o.bench_duration)?;
+        eprint!("{}", rec.table());
+        let secs = started.elapsed().as_secs_f64();
+        if rec.overall() == crate::bench::Verdict::Unmeasured {
+            run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
+            return Err(Error::env(format!("lab {}: iperf3 could not measure every scenario (see above)", op.lab().name.value), None));
+        }
+        run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
+    }
     eprint!("{}", crate::report::summary_table(&run.results));
     eprintln!("{} passed, {} failed", run.passed(), run.failed());
     Ok(())

@@ -26,6 +26,16 @@ fn is_private(net: &Ipv4Net) -> bool {
 }
 
 pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
+    let first_new = cx.diags.len();
+    validate_all(lab, roles, cx);
+    // The copies of a `count` node, and nodes sharing a [defaults] value, would
+    // report one mistake once per node: keep one diagnostic per place and message.
+    let mut seen = BTreeSet::new();
+    let found = cx.diags.split_off(first_new);
+    cx.diags.extend(found.into_iter().filter(|d| seen.insert((d.span, d.message.clone(), d.is_error()))));
+}
+
+fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     let subnet = lab.network.subnet.value;
     let sspan = lab.network.subnet.span;
 

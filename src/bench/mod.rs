@@ -7,8 +7,10 @@
 //! its outputs in through [`iperf::parse`] and [`stats::Round`].
 
 pub mod chart;
+pub mod cmd;
 pub mod iperf;
 pub mod output;
+pub mod run;
 pub mod stats;
 
 pub use chart::ChartError;

@@ -1,0 +1,121 @@
+//! `labctl bench LAB`: run the scenarios on a running lab and print the
+//! write-up's table; JSON, CSV and an SVG chart on request.
+
+use super::output::RunRecord;
+use super::run::{self, BenchOptions, HostBenchLock};
+use super::stats::{Outcome, Verdict};
+use crate::checks::{CheckResult, NodeShell};
+use crate::error::{Error, Exit, Result};
+use crate::lifecycle::{self, LabArgs, Opened};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Outputs {
+    pub json: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+    pub chart: Option<PathBuf>,
+}
+
+/// Measure a lab that is up; returns the run record.
+pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Result<RunRecord> {
+    let lab = op.lab();
+    if lab.scenarios.is_empty() {
+        return Err(Error::usage(format!("lab {} has no [[scenario]] to bench", lab.name.value)));
+    }
+    let r = crate::exec::System;
+    let state = op.dir.load()?.unwrap_or_default();
+    crate::provider::docker::check_route(&r, lab)?;
+    let _lock = HostBenchLock::acquire()?;
+    let shell = crate::testrun::SshShell::new(lifecycle::targets(op, &state));
+    // Container endpoints need the iperf3 image on their node, moved offline.
+    let needs: std::collections::BTreeSet<String> = lab
+        .scenarios
+        .iter()
+        .flat_map(|s| [&s.client, &s.server])
+        .filter(|e| e.container != crate::lab::ContainerMode::None)
+        .map(|e| e.node.value.clone())
+        .collect();
+    let mut tag = String::new();
+    if !needs.is_empty() {
+        let node_image = state.image.clone().ok_or_else(|| Error::env("the state file names no node image", None))?;
+        tag = run::ensure_iperf_image(&r, &node_image)?;
+        for node in &needs {
+            let load = |node: &str, bytes: &[u8]| -> Result<()> {
+                let conn = lifecycle::connect(op, &state, node)?;
+                eprintln!("bench: loading {tag} on {node} ({} KiB, offline)", bytes.len() / 1024);
+                let res = conn.exec("sudo docker load", Some(bytes), Duration::from_secs(300), &mut |_, _| {})?;
+                if res.code != 0 {
+                    return Err(Error::env(format!("node {node}: docker load failed: {}", res.stderr.trim()), Some("is the docker-host role on this node?".into())));
+                }
+                Ok(())
+            };
+            run::load_on_node(&shell, &r, node, &tag, &load)?;
+        }
+    }
+    let rounds = rounds.unwrap_or(lab.bench.rounds);
+    let o = BenchOptions { rounds, duration, raw_dir: op.dir.root.join("bench").join("raw") };
+    let lab_bytes = op.loaded.source.text.as_bytes();
+    eprintln!("bench: {} scenarios, {rounds} interleaved rounds (raw iperf3 JSON in {})", lab.scenarios.len(), o.raw_dir.display());
+    run::run(lab, lab_bytes, &shell as &dyn NodeShell, &tag, &o, &mut |round, name, oc| match oc {
+        Outcome::Measured(s) => eprintln!("  round {round}  {name:<22} {:>7.2} Gbit/s", s.bits_per_second / 1e9),
+        Outcome::CouldNotRun { message } | Outcome::Unusable { message } => eprintln!("  round {round}  {name:<22} ERROR {message}"),
+    })
+}
+
+pub fn bench(a: &LabArgs, up: &lifecycle::UpOptions, rounds: Option<u32>, duration: Option<u32>, out: &Outputs) -> Result<Exit> {
+    let op = lifecycle::open(a)?;
+    let running = op.dir.load()?.is_some_and(|s| s.phase == "up");
+    if !running {
+        lifecycle::up(a, up)?;
+    }
+    let op = lifecycle::open(a)?;
+    let rec = measure(&op, rounds, duration)?;
+    write_outputs(&op, &rec, out)?;
+    print!("{}", rec.table());
+    print!("{}", super::output::checks_text(&rec.checks));
+    Ok(match rec.overall() {
+        Verdict::Pass => Exit::Ok,
+        Verdict::Fail => Exit::ChecksFailed,
+        Verdict::Unmeasured => Exit::Environment,
+    })
+}
+
+fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> {
+    // Always keep the latest run in the state dir; copies where asked.
+    let dir = op.dir.root.join("bench");
+    let chart = rec.chart_svg().map_err(|e| Error::env(format!("chart: {e}"), None))?;
+    let files = [("last.json", rec.to_json(), &out.json), ("last.csv", rec.csv(), &out.csv), ("last.svg", chart, &out.chart)];
+    for (name, text, extra) in files {
+        crate::state::write_atomic(&dir.join(name), text.as_bytes())?;
+        if let Some(p) = extra {
+            crate::state::write_atomic(p, text.as_bytes())?;
+            eprintln!("bench: wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `labctl bench --compare A.json B.json`.
+pub fn compare(a: &PathBuf, b: &PathBuf) -> Result<Exit> {
+    let ta = std::fs::read_to_string(a).map_err(|e| Error::io("read", a, e))?;
+    let tb = std::fs::read_to_string(b).map_err(|e| Error::io("read", b, e))?;
+    let c = super::output::compare(&ta, &tb).map_err(|e| Error::usage(format!("cannot compare {} and {}: {e}", a.display(), b.display())))?;
+    print!("{}", c.table());
+    Ok(Exit::Ok)
+}
+
+/// Ratio verdicts as check results, for `labctl test` (one JUnit testcase each).
+pub fn as_checks(rec: &RunRecord, seconds: f64) -> Vec<CheckResult> {
+    rec.checks
+        .iter()
+        .map(|c| CheckResult {
+            name: c.name.clone(),
+            kind: "ratio",
+            passed: c.verdict == Verdict::Pass,
+            message: c.message.clone(),
+            output: format!("scenario {} vs {}", c.scenario, c.of),
+            attempts: 1,
+            seconds,
+        })
+        .collect()
+}
