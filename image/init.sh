@@ -69,6 +69,9 @@ trap '' HUP
 log "starting ($(hostname))"
 # First boot: no host keys in the image; make them (ssh-keygen -A only fills in missing ones).
 ssh-keygen -A >/dev/null && log "ssh host keys present"
+# /run survives `docker restart` (a VM's does not): without this, cron finds its
+# marker from the previous boot and skips @reboot entries.
+rm -f /run/crond.reboot
 service cron start >/dev/null 2>&1 || log "cron failed to start"
 read_services
 for s in "${services[@]}"; do

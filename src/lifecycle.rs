@@ -544,14 +544,15 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
             }
         }
     }
-    let machines = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
-    if machines > 0 {
-        removed.push(format!("{machines} machine(s)"));
-    }
     if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
         // Vagrant first, so its own bookkeeping is cleared; failures are covered
         // by the label sweep below.
+        let machines = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
         let _ = r.output(&Cmd::new("vagrant").dir(&dir.root).args(["destroy", "-f"]).env("VAGRANT_CHECKPOINT_DISABLE", "1"));
+        let left = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
+        if machines > left {
+            removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
+        }
     }
     removed.extend(docker::remove_all(r, &lab.name.value, &lab.network_name())?);
     for d in &state.disks {

@@ -205,7 +205,7 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
                 .iter()
                 .map(|r| RoleCtx {
                     name: r.value.clone(),
-                    env: role_env(lab, n, &r.value),
+                    env: role_env(lab, n, &r.value).into_iter().map(|(k, v)| (k, vagrant_env_value(&v))).collect(),
                     secrets: lab.secret_vars.iter().map(|(k, v)| (env_name(k), v.value.clone())).collect(),
                 })
                 .collect(),
@@ -239,8 +239,29 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
 fn display_file(lab: &Lab) -> String {
     match &lab.dir {
         None => format!("labs/{}.toml (shipped with labctl)", lab.name.value),
-        Some(_) => lab.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        // The file name lands in a Ruby comment: a newline in it would end the
+        // comment and start code, so control characters are replaced.
+        Some(_) => lab
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().chars().map(|c| if c.is_control() { '?' } else { c }).collect())
+            .unwrap_or_default(),
     }
+}
+
+/// Vagrant's shell provisioner writes `env:` values into the guest script as
+/// `export KEY="value"`, escaping only `"`. Inside double quotes the shell still
+/// expands `$`, backticks and `\`, so those are escaped here first; the value
+/// then arrives in the guest byte for byte.
+pub fn vagrant_env_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Ansible inventory: every node in `all`, and one group per role.

@@ -207,6 +207,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     if !op.lab().ratios.is_empty() {
         let started = Instant::now();
         let rec = crate::bench::cmd::measure(&op, o.bench_rounds, o.bench_duration)?;
+        crate::bench::cmd::write_outputs(&op, &rec, &crate::bench::cmd::Outputs { json: None, csv: None, chart: None })?;
         eprint!("{}", rec.table());
         let secs = started.elapsed().as_secs_f64();
         if rec.overall() == crate::bench::Verdict::Unmeasured {

@@ -1,3 +1,61 @@
 #!/bin/bash
-# ansible-pull: provisioning lands with its issue; until then the role says so honestly.
-skip "role ansible-pull is not implemented yet"
+# ansible-pull: the node keeps itself current from its group's configuration
+# repository (PULL_REPO, a node variable) on the git server (GIT_URL, published
+# by gitserver). /etc/cron.d/ansible-pull runs ansible-pull every 3 minutes,
+# only when the repository changed (-o), never twice at once (flock -n),
+# logging to /var/log/ansible-pull.log (rotated by /etc/logrotate.d/ansible-pull);
+# at boot one full run brings the node back to its configuration.
+#
+# The role runs no pull itself: the first deployment is the push from mgmt.
+
+WORKDIR=/var/lib/ansible/local
+LOGFILE=/var/log/ansible-pull.log
+LOCK=/var/lock/ansible-pull.lock
+
+step "inputs"
+ensure_packages ansible-core git cron logrotate util-linux python3-apt
+[[ ${GIT_URL:-} =~ ^http://[0-9.]+$ ]] || { echo "ansible-pull: GIT_URL is not set (is gitserver in the lab?)" >&2; exit 2; }
+[[ ${PULL_REPO:-} =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || {
+    echo "ansible-pull: set the node variable pull_repo to the repository to pull (e.g. centraladmin_web)" >&2
+    exit 2
+}
+# ansible-pull limits its run to the hosts named like this machine: a node
+# whose hostname is not its lab name would pull and silently do nothing.
+[ "$(hostname -s)" = "$LABCTL_NODE" ] || {
+    echo "ansible-pull: hostname is $(hostname -s), expected $LABCTL_NODE (the repository's inventory names nodes by their lab name)" >&2
+    exit 2
+}
+url=$GIT_URL/$PULL_REPO.git
+head=$(git ls-remote "$url" refs/heads/main) && [ -n "$head" ] || { echo "ansible-pull: $url has no branch main" >&2; exit 1; }
+echo "ansible-pull: $url main ${head:0:12}"
+
+step "cron entry /etc/cron.d/ansible-pull"
+if [ ! -d /var/lib/ansible ]; then
+    install -d -m 0755 /var/lib/ansible
+    changed
+fi
+pull="ansible-pull -U $url -d $WORKDIR -i $WORKDIR/inventory.ini"
+install_content /etc/cron.d/ansible-pull 0644 <<CRON
+# labctl role ansible-pull: keep this node current from $PULL_REPO on the git server.
+# Every 3 minutes, and only when the repository changed (-o); flock -n skips a
+# run while the previous one still works. At boot, one full run (no -o).
+SHELL=/bin/sh
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# ansible-pull's own lines reach the log in order with its children's output.
+PYTHONUNBUFFERED=1
+*/3 * * * * root flock -n $LOCK $pull -o >>$LOGFILE 2>&1
+@reboot root sleep 15 && flock -w 600 $LOCK $pull >>$LOGFILE 2>&1
+CRON
+
+step "logrotate entry /etc/logrotate.d/ansible-pull"
+install_file logrotate.conf /etc/logrotate.d/ansible-pull 0644
+logrotate -d /etc/logrotate.d/ansible-pull >/dev/null 2>&1 || {
+    logrotate -d /etc/logrotate.d/ansible-pull
+    exit 1
+}
+
+step "cron is running"
+if ! service cron status >/dev/null 2>&1; then
+    service cron start
+    changed
+fi

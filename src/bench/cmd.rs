@@ -80,7 +80,7 @@ pub fn bench(a: &LabArgs, up: &lifecycle::UpOptions, rounds: Option<u32>, durati
     })
 }
 
-fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> {
+pub fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> {
     // Always keep the latest run in the state dir; copies where asked.
     let dir = op.dir.root.join("bench");
     let chart = rec.chart_svg().map_err(|e| Error::env(format!("chart: {e}"), None))?;

@@ -1,0 +1,256 @@
+//! The command line through the built binary: version, help with examples on
+//! every command, list, validate, render, exit codes, and running outside the
+//! repository (an installed binary carries the shipped labs and roles).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SHIPPED: [&str; 4] = ["bench", "docker-deploy", "testnodes", "workflow"];
+
+fn labctl(args: &[&str]) -> Output {
+    labctl_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Run the binary with `cwd` as its working directory.
+fn labctl_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run labctl")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn show(o: &Output) -> String {
+    format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", o.status.code(), stdout(o), stderr(o))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn version() {
+    let o = labctl(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(stdout(&o).trim(), format!("labctl {}", env!("CARGO_PKG_VERSION")));
+}
+
+/// The subcommands a help text lists (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(section) = help.split("\nCommands:\n").nth(1) else { return Vec::new() };
+    section
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every command, including the subcommands of command groups (`image build`),
+/// has examples in its `--help` that show how to call it.
+#[test]
+fn help_has_examples_for_every_command() {
+    let o = labctl(&["--help"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let top = stdout(&o);
+    assert!(top.contains("Examples:"), "{top}");
+    assert!(top.contains("Exit codes"), "{top}");
+    let mut todo: Vec<Vec<String>> = subcommands(&top).into_iter().map(|c| vec![c]).collect();
+    for c in ["list", "validate", "render"] {
+        assert!(todo.iter().any(|x| x[0] == c), "`{c}` missing from --help:\n{top}");
+    }
+    let mut leaves = 0;
+    while let Some(cmd) = todo.pop() {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = labctl(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        let text = stdout(&o);
+        let subs = subcommands(&text);
+        if !subs.is_empty() {
+            todo.extend(subs.into_iter().map(|s| [cmd.clone(), vec![s]].concat()));
+            continue;
+        }
+        let name = cmd.join(" ");
+        let examples = text.split("Examples:").nth(1).unwrap_or_else(|| panic!("`labctl {name} --help` has no Examples:\n{text}"));
+        assert!(examples.contains(&format!("labctl {name}")), "`labctl {name} --help` examples do not show `labctl {name}`:\n{text}");
+        leaves += 1;
+    }
+    assert!(leaves >= 3);
+}
+
+#[test]
+fn list_shows_the_four_shipped_labs() {
+    let o = labctl(&["list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    for (row, name) in rows.iter().zip(SHIPPED) {
+        assert!(row.starts_with(&format!("{name} ")), "{row:?} is not lab {name}");
+    }
+    // Node counts after `count` expansion, and the address plan.
+    assert!(out.lines().any(|l| l.starts_with("workflow ") && l.contains(" 5 ") && l.contains("192.168.57.0/24")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("testnodes ") && l.contains(" 2 ") && l.contains("192.168.56.0/24")), "{out}");
+}
+
+#[test]
+fn validate_all_shipped_labs() {
+    // No argument: every shipped lab.
+    let o = labctl(&["validate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    for name in SHIPPED {
+        assert!(stdout(&o).contains(&format!("labs/{name}.toml: ok")), "{}", show(&o));
+    }
+    // By name and by path, as `labctl validate labs/*.toml` would.
+    let paths: Vec<String> = SHIPPED.iter().map(|n| format!("labs/{n}.toml")).collect();
+    let mut args = vec!["validate", "workflow"];
+    args.extend(paths.iter().map(String::as_str));
+    let o = labctl(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(stdout(&o).lines().filter(|l| l.contains(": ok (")).count(), 5, "{}", show(&o));
+    assert!(!stderr(&o).contains("error"), "{}", show(&o));
+}
+
+#[test]
+fn validate_invalid_file_exits_2_with_location() {
+    let o = labctl(&["validate", "tests/fixtures/invalid/ip_duplicate.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = stderr(&o);
+    assert!(err.contains("tests/fixtures/invalid/ip_duplicate.toml:12:6"), "{err}");
+    assert!(err.contains("duplicate address 192.168.60.10"), "{err}");
+    assert!(err.contains("12 | ip = \"192.168.60.10\""), "{err}");
+
+    // A good lab beside a bad one: both are reported, the exit code is still 2.
+    let o = labctl(&["validate", "workflow", "tests/fixtures/invalid/cpus_out_of_range.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stdout(&o).contains("labs/workflow.toml: ok"), "{}", show(&o));
+    assert!(stderr(&o).contains("tests/fixtures/invalid/cpus_out_of_range.toml:9:8"), "{}", show(&o));
+    assert!(stderr(&o).contains("1 of 2 labs invalid"), "{}", show(&o));
+
+    // render refuses an invalid lab with the same diagnostics and writes nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = labctl(&["render", "tests/fixtures/invalid/ip_duplicate.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("ip_duplicate.toml:12:6"), "{}", show(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn unknown_lab_exits_2_and_lists_shipped_labs() {
+    for cmd in ["validate", "render"] {
+        let o = labctl(&[cmd, "no-such-lab"]);
+        assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+        let err = stderr(&o);
+        assert!(err.contains("no lab named `no-such-lab`"), "{err}");
+        for name in SHIPPED {
+            assert!(err.contains(name), "{name} not listed:\n{err}");
+        }
+    }
+    // A path that does not exist is an error about the file, not a lab name.
+    let o = labctl(&["validate", "./missing.toml"]);
+    assert_ne!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(stderr(&o).contains("missing.toml"), "{}", show(&o));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let o = labctl(&["no-such-command"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let o = labctl(&["render"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+}
+
+fn assert_rendered(dir: &Path, roles: &[&str]) {
+    for f in ["Vagrantfile", "inventory.ini", "summary.txt", "roles/_labctl/wrapper.sh"] {
+        assert!(dir.join(f).is_file(), "{} missing", dir.join(f).display());
+    }
+    for r in roles {
+        assert!(dir.join("roles").join(r).join("provision.sh").is_file(), "role {r} missing in {}", dir.display());
+    }
+}
+
+#[test]
+fn render_workflow_into_out_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("wf");
+    let o = labctl(&["render", "workflow", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(stdout(&o).contains("rendered lab workflow into"), "{}", show(&o));
+    assert_rendered(&out, &["gitserver", "ansible-mgmt", "ansible-push", "managed", "ansible-pull"]);
+    let vf = std::fs::read_to_string(out.join("Vagrantfile")).unwrap();
+    for node in ["gitlab", "mgmt", "lb", "web1", "web2"] {
+        assert!(vf.contains(&format!("config.vm.define '{node}' do")), "{node} not defined");
+    }
+    let inv = std::fs::read_to_string(out.join("inventory.ini")).unwrap();
+    assert!(inv.contains("web2 ansible_host=192.168.57.22"), "{inv}");
+}
+
+/// An installed binary works anywhere: shipped labs by name, and lab files by
+/// relative or absolute path, from a folder that is not the repository.
+#[test]
+fn works_outside_the_repository() {
+    let cwd = tempfile::tempdir().unwrap();
+
+    // A shipped lab by name; default output is .labctl/NAME/ under the cwd.
+    let o = labctl_in(cwd.path(), &["render", "testnodes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_rendered(&cwd.path().join(".labctl/testnodes"), &[]);
+
+    let o = labctl_in(cwd.path(), &["list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(stdout(&o).lines().count(), 5, "{}", show(&o));
+
+    // A lab file by relative path, in a sub-folder; its state dir sits beside it.
+    std::fs::create_dir(cwd.path().join("mine")).unwrap();
+    std::fs::copy(repo().join("labs/workflow.toml"), cwd.path().join("mine/my-lab.toml")).unwrap();
+    let o = labctl_in(cwd.path(), &["validate", "mine/my-lab.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = labctl_in(cwd.path(), &["render", "mine/my-lab.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_rendered(&cwd.path().join("mine/.labctl/workflow"), &["gitserver", "ansible-pull"]);
+    let o = labctl_in(cwd.path(), &["render", "mine/my-lab.toml", "--out", "elsewhere"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_rendered(&cwd.path().join("elsewhere"), &["gitserver"]);
+
+    // An absolute path to a lab file in the repository.
+    let bench = repo().join("labs/bench.toml");
+    let o = labctl_in(cwd.path(), &["render", bench.to_str().unwrap(), "--out", "b"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_rendered(&cwd.path().join("b"), &["netshape", "docker-host"]);
+}
+
+/// A `provision/` folder beside a user's lab file adds roles.
+#[test]
+fn user_roles_beside_the_lab_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("provision/hello")).unwrap();
+    std::fs::write(dir.path().join("provision/hello/provision.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    std::fs::write(
+        dir.path().join("lab.toml"),
+        "name = \"mine\"\n\n[network]\nsubnet = \"192.168.63.0/24\"\n\n[[node]]\nname = \"a\"\nip = \"192.168.63.10\"\nroles = [\"hello\"]\n",
+    )
+    .unwrap();
+    let o = labctl_in(dir.path(), &["render", "lab.toml", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_rendered(&dir.path().join("out"), &["hello"]);
+    // The same lab file elsewhere, without the folder, names the unknown role.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("lab.toml"), other.path().join("lab.toml")).unwrap();
+    let o = labctl_in(other.path(), &["validate", "lab.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("lab.toml:9:10"), "{}", show(&o));
+    assert!(stderr(&o).contains("unknown role `hello`"), "{}", show(&o));
+}
