@@ -74,7 +74,7 @@ pub fn ensure(spec: &Spec, runner: &dyn Runner, rebuild: bool) -> Result<String>
     if !rebuild && exists(runner, &tag) {
         return Ok(tag);
     }
-    eprintln!("image: building {tag} (debootstrap {}, {} extra packages); this takes about a minute", spec.release, spec.packages.len());
+    eprintln!("image: building {tag} (debootstrap {}, {} extra packages); this takes a few minutes", spec.release, spec.packages.len());
     let work = tempfile::Builder::new().prefix("labctl-image-").tempdir_in("/var/tmp").map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
     let tar = work.path().join("rootfs.tar");
     build_rootfs(spec, &work.path().join("rootfs"), &tar)?;

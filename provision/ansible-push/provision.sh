@@ -58,6 +58,21 @@ for repo in $REPOS; do
     echo "ansible-push: $repo at $(git -C "$dir" rev-parse --short HEAD)"
 done
 
+step "workflow-propagate: a commit's way from git to the lb, on demand"
+web_nodes= lb_ip=
+for entry in $LABCTL_NODES; do
+    case ${entry%%=*} in
+    web | web[0-9]*) web_nodes="$web_nodes $entry" ;;
+    lb) lb_ip=${entry#*=} ;;
+    esac
+done
+{
+    printf 'GIT_HOST=%s\n' "${GIT_URL#http://}"
+    printf 'LB_URL=%s\n' "http://$lb_ip:8080/"
+    printf 'WEB_NODES="%s"\n' "${web_nodes# }"
+} | install_content "$LAB_DIR/workflow.env" 0644
+install_file propagate.sh /usr/local/sbin/workflow-propagate 0755
+
 step "push the playbooks (push.yml)"
 export ANSIBLE_CONFIG=$LAB_DIR/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 : >"$LOG"

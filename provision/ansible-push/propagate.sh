@@ -1,0 +1,55 @@
+#!/bin/bash
+# workflow-propagate: show (and check) the pull workflow end to end, from mgmt.
+#  1. commit a change to centraladmin_web on the git server, as a user would
+#     (over SSH to the git server, which accepts pushes through its filesystem);
+#  2. on every web node, run the installed cron line exactly as cron would
+#     (env -i, /bin/sh, the line taken from /etc/cron.d/ansible-pull);
+#  3. ask the load balancer until both web nodes serve the new revision.
+# Prints the new revision; exits non-zero when it did not reach every node.
+set -euo pipefail
+conf=/etc/ansible/lab/workflow.env
+# shellcheck disable=SC1090
+. "$conf"    # GIT_HOST, LB_URL, WEB_NODES (name=ip ...)
+ssh_opts=(-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5)
+
+rev=$(ssh "${ssh_opts[@]}" "root@$GIT_HOST" 'set -e
+    d=$(mktemp -d); trap "rm -rf $d" EXIT
+    git clone -q /srv/git/centraladmin_web.git "$d"
+    cd "$d"
+    date -u +%Y-%m-%dT%H:%M:%S.%N >propagation-probe
+    git add propagation-probe
+    git -c user.name=workflow-propagate -c user.email=propagate@lab commit -qm "propagation probe"
+    git push -q origin HEAD
+    git rev-parse --short HEAD')
+echo "committed $rev to centraladmin_web"
+
+for entry in $WEB_NODES; do
+    name=${entry%%=*} ip=${entry#*=}
+    ssh "${ssh_opts[@]}" "root@$ip" 'line=$(sed -n "s|^[*]/3 [*] [*] [*] [*] root ||p" /etc/cron.d/ansible-pull)
+        [ -n "$line" ] || { echo "no */3 ansible-pull line in /etc/cron.d/ansible-pull" >&2; exit 1; }
+        env -i PATH=/usr/bin:/bin /bin/sh -c "$line"'
+    echo "ran the cron line on $name"
+done
+
+# Every web node must serve the new revision through the load balancer.
+declare -A got=()
+for _ in $(seq 30); do
+    for _ in $(seq 8); do
+        page=$(curl -fsS --max-time 3 "$LB_URL" || true)
+        grep -q "revision: $rev" <<<"$page" || continue
+        for entry in $WEB_NODES; do
+            grep -qw "${entry%%=*}" <<<"$page" && got[${entry%%=*}]=1
+        done
+    done
+    missing=
+    for entry in $WEB_NODES; do
+        [ -n "${got[${entry%%=*}]:-}" ] || missing="$missing ${entry%%=*}"
+    done
+    if [ -z "$missing" ]; then
+        echo "propagated $rev: the lb serves it from every web node"
+        exit 0
+    fi
+    sleep 1
+done
+echo "revision $rev did not reach:$missing (through the lb)" >&2
+exit 1
