@@ -1156,7 +1156,7 @@ ip = "192.168.57.21"
 
     /// A check that gives up quickly: 60 ms, retried every 5 ms.
     fn check(kind: CheckKind) -> Check {
-        Check { name: "t".into(), span: Span::default(), timeout: ms(60), interval: ms(5), kind }
+        Check { name: "t".into(), span: Span::default(), timeout: ms(60), interval: ms(5), disruptive: false, kind }
     }
 
     /// A check with room for several scripted replies.

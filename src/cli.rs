@@ -38,6 +38,17 @@ Warnings are printed but never fail validation; exit code 2 means at least one e
         labs: Vec<String>,
     },
 
+    /// Flag insecure patterns in lab files, their roles and the rendered files
+    #[command(after_help = "Examples:\n  labctl lint workflow\n  labctl lint ./my-lab.toml\n\n\
+Flags unauthenticated package sources (AllowUnauthenticated, trusted=yes, gpgcheck=0), `curl ... | sh`,\n\
+credentials in URLs, SSH host key checking turned off and Vagrant's shared insecure key. They are errors\n\
+(exit 2) unless the lab sets insecure = true, which turns them into warnings printed on every run.\n\
+`labctl validate` runs the same checks.")]
+    Lint {
+        /// Labs by name or path; all shipped labs when none is given
+        labs: Vec<String>,
+    },
+
     /// Render a lab's Vagrantfile, Ansible inventory, summary and role folders
     #[command(after_help = "Examples:\n  labctl render workflow\n  labctl render workflow --out /tmp/wf && (cd /tmp/wf && vagrant validate)\n\n\
 The output is deterministic: two renders of the same lab are byte-identical.")]
@@ -265,6 +276,7 @@ pub enum ImageCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::interrupt::install();
     match run(cli) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
@@ -278,6 +290,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::List => list(),
         Command::Validate { labs } => validate(labs),
+        Command::Lint { labs } => lint(labs),
         Command::Render { lab, out } => render(&lab, out),
         Command::Setup { provider } => {
             let r = crate::exec::System;
@@ -362,6 +375,20 @@ fn list() -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+fn lint(labs: Vec<String>) -> Result<Exit> {
+    let labs = if labs.is_empty() { crate::assets::lab_names() } else { labs };
+    let mut errors = 0;
+    for arg in &labs {
+        let l = lab::load(arg)?;
+        let f = crate::lint::lint(&l)?;
+        errors += crate::lint::report(&l, &f);
+        if f.is_empty() {
+            println!("{}: no insecure patterns", l.source.path.display());
+        }
+    }
+    Ok(if errors > 0 { Exit::Usage } else { Exit::Ok })
+}
+
 fn validate(labs: Vec<String>) -> Result<Exit> {
     let labs = if labs.is_empty() { crate::assets::lab_names() } else { labs };
     let mut failed = 0;
@@ -369,6 +396,11 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
         match lab::load(arg) {
             Ok(l) => {
                 eprint!("{}", l.render_warnings());
+                let findings = crate::lint::lint(&l)?;
+                if crate::lint::report(&l, &findings) > 0 {
+                    failed += 1;
+                    continue;
+                }
                 let w = l.warnings.len();
                 println!(
                     "{}: ok ({} nodes, {} checks{})",

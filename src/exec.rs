@@ -156,12 +156,15 @@ impl Runner for System {
             .map_err(|e| spawn_error(cmd, e))?;
         let pids = handle.pids();
         for p in &pids {
+            crate::interrupt::track(*p as i32);
             spawn_hook(*p, true);
         }
         let out = handle.wait().map_err(|e| spawn_error(cmd, e));
         for p in &pids {
             spawn_hook(*p, false);
+            crate::interrupt::untrack(*p as i32);
         }
+        crate::interrupt::check()?;
         let out = out?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         eprint!("{stderr}");

@@ -112,6 +112,10 @@ pub struct UpOptions {
 pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
     let op = open(a)?;
     eprint!("{}", op.loaded.render_warnings());
+    let findings = crate::lint::lint(&op.loaded)?;
+    if crate::lint::report(&op.loaded, &findings) > 0 {
+        return Err(Error::usage(format!("lab {} uses insecure patterns (see above); `labctl lint` lists them", op.lab().name.value)));
+    }
     let r = runner();
     let (kind, why) = provider::choose(o.provider, r.as_ref());
     eprintln!("provider: {kind} ({why})");
@@ -136,6 +140,11 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
             Ok(exit)
         }
         Err(e) => {
+            if fresh && !o.keep_on_failure && matches!(e, Error::Interrupted { .. }) {
+                eprintln!("interrupted during {}; removing what this run created (--keep-on-failure keeps it)", crate::interrupt::phase());
+                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false);
+                return Err(e);
+            }
             if fresh && !o.keep_on_failure {
                 eprint!("{}", e.render());
                 eprintln!("up failed; removed what this run created (run with --keep-on-failure to keep it and debug)");
@@ -170,6 +179,7 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
     let roles = &op.loaded.roles;
 
     // The node image first: nothing is created for the lab until it exists.
+    crate::interrupt::set_phase("node image");
     let spec = crate::image::Spec { release: "bookworm".into(), mirror: None, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
     let image = crate::image::ensure(&spec, r, o.rebuild_image)?;
 
@@ -203,6 +213,8 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
     }
     dir.save(state)?;
     record_children(dir);
+    crate::interrupt::set_phase("network and disks");
+    crate::interrupt::check()?;
     if !have_network {
         docker::create_network(r, lab)?;
     }
@@ -222,6 +234,8 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
     crate::state::write_atomic(&dir.runtime_file(), docker::runtime_json(lab, &image, &devices).as_bytes())?;
 
     let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    crate::interrupt::set_phase("vagrant up");
+    crate::interrupt::check()?;
     eprintln!("vagrant: bringing up {} node(s) with the {kind} provider", nodes.len());
     vagrant::up(r, &dir.root, kind, &nodes, true)?;
     refresh_ssh(op, r, state)?;
@@ -232,7 +246,10 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
     if !o.provision {
         return Ok(Exit::Ok);
     }
+    crate::interrupt::set_phase("provisioning");
+    crate::interrupt::check()?;
     let report = provision_locked(op, state, None, None)?;
+    crate::interrupt::check()?;
     if report.ok() {
         Ok(Exit::Ok)
     } else {

@@ -128,6 +128,12 @@ impl Conn {
             if ch.eof() && !progressed {
                 break;
             }
+            if crate::interrupt::interrupted() {
+                // Closing the channel ends the remote command's session.
+                let _ = ch.close();
+                self.sess.set_blocking(true);
+                return Err(crate::Error::Interrupted { phase: crate::interrupt::phase() });
+            }
             if Instant::now() > deadline {
                 self.sess.set_blocking(true);
                 return Err(ssh_err(t, &format!("command still running after {}s", timeout.as_secs()), command_name(command)));

@@ -202,7 +202,15 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
             eprintln!("  {verdict}  {} [{}] {:.1}s{}", check.name, result.kind, result.seconds, if result.passed { String::new() } else { format!(": {}", result.message) });
         }
     };
-    run.results = checks::run_all(op.lab(), &shell, &http, o.parallel, &mut on_event);
+    // Checks that change the lab run last and one at a time: a pull that
+    // repairs a node must not hide the fault the other checks are looking for.
+    let mut quiet = op.lab().clone();
+    quiet.checks.retain(|c| !c.disruptive);
+    let mut loud = op.lab().clone();
+    loud.checks.retain(|c| c.disruptive);
+    let mut first = checks::run_all(&quiet, &shell, &http, o.parallel, &mut on_event).into_iter();
+    let mut second = checks::run_all(&loud, &shell, &http, false, &mut on_event).into_iter();
+    run.results = op.lab().checks.iter().filter_map(|c| if c.disruptive { second.next() } else { first.next() }).collect();
     // Bench ratios are checks too: one result (one JUnit testcase) per bound.
     if !op.lab().ratios.is_empty() {
         let started = Instant::now();

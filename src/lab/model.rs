@@ -142,6 +142,10 @@ pub struct Check {
     pub span: Span,
     pub timeout: Duration,
     pub interval: Duration,
+    /// The check changes the lab (pushes a commit, runs a pull): it runs after
+    /// every other check has finished, one at a time, so it cannot mask a fault
+    /// the others should see.
+    pub disruptive: bool,
     pub kind: CheckKind,
 }
 

@@ -41,19 +41,19 @@ const NETWORK_KEYS: &[&str] = &["subnet", "bandwidth"];
 const FORWARD_KEYS: &[&str] = &["guest", "host", "host_ip"];
 const DISK_KEYS: &[&str] = &["name", "size"];
 const CHECK_KEYS: &[&str] = &[
-    "name", "kind", "timeout", "interval", "from", "url", "status", "body", "spread", "requests", "node", "port",
+    "name", "kind", "timeout", "interval", "disruptive", "from", "url", "status", "body", "spread", "requests", "node", "port",
     "run", "exit", "stdout", "path", "contains", "user", "service", "to", "size", "device",
 ];
 /// Keys each check kind accepts (the common ones first); a key of another kind
 /// is an unknown key, not silently ignored.
-const CHECK_HTTP_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "from", "url", "status", "body", "spread", "requests"];
-const CHECK_PORT_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "port", "from"];
-const CHECK_COMMAND_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "run", "exit", "stdout"];
-const CHECK_FILE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "path", "contains"];
-const CHECK_CRON_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "user", "contains"];
-const CHECK_SERVICE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "service"];
-const CHECK_REACH_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "from", "to"];
-const CHECK_DISK_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "node", "size", "device"];
+const CHECK_HTTP_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "from", "url", "status", "body", "spread", "requests"];
+const CHECK_PORT_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "port", "from"];
+const CHECK_COMMAND_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "run", "exit", "stdout"];
+const CHECK_FILE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "path", "contains"];
+const CHECK_CRON_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "user", "contains"];
+const CHECK_SERVICE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "service"];
+const CHECK_REACH_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "from", "to"];
+const CHECK_DISK_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "size", "device"];
 const SCENARIO_KEYS: &[&str] = &["name", "description", "baseline", "client", "server", "duration", "omit", "parallel"];
 const ENDPOINT_KEYS: &[&str] = &["node", "container", "address"];
 const RATIO_KEYS: &[&str] = &["name", "scenario", "of", "min", "max"];
@@ -577,6 +577,7 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
     }
     let timeout = if o.has("timeout") { parse_duration_key(&mut o, "timeout", Duration::from_secs(1800), cx) } else { None };
     let interval = if o.has("interval") { parse_duration_key(&mut o, "interval", Duration::from_secs(300), cx) } else { None };
+    let disruptive = o.bool("disruptive", cx).map(|b| b.value).unwrap_or(false);
     let has_kind = o.has("kind");
     let Some(kind_s) = require(o.string("kind", cx), &o, "kind", "kind = \"http\" (http, port, command, file, cron, service, reach, disk)", has_kind, cx) else {
         // Without a kind only keys that no kind knows are reported.
@@ -707,6 +708,7 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
         span,
         timeout: timeout.unwrap_or(Duration::from_secs(60)),
         interval: interval.unwrap_or(Duration::from_secs(1)),
+        disruptive,
         kind,
     })
 }

@@ -1,0 +1,73 @@
+//! Ctrl-C and SIGTERM: stop labctl's children, then let the running command
+//! unwind through its normal error path (which removes what a first `up`
+//! created) and exit non-zero naming the phase it was in.
+//!
+//! Children run in process groups of their own (so a terminal's Ctrl-C reaches
+//! labctl alone); the handler forwards the signal to those groups. Only
+//! async-signal-safe work happens in the handler: atomics and `killpg`.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Mutex;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+const SLOTS: usize = 32;
+static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+static PHASE: Mutex<String> = Mutex::new(String::new());
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    for g in GROUPS.iter() {
+        let pg = g.load(Ordering::SeqCst);
+        if pg > 0 {
+            unsafe {
+                nix::libc::killpg(pg, nix::libc::SIGTERM);
+            }
+        }
+    }
+}
+
+/// Install the handler for SIGINT and SIGTERM (once, at startup).
+pub fn install() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &act);
+        let _ = sigaction(Signal::SIGTERM, &act);
+    }
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Remember a child's process group so a signal reaches it.
+pub fn track(pgid: i32) {
+    for g in GROUPS.iter() {
+        if g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return;
+        }
+    }
+}
+
+pub fn untrack(pgid: i32) {
+    for g in GROUPS.iter() {
+        let _ = g.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+pub fn set_phase(p: &str) {
+    *PHASE.lock().unwrap_or_else(|e| e.into_inner()) = p.to_string();
+}
+
+pub fn phase() -> String {
+    PHASE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Err(Interrupted) if a signal arrived; call between steps.
+pub fn check() -> crate::Result<()> {
+    if interrupted() {
+        Err(crate::Error::Interrupted { phase: phase() })
+    } else {
+        Ok(())
+    }
+}
