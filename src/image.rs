@@ -143,3 +143,127 @@ pub fn build_rootfs(spec: &Spec, rootfs: &std::path::Path, output_tar: &std::pat
         }
     }
 }
+
+// ------------------------------------------------------------------ rootfs images for users
+
+/// What [`build_rootfs_tar`] made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RootfsBuild {
+    /// The tarball written (`--output`), and its size.
+    pub output: Option<PathBuf>,
+    pub bytes: Option<u64>,
+    /// The image imported (`--import NAME`).
+    pub imported: Option<String>,
+}
+
+/// `labctl image build --release R --packages P... --output rootfs.tar.gz --import NAME`:
+/// a Debian root file system made by the same script and from the same inputs
+/// as the node image (debootstrap `minbase` from the host's Debian mirror and
+/// apt settings, the base packages every node has plus `spec.packages`, the
+/// `vagrant` user, `labctl-init` as the command, no SSH host keys), written
+/// as a tarball (gzip-compressed when the name ends in `.gz` or `.tgz`) and/or
+/// imported with `docker import` as `NAME`. At least one of the two is needed.
+/// Needs root (debootstrap, chroot); takes minutes. Not cached: the node
+/// image (`ensure`) is.
+pub fn build_rootfs_tar(spec: &Spec, output: Option<&std::path::Path>, import: Option<&str>, runner: &dyn Runner) -> Result<RootfsBuild> {
+    if output.is_none() && import.is_none() {
+        return Err(Error::usage("say where the root file system goes: --output FILE.tar[.gz] and/or --import NAME"));
+    }
+    if let Some(name) = import {
+        check_image_name(name)?;
+    }
+    if let Some(out) = output {
+        if out.is_dir() {
+            return Err(Error::usage(format!("--output {} is a folder; give a file name such as rootfs.tar.gz", out.display())));
+        }
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::usage(format!("--output {}: folder {} does not exist", out.display(), parent.display())));
+        }
+    }
+    eprintln!("image: building a Debian {} root file system ({} extra packages); this takes a few minutes", spec.release, spec.packages.len());
+    let work = tempfile::Builder::new().prefix("labctl-rootfs-").tempdir_in("/var/tmp").map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
+    let mut tar = work.path().join("rootfs.tar");
+    build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
+    let gz = output.is_some_and(|o| {
+        let n = o.to_string_lossy();
+        n.ends_with(".gz") || n.ends_with(".tgz")
+    });
+    if gz {
+        runner.run(&Cmd::new("gzip").args(["-n", "-6", "-f"]).arg(tar.to_string_lossy()))?;
+        tar = work.path().join("rootfs.tar.gz");
+    }
+    let mut res = RootfsBuild { output: None, bytes: None, imported: None };
+    if let Some(out) = output {
+        // Copy next to the destination, then rename: never a half-written tarball.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let tmp = tempfile::Builder::new().prefix(".rootfs-").tempfile_in(parent).map_err(|e| Error::io("create a temp file in", parent, e))?;
+        std::fs::copy(&tar, tmp.path()).map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        tmp.persist(out).map_err(|e| Error::io("write", out, e.error))?;
+        let bytes = std::fs::metadata(out).map(|m| m.len()).map_err(|e| Error::io("read", out, e))?;
+        eprintln!("image: wrote {} ({:.0} MiB)", out.display(), bytes as f64 / 1048576.0);
+        res.output = Some(out.to_path_buf());
+        res.bytes = Some(bytes);
+    }
+    if let Some(name) = import {
+        runner.run(
+            &Cmd::new("docker")
+                .arg("import")
+                .args(["--change", "CMD [\"/usr/local/sbin/labctl-init\"]"])
+                .args(["--change", &format!("LABEL labctl.rootfs.release={}", spec.release)])
+                .arg(tar.to_string_lossy())
+                .arg(name),
+        )?;
+        eprintln!("image: imported as {name} (docker run -d --name NODE {name}; it starts sshd and cron)");
+        res.imported = Some(name.to_string());
+    }
+    Ok(res)
+}
+
+/// A Docker image reference labctl may create for a user: `name[:tag]`, not
+/// in the `labctl-node` repository (labctl manages that one).
+pub fn check_image_name(name: &str) -> Result<()> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$").unwrap()
+    });
+    if name.len() > 200 || !RE.is_match(name) {
+        return Err(Error::usage(format!("--import {name:?} is not a Docker image name (lower-case name, optionally :tag, e.g. my-debian:bookworm)")));
+    }
+    let repo = name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(r, _)| r).unwrap_or(name);
+    if repo == REPO {
+        return Err(Error::usage(format!("--import {name}: the `{REPO}` images are labctl's node images; choose another name")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod rootfs_tests {
+    use super::*;
+
+    #[test]
+    fn image_names() {
+        for ok in ["my-debian", "my-debian:bookworm", "registry.local/team/base:1.0", "a_b"] {
+            assert!(check_image_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "My-Debian", "x:", "-x", "x;rm -rf /", "x y", "labctl-node", "labctl-node:mine", "a//b"] {
+            assert!(check_image_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_is_refused_before_building() {
+        let spec = Spec { release: "bookworm".into(), mirror: None, packages: vec![] };
+        let r = crate::exec::Recorder::default();
+        let e = build_rootfs_tar(&spec, None, None, &r).unwrap_err();
+        assert!(e.to_string().contains("--output"), "{e}");
+        let e = build_rootfs_tar(&spec, None, Some("labctl-node:x"), &r).unwrap_err();
+        assert!(e.to_string().contains("labctl's node images"), "{e}");
+        let e = build_rootfs_tar(&spec, Some(std::path::Path::new("/nonexistent-dir/x.tar.gz")), None, &r).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(r.lines().is_empty(), "nothing ran");
+    }
+}

@@ -26,8 +26,22 @@ impl Rendered {
     /// Write every file under `dir`, replacing only what changed (keeps mtimes of
     /// unchanged files so Vagrant and editors are not disturbed).
     pub fn write_to(&self, dir: &Path) -> Result<()> {
+        if dir.components().any(|c| c == std::path::Component::ParentDir) {
+            return Err(Error::usage(format!("output folder {} contains `..`; give a plain path", dir.display())));
+        }
+        if std::fs::symlink_metadata(dir).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+            return Err(Error::usage(format!("output folder {} is a symbolic link; refusing to write through it", dir.display())));
+        }
         for (rel, bytes) in &self.files {
             let path = dir.join(rel);
+            // Never write through a symbolic link planted inside the output folder.
+            let mut p = dir.to_path_buf();
+            for c in Path::new(rel).parent().into_iter().flat_map(|x| x.components()) {
+                p.push(c);
+                if std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+                    return Err(Error::usage(format!("{} is a symbolic link; refusing to write through it", p.display())));
+                }
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
             }

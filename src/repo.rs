@@ -171,12 +171,6 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
     mkdir(&public, 0o755)?;
     mkdir(&pool, 0o755)?;
 
-    // The key first: it never changes once made.
-    let key = ensure_key(&lab.name.value, &out_dir.join("key"), runner)?;
-    if key.created {
-        say(format!("made the lab's repository key {} (kept in {})", key.fingerprint, out_dir.join("key").display()));
-    }
-
     // A private APT configuration: the host's Debian sources for the release.
     let arch = runner.run(&Cmd::new("dpkg").arg("--print-architecture"))?.stdout.trim().to_string();
     let apt = AptRoot::prepare(&out_dir.join("apt"), &o.release, o.mirror.as_deref())?;
@@ -220,6 +214,12 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
         if !wanted.contains_key(&name) {
             std::fs::remove_file(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
         }
+    }
+
+    // The lab's key: made once, never replaced.
+    let key = ensure_key(&lab.name.value, &out_dir.join("key"), runner)?;
+    if key.created {
+        say(format!("made the lab's repository key {} (kept in {})", key.fingerprint, out_dir.join("key").display()));
     }
 
     // Index.

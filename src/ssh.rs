@@ -213,7 +213,13 @@ enum ConnectError {
 
 /// Check the node's host key against the lab's known_hosts: record it on first
 /// contact, refuse a changed key.
+/// Nodes connect in parallel and share the lab's known_hosts: reading, adding
+/// and writing it happen under one lock, and the file is replaced atomically,
+/// so no connection ever reads a half-written file.
+static KNOWN_HOSTS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
+    let _g = KNOWN_HOSTS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (key, kind) = sess.host_key().ok_or_else(|| ssh_err(t, "no host key offered", "handshake"))?;
     let mut kh = sess.known_hosts().map_err(|e| ssh_err(t, "known_hosts", e))?;
     if t.known_hosts.exists() {
@@ -235,7 +241,9 @@ fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
             if let Some(dir) = t.known_hosts.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
             }
-            kh.write_file(&t.known_hosts, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot write {}", t.known_hosts.display()), e))?;
+            let tmp = t.known_hosts.with_extension("tmp");
+            kh.write_file(&tmp, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot write {}", tmp.display()), e))?;
+            std::fs::rename(&tmp, &t.known_hosts).map_err(|e| Error::io("replace", &t.known_hosts, e))?;
             Ok(())
         }
         CheckResult::Mismatch => Err(Error::env(

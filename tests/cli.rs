@@ -254,3 +254,45 @@ fn user_roles_beside_the_lab_file() {
     assert!(stderr(&o).contains("lab.toml:9:10"), "{}", show(&o));
     assert!(stderr(&o).contains("unknown role `hello`"), "{}", show(&o));
 }
+
+#[test]
+fn render_refuses_path_escapes_in_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "a/../b"]).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`..`"));
+    // A symbolic link planted inside the output folder is not written through.
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("o")).unwrap();
+    std::os::unix::fs::symlink(victim.path(), tmp.path().join("o/roles")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "o"]).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "nothing written through the link");
+    // The output folder itself as a link.
+    std::os::unix::fs::symlink(victim.path(), tmp.path().join("link")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "link"]).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn lint_flags_insecure_patterns_unless_the_lab_accepts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = |insecure: bool| {
+        format!(
+            "name = \"lint\"\n{}[network]\nsubnet = \"192.168.70.0/24\"\n[[node]]\nname = \"a\"\nip = \"192.168.70.5\"\nvars = {{ repo = \"http://root@192.168.70.2/x.git\", opts = \"-o StrictHostKeyChecking=no\" }}\n",
+            if insecure { "insecure = true\n" } else { "" }
+        )
+    };
+    std::fs::write(tmp.path().join("bad.toml"), lab(false)).unwrap();
+    std::fs::write(tmp.path().join("ok.toml"), lab(true)).unwrap();
+    for cmd in ["lint", "validate"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args([cmd, "bad.toml"]).current_dir(tmp.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.toml:7:") && err.contains("credentials-in-url") && err.contains("host-key-checking-off"), "{err}");
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args([cmd, "ok.toml"]).current_dir(tmp.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("insecure = true"), "warns every run");
+    }
+}

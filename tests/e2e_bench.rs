@@ -12,6 +12,7 @@ fn bench_lab_measures_and_asserts_ratios() {
     let _g = serial();
     let tmp = tempfile::Builder::new().prefix("labctl-e2e-bench-").tempdir().unwrap();
     let dir = tmp.path();
+    let _down = DownGuard::new(dir, &["bench"]);
     let before = snapshot(&["labctl-bench", dir.to_str().unwrap()]);
     let junit = dir.join("bench.xml");
     let json_report = dir.join("bench.json");

@@ -12,9 +12,44 @@ fn lifecycle_of_a_two_node_lab() {
     let (tmp, lab) = fixture_lab("e2e");
     let dir = tmp.path();
     let lab = lab.to_str().unwrap();
+    let _down = DownGuard::new(dir, &[lab]);
+    let _down2 = DownGuard::new(dir, &[lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"]);
     let before = snapshot(&["labctl-e2e", "labctl-e2e2", dir.to_str().unwrap()]);
 
-    ok(&labctl(dir, &["up", lab, "--provider", "docker"]));
+    // Watch every process's arguments while the lab comes up: the secret must
+    // never appear in one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+                        if String::from_utf8_lossy(&c).contains(CANARY) {
+                            seen.push(String::from_utf8_lossy(&c).replace('\0', " "));
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            seen
+        })
+    };
+    let up = labctl(dir, &["up", lab, "--provider", "docker"]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = watcher.join().unwrap();
+    ok(&up);
+    assert!(seen.is_empty(), "secret in process arguments: {seen:?}");
+    // The role got the secret (its digest matches), output and logs masked it,
+    // and no file labctl wrote holds it.
+    let digest = ok(&labctl(dir, &["exec", lab, "node1", "--", "sudo", "cat", "/var/lib/labctl/token.sha256"]));
+    let want = sh(&format!("printf '%s' '{CANARY}' | sha256sum | cut -d' ' -f1"));
+    assert_eq!(digest.trim(), want.trim());
+    let up_err = String::from_utf8_lossy(&up.stderr);
+    assert!(!up_err.contains(CANARY) && up_err.contains("token is ***"), "{up_err}");
+    let leaked = sh(&format!("grep -rl -a -F '{CANARY}' '{}' 2>/dev/null", dir.display()));
+    assert!(leaked.trim().is_empty(), "secret written to: {leaked}");
 
     // status --json: both nodes running, at their lab addresses.
     let st = json(&labctl(dir, &["status", lab, "--json"]));
@@ -59,8 +94,19 @@ fn lifecycle_of_a_two_node_lab() {
     let key = |s: &str| s.split_whitespace().nth(1).unwrap_or("").to_string();
     assert!(!key(&k1).is_empty());
     assert_ne!(key(&k1), key(&k2), "nodes share a host key");
-    let ak = ok(&labctl(dir, &["exec", lab, "node1", "--", "cat", "/home/vagrant/.ssh/authorized_keys"]));
-    assert!(!ak.contains("vagrant insecure public key"), "insecure key still authorized: {ak}");
+    // Vagrant's well-known insecure key is authorized nowhere; per-machine keys
+    // are private (0600).
+    let insecure = sh("cat $(dpkg -L vagrant | grep 'keys/vagrant.pub$' | head -n1)");
+    let insecure_key = insecure.split_whitespace().nth(1).unwrap_or("none").to_string();
+    assert!(insecure_key.len() > 100, "found Vagrant's public key: {insecure}");
+    for node in ["node1", "node2"] {
+        let ak = ok(&labctl(dir, &["exec", lab, node, "--", "cat", "/home/vagrant/.ssh/authorized_keys"]));
+        assert!(!ak.contains(&insecure_key), "{node} still authorizes the insecure key: {ak}");
+        let key = dir.join(format!(".labctl/e2e/.vagrant/machines/{node}/docker/private_key"));
+        let mode = std::fs::metadata(&key).unwrap().permissions();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.mode() & 0o077, 0, "{} is readable by others", key.display());
+    }
 
     // A second copy beside the first.
     ok(&labctl(dir, &["up", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"]));

@@ -16,6 +16,7 @@ fn workflow_lab_end_to_end() {
     let _g = serial();
     let tmp = tempfile::Builder::new().prefix("labctl-e2e-wf-").tempdir().unwrap();
     let dir = tmp.path();
+    let _down = DownGuard::new(dir, &["workflow"]);
     let before = snapshot(&["labctl-workflow", dir.to_str().unwrap()]);
     let junit = dir.join("wf.xml");
     let report = dir.join("wf.json");

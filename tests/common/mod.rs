@@ -21,7 +21,20 @@ pub fn bin() -> &'static str {
 
 /// Run labctl in `dir`; returns the output (stdout, stderr, status).
 pub fn labctl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(bin()).args(args).current_dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").output().expect("run labctl");
+    labctl_env(dir, args, &[])
+}
+
+/// The secret the e2e fixture lab passes to its role (a canary: it must never
+/// appear on the host outside this process's environment).
+pub const CANARY: &str = "canary-7f3a9c1e-do-not-leak";
+
+pub fn labctl_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin());
+    c.args(args).current_dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").env("LABCTL_E2E_TOKEN", CANARY);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run labctl");
     eprintln!(
         "$ labctl {}\n--- exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
         args.join(" "),
@@ -88,9 +101,20 @@ fn lines(s: String) -> BTreeSet<String> {
 /// (its name or state dir appears in their command line).
 pub fn snapshot(needles: &[&str]) -> HostSnapshot {
     let procs = sh("ps -eo pid=,args=");
+    // A process refers to the lab when its command line names it or its working
+    // directory is inside a lab folder (vagrant runs in the state dir).
+    let cwd_in = |pid: &str| {
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .map(|p| needles.iter().any(|n| n.starts_with('/') && p.starts_with(n)))
+            .unwrap_or(false)
+    };
+    let me = std::process::id().to_string();
     let processes = procs
         .lines()
-        .filter(|l| needles.iter().any(|n| l.contains(n)))
+        .filter(|l| {
+            let pid = l.split_whitespace().next().unwrap_or("");
+            pid != me && (needles.iter().any(|n| l.contains(n)) || cwd_in(pid))
+        })
         .filter(|l| !l.contains("ps -eo") && !l.contains("cargo") && !l.contains("/deps/"))
         .map(|l| l.trim().splitn(2, ' ').nth(1).unwrap_or("").to_string())
         .collect();
@@ -115,4 +139,27 @@ pub fn assert_clean(before: &HostSnapshot, after: &HostSnapshot) {
 
 pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// Runs `labctl down ARGS...` when dropped, so a failing assertion does not
+/// leave a lab running for the next test (or the next CI step).
+pub struct DownGuard {
+    pub dir: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl DownGuard {
+    pub fn new(dir: &Path, args: &[&str]) -> Self {
+        DownGuard { dir: dir.to_path_buf(), args: args.iter().map(|s| s.to_string()).collect() }
+    }
+}
+
+impl Drop for DownGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut a = vec!["down".to_string()];
+            a.extend(self.args.clone());
+            let _ = Command::new(bin()).args(&a).current_dir(&self.dir).output();
+        }
+    }
 }
