@@ -75,6 +75,12 @@ and starts containerd and dockerd where no init system does. Idempotent.")]
         command: ImageCommand,
     },
 
+    /// The signed offline package repository of a lab
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
+
     /// Bring a lab up and provision it (re-provisions a running lab)
     #[command(after_help = "Examples:\n  labctl up workflow\n  labctl up ./my-lab.toml --provider docker\n  labctl up workflow --name wf2 --subnet 192.168.60.0/24\n\n\
 Runs `labctl setup` first when something is missing (unless --no-setup).")]
@@ -179,6 +185,9 @@ Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file 
         /// Run checks one at a time
         #[arg(long)]
         serial: bool,
+        /// Leave out checks whose name matches this regex (repeatable)
+        #[arg(long, value_name = "REGEX")]
+        skip: Vec<String>,
         /// Bench rounds for labs with ratio bounds (default: the lab's)
         #[arg(long)]
         bench_rounds: Option<u32>,
@@ -260,7 +269,7 @@ impl LabOpt {
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build the docker provider's node image (cached by a hash of its inputs)
-    #[command(after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian")]
+    #[command(after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm")]
     Build {
         /// Build even if an image with the same inputs exists
         #[arg(long)]
@@ -271,6 +280,30 @@ pub enum ImageCommand {
         /// Debian release
         #[arg(long, default_value = "bookworm")]
         release: String,
+        /// Extra Debian packages (with --output/--import: a root file system of your own)
+        #[arg(long, num_args = 1.., value_name = "PKG")]
+        packages: Vec<String>,
+        /// Write the root file system as a tarball (.tar or .tar.gz) instead of making the node image
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Import the root file system as a Docker image of this name (docker import)
+        #[arg(long, value_name = "NAME")]
+        import: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepoCommand {
+    /// Download the packages a lab's offline nodes need (with dependencies), index and sign them
+    #[command(after_help = "Examples:\n  labctl repo build testnodes\n  labctl repo build ./my-lab.toml --json\n\n\
+The repository is signed with a per-lab key kept in the state dir (.labctl/LAB/repo/key); nodes with the\n\
+offline-apt role trust that key alone (never AllowUnauthenticated or trusted=yes).")]
+    Build {
+        #[command(flatten)]
+        lab: LabOpt,
+        /// Print what was built as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -302,9 +335,36 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Command::Image { command: ImageCommand::Build { rebuild, mirror, release } } => {
+        Command::Image { command: ImageCommand::Build { rebuild: _, mirror, release, packages, output, import } } if output.is_some() || import.is_some() => {
             let r = crate::exec::System;
             crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
+            let spec = crate::image::Spec { release, mirror, packages };
+            let b = crate::image::build_rootfs_tar(&spec, output.as_deref(), import.as_deref(), &r)?;
+            if let (Some(o), Some(n)) = (&b.output, b.bytes) {
+                println!("{} ({} MiB)", o.display(), n >> 20);
+            }
+            if let Some(i) = &b.imported {
+                println!("{i}");
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Repo { command: RepoCommand::Build { lab, json } } => {
+            let op = lifecycle::open(&lab.args())?;
+            let _lock = crate::state::LabLock::acquire(&op.dir, &op.lab().name.value)?;
+            let info = crate::repo::build(op.lab(), &op.loaded.roles, &crate::repo::default_dir(&op.dir), &crate::exec::System)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+            } else {
+                println!("{} ({} packages, {} KiB, key {})", info.dir.display(), info.packages, info.bytes / 1024, info.key_fingerprint);
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Image { command: ImageCommand::Build { rebuild, mirror, release, packages, .. } } => {
+            let r = crate::exec::System;
+            crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
+            if !packages.is_empty() {
+                return Err(Error::usage("--packages builds a root file system of your own: add --output FILE or --import NAME"));
+            }
             let roles = crate::roles::RoleSet::load(None)?;
             let spec = crate::image::Spec { release, mirror, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
             let tag = crate::image::ensure(&spec, &r, rebuild)?;
@@ -340,7 +400,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 &crate::bench::cmd::Outputs { json, csv, chart },
             )
         }
-        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, bench_rounds, bench_duration, name, subnet } => {
+        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, skip, bench_rounds, bench_duration, name, subnet } => {
+            let skip = skip
+                .iter()
+                .map(|s| regex::Regex::new(s).map_err(|e| Error::usage(format!("--skip {s:?} is not a regex: {e}"))))
+                .collect::<Result<Vec<_>>>()?;
             let names = if all { crate::assets::lab_names() } else { labs };
             if names.is_empty() {
                 return Err(Error::usage("name a lab to test, or --all"));
@@ -357,6 +421,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     reports,
                     destroy,
                     parallel: !serial,
+                    skip,
                     bench_rounds,
                     bench_duration,
                 },

@@ -350,7 +350,17 @@ fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<Strin
         role_timeout: Duration::from_secs(900),
         connect_wait: Duration::from_secs(60),
         quiet: false,
+        repo_dir: None,
     };
+    let mut opts = opts;
+    // A lab with an offline repository gets it built (or confirmed current)
+    // before its roles run; an unchanged rebuild costs a few seconds.
+    if lab.nodes.iter().any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE)) {
+        let dir = crate::repo::default_dir(&op.dir);
+        let info = crate::repo::build(lab, &op.loaded.roles, &dir, &System)?;
+        eprintln!("repo: {} packages signed with key {}", info.packages, info.key_fingerprint);
+        opts.repo_dir = Some(dir);
+    }
     let started = Instant::now();
     let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;
     // Published values are kept (public keys, revisions); secrets never are.

@@ -107,6 +107,8 @@ pub struct Options {
     pub role_timeout: Duration,
     pub connect_wait: Duration,
     pub quiet: bool,
+    /// The lab's offline repository folder (`.labctl/LAB/repo`), if it has one.
+    pub repo_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -270,6 +272,15 @@ impl NodeRun<'_> {
     /// Upload the support folder and the node's role folders in one tar stream.
     fn upload_roles(&self, conn: &Conn, tasks: &[TaskId]) -> Result<()> {
         let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+        // The node serving the lab's offline repository gets the built
+        // repository inside its role folder (built by `up` before provisioning).
+        let repo_files = match (&self.opts.repo_dir, tasks.iter().any(|t| t.role == crate::repo::SERVER_ROLE)) {
+            (Some(dir), true) => crate::repo::role_files(&crate::repo::public_dir(dir))?,
+            _ => BTreeMap::new(),
+        };
+        for (rel, b) in &repo_files {
+            files.insert(format!("{}/{rel}", crate::repo::SERVER_ROLE), b);
+        }
         for (rel, b) in &self.roles.support {
             files.insert(format!("{SUPPORT_DIR}/{rel}"), b);
         }

@@ -234,6 +234,7 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
     let up_to_date = std::fs::read(public.join("Packages")).ok().as_deref() == Some(packages_text.as_bytes())
         && std::fs::read(public.join(KEYRING)).ok() == Some(pubkey.clone())
         && ["Packages.gz", "Release", "InRelease", "Release.gpg"].iter().all(|f| public.join(f).is_file())
+        && release_matches(&public)
         && verify(runner, &public).is_ok();
     if up_to_date {
         say("index and signatures unchanged".into());
@@ -398,6 +399,14 @@ fn sign(runner: &dyn Runner, key_dir: &Path, fpr: &str, public: &Path) -> Result
         std::fs::rename(&tmp, public.join(out)).map_err(|e| Error::io("write", public.join(out), e))?;
     }
     Ok(())
+}
+
+/// `Release` names the index files as they are now (size and SHA256).
+fn release_matches(public: &Path) -> bool {
+    let Ok(release) = std::fs::read_to_string(public.join("Release")) else { return false };
+    ["Packages", "Packages.gz"].iter().all(|f| {
+        std::fs::read(public.join(f)).is_ok_and(|b| release.contains(&format!(" {} {:>16} {f}\n", hex::encode(Sha256::digest(&b)), b.len())))
+    })
 }
 
 /// Both signatures verify with the repository's own public key (as APT will).

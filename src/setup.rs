@@ -27,6 +27,10 @@ fn needs(kind: Kind) -> Vec<Need> {
             v.push(Need { program: "debootstrap", package: "debootstrap" });
             v.push(Need { program: "losetup", package: "util-linux" });
             v.push(Need { program: "iperf3", package: "iperf3" });
+            // The offline package repository: index, sign, verify.
+            v.push(Need { program: "dpkg-scanpackages", package: "dpkg-dev" });
+            v.push(Need { program: "gpg", package: "gnupg" });
+            v.push(Need { program: "gpgv", package: "gpgv" });
         }
         Kind::Libvirt => v.push(Need { program: "virsh", package: "libvirt-clients" }),
         Kind::Virtualbox => {}

@@ -85,6 +85,8 @@ pub struct TestOptions {
     pub reports: Vec<ReportSpec>,
     pub destroy: Destroy,
     pub parallel: bool,
+    /// Checks whose names match are left out of the run (and the reports).
+    pub skip: Vec<regex::Regex>,
     pub bench_rounds: Option<u32>,
     pub bench_duration: Option<u32>,
 }
@@ -204,13 +206,19 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     };
     // Checks that change the lab run last and one at a time: a pull that
     // repairs a node must not hide the fault the other checks are looking for.
-    let mut quiet = op.lab().clone();
+    let mut lab = op.lab().clone();
+    let before = lab.checks.len();
+    lab.checks.retain(|c| !o.skip.iter().any(|r| r.is_match(&c.name)));
+    if lab.checks.len() < before {
+        eprintln!("skipping {} check(s) matching --skip", before - lab.checks.len());
+    }
+    let mut quiet = lab.clone();
     quiet.checks.retain(|c| !c.disruptive);
-    let mut loud = op.lab().clone();
+    let mut loud = lab.clone();
     loud.checks.retain(|c| c.disruptive);
     let mut first = checks::run_all(&quiet, &shell, &http, o.parallel, &mut on_event).into_iter();
     let mut second = checks::run_all(&loud, &shell, &http, false, &mut on_event).into_iter();
-    run.results = op.lab().checks.iter().filter_map(|c| if c.disruptive { second.next() } else { first.next() }).collect();
+    run.results = lab.checks.iter().filter_map(|c| if c.disruptive { second.next() } else { first.next() }).collect();
     // Bench ratios are checks too: one result (one JUnit testcase) per bound.
     if !op.lab().ratios.is_empty() {
         let started = Instant::now();

@@ -102,7 +102,7 @@ fn list_shows_the_four_shipped_labs() {
     }
     // Node counts after `count` expansion, and the address plan.
     assert!(out.lines().any(|l| l.starts_with("workflow ") && l.contains(" 5 ") && l.contains("192.168.57.0/24")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("testnodes ") && l.contains(" 2 ") && l.contains("192.168.56.0/24")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("testnodes ") && l.contains(" 3 ") && l.contains("192.168.56.0/24")), "{out}");
 }
 
 #[test]

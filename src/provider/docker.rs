@@ -64,8 +64,8 @@ pub fn node_args(lab: &Lab, node: &crate::lab::Node, devices: &[(String, String)
     let mut v = Vec::new();
     if node.nested_containers {
         v.extend(nested_args());
-    } else if node.bandwidth.is_some() || lab.network.bandwidth.is_some() {
-        // tc on the lab interface.
+    } else if node.bandwidth.is_some() || lab.network.bandwidth.is_some() || node.roles.iter().any(|r| r.value == crate::repo::CONSUMER_ROLE) {
+        // tc on the lab interface; offline nodes drop their default route.
         v.extend(["--cap-add".to_string(), "NET_ADMIN".to_string()]);
     }
     for (host, guest) in devices {
