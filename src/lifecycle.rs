@@ -237,8 +237,12 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
     crate::interrupt::set_phase("vagrant up");
     crate::interrupt::check()?;
     eprintln!("vagrant: bringing up {} node(s) with the {kind} provider", nodes.len());
+    let t = Instant::now();
     vagrant::up(r, &dir.root, kind, &nodes, true)?;
+    let t_up = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     refresh_ssh(op, r, state)?;
+    eprintln!("vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s", t.elapsed().as_secs_f64());
     state.phase = "up".into();
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);

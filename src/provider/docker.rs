@@ -52,6 +52,10 @@ pub fn nested_args_for(missing: &[String]) -> Vec<String> {
             v.extend(["--cap-drop".into(), m.clone()]);
         }
         v.extend(["--security-opt".into(), "seccomp=unconfined".into(), "--security-opt".into(), "apparmor=unconfined".into()]);
+        // /proc/sys writable, as --privileged would make it: the inner engine
+        // sets per-interface sysctls (route_localnet for hairpin NAT when its
+        // userland proxy is off).
+        v.extend(["--security-opt".into(), "systempaths=unconfined".into()]);
     }
     // The inner engine (storage driver vfs: overlay on overlay does not work)
     // needs the cgroup tree.
