@@ -267,3 +267,43 @@ mod rootfs_tests {
         assert!(r.lines().is_empty(), "nothing ran");
     }
 }
+
+
+/// A small image for containers a lab runs inside its nodes (nginx, haproxy,
+/// iperf3 and their libraries, no Ansible, no Docker), made from the node
+/// image on the host and saved as a tarball that roles `docker load` offline,
+/// the way the Jul 2 write-up moves its images. Cached by the node image's ID.
+pub fn ensure_base_image_tar(runner: &dyn Runner, node_image: &str, cache_dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let id = runner.run(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", node_image]))?.stdout;
+    let id = id.trim().trim_start_matches("sha256:");
+    let short = &id[..12.min(id.len())];
+    let tag = format!("labctl-base:{short}");
+    let tar = cache_dir.join(format!("labctl-base-{short}.tar"));
+    if tar.exists() {
+        return Ok(tar);
+    }
+    if !runner.output(&Cmd::new("docker").args(["image", "inspect", &tag]))?.success() {
+        eprintln!("image: making {tag} (node image without Ansible and Docker) for containers inside nodes");
+        let script = "set -e; cd /; tar -c --one-file-system --exclude=./proc --exclude=./sys --exclude=./dev \
+            --exclude=./usr/lib/python3/dist-packages/ansible --exclude=./usr/lib/python3/dist-packages/ansible_collections \
+            --exclude=./usr/bin/dockerd --exclude=./usr/bin/containerd --exclude=./usr/bin/containerd-shim-runc-v2 \
+            --exclude=./usr/bin/docker --exclude=./usr/sbin/runc --exclude=./usr/bin/ctr --exclude=./usr/share/doc \
+            --exclude=./usr/share/man --exclude=./usr/share/locale --exclude=./var/lib/apt/lists --exclude=./var/cache/apt . \
+            || [ $? -eq 1 ]";
+        let out = duct::cmd("docker", ["run", "--rm", "--entrypoint", "/bin/sh", node_image, "-c", script])
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| Error::io("run", "docker", e))?;
+        if !out.status.success() || out.stdout.is_empty() {
+            return Err(Error::Tool { command: "docker run (collect the base root file system)".into(), code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).into(), hint: None });
+        }
+        runner.run(&Cmd::new("docker").args(["import", "--change", "CMD [\"/bin/bash\"]", "-", &tag]).stdin(out.stdout))?;
+    }
+    std::fs::create_dir_all(cache_dir).map_err(|e| Error::io("create", cache_dir, e))?;
+    let tmp = cache_dir.join(format!(".labctl-base-{short}.tar.tmp"));
+    runner.run(&Cmd::new("docker").args(["save", "-o"]).arg(tmp.to_string_lossy()).arg(&tag))?;
+    std::fs::rename(&tmp, &tar).map_err(|e| Error::io("replace", &tar, e))?;
+    Ok(tar)
+}

@@ -355,6 +355,7 @@ fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<Strin
         connect_wait: Duration::from_secs(60),
         quiet: false,
         repo_dir: None,
+        base_image_tar: None,
     };
     let mut opts = opts;
     // A lab with an offline repository gets it built (or confirmed current)
@@ -364,6 +365,10 @@ fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<Strin
         let info = crate::repo::build(lab, &op.loaded.roles, &dir, &System)?;
         eprintln!("repo: {} packages signed with key {}", info.packages, info.key_fingerprint);
         opts.repo_dir = Some(dir);
+    }
+    if lab.nodes.iter().any(|n| n.roles.iter().any(|r| r.value == crate::provision::BASE_IMAGE_ROLE)) {
+        let node_image = state.image.clone().ok_or_else(|| Error::env("the state file names no node image", None))?;
+        opts.base_image_tar = Some(crate::image::ensure_base_image_tar(&System, &node_image, &op.dir.root.join("images"))?);
     }
     let started = Instant::now();
     let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;

@@ -109,7 +109,12 @@ pub struct Options {
     pub quiet: bool,
     /// The lab's offline repository folder (`.labctl/LAB/repo`), if it has one.
     pub repo_dir: Option<PathBuf>,
+    /// The base image tarball for roles that run containers (`compose-deploy`).
+    pub base_image_tar: Option<PathBuf>,
 }
+
+/// The role that receives `base-image.tar` in its folder.
+pub const BASE_IMAGE_ROLE: &str = "compose-deploy";
 
 #[derive(Clone, PartialEq)]
 enum Status {
@@ -281,6 +286,14 @@ impl NodeRun<'_> {
         for (rel, b) in &repo_files {
             files.insert(format!("{}/{rel}", crate::repo::SERVER_ROLE), b);
         }
+        // Roles that run containers inside the node get the base image tarball.
+        let base = match (&self.opts.base_image_tar, tasks.iter().any(|t| t.role == BASE_IMAGE_ROLE)) {
+            (Some(p), true) => Some(std::fs::read(p).map_err(|e| Error::io("read", p, e))?),
+            _ => None,
+        };
+        if let Some(b) = &base {
+            files.insert(format!("{BASE_IMAGE_ROLE}/base-image.tar"), b);
+        }
         for (rel, b) in &self.roles.support {
             files.insert(format!("{SUPPORT_DIR}/{rel}"), b);
         }
@@ -293,7 +306,7 @@ impl NodeRun<'_> {
         }
         let tar = tar_bytes(&files)?;
         let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
-        let r = conn.exec(&cmd, Some(&tar), Duration::from_secs(60), &mut |_, _| {})?;
+        let r = conn.exec(&cmd, Some(&tar), Duration::from_secs(300), &mut |_, _| {})?;
         if r.code != 0 {
             return Err(Error::env(format!("node {}: cannot upload roles: {}", conn.target.node, r.stderr.trim()), None));
         }
