@@ -34,6 +34,17 @@ fn workflow_lab_end_to_end() {
     let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(results(&rep).iter().all(|r| r["passed"] == true), "{rep}");
 
+    // Forwarded ports (lb's 8080 -> 18080, and Vagrant's SSH ports) listen on
+    // 127.0.0.1 only.
+    for node in ["lb", "web1"] {
+        let ports = sh(&format!("docker port labctl-workflow-{node}"));
+        assert!(!ports.trim().is_empty(), "{node} has forwarded ports");
+        for l in ports.lines() {
+            assert!(l.contains("-> 127.0.0.1:"), "{node}: {l} is not bound to 127.0.0.1");
+        }
+    }
+    assert!(sh("docker port labctl-workflow-lb").contains("8080/tcp -> 127.0.0.1:18080"));
+
     // Idempotence: a second provision changes nothing, and says so.
     let p = json(&labctl(dir, &["provision", "workflow", "--json"]));
     let tasks = p["tasks"].as_array().unwrap();
