@@ -38,7 +38,9 @@ sshd_running() {
     local pid
     [ -s "$SSHD_PIDFILE" ] || return 1
     read -r pid <"$SSHD_PIDFILE" 2>/dev/null || return 1
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+    # kill -0 also succeeds for a recycled PID (even a thread of dockerd): the
+    # process must really be sshd.
+    [[ $pid =~ ^[0-9]+$ ]] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/sshd ]
 }
 
 start_sshd() {
@@ -67,6 +69,9 @@ trap shutdown TERM INT
 trap '' HUP
 
 log "starting ($(hostname))"
+# /run survives `docker restart` (a VM's does not): pid files of the previous
+# boot would make init scripts believe their daemon still runs.
+find /run -name '*.pid' -type f -delete 2>/dev/null || true
 # First boot: no host keys in the image; make them (ssh-keygen -A only fills in missing ones).
 ssh-keygen -A >/dev/null && log "ssh host keys present"
 # /run survives `docker restart` (a VM's does not): without this, cron finds its

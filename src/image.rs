@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 pub const BUILD_SCRIPT: &str = include_str!("../image/build-rootfs.sh");
 pub const INIT_SCRIPT: &str = include_str!("../image/init.sh");
+/// Prints the small nginx + haproxy root file system for containers in nodes.
+pub const BASE_ROOTFS_SCRIPT: &str = include_str!("../image/base-rootfs.sh");
 pub const REPO: &str = "labctl-node";
 
 #[derive(Debug, Clone)]
@@ -269,8 +271,8 @@ mod rootfs_tests {
 }
 
 
-/// A small image for containers a lab runs inside its nodes (nginx, haproxy,
-/// iperf3 and their libraries, no Ansible, no Docker), made from the node
+/// A small image for containers a lab runs inside its nodes (nginx, haproxy
+/// and the libraries they link; about 20 MB), made from the node
 /// image on the host and saved as a tarball that roles `docker load` offline,
 /// the way the Jul 2 write-up moves its images. Cached by the node image's ID.
 pub fn ensure_base_image_tar(runner: &dyn Runner, node_image: &str, cache_dir: &std::path::Path) -> Result<std::path::PathBuf> {
@@ -283,14 +285,9 @@ pub fn ensure_base_image_tar(runner: &dyn Runner, node_image: &str, cache_dir: &
         return Ok(tar);
     }
     if !runner.output(&Cmd::new("docker").args(["image", "inspect", &tag]))?.success() {
-        eprintln!("image: making {tag} (node image without Ansible and Docker) for containers inside nodes");
-        let script = "set -e; cd /; tar -c --one-file-system --exclude=./proc --exclude=./sys --exclude=./dev \
-            --exclude=./usr/lib/python3/dist-packages/ansible --exclude=./usr/lib/python3/dist-packages/ansible_collections \
-            --exclude=./usr/bin/dockerd --exclude=./usr/bin/containerd --exclude=./usr/bin/containerd-shim-runc-v2 \
-            --exclude=./usr/bin/docker --exclude=./usr/sbin/runc --exclude=./usr/bin/ctr --exclude=./usr/share/doc \
-            --exclude=./usr/share/man --exclude=./usr/share/locale --exclude=./var/lib/apt/lists --exclude=./var/cache/apt . \
-            || [ $? -eq 1 ]";
-        let out = duct::cmd("docker", ["run", "--rm", "--entrypoint", "/bin/sh", node_image, "-c", script])
+        eprintln!("image: making {tag} (nginx, haproxy and their libraries) for containers inside nodes");
+        let script = BASE_ROOTFS_SCRIPT;
+        let out = duct::cmd("docker", ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", node_image, "-c", script])
             .stdout_capture()
             .stderr_capture()
             .unchecked()
