@@ -1156,7 +1156,9 @@ ip = "192.168.57.21"
 
     /// A check that gives up quickly: 60 ms, retried every 5 ms.
     fn check(kind: CheckKind) -> Check {
-        Check { name: "t".into(), span: Span::default(), timeout: ms(60), interval: ms(5), disruptive: false, kind }
+        // Timeouts long enough that a loaded CI machine still gets several
+        // attempts in; the fakes answer at once.
+        Check { name: "t".into(), span: Span::default(), timeout: ms(300), interval: ms(5), disruptive: false, kind }
     }
 
     /// A check with room for several scripted replies.
@@ -1303,7 +1305,7 @@ ip = "192.168.57.21"
         let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
         assert!(!r.passed && r.attempts >= 2);
         assert_eq!(r.message, "status 404 (expected 200)", "the last failure is reported");
-        assert!(r.seconds >= 0.055, "ran until its timeout: {}", r.seconds);
+        assert!(r.seconds >= 0.29, "ran until its timeout: {}", r.seconds);
     }
 
     #[test]
@@ -1504,11 +1506,11 @@ ip = "192.168.57.21"
         assert!(r.passed && r.attempts == 2);
 
         let shell = Fake::new().on("mgmt", "x", vec![ok(2, "")]);
-        let c = Check { timeout: ms(30), interval: ms(10), ..check(command("x", 0, None)) };
+        let c = Check { timeout: ms(200), interval: ms(10), ..check(command("x", 0, None)) };
         let (r, _) = run(&c, &shell, &NoHttp);
         assert!(!r.passed);
-        assert!((2..=6).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
-        assert!(r.seconds < 1.0);
+        assert!((2..=21).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
+        assert!(r.seconds < 2.0);
     }
 
     #[test]
