@@ -75,23 +75,8 @@ cmd_image() {
 
 # The recipe labctl's host side should use (see docs/labs/docker-deploy.md):
 # a root with exactly the files nginx, haproxy and dash need, from the node image.
-BASE_SCRIPT='set -eu
-r=$(mktemp -d)
-chmod 0755 "$r"
-bins="/usr/sbin/nginx /usr/sbin/haproxy /usr/bin/dash"
-libs=$(ldd $bins | awk '"'"'$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}'"'"' | sort -u)
-for f in $bins $libs /etc/nginx/mime.types /etc/nsswitch.conf; do
-    d=$(readlink -f "$(dirname "$f")")
-    mkdir -p "$r$d"
-    cp -L "$f" "$r$d/"
-done
-grep -E "^(root|daemon|nobody|www-data|haproxy):" /etc/passwd >"$r/etc/passwd"
-grep -E "^(root|daemon|nogroup|www-data|haproxy):" /etc/group >"$r/etc/group"
-ln -s usr/bin "$r/bin"; ln -s usr/sbin "$r/sbin"; ln -s usr/lib "$r/lib"; ln -s usr/lib64 "$r/lib64"
-ln -s dash "$r/usr/bin/sh"
-mkdir -p "$r/run" "$r/tmp" "$r/var/lib/nginx" "$r/var/log/nginx" "$r/var/lib/haproxy" "$r/srv/www"
-chmod 1777 "$r/tmp"
-tar --numeric-owner -C "$r" -cf - .'
+# The same small root file system labctl makes (image/base-rootfs.sh).
+BASE_SCRIPT=$(cat "$(dirname "$0")/../../image/base-rootfs.sh")
 
 cmd_base() {
     local t0 tag
