@@ -231,7 +231,9 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
 
     let rendered = crate::render::render(&op.loaded)?;
     rendered.write_to(&dir.root)?;
-    crate::state::write_atomic(&dir.runtime_file(), docker::runtime_json(lab, &image, &devices).as_bytes())?;
+    let existing: BTreeMap<String, u16> = state.nodes.iter().map(|(k, v)| (k.clone(), v.ssh_port)).filter(|(_, p)| *p != 0).collect();
+    let ssh_ports = docker::pick_ssh_ports(lab, &existing);
+    crate::state::write_atomic(&dir.runtime_file(), docker::runtime_json(lab, &image, &devices, &ssh_ports).as_bytes())?;
 
     let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
     crate::interrupt::set_phase("vagrant up");

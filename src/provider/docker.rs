@@ -79,11 +79,15 @@ pub fn node_args(lab: &Lab, node: &crate::lab::Node, devices: &[(String, String)
 }
 
 /// The runtime file the Vagrantfile reads (host-dependent values only).
-pub fn runtime_json(lab: &Lab, image: &str, devices: &BTreeMap<String, Vec<(String, String)>>) -> String {
+pub fn runtime_json(lab: &Lab, image: &str, devices: &BTreeMap<String, Vec<(String, String)>>, ssh_ports: &BTreeMap<String, u16>) -> String {
     let mut nodes = serde_json::Map::new();
     for n in &lab.nodes {
         let d = devices.get(&n.name).cloned().unwrap_or_default();
-        nodes.insert(n.name.clone(), json!({ "create_args": node_args(lab, n, &d) }));
+        let mut v = json!({ "create_args": node_args(lab, n, &d) });
+        if let Some(p) = ssh_ports.get(&n.name) {
+            v["ssh_port"] = json!(p);
+        }
+        nodes.insert(n.name.clone(), v);
     }
     let v = json!({ "provider": "docker", "image": image, "nodes": nodes });
     serde_json::to_string_pretty(&v).unwrap() + "\n"
@@ -248,4 +252,26 @@ mod tests {
         assert!(a.windows(2).any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
         assert!(!a.contains(&"--privileged".to_string()));
     }
+}
+
+/// Host ports for the nodes' SSH forwards, chosen by labctl: Vagrant's own
+/// auto-correction races when several machines start in parallel (two nodes
+/// were seen picking the same port). A node keeps the port it already has.
+pub fn pick_ssh_ports(lab: &Lab, existing: &BTreeMap<String, u16>) -> BTreeMap<String, u16> {
+    let mut out = BTreeMap::new();
+    let mut taken: Vec<u16> = existing.values().copied().collect();
+    let mut next = 2200u16;
+    for n in &lab.nodes {
+        if let Some(p) = existing.get(&n.name) {
+            out.insert(n.name.clone(), *p);
+            continue;
+        }
+        while next < 2999 && (taken.contains(&next) || std::net::TcpListener::bind(("127.0.0.1", next)).is_err()) {
+            next += 1;
+        }
+        out.insert(n.name.clone(), next);
+        taken.push(next);
+        next += 1;
+    }
+    out
 }
