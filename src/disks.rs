@@ -43,12 +43,9 @@ pub fn attach(runner: &dyn Runner, d: &LoopDisk) -> Result<String> {
 /// Detach every loop device of the disk and remove its file. Returns what was done.
 pub fn remove(runner: &dyn Runner, d: &LoopDisk) -> Vec<String> {
     let mut done = Vec::new();
+    // Only devices still backed by our file are detached: a recorded device
+    // that now backs something else is someone else's.
     let mut devs = attached(runner, &d.file);
-    if let Some(dev) = &d.device {
-        if !devs.contains(dev) && Path::new(&d.file).exists() {
-            // Recorded but no longer backed by our file: someone else's now; leave it.
-        }
-    }
     devs.sort();
     devs.dedup();
     for dev in devs {

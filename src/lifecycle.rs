@@ -347,7 +347,7 @@ fn secrets(lab: &Lab) -> Result<Vec<(String, String)>> {
 fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<String>>, roles: Option<BTreeSet<String>>) -> Result<crate::provision::Report> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
-    let opts = crate::provision::Options {
+    let mut opts = crate::provision::Options {
         only_nodes: nodes,
         only_roles: roles,
         log_dir: op.dir.logs(),
@@ -359,7 +359,6 @@ fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<Strin
         repo_dir: None,
         base_image_tar: None,
     };
-    let mut opts = opts;
     // A lab with an offline repository gets it built (or confirmed current)
     // before its roles run; an unchanged rebuild costs a few seconds.
     if lab.nodes.iter().any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE)) {

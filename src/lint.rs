@@ -4,7 +4,7 @@
 //! downloads into a shell and kept Vagrant's shared key; labctl refuses those
 //! patterns unless a lab says `insecure = true`, and then warns on every run.
 
-use crate::diag::{Diagnostic, Severity, SourceFile, Span};
+use crate::diag::{Diagnostic, Severity, SourceFile};
 use crate::lab::Loaded;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -117,7 +117,6 @@ pub fn diagnostics(loaded: &Loaded, findings: &[Finding]) -> Vec<(Diagnostic, Op
             d.column = f.column;
             d.expected = Some(format!("no {}: `{}`", f.rule, f.text));
             let src = if f.file == loaded.source.path.display().to_string() { Some(loaded.source.clone()) } else { None };
-            let _ = Span::default();
             (d, src)
         })
         .collect()

@@ -3,7 +3,7 @@
 //! honest code (0 all passed, 1 a check failed, 2 bad lab / no checks, 3 labctl
 //! could not do its job).
 
-use crate::checks::{self, CheckEvent, HostHttp, NodeShell, StdHttp};
+use crate::checks::{self, CheckEvent, NodeShell, StdHttp};
 use crate::error::{Error, Exit, Result};
 use crate::lifecycle::{self, LabArgs, Opened, UpOptions};
 use crate::report::LabRun;
@@ -66,17 +66,6 @@ impl NodeShell for SshShell {
             *g = None;
         }
         res
-    }
-}
-
-/// Host HTTP that refuses anything while the network-safety check has failed.
-struct GuardedHttp {
-    inner: StdHttp,
-}
-
-impl HostHttp for GuardedHttp {
-    fn get(&self, url: &str, timeout: Duration) -> std::result::Result<(u16, String), String> {
-        self.inner.get(url, timeout)
     }
 }
 
@@ -190,7 +179,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     // be routed to the lab's own network on this host.
     crate::provider::docker::check_route(&crate::exec::System, op.lab())?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
-    let http = GuardedHttp { inner: StdHttp };
+    let http = StdHttp;
     eprintln!("testing lab {} ({} checks, {} ratio bounds)", op.lab().name.value, op.lab().checks.len(), op.lab().ratios.len());
     let mut on_event = |ev: CheckEvent<'_>| match ev {
         CheckEvent::Started { .. } => {}

@@ -49,7 +49,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
                 }
                 Ok(())
             };
-            run::load_on_node(&shell, &r, node, &tag, &load)?;
+            run::load_on_node(&shell, node, &tag, &load)?;
         }
     }
     let rounds = rounds.unwrap_or(lab.bench.rounds);

@@ -71,13 +71,12 @@ pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
 
 /// Move the iperf3 image to a node offline (docker save on the host, docker load
 /// on the node), unless the node has it.
-pub fn load_on_node(shell: &dyn NodeShell, r: &dyn Runner, node: &str, tag: &str, load: &dyn Fn(&str, &[u8]) -> Result<()>) -> Result<()> {
+pub fn load_on_node(shell: &dyn NodeShell, node: &str, tag: &str, load: &dyn Fn(&str, &[u8]) -> Result<()>) -> Result<()> {
     let have = shell.run(node, &format!("sudo docker image inspect {} >/dev/null 2>&1 && echo yes", shell_quote(tag)), Duration::from_secs(30))?;
     if have.stdout.trim() == "yes" {
         return Ok(());
     }
     let saved = duct::cmd("docker", ["save", tag]).stdout_capture().run().map_err(|e| Error::io("run", "docker save", e))?;
-    let _ = r;
     load(node, &saved.stdout)
 }
 

@@ -7,7 +7,6 @@ pub mod vagrant;
 
 use crate::exec::{which, Cmd, Runner};
 use std::fmt;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,7 +87,6 @@ fn libvirt_probe(runner: &dyn Runner) -> Result<(), String> {
     let out = runner.output(
         &Cmd::new("timeout").args(["20", &qemu.to_string_lossy()]).args(["-accel", "kvm", "-m", "128", "-nographic", "-no-reboot", "-kernel"]).arg(kernel.to_string_lossy()).args(["-append", "console=ttyS0 panic=-1"]),
     );
-    let _ = Duration::from_secs(20);
     match out {
         Ok(o) if o.stdout.contains("Linux version") => Ok(()),
         _ => Err("a KVM test guest printed nothing within 20 s (KVM answers but guests hang)".into()),
