@@ -13,7 +13,8 @@ pub fn lab_names() -> Vec<String> {
         .files()
         .filter_map(|f| {
             let p = f.path();
-            (p.extension()? == "toml").then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+            (p.extension()? == "toml")
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
         })
         .collect();
     names.sort();
@@ -21,5 +22,6 @@ pub fn lab_names() -> Vec<String> {
 }
 
 pub fn lab_text(name: &str) -> Option<&'static str> {
-    LABS.get_file(format!("{name}.toml")).and_then(|f| f.contents_utf8())
+    LABS.get_file(format!("{name}.toml"))
+        .and_then(|f| f.contents_utf8())
 }

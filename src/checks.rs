@@ -86,26 +86,49 @@ struct Attempt {
 
 impl Attempt {
     fn pass(message: impl Into<String>, output: impl Into<String>) -> Self {
-        Attempt { passed: true, message: message.into(), output: output.into(), fatal: false }
+        Attempt {
+            passed: true,
+            message: message.into(),
+            output: output.into(),
+            fatal: false,
+        }
     }
     fn fail(message: impl Into<String>, output: impl Into<String>) -> Self {
-        Attempt { passed: false, message: message.into(), output: output.into(), fatal: false }
+        Attempt {
+            passed: false,
+            message: message.into(),
+            output: output.into(),
+            fatal: false,
+        }
     }
     fn fatal(message: impl Into<String>) -> Self {
-        Attempt { passed: false, message: message.into(), output: String::new(), fatal: true }
+        Attempt {
+            passed: false,
+            message: message.into(),
+            output: String::new(),
+            fatal: true,
+        }
     }
 }
 
 /// Run one check until it passes or its timeout elapses, sleeping `interval`
 /// between attempts. `on_attempt` sees the message of every failed attempt that
 /// will be retried. The result carries the last attempt's message and output.
-pub fn run_check(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, on_attempt: &mut dyn FnMut(&str)) -> CheckResult {
+pub fn run_check(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    on_attempt: &mut dyn FnMut(&str),
+) -> CheckResult {
     let start = Instant::now();
     let deadline = start + check.timeout;
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let budget = deadline.saturating_duration_since(Instant::now()).max(check.timeout.min(MIN_ATTEMPT));
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .max(check.timeout.min(MIN_ATTEMPT));
         let a = attempt(check, lab, shell, http, budget);
         let now = Instant::now();
         if a.passed || a.fatal || now >= deadline {
@@ -127,10 +150,22 @@ pub fn run_check(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn Hos
 /// Progress of [`run_all`], delivered on the calling thread.
 #[derive(Debug)]
 pub enum CheckEvent<'a> {
-    Started { index: usize, check: &'a Check },
+    Started {
+        index: usize,
+        check: &'a Check,
+    },
     /// Attempt `attempt` failed and the check will try again.
-    Retrying { index: usize, check: &'a Check, attempt: u32, message: &'a str },
-    Finished { index: usize, check: &'a Check, result: &'a CheckResult },
+    Retrying {
+        index: usize,
+        check: &'a Check,
+        attempt: u32,
+        message: &'a str,
+    },
+    Finished {
+        index: usize,
+        check: &'a Check,
+        result: &'a CheckResult,
+    },
 }
 
 enum Msg {
@@ -142,9 +177,19 @@ enum Msg {
 /// Run every check of the lab; results come back in file order. With `parallel`,
 /// up to [`MAX_PARALLEL`] checks run at once on worker threads (checks are
 /// independent); `on_event` is always called on the calling thread.
-pub fn run_all(lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, parallel: bool, on_event: &mut dyn FnMut(CheckEvent<'_>)) -> Vec<CheckResult> {
+pub fn run_all(
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    parallel: bool,
+    on_event: &mut dyn FnMut(CheckEvent<'_>),
+) -> Vec<CheckResult> {
     let checks = &lab.checks;
-    let workers = if parallel { MAX_PARALLEL.min(checks.len()) } else { 1 };
+    let workers = if parallel {
+        MAX_PARALLEL.min(checks.len())
+    } else {
+        1
+    };
     let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
     if workers <= 1 {
         for (i, check) in checks.iter().enumerate() {
@@ -152,9 +197,18 @@ pub fn run_all(lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, parallel: 
             let mut n = 0;
             let r = guarded_run(check, lab, shell, http, &mut |m: &str| {
                 n += 1;
-                on_event(CheckEvent::Retrying { index: i, check, attempt: n, message: m });
+                on_event(CheckEvent::Retrying {
+                    index: i,
+                    check,
+                    attempt: n,
+                    message: m,
+                });
             });
-            on_event(CheckEvent::Finished { index: i, check, result: &r });
+            on_event(CheckEvent::Finished {
+                index: i,
+                check,
+                result: &r,
+            });
             results[i] = Some(r);
         }
     } else {
@@ -181,30 +235,61 @@ pub fn run_all(lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, parallel: 
             drop(tx);
             for m in rx {
                 match m {
-                    Msg::Started(i) => on_event(CheckEvent::Started { index: i, check: &checks[i] }),
-                    Msg::Retrying(i, n, message) => on_event(CheckEvent::Retrying { index: i, check: &checks[i], attempt: n, message: &message }),
+                    Msg::Started(i) => on_event(CheckEvent::Started {
+                        index: i,
+                        check: &checks[i],
+                    }),
+                    Msg::Retrying(i, n, message) => on_event(CheckEvent::Retrying {
+                        index: i,
+                        check: &checks[i],
+                        attempt: n,
+                        message: &message,
+                    }),
                     Msg::Finished(i, r) => {
-                        on_event(CheckEvent::Finished { index: i, check: &checks[i], result: &r });
+                        on_event(CheckEvent::Finished {
+                            index: i,
+                            check: &checks[i],
+                            result: &r,
+                        });
                         results[i] = Some(r);
                     }
                 }
             }
         });
     }
-    results.into_iter().map(|r| r.expect("every check reports a result")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every check reports a result"))
+        .collect()
 }
 
 /// `run_check`, with a panic turned into a failed result so one bad check cannot
 /// take the others down.
-fn guarded_run(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, on_attempt: &mut dyn FnMut(&str)) -> CheckResult {
+fn guarded_run(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    on_attempt: &mut dyn FnMut(&str),
+) -> CheckResult {
     let start = Instant::now();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_check(check, lab, shell, http, on_attempt))).unwrap_or_else(|p| {
-        let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_check(check, lab, shell, http, on_attempt)
+    }))
+    .unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         CheckResult {
             name: check.name.clone(),
             kind: check.kind.kind_name(),
             passed: false,
-            message: one_line(&format!("internal error while running the check: {what}"), 500),
+            message: one_line(
+                &format!("internal error while running the check: {what}"),
+                500,
+            ),
             output: String::new(),
             attempts: 1,
             seconds: start.elapsed().as_secs_f64(),
@@ -212,48 +297,110 @@ fn guarded_run(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostH
     })
 }
 
-fn attempt(check: &Check, lab: &Lab, shell: &dyn NodeShell, http: &dyn HostHttp, budget: Duration) -> Attempt {
+fn attempt(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    budget: Duration,
+) -> Attempt {
     match &check.kind {
-        CheckKind::Http { from, url, status, body, spread, requests } => {
+        CheckKind::Http {
+            from,
+            url,
+            status,
+            body,
+            spread,
+            requests,
+        } => {
             let re = match opt_regex(body.as_deref(), "body") {
                 Ok(r) => r,
                 Err(a) => return a,
             };
             let spread: Vec<&str> = spread.iter().map(|s| s.value.as_str()).collect();
-            http_attempt(lab, from, url, *status, re.as_ref(), &spread, *requests, budget, shell, http)
+            http_attempt(
+                lab,
+                from,
+                url,
+                *status,
+                re.as_ref(),
+                &spread,
+                *requests,
+                budget,
+                shell,
+                http,
+            )
         }
-        CheckKind::Port { node, port, from } => port_attempt(lab, &node.value, *port, from.as_ref().map(|f| f.value.as_str()), budget, shell),
-        CheckKind::Command { node, run, exit, stdout } => {
+        CheckKind::Port { node, port, from } => port_attempt(
+            lab,
+            &node.value,
+            *port,
+            from.as_ref().map(|f| f.value.as_str()),
+            budget,
+            shell,
+        ),
+        CheckKind::Command {
+            node,
+            run,
+            exit,
+            stdout,
+        } => {
             let re = match opt_regex(stdout.as_deref(), "stdout") {
                 Ok(r) => r,
                 Err(a) => return a,
             };
             command_attempt(lab, &node.value, run, *exit, re.as_ref(), budget, shell)
         }
-        CheckKind::File { node, path, contains } => {
+        CheckKind::File {
+            node,
+            path,
+            contains,
+        } => {
             let re = match opt_regex(contains.as_deref(), "contains") {
                 Ok(r) => r,
                 Err(a) => return a,
             };
             file_attempt(lab, &node.value, path, re.as_ref(), budget, shell)
         }
-        CheckKind::Cron { node, user, contains } => {
+        CheckKind::Cron {
+            node,
+            user,
+            contains,
+        } => {
             let re = match opt_regex(contains.as_deref(), "contains") {
                 Ok(r) => r,
                 Err(a) => return a,
             };
             cron_attempt(lab, &node.value, user, re.as_ref(), budget, shell)
         }
-        CheckKind::Service { node, service } => service_attempt(lab, &node.value, service, budget, shell),
+        CheckKind::Service { node, service } => {
+            service_attempt(lab, &node.value, service, budget, shell)
+        }
         CheckKind::Reach { from, to } => reach_attempt(lab, &from.value, &to.value, budget, shell),
-        CheckKind::Disk { node, size_bytes, device } => disk_attempt(lab, &node.value, *size_bytes, device.as_deref(), budget, shell),
+        CheckKind::Disk {
+            node,
+            size_bytes,
+            device,
+        } => disk_attempt(
+            lab,
+            &node.value,
+            *size_bytes,
+            device.as_deref(),
+            budget,
+            shell,
+        ),
     }
 }
 
 fn opt_regex(pat: Option<&str>, what: &str) -> Result<Option<Regex>, Attempt> {
     match pat {
         None => Ok(None),
-        Some(p) => Regex::new(p).map(Some).map_err(|e| Attempt::fatal(format!("invalid {what} regex /{p}/: {}", one_line(&e.to_string(), 200)))),
+        Some(p) => Regex::new(p).map(Some).map_err(|e| {
+            Attempt::fatal(format!(
+                "invalid {what} regex /{p}/: {}",
+                one_line(&e.to_string(), 200)
+            ))
+        }),
     }
 }
 
@@ -273,18 +420,33 @@ pub fn sh_root(script: &str) -> String {
 
 /// Script that exits 0 when a TCP connection to `ip:port` opens within `secs`.
 fn tcp_probe(ip: Ipv4Addr, port: u16, secs: u64) -> String {
-    format!("timeout {secs} bash -c {}", shell_quote(&format!("exec 3<>/dev/tcp/{ip}/{port}")))
+    format!(
+        "timeout {secs} bash -c {}",
+        shell_quote(&format!("exec 3<>/dev/tcp/{ip}/{port}"))
+    )
 }
 
 fn node_ip(lab: &Lab, node: &str) -> Result<Ipv4Addr, Attempt> {
-    lab.node(node).map(|n| n.ip).ok_or_else(|| Attempt::fatal(format!("unknown node `{node}`")))
+    lab.node(node)
+        .map(|n| n.ip)
+        .ok_or_else(|| Attempt::fatal(format!("unknown node `{node}`")))
 }
 
 /// Run on a node; an SSH failure is a failed (retryable) attempt. Generated
 /// scripts bound their own network waits within `budget`; the SSH timeout adds
 /// [`SSH_SLACK`] so that those fire first and report what they saw.
-fn run_on(shell: &dyn NodeShell, node: &str, cmd: &str, budget: Duration) -> Result<ExecResult, Attempt> {
-    shell.run(node, cmd, budget + SSH_SLACK).map_err(|e| Attempt::fail(format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)), ""))
+fn run_on(
+    shell: &dyn NodeShell,
+    node: &str,
+    cmd: &str,
+    budget: Duration,
+) -> Result<ExecResult, Attempt> {
+    shell.run(node, cmd, budget + SSH_SLACK).map_err(|e| {
+        Attempt::fail(
+            format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)),
+            "",
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -309,7 +471,12 @@ impl Url {
         }
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
-        if authority.is_empty() || authority.contains(['@', '[', ']']) || authority.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if authority.is_empty()
+            || authority.contains(['@', '[', ']'])
+            || authority
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
             return None;
         }
         let (host, port) = match authority.rsplit_once(':') {
@@ -321,10 +488,16 @@ impl Url {
             Some('/') => tail.to_string(),
             Some(_) => format!("/{tail}"),
         };
-        Some(Url { scheme, host: host.to_ascii_lowercase(), port, rest })
+        Some(Url {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+            rest,
+        })
     }
     fn port_or_default(&self) -> u16 {
-        self.port.unwrap_or(if self.scheme == "https" { 443 } else { 80 })
+        self.port
+            .unwrap_or(if self.scheme == "https" { 443 } else { 80 })
     }
     fn with_host(&self, host: &str) -> String {
         match self.port {
@@ -350,7 +523,11 @@ struct HttpTarget {
 /// Re-check an HTTP target against the lab (the validator did it once; this is
 /// the last line before a packet leaves) and resolve node names.
 fn http_target(lab: &Lab, from: &crate::lab::From, url: &str) -> Result<HttpTarget, String> {
-    let refuse = |why: &str| Err(format!("refusing to send traffic to {url}: {why} (checks only target the lab's own addresses)"));
+    let refuse = |why: &str| {
+        Err(format!(
+            "refusing to send traffic to {url}: {why} (checks only target the lab's own addresses)"
+        ))
+    };
     let Some(u) = Url::parse(url) else {
         return refuse("not an http(s) URL labctl understands");
     };
@@ -359,14 +536,27 @@ fn http_target(lab: &Lab, from: &crate::lab::From, url: &str) -> Result<HttpTarg
         Some(p) => format!("{}:{p}", u.host),
         None => u.host.clone(),
     };
-    let mut t = HttpTarget { url: url.to_string(), url_ip: url.to_string(), resolve: None, host_header };
+    let mut t = HttpTarget {
+        url: url.to_string(),
+        url_ip: url.to_string(),
+        resolve: None,
+        host_header,
+    };
     if let Ok(ip) = u.host.parse::<Ipv4Addr>() {
         if ip.is_loopback() {
-            if from_host && !lab.nodes.iter().any(|n| n.forward.iter().any(|f| Some(f.host) == u.port)) {
+            if from_host
+                && !lab
+                    .nodes
+                    .iter()
+                    .any(|n| n.forward.iter().any(|f| Some(f.host) == u.port))
+            {
                 return refuse("the host's loopback is only used on a port the lab forwards");
             }
         } else if !lab.network.subnet.value.contains(&ip) {
-            return refuse(&format!("{ip} is outside the lab subnet {}", lab.network.subnet.value));
+            return refuse(&format!(
+                "{ip} is outside the lab subnet {}",
+                lab.network.subnet.value
+            ));
         }
     } else if u.host == "localhost" && !from_host {
         t.url_ip = u.with_host("127.0.0.1");
@@ -406,15 +596,25 @@ const HTTP_MARK: &str = "\n@@labctl-http ";
 fn node_http_script(t: &HttpTarget, requests: u32, per_request: Duration) -> String {
     let secs = per_request.as_secs().max(1);
     let resolve = match &t.resolve {
-        Some((name, port, ip)) => format!(" --resolve {}", shell_quote(&format!("{name}:{port}:{ip}"))),
+        Some((name, port, ip)) => {
+            format!(" --resolve {}", shell_quote(&format!("{name}:{port}:{ip}")))
+        }
         None => String::new(),
     };
     let curl = format!(
         "curl -sS --noproxy '*' --proto '=http,https' --max-time {secs}{resolve} -w {} {}",
-        shell_quote(&format!("{}%{{http_code}}@@\\n", HTTP_MARK.replace('\n', "\\n"))),
+        shell_quote(&format!(
+            "{}%{{http_code}}@@\\n",
+            HTTP_MARK.replace('\n', "\\n")
+        )),
         shell_quote(&t.url)
     );
-    let py = format!("python3 -c {} {requests} {secs} {} {}", shell_quote(PY_HTTP), shell_quote(&t.url_ip), shell_quote(&t.host_header));
+    let py = format!(
+        "python3 -c {} {requests} {secs} {} {}",
+        shell_quote(PY_HTTP),
+        shell_quote(&t.url_ip),
+        shell_quote(&t.host_header)
+    );
     format!(
         "if command -v curl >/dev/null 2>&1; then i=0; while [ $i -lt {requests} ]; do {curl}; i=$((i+1)); done; \
          elif command -v python3 >/dev/null 2>&1; then {py}; \
@@ -440,7 +640,11 @@ fn parse_node_http(stdout: &str) -> Vec<(u16, String)> {
 
 /// Whether `name` appears in `body` as a whole word (so `web1` is not found in `web10`).
 fn names_backend(body: &str, name: &str) -> bool {
-    let re = Regex::new(&format!(r"(?:^|[^A-Za-z0-9_-]){}(?:$|[^A-Za-z0-9_-])", regex::escape(name))).expect("escaped name is a valid regex");
+    let re = Regex::new(&format!(
+        r"(?:^|[^A-Za-z0-9_-]){}(?:$|[^A-Za-z0-9_-])",
+        regex::escape(name)
+    ))
+    .expect("escaped name is a valid regex");
     re.is_match(body)
 }
 
@@ -487,9 +691,23 @@ fn http_attempt(
             if r.code == 127 {
                 return Attempt::fail(format!("cannot send HTTP requests from {node}: neither curl nor python3 is installed"), r.stderr);
             }
-            let stderr_first = r.stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no HTTP response").to_string();
-            let mut v: Vec<Result<(u16, String), String>> =
-                parse_node_http(&r.stdout).into_iter().map(|(c, b)| if c == 0 { Err(stderr_first.clone()) } else { Ok((c, b)) }).collect();
+            let stderr_first = r
+                .stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("no HTTP response")
+                .to_string();
+            let mut v: Vec<Result<(u16, String), String>> = parse_node_http(&r.stdout)
+                .into_iter()
+                .map(|(c, b)| {
+                    if c == 0 {
+                        Err(stderr_first.clone())
+                    } else {
+                        Ok((c, b))
+                    }
+                })
+                .collect();
             while v.len() < requests as usize {
                 v.push(Err(format!("no result (exit {}): {stderr_first}", r.code)));
             }
@@ -506,7 +724,11 @@ fn http_attempt(
             Err(e) => Err(format!("request failed: {}", one_line(e, 200))),
             Ok((c, _)) if *c != status => Err(format!("status {c} (expected {status})")),
             Ok((c, b)) => match body_re {
-                Some(re) if !re.is_match(b) => Err(format!("status {c} but body does not match /{}/ (body: \"{}\")", re.as_str(), one_line(b, 80))),
+                Some(re) if !re.is_match(b) => Err(format!(
+                    "status {c} but body does not match /{}/ (body: \"{}\")",
+                    re.as_str(),
+                    one_line(b, 80)
+                )),
                 _ => Ok(()),
             },
         }
@@ -527,42 +749,103 @@ fn http_attempt(
             None => hist.push((k, 1)),
         }
     }
-    output.push_str(&format!("GET {} x{n} from {}: {}\n", target.url, from_name(from), hist.iter().map(|(k, c)| format!("{k}: {c}")).collect::<Vec<_>>().join(", ")));
+    output.push_str(&format!(
+        "GET {} x{n} from {}: {}\n",
+        target.url,
+        from_name(from),
+        hist.iter()
+            .map(|(k, c)| format!("{k}: {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     if let Some(r) = responses.last() {
         match r {
-            Ok((c, b)) => output.push_str(&format!("last response: status {c}, body:\n{}\n", head(b, 2000))),
+            Ok((c, b)) => output.push_str(&format!(
+                "last response: status {c}, body:\n{}\n",
+                head(b, 2000)
+            )),
             Err(e) => output.push_str(&format!("last request failed: {e}\n")),
         }
     }
     output.push_str(&extra);
 
-    let re_note = body_re.map(|re| format!(", body matches /{}/", re.as_str())).unwrap_or_default();
+    let re_note = body_re
+        .map(|re| format!(", body matches /{}/", re.as_str()))
+        .unwrap_or_default();
     if spread.is_empty() {
         return if bad.is_empty() {
             if n == 1 {
                 Attempt::pass(format!("status {status}{re_note}"), output)
             } else {
-                Attempt::pass(format!("{n} of {n} responses: status {status}{re_note}"), output)
+                Attempt::pass(
+                    format!("{n} of {n} responses: status {status}{re_note}"),
+                    output,
+                )
             }
         } else if n == 1 {
             Attempt::fail(bad[0].clone(), output)
         } else {
-            Attempt::fail(format!("{} of {n} requests failed; first: {}", bad.len(), bad[0]), output)
+            Attempt::fail(
+                format!("{} of {n} requests failed; first: {}", bad.len(), bad[0]),
+                output,
+            )
         };
     }
 
-    let counts: Vec<(&str, usize)> = spread.iter().map(|name| (*name, responses.iter().filter(|r| matches!(r, Ok((_, b)) if names_backend(b, name))).count())).collect();
-    let count_text = counts.iter().map(|(k, c)| format!("{k}: {c}")).collect::<Vec<_>>().join(", ");
-    let missing: Vec<&str> = counts.iter().filter(|(_, c)| *c == 0).map(|(k, _)| *k).collect();
-    let bad_text = if bad.is_empty() { String::new() } else { format!("; {} of {n} requests failed, first: {}", bad.len(), bad[0]) };
+    let counts: Vec<(&str, usize)> = spread
+        .iter()
+        .map(|name| {
+            (
+                *name,
+                responses
+                    .iter()
+                    .filter(|r| matches!(r, Ok((_, b)) if names_backend(b, name)))
+                    .count(),
+            )
+        })
+        .collect();
+    let count_text = counts
+        .iter()
+        .map(|(k, c)| format!("{k}: {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let missing: Vec<&str> = counts
+        .iter()
+        .filter(|(_, c)| *c == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    let bad_text = if bad.is_empty() {
+        String::new()
+    } else {
+        format!("; {} of {n} requests failed, first: {}", bad.len(), bad[0])
+    };
     if !missing.is_empty() {
-        let which = if missing.len() == 1 { format!("backend {} never answered", missing[0]) } else { format!("backends {} never answered", missing.join(", ")) };
-        return Attempt::fail(format!("{which}: {count_text} over {n} requests (expected every listed backend){bad_text}"), output);
+        let which = if missing.len() == 1 {
+            format!("backend {} never answered", missing[0])
+        } else {
+            format!("backends {} never answered", missing.join(", "))
+        };
+        return Attempt::fail(
+            format!(
+                "{which}: {count_text} over {n} requests (expected every listed backend){bad_text}"
+            ),
+            output,
+        );
     }
     if !bad.is_empty() {
-        return Attempt::fail(format!("{} of {n} requests failed, first: {} ({count_text})", bad.len(), bad[0]), output);
+        return Attempt::fail(
+            format!(
+                "{} of {n} requests failed, first: {} ({count_text})",
+                bad.len(),
+                bad[0]
+            ),
+            output,
+        );
     }
-    Attempt::pass(format!("{count_text} over {n} requests, status {status}{re_note}"), output)
+    Attempt::pass(
+        format!("{count_text} over {n} requests, status {status}{re_note}"),
+        output,
+    )
 }
 
 fn from_name(from: &crate::lab::From) -> &str {
@@ -589,7 +872,14 @@ fn addr_port(local: &str) -> Option<u16> {
     local.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
 }
 
-fn port_attempt(lab: &Lab, node: &str, port: u16, from: Option<&str>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn port_attempt(
+    lab: &Lab,
+    node: &str,
+    port: u16,
+    from: Option<&str>,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     let ip = match node_ip(lab, node) {
         Ok(ip) => ip,
         Err(a) => return a,
@@ -604,39 +894,89 @@ fn port_attempt(lab: &Lab, node: &str, port: u16, from: Option<&str>, budget: Du
         Err(a) => return a,
     };
     if r.code != 0 {
-        return Attempt::fail(format!("`ss -ltn` failed on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+        return Attempt::fail(
+            format!(
+                "`ss -ltn` failed on {node} (exit {}): {}",
+                r.code,
+                first_line(&r.stderr)
+            ),
+            r.stderr,
+        );
     }
     let listening = ss_listening(&r.stdout);
     let mut ports: Vec<u16> = listening.iter().filter_map(|a| addr_port(a)).collect();
     ports.sort_unstable();
     ports.dedup();
-    let mine: Vec<&String> = listening.iter().filter(|a| addr_port(a) == Some(port)).collect();
+    let mine: Vec<&String> = listening
+        .iter()
+        .filter(|a| addr_port(a) == Some(port))
+        .collect();
     let mut output = format!("listening on {node}: {}\n", listening.join(" "));
     if mine.is_empty() {
-        let seen = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
-        return Attempt::fail(format!("nothing listens on port {port} on {node} (listening: {})", if seen.is_empty() { "none" } else { &seen }), output);
+        let seen = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Attempt::fail(
+            format!(
+                "nothing listens on port {port} on {node} (listening: {})",
+                if seen.is_empty() { "none" } else { &seen }
+            ),
+            output,
+        );
     }
     let Some(f) = from else {
-        return Attempt::pass(format!("{node} listens on {port} ({})", mine.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")), output);
+        return Attempt::pass(
+            format!(
+                "{node} listens on {port} ({})",
+                mine.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            output,
+        );
     };
     let secs = budget.as_secs().clamp(1, 10);
     let r = match run_on(shell, f, &sh(&tcp_probe(ip, port, secs)), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
-    output.push_str(&format!("connect from {f} to {ip}:{port}: exit {}\n{}", r.code, r.stderr));
+    output.push_str(&format!(
+        "connect from {f} to {ip}:{port}: exit {}\n{}",
+        r.code, r.stderr
+    ));
     if r.code == 0 {
-        Attempt::pass(format!("{node} listens on {port} and {f} connects to {ip}:{port}"), output)
+        Attempt::pass(
+            format!("{node} listens on {port} and {f} connects to {ip}:{port}"),
+            output,
+        )
     } else {
-        let why = if r.code == 124 { format!("timed out after {secs}s") } else { first_line(&r.stderr) };
-        Attempt::fail(format!("{node} listens on {port} but {f} cannot connect to {ip}:{port}: {why}"), output)
+        let why = if r.code == 124 {
+            format!("timed out after {secs}s")
+        } else {
+            first_line(&r.stderr)
+        };
+        Attempt::fail(
+            format!("{node} listens on {port} but {f} cannot connect to {ip}:{port}: {why}"),
+            output,
+        )
     }
 }
 
 // ---------------------------------------------------------------------------
 // command
 
-fn command_attempt(lab: &Lab, node: &str, run: &str, exit: i32, stdout_re: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn command_attempt(
+    lab: &Lab,
+    node: &str,
+    run: &str,
+    exit: i32,
+    stdout_re: Option<&Regex>,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
@@ -644,14 +984,33 @@ fn command_attempt(lab: &Lab, node: &str, run: &str, exit: i32, stdout_re: Optio
         Ok(r) => r,
         Err(a) => return a,
     };
-    let output = format!("exit {}\nstdout:\n{}\nstderr:\n{}", r.code, tail(&r.stdout, MAX_OUTPUT), tail(&r.stderr, MAX_OUTPUT / 2));
+    let output = format!(
+        "exit {}\nstdout:\n{}\nstderr:\n{}",
+        r.code,
+        tail(&r.stdout, MAX_OUTPUT),
+        tail(&r.stderr, MAX_OUTPUT / 2)
+    );
     if r.code != exit {
-        let detail = last_line(&r.stderr).or_else(|| last_line(&r.stdout)).map(|l| format!(": {l}")).unwrap_or_default();
+        let detail = last_line(&r.stderr)
+            .or_else(|| last_line(&r.stdout))
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
         return Attempt::fail(format!("exit {} (expected {exit}){detail}", r.code), output);
     }
     match stdout_re {
-        Some(re) if !re.is_match(&r.stdout) => Attempt::fail(format!("exit {} but stdout does not match /{}/ (stdout: \"{}\")", r.code, re.as_str(), one_line(&r.stdout, 80)), output),
-        Some(re) => Attempt::pass(format!("exit {}, stdout matches /{}/", r.code, re.as_str()), output),
+        Some(re) if !re.is_match(&r.stdout) => Attempt::fail(
+            format!(
+                "exit {} but stdout does not match /{}/ (stdout: \"{}\")",
+                r.code,
+                re.as_str(),
+                one_line(&r.stdout, 80)
+            ),
+            output,
+        ),
+        Some(re) => Attempt::pass(
+            format!("exit {}, stdout matches /{}/", r.code, re.as_str()),
+            output,
+        ),
         None => Attempt::pass(format!("exit {}", r.code), output),
     }
 }
@@ -659,7 +1018,14 @@ fn command_attempt(lab: &Lab, node: &str, run: &str, exit: i32, stdout_re: Optio
 // ---------------------------------------------------------------------------
 // file
 
-fn file_attempt(lab: &Lab, node: &str, path: &str, contains: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn file_attempt(
+    lab: &Lab,
+    node: &str,
+    path: &str,
+    contains: Option<&Regex>,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
@@ -676,16 +1042,33 @@ fn file_attempt(lab: &Lab, node: &str, path: &str, contains: Option<&Regex>, bud
         return Attempt::fail(format!("no file {path} on {node}"), r.stderr);
     }
     if r.code != 0 {
-        return Attempt::fail(format!("cannot read {path} on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+        return Attempt::fail(
+            format!(
+                "cannot read {path} on {node} (exit {}): {}",
+                r.code,
+                first_line(&r.stderr)
+            ),
+            r.stderr,
+        );
     }
     match contains {
         None => Attempt::pass(format!("{path} exists on {node}"), ""),
         Some(re) => {
             let output = format!("{path} on {node}:\n{}", head(&r.stdout, MAX_OUTPUT));
             if re.is_match(&r.stdout) {
-                Attempt::pass(format!("{path} on {node} matches /{}/", re.as_str()), output)
+                Attempt::pass(
+                    format!("{path} on {node} matches /{}/", re.as_str()),
+                    output,
+                )
             } else {
-                Attempt::fail(format!("{path} exists on {node} but does not match /{}/ ({} bytes)", re.as_str(), r.stdout.len()), output)
+                Attempt::fail(
+                    format!(
+                        "{path} exists on {node} but does not match /{}/ ({} bytes)",
+                        re.as_str(),
+                        r.stdout.len()
+                    ),
+                    output,
+                )
             }
         }
     }
@@ -705,12 +1088,16 @@ struct CronEntry {
 /// not run-parts names, e.g. `job.dpkg-old`, `job.bak`).
 fn cron_d_name_ok(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A line that schedules something (not a comment, blank or `VAR=value` line).
 fn cron_job_line(line: &str) -> bool {
-    line.trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '*' || c == '@')
+    line.trim_start()
+        .starts_with(|c: char| c.is_ascii_digit() || c == '*' || c == '@')
 }
 
 /// The user field of a system crontab line (`/etc/crontab`, `/etc/cron.d/*`).
@@ -739,16 +1126,31 @@ fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>) {
         if let Some(rc) = line.strip_prefix("@@labctl-rc ") {
             in_crontab = false;
             if rc.trim() == "0" {
-                entries.extend(crontab_lines.iter().filter(|l| cron_job_line(l)).map(|l| CronEntry { source: format!("crontab -l -u {user}"), line: l.trim().to_string() }));
+                entries.extend(crontab_lines.iter().filter(|l| cron_job_line(l)).map(|l| {
+                    CronEntry {
+                        source: format!("crontab -l -u {user}"),
+                        line: l.trim().to_string(),
+                    }
+                }));
             } else {
-                notes.push(format!("crontab -l -u {user} (exit {}): {}", rc.trim(), crontab_lines.iter().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or("")));
+                notes.push(format!(
+                    "crontab -l -u {user} (exit {}): {}",
+                    rc.trim(),
+                    crontab_lines
+                        .iter()
+                        .map(|l| l.trim())
+                        .find(|l| !l.is_empty())
+                        .unwrap_or("")
+                ));
             }
             continue;
         }
         if let Some(f) = line.strip_prefix("@@labctl-file ") {
             section = Some(f.to_string());
             if f.starts_with("/etc/cron.d/") && !cron_d_name_ok(f) {
-                notes.push(format!("{f}: ignored by cron (file name is not a run-parts name)"));
+                notes.push(format!(
+                    "{f}: ignored by cron (file name is not a run-parts name)"
+                ));
             }
             continue;
         }
@@ -757,7 +1159,10 @@ fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>) {
         } else if let Some(f) = &section {
             let ignored = f.starts_with("/etc/cron.d/") && !cron_d_name_ok(f);
             if !ignored && cron_job_line(line) && cron_system_user(line) == Some(user) {
-                entries.push(CronEntry { source: f.clone(), line: line.trim().to_string() });
+                entries.push(CronEntry {
+                    source: f.clone(),
+                    line: line.trim().to_string(),
+                });
             }
         }
     }
@@ -772,7 +1177,14 @@ fn cron_script(user: &str) -> String {
     )
 }
 
-fn cron_attempt(lab: &Lab, node: &str, user: &str, contains: Option<&Regex>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn cron_attempt(
+    lab: &Lab,
+    node: &str,
+    user: &str,
+    contains: Option<&Regex>,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
@@ -781,10 +1193,20 @@ fn cron_attempt(lab: &Lab, node: &str, user: &str, contains: Option<&Regex>, bud
         Err(a) => return a,
     };
     if !r.stdout.contains("@@labctl-crontab") {
-        return Attempt::fail(format!("cannot read cron tables on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+        return Attempt::fail(
+            format!(
+                "cannot read cron tables on {node} (exit {}): {}",
+                r.code,
+                first_line(&r.stderr)
+            ),
+            r.stderr,
+        );
     }
     let (entries, notes) = parse_cron(&r.stdout, user);
-    let mut output: String = entries.iter().map(|e| format!("{}: {}\n", e.source, e.line)).collect();
+    let mut output: String = entries
+        .iter()
+        .map(|e| format!("{}: {}\n", e.source, e.line))
+        .collect();
     for n in &notes {
         output.push_str(&format!("note: {n}\n"));
     }
@@ -792,10 +1214,31 @@ fn cron_attempt(lab: &Lab, node: &str, user: &str, contains: Option<&Regex>, bud
         return Attempt::fail(format!("no cron entries for {user} on {node} (crontab -l -u {user}, /etc/crontab, /etc/cron.d)"), output);
     }
     match contains {
-        None => Attempt::pass(format!("{} cron entr{} for {user} on {node}", entries.len(), if entries.len() == 1 { "y" } else { "ies" }), output),
+        None => Attempt::pass(
+            format!(
+                "{} cron entr{} for {user} on {node}",
+                entries.len(),
+                if entries.len() == 1 { "y" } else { "ies" }
+            ),
+            output,
+        ),
         Some(re) => match entries.iter().find(|e| re.is_match(&e.line)) {
-            Some(e) => Attempt::pass(format!("cron entry for {user} in {} matches /{}/", e.source, re.as_str()), output),
-            None => Attempt::fail(format!("none of {} cron entries for {user} on {node} matches /{}/", entries.len(), re.as_str()), output),
+            Some(e) => Attempt::pass(
+                format!(
+                    "cron entry for {user} in {} matches /{}/",
+                    e.source,
+                    re.as_str()
+                ),
+                output,
+            ),
+            None => Attempt::fail(
+                format!(
+                    "none of {} cron entries for {user} on {node} matches /{}/",
+                    entries.len(),
+                    re.as_str()
+                ),
+                output,
+            ),
         },
     }
 }
@@ -803,21 +1246,46 @@ fn cron_attempt(lab: &Lab, node: &str, user: &str, contains: Option<&Regex>, bud
 // ---------------------------------------------------------------------------
 // service
 
-fn service_attempt(lab: &Lab, node: &str, service: &str, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn service_attempt(
+    lab: &Lab,
+    node: &str,
+    service: &str,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
-    let r = match run_on(shell, node, &sh_root(&format!("service {} status", shell_quote(service))), budget) {
+    let r = match run_on(
+        shell,
+        node,
+        &sh_root(&format!("service {} status", shell_quote(service))),
+        budget,
+    ) {
         Ok(r) => r,
         Err(a) => return a,
     };
-    let output = format!("{}{}", tail(&r.stdout, MAX_OUTPUT), tail(&r.stderr, MAX_OUTPUT / 2));
+    let output = format!(
+        "{}{}",
+        tail(&r.stdout, MAX_OUTPUT),
+        tail(&r.stderr, MAX_OUTPUT / 2)
+    );
     if r.code == 0 {
         Attempt::pass(format!("{service} is running on {node}"), output)
     } else {
         let detail = first_line(&r.stdout);
-        let detail = if detail.is_empty() { first_line(&r.stderr) } else { detail };
-        Attempt::fail(format!("`service {service} status` on {node} exited {}: {detail}", r.code), output)
+        let detail = if detail.is_empty() {
+            first_line(&r.stderr)
+        } else {
+            detail
+        };
+        Attempt::fail(
+            format!(
+                "`service {service} status` on {node} exited {}: {detail}",
+                r.code
+            ),
+            output,
+        )
     }
 }
 
@@ -835,7 +1303,13 @@ fn reach_script(ip: Ipv4Addr) -> String {
     )
 }
 
-fn reach_attempt(lab: &Lab, from: &str, to: &str, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn reach_attempt(
+    lab: &Lab,
+    from: &str,
+    to: &str,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, from) {
         return a;
     }
@@ -850,8 +1324,16 @@ fn reach_attempt(lab: &Lab, from: &str, to: &str, budget: Duration, shell: &dyn 
     let output = format!("{}{}", r.stdout, r.stderr);
     match (r.code, r.stdout.trim()) {
         (0, "icmp") => Attempt::pass(format!("{from} reaches {to} ({ip}) by ping"), output),
-        (0, "tcp22") => Attempt::pass(format!("{from} reaches {to} ({ip}) by TCP port 22 (no ping reply or no ping)"), output),
-        _ => Attempt::fail(format!("{from} cannot reach {to} ({ip}): no ping reply and no TCP connection to port 22"), output),
+        (0, "tcp22") => Attempt::pass(
+            format!("{from} reaches {to} ({ip}) by TCP port 22 (no ping reply or no ping)"),
+            output,
+        ),
+        _ => Attempt::fail(
+            format!(
+                "{from} cannot reach {to} ({ip}): no ping reply and no TCP connection to port 22"
+            ),
+            output,
+        ),
     }
 }
 
@@ -874,7 +1356,10 @@ fn parse_disks(out: &str) -> Vec<(String, u64)> {
     out.lines()
         .filter_map(|l| {
             let (n, s) = l.trim().split_once(' ')?;
-            Some((n.to_string(), s.trim().parse::<u64>().ok()?.checked_mul(512)?))
+            Some((
+                n.to_string(),
+                s.trim().parse::<u64>().ok()?.checked_mul(512)?,
+            ))
         })
         .collect()
 }
@@ -894,7 +1379,14 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-fn disk_attempt(lab: &Lab, node: &str, size: u64, device: Option<&str>, budget: Duration, shell: &dyn NodeShell) -> Attempt {
+fn disk_attempt(
+    lab: &Lab,
+    node: &str,
+    size: u64,
+    device: Option<&str>,
+    budget: Duration,
+    shell: &dyn NodeShell,
+) -> Attempt {
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
@@ -909,21 +1401,56 @@ fn disk_attempt(lab: &Lab, node: &str, size: u64, device: Option<&str>, budget: 
         }
     }
     if r.code != 0 {
-        return Attempt::fail(format!("cannot list block devices on {node} (exit {}): {}", r.code, first_line(&r.stderr)), r.stderr);
+        return Attempt::fail(
+            format!(
+                "cannot list block devices on {node} (exit {}): {}",
+                r.code,
+                first_line(&r.stderr)
+            ),
+            r.stderr,
+        );
     }
     let disks = parse_disks(&r.stdout);
-    let output = disks.iter().map(|(n, b)| format!("{n} {b}\n")).collect::<String>();
+    let output = disks
+        .iter()
+        .map(|(n, b)| format!("{n} {b}\n"))
+        .collect::<String>();
     match device {
         Some(dev) => match disks.first() {
-            Some((n, b)) if *b == size => Attempt::pass(format!("{dev} ({n}) on {node} is {want}"), output),
-            Some((n, b)) => Attempt::fail(format!("{dev} ({n}) on {node} is {b} bytes ({}), expected {want}", human_bytes(*b)), output),
-            None => Attempt::fail(format!("cannot read the size of {dev} on {node}"), output + &r.stderr),
+            Some((n, b)) if *b == size => {
+                Attempt::pass(format!("{dev} ({n}) on {node} is {want}"), output)
+            }
+            Some((n, b)) => Attempt::fail(
+                format!(
+                    "{dev} ({n}) on {node} is {b} bytes ({}), expected {want}",
+                    human_bytes(*b)
+                ),
+                output,
+            ),
+            None => Attempt::fail(
+                format!("cannot read the size of {dev} on {node}"),
+                output + &r.stderr,
+            ),
         },
         None => match disks.iter().find(|(_, b)| *b == size) {
             Some((n, _)) => Attempt::pass(format!("{n} on {node} is {want}"), output),
             None => {
-                let seen: Vec<String> = disks.iter().filter(|(_, b)| *b > 0).map(|(n, b)| format!("{n} {}", human_bytes(*b))).collect();
-                Attempt::fail(format!("no block device of {want} on {node} (seen: {})", if seen.is_empty() { "none".into() } else { seen.join(", ") }), output)
+                let seen: Vec<String> = disks
+                    .iter()
+                    .filter(|(_, b)| *b > 0)
+                    .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
+                    .collect();
+                Attempt::fail(
+                    format!(
+                        "no block device of {want} on {node} (seen: {})",
+                        if seen.is_empty() {
+                            "none".into()
+                        } else {
+                            seen.join(", ")
+                        }
+                    ),
+                    output,
+                )
             }
         },
     }
@@ -944,25 +1471,32 @@ impl HostHttp for StdHttp {
         if u.scheme != "http" {
             return Err(format!("{url}: only http:// is supported"));
         }
-        let ip: Ipv4Addr = u.host.parse().map_err(|_| format!("{url}: host is not an IPv4 address (labctl never resolves names here)"))?;
+        let ip: Ipv4Addr = u.host.parse().map_err(|_| {
+            format!("{url}: host is not an IPv4 address (labctl never resolves names here)")
+        })?;
         let addr = SocketAddr::from((ip, u.port_or_default()));
         let deadline = Instant::now() + timeout;
         let left = || {
             let d = deadline.saturating_duration_since(Instant::now());
             if d.is_zero() {
-                Err(format!("{url}: timed out after {:.1}s", timeout.as_secs_f64()))
+                Err(format!(
+                    "{url}: timed out after {:.1}s",
+                    timeout.as_secs_f64()
+                ))
             } else {
                 Ok(d)
             }
         };
-        let mut s = TcpStream::connect_timeout(&addr, left()?).map_err(|e| format!("connect to {addr}: {e}"))?;
+        let mut s = TcpStream::connect_timeout(&addr, left()?)
+            .map_err(|e| format!("connect to {addr}: {e}"))?;
         let host = match u.port {
             Some(p) => format!("{}:{p}", u.host),
             None => u.host.clone(),
         };
         let req = format!("GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: labctl\r\nAccept: */*\r\nConnection: close\r\n\r\n", u.rest.split('#').next().unwrap_or("/"));
         s.set_write_timeout(Some(left()?)).ok();
-        s.write_all(req.as_bytes()).map_err(|e| format!("send to {addr}: {e}"))?;
+        s.write_all(req.as_bytes())
+            .map_err(|e| format!("send to {addr}: {e}"))?;
         let mut data = Vec::new();
         let mut buf = [0u8; 16384];
         loop {
@@ -970,15 +1504,29 @@ impl HostHttp for StdHttp {
                 return Ok(done);
             }
             if data.len() > MAX_BODY + 65536 {
-                return parse_response(&data, true)?.ok_or_else(|| format!("{url}: response too large"));
+                return parse_response(&data, true)?
+                    .ok_or_else(|| format!("{url}: response too large"));
             }
-            s.set_read_timeout(Some(left()?)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(left()?))
+                .map_err(|e| e.to_string())?;
             match s.read(&mut buf) {
-                Ok(0) => return parse_response(&data, true)?.ok_or_else(|| format!("{url}: connection closed before a complete response")),
+                Ok(0) => {
+                    return parse_response(&data, true)?.ok_or_else(|| {
+                        format!("{url}: connection closed before a complete response")
+                    })
+                }
                 Ok(n) => data.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    return Err(format!("{url}: timed out after {:.1}s", timeout.as_secs_f64()))
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(format!(
+                        "{url}: timed out after {:.1}s",
+                        timeout.as_secs_f64()
+                    ))
                 }
                 Err(e) => return Err(format!("read from {addr}: {e}")),
             }
@@ -991,7 +1539,11 @@ impl HostHttp for StdHttp {
 /// taken as it is).
 fn parse_response(data: &[u8], eof: bool) -> Result<Option<(u16, String)>, String> {
     let Some(hend) = find(data, b"\r\n\r\n") else {
-        return if eof { Err("connection closed inside the response headers".into()) } else { Ok(None) };
+        return if eof {
+            Err("connection closed inside the response headers".into())
+        } else {
+            Ok(None)
+        };
     };
     let head = String::from_utf8_lossy(&data[..hend]);
     let mut lines = head.split("\r\n");
@@ -999,9 +1551,14 @@ fn parse_response(data: &[u8], eof: bool) -> Result<Option<(u16, String)>, Strin
     let mut parts = status_line.splitn(3, ' ');
     let (proto, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if !proto.starts_with("HTTP/") {
-        return Err(format!("not an HTTP response: {}", one_line(status_line, 80)));
+        return Err(format!(
+            "not an HTTP response: {}",
+            one_line(status_line, 80)
+        ));
     }
-    let code: u16 = code.parse().map_err(|_| format!("bad status line: {}", one_line(status_line, 80)))?;
+    let code: u16 = code
+        .parse()
+        .map_err(|_| format!("bad status line: {}", one_line(status_line, 80)))?;
     let mut chunked = false;
     let mut length: Option<usize> = None;
     for l in lines {
@@ -1019,7 +1576,9 @@ fn parse_response(data: &[u8], eof: bool) -> Result<Option<(u16, String)>, Strin
     if chunked {
         return match dechunk(body)? {
             Some(b) => Ok(Some((code, text(&b)))),
-            None if eof || body.len() > MAX_BODY => Err("connection closed inside a chunked body".into()),
+            None if eof || body.len() > MAX_BODY => {
+                Err("connection closed inside a chunked body".into())
+            }
             None => Ok(None),
         };
     }
@@ -1027,22 +1586,36 @@ fn parse_response(data: &[u8], eof: bool) -> Result<Option<(u16, String)>, Strin
         if body.len() >= n || body.len() >= MAX_BODY {
             return Ok(Some((code, text(&body[..n.min(body.len())]))));
         }
-        return if eof { Err(format!("connection closed after {} of {n} body bytes", body.len())) } else { Ok(None) };
+        return if eof {
+            Err(format!(
+                "connection closed after {} of {n} body bytes",
+                body.len()
+            ))
+        } else {
+            Ok(None)
+        };
     }
     if code == 204 || code == 304 || (100..200).contains(&code) {
         return Ok(Some((code, String::new())));
     }
-    Ok(if eof || body.len() >= MAX_BODY { Some((code, text(body))) } else { None })
+    Ok(if eof || body.len() >= MAX_BODY {
+        Some((code, text(body)))
+    } else {
+        None
+    })
 }
 
 /// Decode a chunked body; `None` while incomplete.
 fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let mut out = Vec::new();
     loop {
-        let Some(le) = find(b, b"\r\n") else { return Ok(None) };
+        let Some(le) = find(b, b"\r\n") else {
+            return Ok(None);
+        };
         let size_text = String::from_utf8_lossy(&b[..le]);
         let size_hex = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size {:?}", one_line(size_hex, 20)))?;
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|_| format!("bad chunk size {:?}", one_line(size_hex, 20)))?;
         b = &b[le + 2..];
         if size == 0 {
             return Ok(Some(out)); // trailers, if any, are ignored
@@ -1084,11 +1657,18 @@ pub fn one_line(s: &str, max: usize) -> String {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| one_line(l, 200)).unwrap_or_default()
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| one_line(l, 200))
+        .unwrap_or_default()
 }
 
 fn last_line(s: &str) -> Option<String> {
-    s.lines().map(str::trim).rfind(|l| !l.is_empty()).map(|l| one_line(l, 200))
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(|l| one_line(l, 200))
 }
 
 /// The first `max` characters.
@@ -1158,21 +1738,40 @@ ip = "192.168.57.21"
     fn check(kind: CheckKind) -> Check {
         // Timeouts long enough that a loaded CI machine still gets several
         // attempts in; the fakes answer at once.
-        Check { name: "t".into(), span: Span::default(), timeout: ms(300), interval: ms(5), disruptive: false, kind }
+        Check {
+            name: "t".into(),
+            span: Span::default(),
+            timeout: ms(300),
+            interval: ms(5),
+            disruptive: false,
+            kind,
+        }
     }
 
     /// A check with room for several scripted replies.
     fn patient(kind: CheckKind) -> Check {
-        Check { timeout: Duration::from_secs(5), interval: ms(1), ..check(kind) }
+        Check {
+            timeout: Duration::from_secs(5),
+            interval: ms(1),
+            ..check(kind)
+        }
     }
 
     type Reply = Result<ExecResult, String>;
 
     fn ok(code: i32, stdout: &str) -> Reply {
-        Ok(ExecResult { code, stdout: stdout.into(), stderr: String::new() })
+        Ok(ExecResult {
+            code,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        })
     }
     fn with_err(code: i32, stdout: &str, stderr: &str) -> Reply {
-        Ok(ExecResult { code, stdout: stdout.into(), stderr: stderr.into() })
+        Ok(ExecResult {
+            code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        })
     }
 
     /// Scripted node shell: the first rule whose node matches and whose needle the
@@ -1188,7 +1787,10 @@ ip = "192.168.57.21"
             Fake::default()
         }
         fn on(self, node: &str, needle: &str, replies: Vec<Reply>) -> Self {
-            self.rules.lock().unwrap().push((node.into(), needle.into(), replies.into()));
+            self.rules
+                .lock()
+                .unwrap()
+                .push((node.into(), needle.into(), replies.into()));
             self
         }
         fn calls(&self) -> Vec<(String, String)> {
@@ -1200,10 +1802,17 @@ ip = "192.168.57.21"
         fn run(&self, node: &str, cmd: &str, _timeout: Duration) -> crate::Result<ExecResult> {
             self.calls.lock().unwrap().push((node.into(), cmd.into()));
             let mut rules = self.rules.lock().unwrap();
-            let Some((_, _, replies)) = rules.iter_mut().find(|(n, needle, _)| n == node && cmd.contains(needle.as_str())) else {
+            let Some((_, _, replies)) = rules
+                .iter_mut()
+                .find(|(n, needle, _)| n == node && cmd.contains(needle.as_str()))
+            else {
                 panic!("no scripted reply for {node}: {cmd}");
             };
-            let r = if replies.len() > 1 { replies.pop_front().unwrap() } else { replies.front().cloned().expect("a reply") };
+            let r = if replies.len() > 1 {
+                replies.pop_front().unwrap()
+            } else {
+                replies.front().cloned().expect("a reply")
+            };
             r.map_err(|e| crate::Error::env(e, None))
         }
     }
@@ -1224,7 +1833,10 @@ ip = "192.168.57.21"
     }
     impl FakeHttp {
         fn new(replies: Vec<Result<(u16, String), String>>) -> Self {
-            FakeHttp { replies: Mutex::new(replies.into()), urls: Mutex::default() }
+            FakeHttp {
+                replies: Mutex::new(replies.into()),
+                urls: Mutex::default(),
+            }
         }
     }
     impl HostHttp for FakeHttp {
@@ -1242,15 +1854,33 @@ ip = "192.168.57.21"
     fn run(c: &Check, shell: &dyn NodeShell, http: &dyn HostHttp) -> (CheckResult, Vec<String>) {
         let mut seen = Vec::new();
         let r = run_check(c, &lab(), shell, http, &mut |m| seen.push(m.to_string()));
-        assert_eq!(seen.len() as u32, r.attempts - 1, "on_attempt sees every retried failure");
+        assert_eq!(
+            seen.len() as u32,
+            r.attempts - 1,
+            "on_attempt sees every retried failure"
+        );
         (r, seen)
     }
 
     fn http_node(url: &str, body: Option<&str>, spread: &[&str], requests: u32) -> CheckKind {
-        CheckKind::Http { from: From::Node("mgmt".into()), url: url.into(), status: 200, body: body.map(String::from), spread: spread.iter().map(|s| sp(s)).collect(), requests }
+        CheckKind::Http {
+            from: From::Node("mgmt".into()),
+            url: url.into(),
+            status: 200,
+            body: body.map(String::from),
+            spread: spread.iter().map(|s| sp(s)).collect(),
+            requests,
+        }
     }
     fn http_host(url: &str, body: Option<&str>, spread: &[&str], requests: u32) -> CheckKind {
-        CheckKind::Http { from: From::Host, url: url.into(), status: 200, body: body.map(String::from), spread: spread.iter().map(|s| sp(s)).collect(), requests }
+        CheckKind::Http {
+            from: From::Host,
+            url: url.into(),
+            status: 200,
+            body: body.map(String::from),
+            spread: spread.iter().map(|s| sp(s)).collect(),
+            requests,
+        }
     }
     fn resp(code: u16, body: &str) -> String {
         format!("{body}\n@@labctl-http {code}@@\n")
@@ -1260,33 +1890,67 @@ ip = "192.168.57.21"
 
     #[test]
     fn http_from_node_passes_and_resolves_node_names_without_dns() {
-        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, "<p>web1 rev abc</p>"))]);
-        let (r, _) = run(&check(http_node("http://web1/", Some("web1"), &[], 1)), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "mgmt",
+            "curl",
+            vec![ok(0, &resp(200, "<p>web1 rev abc</p>"))],
+        );
+        let (r, _) = run(
+            &check(http_node("http://web1/", Some("web1"), &[], 1)),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed, "{r:?}");
         assert_eq!((r.kind, r.attempts), ("http", 1));
         assert_eq!(r.message, "status 200, body matches /web1/");
         let cmd = &shell.calls()[0].1;
         assert!(cmd.contains(&shell_quote("web1:80:192.168.57.21")), "{cmd}");
-        assert!(cmd.contains("--noproxy"), "proxies from the node's environment are ignored");
+        assert!(
+            cmd.contains("--noproxy"),
+            "proxies from the node's environment are ignored"
+        );
     }
 
     #[test]
     fn http_from_node_fails_on_status_and_body() {
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(503, "down"))]);
-        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(http_node("http://192.168.57.21/", None, &[], 1)),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
         assert_eq!(r.message, "status 503 (expected 200)");
         assert!(r.attempts > 1, "retried until the timeout");
 
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, "web2\nhere"))]);
-        let (r, _) = run(&check(http_node("http://192.168.57.21/", Some("web1"), &[], 1)), &shell, &NoHttp);
-        assert_eq!(r.message, "status 200 but body does not match /web1/ (body: \"web2 here\")");
+        let (r, _) = run(
+            &check(http_node("http://192.168.57.21/", Some("web1"), &[], 1)),
+            &shell,
+            &NoHttp,
+        );
+        assert_eq!(
+            r.message,
+            "status 200 but body does not match /web1/ (body: \"web2 here\")"
+        );
     }
 
     #[test]
     fn http_from_node_reports_connection_errors_from_stderr() {
-        let shell = Fake::new().on("mgmt", "curl", vec![with_err(0, &resp(0, ""), "curl: (7) Failed to connect to 192.168.57.21 port 80: Connection refused\n")]);
-        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "mgmt",
+            "curl",
+            vec![with_err(
+                0,
+                &resp(0, ""),
+                "curl: (7) Failed to connect to 192.168.57.21 port 80: Connection refused\n",
+            )],
+        );
+        let (r, _) = run(
+            &check(http_node("http://192.168.57.21/", None, &[], 1)),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
         assert!(r.message.contains("Connection refused"), "{}", r.message);
         assert!(r.output.contains("curl: (7)"));
@@ -1294,17 +1958,44 @@ ip = "192.168.57.21"
 
     #[test]
     fn http_retries_then_passes_and_reports_the_last_failure_on_timeout() {
-        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(502, "")), Err("ssh: connection reset".into()), ok(0, &resp(200, "ok"))]);
-        let (r, seen) = run(&patient(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "mgmt",
+            "curl",
+            vec![
+                ok(0, &resp(502, "")),
+                Err("ssh: connection reset".into()),
+                ok(0, &resp(200, "ok")),
+            ],
+        );
+        let (r, seen) = run(
+            &patient(http_node("http://192.168.57.21/", None, &[], 1)),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
         assert_eq!(r.attempts, 3);
         assert_eq!(seen[0], "status 502 (expected 200)");
-        assert!(seen[1].starts_with("cannot run on mgmt: ssh: connection reset"), "{}", seen[1]);
+        assert!(
+            seen[1].starts_with("cannot run on mgmt: ssh: connection reset"),
+            "{}",
+            seen[1]
+        );
 
-        let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(502, "")), ok(0, &resp(404, ""))]);
-        let (r, _) = run(&check(http_node("http://192.168.57.21/", None, &[], 1)), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "mgmt",
+            "curl",
+            vec![ok(0, &resp(502, "")), ok(0, &resp(404, ""))],
+        );
+        let (r, _) = run(
+            &check(http_node("http://192.168.57.21/", None, &[], 1)),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed && r.attempts >= 2);
-        assert_eq!(r.message, "status 404 (expected 200)", "the last failure is reported");
+        assert_eq!(
+            r.message, "status 404 (expected 200)",
+            "the last failure is reported"
+        );
         assert!(r.seconds >= 0.29, "ran until its timeout: {}", r.seconds);
     }
 
@@ -1312,29 +2003,55 @@ ip = "192.168.57.21"
     fn spread_names_the_missing_backend() {
         let out: String = (0..10).map(|_| resp(200, "served by web1")).collect();
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
-        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 10)), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(http_node("http://lb:8080/", None, &["web1", "web2"], 10)),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
         assert_eq!(r.message, "backend web2 never answered: web1: 10, web2: 0 over 10 requests (expected every listed backend)");
         let cmd = &shell.calls()[0].1;
-        assert!(cmd.contains("-lt 10 ]"), "ten requests in one command: {cmd}");
+        assert!(
+            cmd.contains("-lt 10 ]"),
+            "ten requests in one command: {cmd}"
+        );
     }
 
     #[test]
     fn spread_passes_when_every_backend_answers_and_counts_whole_names() {
         let mut out = String::new();
         for i in 0..20 {
-            out.push_str(&resp(200, if i % 2 == 0 { "web1" } else { "<b>web2</b> (not web10)" }));
+            out.push_str(&resp(
+                200,
+                if i % 2 == 0 {
+                    "web1"
+                } else {
+                    "<b>web2</b> (not web10)"
+                },
+            ));
         }
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
-        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 20)), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(http_node("http://lb:8080/", None, &["web1", "web2"], 20)),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed, "{r:?}");
         assert_eq!(r.message, "web1: 10, web2: 10 over 20 requests, status 200");
 
         // web10 must not count as web1.
         let out: String = (0..4).map(|_| resp(200, "web10 web2")).collect();
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
-        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 4)), &shell, &NoHttp);
-        assert!(r.message.starts_with("backend web1 never answered"), "{}", r.message);
+        let (r, _) = run(
+            &check(http_node("http://lb:8080/", None, &["web1", "web2"], 4)),
+            &shell,
+            &NoHttp,
+        );
+        assert!(
+            r.message.starts_with("backend web1 never answered"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
@@ -1342,7 +2059,16 @@ ip = "192.168.57.21"
         let mut out: String = (0..3).map(|_| resp(200, "web1")).collect();
         out.push_str(&resp(503, "<h1>503 Service Unavailable</h1>"));
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
-        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2", "web3"], 4)), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(http_node(
+                "http://lb:8080/",
+                None,
+                &["web1", "web2", "web3"],
+                4,
+            )),
+            &shell,
+            &NoHttp,
+        );
         assert_eq!(
             r.message,
             "backends web2, web3 never answered: web1: 3, web2: 0, web3: 0 over 4 requests (expected every listed backend); 1 of 4 requests failed, first: status 503 (expected 200)"
@@ -1351,38 +2077,99 @@ ip = "192.168.57.21"
         let mut out: String = [resp(200, "web1"), resp(200, "web2")].concat();
         out.push_str(&resp(503, ""));
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &out)]);
-        let (r, _) = run(&check(http_node("http://lb:8080/", None, &["web1", "web2"], 3)), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(http_node("http://lb:8080/", None, &["web1", "web2"], 3)),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
-        assert_eq!(r.message, "1 of 3 requests failed, first: status 503 (expected 200) (web1: 1, web2: 1)");
+        assert_eq!(
+            r.message,
+            "1 of 3 requests failed, first: status 503 (expected 200) (web1: 1, web2: 1)"
+        );
     }
 
     #[test]
     fn spread_from_host_uses_lab_addresses() {
         let http = FakeHttp::new(vec![Ok((200, "web1".into())), Ok((200, "web2".into()))]);
-        let (r, _) = run(&check(http_host("http://lb:8080/x?y=1", None, &["web1", "web2"], 4)), &Fake::new(), &http);
+        let (r, _) = run(
+            &check(http_host(
+                "http://lb:8080/x?y=1",
+                None,
+                &["web1", "web2"],
+                4,
+            )),
+            &Fake::new(),
+            &http,
+        );
         assert!(r.passed, "{r:?}");
         assert_eq!(r.message, "web1: 1, web2: 3 over 4 requests, status 200");
         let urls = http.urls.lock().unwrap().clone();
-        assert_eq!(urls, vec!["http://192.168.57.11:8080/x?y=1"; 4], "node names are resolved from the lab");
+        assert_eq!(
+            urls,
+            vec!["http://192.168.57.11:8080/x?y=1"; 4],
+            "node names are resolved from the lab"
+        );
 
         let http = FakeHttp::new(vec![Ok((200, "web1".into()))]);
-        let (r, _) = run(&check(http_host("http://192.168.57.11:8080/", None, &["web1", "web2"], 5)), &Fake::new(), &http);
+        let (r, _) = run(
+            &check(http_host(
+                "http://192.168.57.11:8080/",
+                None,
+                &["web1", "web2"],
+                5,
+            )),
+            &Fake::new(),
+            &http,
+        );
         assert!(!r.passed);
-        assert!(r.message.starts_with("backend web2 never answered: web1: 5, web2: 0"), "{}", r.message);
+        assert!(
+            r.message
+                .starts_with("backend web2 never answered: web1: 5, web2: 0"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
     fn http_from_host_passes_fails_and_retries() {
-        let http = FakeHttp::new(vec![Err("connect to 127.0.0.1:18080: Connection refused".into()), Ok((200, "revision 3".into()))]);
-        let (r, seen) = run(&patient(http_host("http://127.0.0.1:18080/", Some("revision"), &[], 1)), &Fake::new(), &http);
+        let http = FakeHttp::new(vec![
+            Err("connect to 127.0.0.1:18080: Connection refused".into()),
+            Ok((200, "revision 3".into())),
+        ]);
+        let (r, seen) = run(
+            &patient(http_host(
+                "http://127.0.0.1:18080/",
+                Some("revision"),
+                &[],
+                1,
+            )),
+            &Fake::new(),
+            &http,
+        );
         assert!(r.passed);
         assert_eq!(r.attempts, 2);
-        assert_eq!(seen[0], "request failed: connect to 127.0.0.1:18080: Connection refused");
+        assert_eq!(
+            seen[0],
+            "request failed: connect to 127.0.0.1:18080: Connection refused"
+        );
 
         let http = FakeHttp::new(vec![Ok((200, "nothing".into()))]);
-        let (r, _) = run(&check(http_host("http://127.0.0.1:18080/", Some("revision"), &[], 1)), &Fake::new(), &http);
+        let (r, _) = run(
+            &check(http_host(
+                "http://127.0.0.1:18080/",
+                Some("revision"),
+                &[],
+                1,
+            )),
+            &Fake::new(),
+            &http,
+        );
         assert!(!r.passed);
-        assert_eq!(r.message, "status 200 but body does not match /revision/ (body: \"nothing\")");
+        assert_eq!(
+            r.message,
+            "status 200 but body does not match /revision/ (body: \"nothing\")"
+        );
     }
 
     #[test]
@@ -1398,34 +2185,80 @@ ip = "192.168.57.21"
             (false, "http://user@192.168.57.11/"),
             (false, "ftp://192.168.57.11/"),
         ] {
-            let kind = if from_host { http_host(url, None, &[], 1) } else { http_node(url, None, &[], 1) };
+            let kind = if from_host {
+                http_host(url, None, &[], 1)
+            } else {
+                http_node(url, None, &[], 1)
+            };
             let shell = Fake::new();
             let (r, _) = run(&patient(kind), &shell, &NoHttp);
             assert!(!r.passed);
             assert_eq!(r.attempts, 1, "a refused target is not retried: {url}");
-            assert!(r.message.starts_with("refusing to send traffic to"), "{url}: {}", r.message);
+            assert!(
+                r.message.starts_with("refusing to send traffic to"),
+                "{url}: {}",
+                r.message
+            );
             assert!(shell.calls().is_empty(), "nothing was sent for {url}");
         }
         // Loopback from a node is the node's own loopback.
         let shell = Fake::new().on("mgmt", "curl", vec![ok(0, &resp(200, ""))]);
-        assert!(run(&check(http_node("http://localhost:3000/", None, &[], 1)), &shell, &NoHttp).0.passed);
+        assert!(
+            run(
+                &check(http_node("http://localhost:3000/", None, &[], 1)),
+                &shell,
+                &NoHttp
+            )
+            .0
+            .passed
+        );
         // https from the host is not spoken by the built-in client: a clear failure.
-        let (r, _) = run(&patient(http_host("https://192.168.57.11/", None, &[], 1)), &Fake::new(), &NoHttp);
-        assert!(!r.passed && r.attempts == 1 && r.message.contains("plain http only"), "{}", r.message);
+        let (r, _) = run(
+            &patient(http_host("https://192.168.57.11/", None, &[], 1)),
+            &Fake::new(),
+            &NoHttp,
+        );
+        assert!(
+            !r.passed && r.attempts == 1 && r.message.contains("plain http only"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
     fn http_node_output_parsing() {
         let out = format!("{}{}{}", resp(200, "a\n@@x"), resp(0, ""), resp(404, "b"));
-        assert_eq!(parse_node_http(&out), vec![(200, "a\n@@x".to_string()), (0, String::new()), (404, "b".to_string())]);
+        assert_eq!(
+            parse_node_http(&out),
+            vec![
+                (200, "a\n@@x".to_string()),
+                (0, String::new()),
+                (404, "b".to_string())
+            ]
+        );
         assert_eq!(parse_node_http(""), vec![]);
     }
 
     #[test]
     fn http_missing_client_on_node() {
-        let shell = Fake::new().on("mgmt", "curl", vec![with_err(127, "", "labctl: neither curl nor python3 on this node\n")]);
-        let (r, _) = run(&check(http_node("http://web1/", None, &[], 1)), &shell, &NoHttp);
-        assert_eq!(r.message, "cannot send HTTP requests from mgmt: neither curl nor python3 is installed");
+        let shell = Fake::new().on(
+            "mgmt",
+            "curl",
+            vec![with_err(
+                127,
+                "",
+                "labctl: neither curl nor python3 on this node\n",
+            )],
+        );
+        let (r, _) = run(
+            &check(http_node("http://web1/", None, &[], 1)),
+            &shell,
+            &NoHttp,
+        );
+        assert_eq!(
+            r.message,
+            "cannot send HTTP requests from mgmt: neither curl nor python3 is installed"
+        );
     }
 
     // --- port ---------------------------------------------------------------
@@ -1437,14 +2270,37 @@ ip = "192.168.57.21"
 
     #[test]
     fn port_listening_and_reachable() {
-        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on("mgmt", "/dev/tcp/192.168.57.11/8080", vec![ok(0, "")]);
-        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on(
+            "mgmt",
+            "/dev/tcp/192.168.57.11/8080",
+            vec![ok(0, "")],
+        );
+        let (r, _) = run(
+            &check(CheckKind::Port {
+                node: sp("lb"),
+                port: 8080,
+                from: Some(sp("mgmt")),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed, "{r:?}");
-        assert_eq!(r.message, "lb listens on 8080 and mgmt connects to 192.168.57.11:8080");
+        assert_eq!(
+            r.message,
+            "lb listens on 8080 and mgmt connects to 192.168.57.11:8080"
+        );
         assert_eq!(shell.calls().len(), 2);
 
         let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]);
-        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 22, from: None }), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(CheckKind::Port {
+                node: sp("lb"),
+                port: 22,
+                from: None,
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
         assert_eq!(r.message, "lb listens on 22 (0.0.0.0:22, [::]:22)");
     }
@@ -1452,51 +2308,131 @@ ip = "192.168.57.21"
     #[test]
     fn port_not_listening_lists_what_is() {
         let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]);
-        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 80, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(CheckKind::Port {
+                node: sp("lb"),
+                port: 80,
+                from: Some(sp("mgmt")),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
-        assert_eq!(r.message, "nothing listens on port 80 on lb (listening: 22, 8080)");
-        assert!(shell.calls().iter().all(|(n, _)| n == "lb"), "no probe when nothing listens");
+        assert_eq!(
+            r.message,
+            "nothing listens on port 80 on lb (listening: 22, 8080)"
+        );
+        assert!(
+            shell.calls().iter().all(|(n, _)| n == "lb"),
+            "no probe when nothing listens"
+        );
     }
 
     #[test]
     fn port_unreachable_from_node_then_reachable() {
-        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on("mgmt", "/dev/tcp/", vec![with_err(1, "", "bash: connect: Connection refused\n")]);
-        let (r, _) = run(&check(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on(
+            "mgmt",
+            "/dev/tcp/",
+            vec![with_err(1, "", "bash: connect: Connection refused\n")],
+        );
+        let (r, _) = run(
+            &check(CheckKind::Port {
+                node: sp("lb"),
+                port: 8080,
+                from: Some(sp("mgmt")),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert_eq!(r.message, "lb listens on 8080 but mgmt cannot connect to 192.168.57.11:8080: bash: connect: Connection refused");
 
-        let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, "State\n"), ok(0, SS)]).on("mgmt", "/dev/tcp/", vec![with_err(124, "", ""), ok(0, "")]);
-        let (r, seen) = run(&patient(CheckKind::Port { node: sp("lb"), port: 8080, from: Some(sp("mgmt")) }), &shell, &NoHttp);
+        let shell = Fake::new()
+            .on("lb", "ss -ltn", vec![ok(0, "State\n"), ok(0, SS)])
+            .on("mgmt", "/dev/tcp/", vec![with_err(124, "", ""), ok(0, "")]);
+        let (r, seen) = run(
+            &patient(CheckKind::Port {
+                node: sp("lb"),
+                port: 8080,
+                from: Some(sp("mgmt")),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
         assert_eq!(r.attempts, 3);
-        assert_eq!(seen[0], "nothing listens on port 8080 on lb (listening: none)");
+        assert_eq!(
+            seen[0],
+            "nothing listens on port 8080 on lb (listening: none)"
+        );
         assert!(seen[1].ends_with("timed out after 5s"), "{}", seen[1]);
     }
 
     // --- command ------------------------------------------------------------
 
     fn command(run: &str, exit: i32, stdout: Option<&str>) -> CheckKind {
-        CheckKind::Command { node: sp("mgmt"), run: run.into(), exit, stdout: stdout.map(String::from) }
+        CheckKind::Command {
+            node: sp("mgmt"),
+            run: run.into(),
+            exit,
+            stdout: stdout.map(String::from),
+        }
     }
 
     #[test]
     fn command_exit_and_stdout() {
-        let shell = Fake::new().on("mgmt", "ansible", vec![ok(0, "gitlab | SUCCESS\nlb | SUCCESS\n")]);
-        let (r, _) = run(&check(command("ansible all -m ping -o", 0, Some("(?s)gitlab.*SUCCESS"))), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "mgmt",
+            "ansible",
+            vec![ok(0, "gitlab | SUCCESS\nlb | SUCCESS\n")],
+        );
+        let (r, _) = run(
+            &check(command(
+                "ansible all -m ping -o",
+                0,
+                Some("(?s)gitlab.*SUCCESS"),
+            )),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
         assert_eq!(r.message, "exit 0, stdout matches /(?s)gitlab.*SUCCESS/");
-        assert_eq!(shell.calls()[0].1, "ansible all -m ping -o", "run is sent as written");
+        assert_eq!(
+            shell.calls()[0].1,
+            "ansible all -m ping -o",
+            "run is sent as written"
+        );
 
-        let shell = Fake::new().on("mgmt", "false", vec![with_err(1, "", "boom\nreally boom\n")]);
+        let shell = Fake::new().on(
+            "mgmt",
+            "false",
+            vec![with_err(1, "", "boom\nreally boom\n")],
+        );
         let (r, _) = run(&check(command("false", 0, None)), &shell, &NoHttp);
         assert_eq!(r.message, "exit 1 (expected 0): really boom");
         assert!(r.output.contains("stderr:\nboom"));
 
         let shell = Fake::new().on("mgmt", "grep", vec![ok(1, "")]);
-        assert!(run(&check(command("grep -q x /etc/hosts", 1, None)), &shell, &NoHttp).0.passed, "a non-zero exit can be expected");
+        assert!(
+            run(
+                &check(command("grep -q x /etc/hosts", 1, None)),
+                &shell,
+                &NoHttp
+            )
+            .0
+            .passed,
+            "a non-zero exit can be expected"
+        );
 
         let shell = Fake::new().on("mgmt", "echo", vec![ok(0, "FAILED\n")]);
-        let (r, _) = run(&check(command("echo FAILED", 0, Some("SUCCESS"))), &shell, &NoHttp);
-        assert_eq!(r.message, "exit 0 but stdout does not match /SUCCESS/ (stdout: \"FAILED\")");
+        let (r, _) = run(
+            &check(command("echo FAILED", 0, Some("SUCCESS"))),
+            &shell,
+            &NoHttp,
+        );
+        assert_eq!(
+            r.message,
+            "exit 0 but stdout does not match /SUCCESS/ (stdout: \"FAILED\")"
+        );
     }
 
     #[test]
@@ -1506,10 +2442,18 @@ ip = "192.168.57.21"
         assert!(r.passed && r.attempts == 2);
 
         let shell = Fake::new().on("mgmt", "x", vec![ok(2, "")]);
-        let c = Check { timeout: ms(200), interval: ms(10), ..check(command("x", 0, None)) };
+        let c = Check {
+            timeout: ms(200),
+            interval: ms(10),
+            ..check(command("x", 0, None))
+        };
         let (r, _) = run(&c, &shell, &NoHttp);
         assert!(!r.passed);
-        assert!((2..=21).contains(&r.attempts), "about timeout/interval attempts: {}", r.attempts);
+        assert!(
+            (2..=21).contains(&r.attempts),
+            "about timeout/interval attempts: {}",
+            r.attempts
+        );
         assert!(r.seconds < 2.0);
     }
 
@@ -1518,42 +2462,80 @@ ip = "192.168.57.21"
         let shell = Fake::new();
         let (r, _) = run(&patient(command("x", 0, Some("("))), &shell, &NoHttp);
         assert!(!r.passed && r.attempts == 1);
-        assert!(r.message.starts_with("invalid stdout regex /(/"), "{}", r.message);
+        assert!(
+            r.message.starts_with("invalid stdout regex /(/"),
+            "{}",
+            r.message
+        );
         assert!(shell.calls().is_empty());
     }
 
     #[test]
     fn unknown_node_fails_without_retrying() {
-        let (r, _) = run(&patient(CheckKind::Service { node: sp("nope"), service: "x".into() }), &Fake::new(), &NoHttp);
-        assert_eq!((r.passed, r.attempts, r.message.as_str()), (false, 1, "unknown node `nope`"));
+        let (r, _) = run(
+            &patient(CheckKind::Service {
+                node: sp("nope"),
+                service: "x".into(),
+            }),
+            &Fake::new(),
+            &NoHttp,
+        );
+        assert_eq!(
+            (r.passed, r.attempts, r.message.as_str()),
+            (false, 1, "unknown node `nope`")
+        );
     }
 
     // --- file ---------------------------------------------------------------
 
     fn file(path: &str, contains: Option<&str>) -> CheckKind {
-        CheckKind::File { node: sp("web2"), path: path.into(), contains: contains.map(String::from) }
+        CheckKind::File {
+            node: sp("web2"),
+            path: path.into(),
+            contains: contains.map(String::from),
+        }
     }
 
     #[test]
     fn file_exists_and_contains() {
-        let shell = Fake::new().on("web2", "test -f", vec![ok(0, "/var/log/ansible-pull.log {\n  weekly\n}\n")]);
-        let (r, _) = run(&check(file("/etc/logrotate.d/ansible-pull", Some("/var/log/ansible-pull\\.log"))), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "web2",
+            "test -f",
+            vec![ok(0, "/var/log/ansible-pull.log {\n  weekly\n}\n")],
+        );
+        let (r, _) = run(
+            &check(file(
+                "/etc/logrotate.d/ansible-pull",
+                Some("/var/log/ansible-pull\\.log"),
+            )),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
-        assert_eq!(r.message, "/etc/logrotate.d/ansible-pull on web2 matches //var/log/ansible-pull\\.log/");
+        assert_eq!(
+            r.message,
+            "/etc/logrotate.d/ansible-pull on web2 matches //var/log/ansible-pull\\.log/"
+        );
         let cmd = &shell.calls()[0].1;
         assert!(cmd.contains("sudo -n sh -c"), "read as root: {cmd}");
         assert!(!cmd.contains("grep"), "matched in Rust");
 
         let shell = Fake::new().on("web2", "test -f", vec![ok(0, "something else\n")]);
         let (r, _) = run(&check(file("/etc/x", Some("weekly"))), &shell, &NoHttp);
-        assert_eq!(r.message, "/etc/x exists on web2 but does not match /weekly/ (15 bytes)");
+        assert_eq!(
+            r.message,
+            "/etc/x exists on web2 but does not match /weekly/ (15 bytes)"
+        );
 
         let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, ""), ok(0, "")]);
         let (r, seen) = run(&patient(file("/etc/x", None)), &shell, &NoHttp);
         assert!(r.passed && r.attempts == 2);
         assert_eq!(seen[0], "no file /etc/x on web2");
         assert_eq!(r.message, "/etc/x exists on web2");
-        assert!(!shell.calls()[0].1.contains("cat"), "no read without `contains`");
+        assert!(
+            !shell.calls()[0].1.contains("cat"),
+            "no read without `contains`"
+        );
 
         let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, "")]);
         let (r, _) = run(&check(file("/etc/x", None)), &shell, &NoHttp);
@@ -1574,15 +2556,31 @@ ip = "192.168.57.21"
         // file_check_with_hostile_path_runs_safely_in_sh.)
 
         for kind in [
-            CheckKind::Service { node: sp("lb"), service: "x'; reboot #".into() },
-            CheckKind::Cron { node: sp("lb"), user: "root'$(id)".into(), contains: None },
-            CheckKind::Disk { node: sp("lb"), size_bytes: 1, device: Some("/dev/x'`id`".into()) },
+            CheckKind::Service {
+                node: sp("lb"),
+                service: "x'; reboot #".into(),
+            },
+            CheckKind::Cron {
+                node: sp("lb"),
+                user: "root'$(id)".into(),
+                contains: None,
+            },
+            CheckKind::Disk {
+                node: sp("lb"),
+                size_bytes: 1,
+                device: Some("/dev/x'`id`".into()),
+            },
         ] {
             let shell = Fake::new().on("lb", "", vec![ok(1, "")]);
             run(&check(kind), &shell, &NoHttp);
             let cmd = shell.calls()[0].1.clone();
             // Parse-only check that the command is one well-formed shell command.
-            let st = std::process::Command::new("sh").arg("-n").arg("-c").arg(&cmd).status().unwrap();
+            let st = std::process::Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(&cmd)
+                .status()
+                .unwrap();
             assert!(st.success(), "{cmd}");
         }
     }
@@ -1599,33 +2597,77 @@ ip = "192.168.57.21"
     fn cron_reads_crontab_and_cron_d_for_the_user() {
         let (entries, notes) = parse_cron(CRON_OUT, "root");
         let lines: Vec<&str> = entries.iter().map(|e| e.source.as_str()).collect();
-        assert_eq!(lines, vec!["/etc/crontab", "/etc/cron.d/ansible-pull", "/etc/cron.d/ansible-pull"]);
+        assert_eq!(
+            lines,
+            vec![
+                "/etc/crontab",
+                "/etc/cron.d/ansible-pull",
+                "/etc/cron.d/ansible-pull"
+            ]
+        );
         assert!(notes.iter().any(|n| n.contains("no crontab for root")));
-        assert!(notes.iter().any(|n| n.contains("old.dpkg-old: ignored by cron")));
+        assert!(notes
+            .iter()
+            .any(|n| n.contains("old.dpkg-old: ignored by cron")));
 
         let (entries, _) = parse_cron("@@labctl-crontab\n# m h dom mon dow command\n*/5 * * * * /usr/local/bin/job\n\n@@labctl-rc 0\n", "vagrant");
-        assert_eq!(entries, vec![CronEntry { source: "crontab -l -u vagrant".into(), line: "*/5 * * * * /usr/local/bin/job".into() }]);
+        assert_eq!(
+            entries,
+            vec![CronEntry {
+                source: "crontab -l -u vagrant".into(),
+                line: "*/5 * * * * /usr/local/bin/job".into()
+            }]
+        );
     }
 
     #[test]
     fn cron_check_matches_one_line() {
         let shell = Fake::new().on("web1", "crontab -l -u", vec![ok(0, CRON_OUT)]);
-        let kind = CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: Some("ansible-pull .*centraladmin_web".into()) };
+        let kind = CheckKind::Cron {
+            node: sp("web1"),
+            user: "root".into(),
+            contains: Some("ansible-pull .*centraladmin_web".into()),
+        };
         let (r, _) = run(&check(kind), &shell, &NoHttp);
         assert!(r.passed, "{r:?}");
         assert_eq!(r.message, "cron entry for root in /etc/cron.d/ansible-pull matches /ansible-pull .*centraladmin_web/");
-        assert!(shell.calls()[0].1.contains("crontab -l -u '\\''root'\\''"), "user quoted: {}", shell.calls()[0].1);
+        assert!(
+            shell.calls()[0].1.contains("crontab -l -u '\\''root'\\''"),
+            "user quoted: {}",
+            shell.calls()[0].1
+        );
 
         // Only in an ignored file or for another user: fails.
         let shell = Fake::new().on("web1", "crontab", vec![ok(0, CRON_OUT)]);
-        let kind = CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: Some("centraladmin_lb".into()) };
+        let kind = CheckKind::Cron {
+            node: sp("web1"),
+            user: "root".into(),
+            contains: Some("centraladmin_lb".into()),
+        };
         let (r, _) = run(&check(kind), &shell, &NoHttp);
         assert!(!r.passed);
-        assert_eq!(r.message, "none of 3 cron entries for root on web1 matches /centraladmin_lb/");
+        assert_eq!(
+            r.message,
+            "none of 3 cron entries for root on web1 matches /centraladmin_lb/"
+        );
         assert!(r.output.contains("ignored by cron"));
 
-        let shell = Fake::new().on("web1", "crontab", vec![ok(0, "@@labctl-crontab\nno crontab for nobody\n@@labctl-rc 1\n"), ok(0, CRON_OUT)]);
-        let kind = CheckKind::Cron { node: sp("web1"), user: "www-data".into(), contains: None };
+        let shell = Fake::new().on(
+            "web1",
+            "crontab",
+            vec![
+                ok(
+                    0,
+                    "@@labctl-crontab\nno crontab for nobody\n@@labctl-rc 1\n",
+                ),
+                ok(0, CRON_OUT),
+            ],
+        );
+        let kind = CheckKind::Cron {
+            node: sp("web1"),
+            user: "www-data".into(),
+            contains: None,
+        };
         let (r, seen) = run(&patient(kind), &shell, &NoHttp);
         assert!(r.passed && r.attempts == 2);
         assert_eq!(seen[0], "no cron entries for www-data on web1 (crontab -l -u www-data, /etc/crontab, /etc/cron.d)");
@@ -1634,46 +2676,104 @@ ip = "192.168.57.21"
 
     #[test]
     fn cron_timeout_reports_last_failure() {
-        let shell = Fake::new().on("web1", "crontab", vec![with_err(1, "", "sudo: a password is required\n")]);
-        let (r, _) = run(&check(CheckKind::Cron { node: sp("web1"), user: "root".into(), contains: None }), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "web1",
+            "crontab",
+            vec![with_err(1, "", "sudo: a password is required\n")],
+        );
+        let (r, _) = run(
+            &check(CheckKind::Cron {
+                node: sp("web1"),
+                user: "root".into(),
+                contains: None,
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed && r.attempts > 1);
-        assert_eq!(r.message, "cannot read cron tables on web1 (exit 1): sudo: a password is required");
+        assert_eq!(
+            r.message,
+            "cannot read cron tables on web1 (exit 1): sudo: a password is required"
+        );
     }
 
     // --- service --------------------------------------------------------------
 
     #[test]
     fn service_status() {
-        let shell = Fake::new().on("lb", "status", vec![ok(3, "haproxy is not running ... failed!\n"), ok(0, "haproxy is running.\n")]);
-        let (r, seen) = run(&patient(CheckKind::Service { node: sp("lb"), service: "haproxy".into() }), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "lb",
+            "status",
+            vec![
+                ok(3, "haproxy is not running ... failed!\n"),
+                ok(0, "haproxy is running.\n"),
+            ],
+        );
+        let (r, seen) = run(
+            &patient(CheckKind::Service {
+                node: sp("lb"),
+                service: "haproxy".into(),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed && r.attempts == 2);
-        assert_eq!(seen[0], "`service haproxy status` on lb exited 3: haproxy is not running ... failed!");
+        assert_eq!(
+            seen[0],
+            "`service haproxy status` on lb exited 3: haproxy is not running ... failed!"
+        );
         assert_eq!(r.message, "haproxy is running on lb");
 
-        let shell = Fake::new().on("lb", "service", vec![with_err(1, "", "haproxy: unrecognized service\n")]);
-        let (r, _) = run(&check(CheckKind::Service { node: sp("lb"), service: "haproxy".into() }), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "lb",
+            "service",
+            vec![with_err(1, "", "haproxy: unrecognized service\n")],
+        );
+        let (r, _) = run(
+            &check(CheckKind::Service {
+                node: sp("lb"),
+                service: "haproxy".into(),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed && r.attempts > 1);
-        assert_eq!(r.message, "`service haproxy status` on lb exited 1: haproxy: unrecognized service");
+        assert_eq!(
+            r.message,
+            "`service haproxy status` on lb exited 1: haproxy: unrecognized service"
+        );
     }
 
     // --- reach ----------------------------------------------------------------
 
     #[test]
     fn reach_by_ping_or_ssh_port() {
-        let reach = || CheckKind::Reach { from: sp("web2"), to: sp("lb") };
+        let reach = || CheckKind::Reach {
+            from: sp("web2"),
+            to: sp("lb"),
+        };
         let shell = Fake::new().on("web2", "ping -c1 -W2 192.168.57.11", vec![ok(0, "icmp\n")]);
-        assert_eq!(run(&check(reach()), &shell, &NoHttp).0.message, "web2 reaches lb (192.168.57.11) by ping");
+        assert_eq!(
+            run(&check(reach()), &shell, &NoHttp).0.message,
+            "web2 reaches lb (192.168.57.11) by ping"
+        );
         assert!(shell.calls()[0].1.contains("/dev/tcp/192.168.57.11/22"));
 
         let shell = Fake::new().on("web2", "ping", vec![ok(1, "none\n"), ok(0, "tcp22\n")]);
         let (r, _) = run(&patient(reach()), &shell, &NoHttp);
         assert!(r.passed && r.attempts == 2);
-        assert_eq!(r.message, "web2 reaches lb (192.168.57.11) by TCP port 22 (no ping reply or no ping)");
+        assert_eq!(
+            r.message,
+            "web2 reaches lb (192.168.57.11) by TCP port 22 (no ping reply or no ping)"
+        );
 
         let shell = Fake::new().on("web2", "ping", vec![ok(1, "none\n")]);
         let (r, _) = run(&check(reach()), &shell, &NoHttp);
         assert!(!r.passed && r.attempts > 1);
-        assert_eq!(r.message, "web2 cannot reach lb (192.168.57.11): no ping reply and no TCP connection to port 22");
+        assert_eq!(
+            r.message,
+            "web2 cannot reach lb (192.168.57.11): no ping reply and no TCP connection to port 22"
+        );
     }
 
     // --- disk -----------------------------------------------------------------
@@ -1683,24 +2783,67 @@ ip = "192.168.57.21"
         let gib = 1u64 << 30;
         let sys = format!("loop0 0\nsda {}\nsdb {}\n", 64 * gib / 512, 8 * gib / 512);
         let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
-        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: None }), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(CheckKind::Disk {
+                node: sp("lb"),
+                size_bytes: 8 * gib,
+                device: None,
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
         assert_eq!(r.message, "sdb on lb is 8589934592 bytes (8.0 GiB)");
 
         let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
-        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 4 * gib, device: None }), &shell, &NoHttp);
+        let (r, _) = run(
+            &check(CheckKind::Disk {
+                node: sp("lb"),
+                size_bytes: 4 * gib,
+                device: None,
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(!r.passed);
-        assert_eq!(r.message, "no block device of 4294967296 bytes (4.0 GiB) on lb (seen: sda 64.0 GiB, sdb 8.0 GiB)");
+        assert_eq!(
+            r.message,
+            "no block device of 4294967296 bytes (4.0 GiB) on lb (seen: sda 64.0 GiB, sdb 8.0 GiB)"
+        );
 
-        let shell = Fake::new().on("lb", "readlink -f -- '\\''/dev/sdb'\\''", vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * gib / 512))]);
-        let c = Check { timeout: ms(100), interval: ms(1), ..check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: Some("/dev/sdb".into()) }) };
+        let shell = Fake::new().on(
+            "lb",
+            "readlink -f -- '\\''/dev/sdb'\\''",
+            vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * gib / 512))],
+        );
+        let c = Check {
+            timeout: ms(100),
+            interval: ms(1),
+            ..check(CheckKind::Disk {
+                node: sp("lb"),
+                size_bytes: 8 * gib,
+                device: Some("/dev/sdb".into()),
+            })
+        };
         let (r, seen) = run(&c, &shell, &NoHttp);
         assert!(!r.passed);
         assert_eq!(seen[0], "/dev/sdb is not a block device on lb");
         assert_eq!(r.message, "/dev/sdb (sdb) on lb is 4294967296 bytes (4.0 GiB), expected 8589934592 bytes (8.0 GiB)");
 
-        let shell = Fake::new().on("lb", "readlink", vec![ok(0, &format!("vdb {}\n", 8 * gib / 512))]);
-        let (r, _) = run(&check(CheckKind::Disk { node: sp("lb"), size_bytes: 8 * gib, device: Some("/dev/disk/by-id/x".into()) }), &shell, &NoHttp);
+        let shell = Fake::new().on(
+            "lb",
+            "readlink",
+            vec![ok(0, &format!("vdb {}\n", 8 * gib / 512))],
+        );
+        let (r, _) = run(
+            &check(CheckKind::Disk {
+                node: sp("lb"),
+                size_bytes: 8 * gib,
+                device: Some("/dev/disk/by-id/x".into()),
+            }),
+            &shell,
+            &NoHttp,
+        );
         assert!(r.passed);
     }
 
@@ -1718,14 +2861,23 @@ ip = "192.168.57.21"
             std::thread::sleep(ms(15));
             self.now.fetch_sub(1, Ordering::SeqCst);
             let code = if cmd.contains("fail") { 1 } else { 0 };
-            Ok(ExecResult { code, stdout: String::new(), stderr: String::new() })
+            Ok(ExecResult {
+                code,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
         }
     }
 
     fn lab_with_checks(n: usize) -> Lab {
         let mut lab = lab();
         lab.checks = (0..n)
-            .map(|i| Check { name: format!("c{i}"), timeout: ms(20), interval: ms(5), ..check(command(if i % 3 == 0 { "fail" } else { "true" }, 0, None)) })
+            .map(|i| Check {
+                name: format!("c{i}"),
+                timeout: ms(20),
+                interval: ms(5),
+                ..check(command(if i % 3 == 0 { "fail" } else { "true" }, 0, None))
+            })
             .collect();
         lab
     }
@@ -1733,18 +2885,30 @@ ip = "192.168.57.21"
     #[test]
     fn run_all_parallel_is_bounded_and_keeps_file_order() {
         let lab = lab_with_checks(10);
-        let shell = Slow { now: AtomicUsize::new(0), max: AtomicUsize::new(0) };
+        let shell = Slow {
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
         let mut finished = Vec::new();
         let mut started = 0;
         let mut retries = 0;
         let results = run_all(&lab, &shell, &NoHttp, true, &mut |e| match e {
             CheckEvent::Started { .. } => started += 1,
             CheckEvent::Retrying { check, attempt, .. } => {
-                assert!(check.name == "c0" || check.name == "c3" || check.name == "c6" || check.name == "c9");
+                assert!(
+                    check.name == "c0"
+                        || check.name == "c3"
+                        || check.name == "c6"
+                        || check.name == "c9"
+                );
                 assert!(attempt >= 1);
                 retries += 1;
             }
-            CheckEvent::Finished { index, check, result } => {
+            CheckEvent::Finished {
+                index,
+                check,
+                result,
+            } => {
                 assert_eq!(check.name, result.name);
                 finished.push(index);
             }
@@ -1753,7 +2917,11 @@ ip = "192.168.57.21"
         assert_eq!(names, (0..10).map(|i| format!("c{i}")).collect::<Vec<_>>());
         assert_eq!(results.iter().filter(|r| !r.passed).count(), 4);
         assert_eq!((started, finished.len()), (10, 10));
-        assert_eq!(retries, results.iter().map(|r| r.attempts - 1).sum::<u32>(), "every retry is reported");
+        assert_eq!(
+            retries,
+            results.iter().map(|r| r.attempts - 1).sum::<u32>(),
+            "every retry is reported"
+        );
         let max = shell.max.load(Ordering::SeqCst);
         assert!(max > 1 && max <= MAX_PARALLEL, "concurrency {max}");
     }
@@ -1761,7 +2929,10 @@ ip = "192.168.57.21"
     #[test]
     fn run_all_sequential() {
         let lab = lab_with_checks(4);
-        let shell = Slow { now: AtomicUsize::new(0), max: AtomicUsize::new(0) };
+        let shell = Slow {
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
         let mut order = Vec::new();
         let results = run_all(&lab, &shell, &NoHttp, false, &mut |e| {
             if let CheckEvent::Finished { index, .. } = e {
@@ -1780,7 +2951,11 @@ ip = "192.168.57.21"
         let shell = Fake::new().on("mgmt", "a", vec![ok(0, "")]); // "b" panics: no rule
         let results = run_all(&lab, &shell, &NoHttp, true, &mut |_| {});
         assert!(results[0].passed);
-        assert!(!results[1].passed && results[1].message.starts_with("internal error"), "{:?}", results[1]);
+        assert!(
+            !results[1].passed && results[1].message.starts_with("internal error"),
+            "{:?}",
+            results[1]
+        );
     }
 
     // --- generated scripts, executed by a real sh ---------------------------
@@ -1800,8 +2975,14 @@ ip = "192.168.57.21"
             if let Some(d) = &self.cwd {
                 c.current_dir(d);
             }
-            let o = c.output().map_err(|e| crate::Error::env(e.to_string(), None))?;
-            Ok(ExecResult { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() })
+            let o = c
+                .output()
+                .map_err(|e| crate::Error::env(e.to_string(), None))?;
+            Ok(ExecResult {
+                code: o.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&o.stdout).into(),
+                stderr: String::from_utf8_lossy(&o.stderr).into(),
+            })
         }
     }
 
@@ -1821,14 +3002,27 @@ ip = "192.168.57.21"
         let path = dir.path().join(name);
         std::fs::write(&path, "hello $(id) `id`\n").unwrap();
         let c = check(file(path.to_str().unwrap(), Some(r"hello \$\(id\) `id`")));
-        let sh = LocalShell { path: None, cwd: Some(dir.path().to_path_buf()) };
+        let sh = LocalShell {
+            path: None,
+            cwd: Some(dir.path().to_path_buf()),
+        };
         let (r, _) = run(&c, &sh, &NoHttp);
         assert!(r.passed, "{r:?}");
         assert!(!pwned.exists(), "the path was executed");
 
-        let c = check(file(&format!("{}/missing'\"$(touch pwned)`touch pwned`", dir.path().display()), None));
+        let c = check(file(
+            &format!(
+                "{}/missing'\"$(touch pwned)`touch pwned`",
+                dir.path().display()
+            ),
+            None,
+        ));
         let (r, _) = run(&c, &sh, &NoHttp);
-        assert!(!r.passed && r.message.starts_with("no file "), "{}", r.message);
+        assert!(
+            !r.passed && r.message.starts_with("no file "),
+            "{}",
+            r.message
+        );
         assert!(!pwned.exists());
     }
 
@@ -1837,16 +3031,46 @@ ip = "192.168.57.21"
         if !is_root() {
             return;
         }
-        let r = LocalShell { path: None, cwd: None }.run("x", &sh_root(&cron_script("root")), ms(5000)).unwrap();
-        assert!(r.stdout.starts_with("@@labctl-crontab\n") && r.stdout.contains("@@labctl-rc "), "{r:?}");
-        let r = LocalShell { path: None, cwd: None }.run("x", &sh(&disk_script(None)), ms(5000)).unwrap();
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh_root(&cron_script("root")), ms(5000))
+        .unwrap();
+        assert!(
+            r.stdout.starts_with("@@labctl-crontab\n") && r.stdout.contains("@@labctl-rc "),
+            "{r:?}"
+        );
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh(&disk_script(None)), ms(5000))
+        .unwrap();
         assert_eq!(r.code, 0, "{r:?}");
-        assert!(r.stdout.lines().all(|l| parse_disks(l).len() == 1), "{}", r.stdout);
-        let r = LocalShell { path: None, cwd: None }.run("x", &sh(&disk_script(Some("/dev/null"))), ms(5000)).unwrap();
+        assert!(
+            r.stdout.lines().all(|l| parse_disks(l).len() == 1),
+            "{}",
+            r.stdout
+        );
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh(&disk_script(Some("/dev/null"))), ms(5000))
+        .unwrap();
         assert_eq!(r.code, MISSING, "a character device is not a disk: {r:?}");
-        for s in [reach_script(Ipv4Addr::new(192, 168, 57, 11)), tcp_probe(Ipv4Addr::new(192, 168, 57, 11), 8080, 3)] {
+        for s in [
+            reach_script(Ipv4Addr::new(192, 168, 57, 11)),
+            tcp_probe(Ipv4Addr::new(192, 168, 57, 11), 8080, 3),
+        ] {
             // Parse only: these would send packets.
-            let st = std::process::Command::new("sh").arg("-n").arg("-c").arg(sh(&s)).status().unwrap();
+            let st = std::process::Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(sh(&s))
+                .status()
+                .unwrap();
             assert!(st.success(), "{s}");
         }
     }
@@ -1892,7 +3116,11 @@ ip = "192.168.57.21"
                 b"HTTP/1.1 302 Found\r\nLocation: http://8.8.8.8/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
             ]
         };
-        let python = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok().filter(|o| o.status.success());
+        let python = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success());
         let mut variants: Vec<(&str, Option<String>)> = Vec::new();
         if which("curl").is_some() {
             variants.push(("curl", None));
@@ -1910,17 +3138,38 @@ ip = "192.168.57.21"
             let url = format!("http://127.0.0.1:{port}/a'b$(id)?q=1");
             let target = http_target(&lab(), &From::Node("mgmt".into()), &url).unwrap();
             let cmd = sh(&node_http_script(&target, 3, Duration::from_secs(5)));
-            let r = LocalShell { path: path.clone(), cwd: None }.run("mgmt", &cmd, Duration::from_secs(20)).unwrap();
+            let r = LocalShell {
+                path: path.clone(),
+                cwd: None,
+            }
+            .run("mgmt", &cmd, Duration::from_secs(20))
+            .unwrap();
             let got = parse_node_http(&r.stdout);
-            assert_eq!(got, vec![(200, "hi web1\n\n".to_string()), (404, "web2".to_string()), (302, String::new())], "{client}: {r:?}");
+            assert_eq!(
+                got,
+                vec![
+                    (200, "hi web1\n\n".to_string()),
+                    (404, "web2".to_string()),
+                    (302, String::new())
+                ],
+                "{client}: {r:?}"
+            );
             let seen = h.join().unwrap();
-            assert!(seen[0].starts_with("GET /a'b$(id)?q=1 HTTP/1."), "{client}: {}", seen[0]);
+            assert!(
+                seen[0].starts_with("GET /a'b$(id)?q=1 HTTP/1."),
+                "{client}: {}",
+                seen[0]
+            );
             assert!(seen.len() == 3, "{client}: the redirect was not followed");
         }
     }
 
     fn which(p: &str) -> Option<std::path::PathBuf> {
-        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(p)).find(|f| f.is_file()))
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(p))
+                .find(|f| f.is_file())
+        })
     }
 
     // --- StdHttp --------------------------------------------------------------
@@ -1933,11 +3182,26 @@ ip = "192.168.57.21"
             b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<h1>503</h1>".to_vec(),
         ]);
         let url = format!("http://127.0.0.1:{port}/p?x=1");
-        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((200, "hello".into())));
-        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((200, "web1 rev 3".into())));
-        assert_eq!(StdHttp.get(&url, Duration::from_secs(5)), Ok((503, "<h1>503</h1>".into())));
+        assert_eq!(
+            StdHttp.get(&url, Duration::from_secs(5)),
+            Ok((200, "hello".into()))
+        );
+        assert_eq!(
+            StdHttp.get(&url, Duration::from_secs(5)),
+            Ok((200, "web1 rev 3".into()))
+        );
+        assert_eq!(
+            StdHttp.get(&url, Duration::from_secs(5)),
+            Ok((503, "<h1>503</h1>".into()))
+        );
         let seen = h.join().unwrap();
-        assert!(seen[0].starts_with(&format!("GET /p?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")), "{}", seen[0]);
+        assert!(
+            seen[0].starts_with(&format!(
+                "GET /p?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            )),
+            "{}",
+            seen[0]
+        );
         assert!(seen[0].contains("Connection: close\r\n"));
     }
 
@@ -1951,38 +3215,84 @@ ip = "192.168.57.21"
             drop(s);
         });
         let t = Instant::now();
-        let e = StdHttp.get(&format!("http://127.0.0.1:{port}/"), ms(100)).unwrap_err();
-        assert!(e.contains("timed out"), "the read timeout fired before the server closed: {e}");
+        let e = StdHttp
+            .get(&format!("http://127.0.0.1:{port}/"), ms(100))
+            .unwrap_err();
+        assert!(
+            e.contains("timed out"),
+            "the read timeout fired before the server closed: {e}"
+        );
         assert!(t.elapsed() < ms(1000));
         h.join().unwrap();
-        assert!(StdHttp.get("http://example.com/", ms(100)).unwrap_err().contains("not an IPv4 address"));
-        assert!(StdHttp.get("https://127.0.0.1/", ms(100)).unwrap_err().contains("only http://"));
+        assert!(StdHttp
+            .get("http://example.com/", ms(100))
+            .unwrap_err()
+            .contains("not an IPv4 address"));
+        assert!(StdHttp
+            .get("https://127.0.0.1/", ms(100))
+            .unwrap_err()
+            .contains("only http://"));
     }
 
     #[test]
     fn host_check_end_to_end_over_loopback_forward() {
-        let (port, h) = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nrevision 7".to_vec()]);
+        let (port, h) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nrevision 7".to_vec(),
+        ]);
         let lab = local_http_lab(port);
-        let c = check(http_host(&format!("http://127.0.0.1:{port}/"), Some("revision \\d"), &[], 1));
-        let r = run_check(&Check { timeout: Duration::from_secs(5), ..c }, &lab, &Fake::new(), &StdHttp, &mut |_| {});
+        let c = check(http_host(
+            &format!("http://127.0.0.1:{port}/"),
+            Some("revision \\d"),
+            &[],
+            1,
+        ));
+        let r = run_check(
+            &Check {
+                timeout: Duration::from_secs(5),
+                ..c
+            },
+            &lab,
+            &Fake::new(),
+            &StdHttp,
+            &mut |_| {},
+        );
         assert!(r.passed, "{r:?}");
         h.join().unwrap();
     }
 
     #[test]
     fn response_parsing_edge_cases() {
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", false), Ok(None));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", false),
+            Ok(None)
+        );
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", true).is_err());
-        assert_eq!(parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", false), Ok(Some((204, String::new()))));
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n3\r\nab", false), Ok(None));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", false),
+            Ok(Some((204, String::new())))
+        );
+        assert_eq!(
+            parse_response(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n3\r\nab",
+                false
+            ),
+            Ok(None)
+        );
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", false).is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false).is_err());
+        assert!(parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            false
+        )
+        .is_err());
     }
 
     #[test]
     fn url_parsing() {
         let u = Url::parse("HTTP://Web1:8080?x").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port, u.rest.as_str()), ("http", "web1", Some(8080), "/?x"));
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_str(), u.port, u.rest.as_str()),
+            ("http", "web1", Some(8080), "/?x")
+        );
         assert_eq!(u.with_host("10.0.0.1"), "http://10.0.0.1:8080/?x");
         assert!(Url::parse("http://a:99999/").is_none());
         assert!(Url::parse("http:///").is_none());

@@ -31,27 +31,33 @@ pub enum Command {
     List,
 
     /// Check lab files and report every error with file:line:column
-    #[command(after_help = "Examples:\n  labctl validate workflow\n  labctl validate labs/*.toml\n  labctl validate ./my-lab.toml\n\n\
-Warnings are printed but never fail validation; exit code 2 means at least one error.")]
+    #[command(
+        after_help = "Examples:\n  labctl validate workflow\n  labctl validate labs/*.toml\n  labctl validate ./my-lab.toml\n\n\
+Warnings are printed but never fail validation; exit code 2 means at least one error."
+    )]
     Validate {
         /// Labs by name or path; all shipped labs when none is given
         labs: Vec<String>,
     },
 
     /// Flag insecure patterns in lab files, their roles and the rendered files
-    #[command(after_help = "Examples:\n  labctl lint workflow\n  labctl lint ./my-lab.toml\n\n\
+    #[command(
+        after_help = "Examples:\n  labctl lint workflow\n  labctl lint ./my-lab.toml\n\n\
 Flags unauthenticated package sources (AllowUnauthenticated, trusted=yes, gpgcheck=0), `curl ... | sh`,\n\
 credentials in URLs, SSH host key checking turned off and Vagrant's shared insecure key. They are errors\n\
 (exit 2) unless the lab sets insecure = true, which turns them into warnings printed on every run.\n\
-`labctl validate` runs the same checks.")]
+`labctl validate` runs the same checks."
+    )]
     Lint {
         /// Labs by name or path; all shipped labs when none is given
         labs: Vec<String>,
     },
 
     /// Render a lab's Vagrantfile, Ansible inventory, summary and role folders
-    #[command(after_help = "Examples:\n  labctl render workflow\n  labctl render workflow --out /tmp/wf && (cd /tmp/wf && vagrant validate)\n\n\
-The output is deterministic: two renders of the same lab are byte-identical.")]
+    #[command(
+        after_help = "Examples:\n  labctl render workflow\n  labctl render workflow --out /tmp/wf && (cd /tmp/wf && vagrant validate)\n\n\
+The output is deterministic: two renders of the same lab are byte-identical."
+    )]
     Render {
         /// Lab name or path
         lab: String,
@@ -61,9 +67,11 @@ The output is deterministic: two renders of the same lab are byte-identical.")]
     },
 
     /// Install and start what a provider needs on this host (Debian family, as root)
-    #[command(after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
+    #[command(
+        after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
 Installs from the distribution's packages (vagrant, a Docker engine when none answers, debootstrap, iperf3, ...)\n\
-and starts containerd and dockerd where no init system does. Idempotent.")]
+and starts containerd and dockerd where no init system does. Idempotent."
+    )]
     Setup {
         #[arg(long, value_enum, default_value = "auto")]
         provider: Choice,
@@ -82,8 +90,10 @@ and starts containerd and dockerd where no init system does. Idempotent.")]
     },
 
     /// Bring a lab up and provision it (re-provisions a running lab)
-    #[command(after_help = "Examples:\n  labctl up workflow\n  labctl up ./my-lab.toml --provider docker\n  labctl up workflow --name wf2 --subnet 192.168.60.0/24\n\n\
-Runs `labctl setup` first when something is missing (unless --no-setup).")]
+    #[command(
+        after_help = "Examples:\n  labctl up workflow\n  labctl up ./my-lab.toml --provider docker\n  labctl up workflow --name wf2 --subnet 192.168.60.0/24\n\n\
+Runs `labctl setup` first when something is missing (unless --no-setup)."
+    )]
     Up {
         #[command(flatten)]
         lab: LabOpt,
@@ -104,8 +114,10 @@ Runs `labctl setup` first when something is missing (unless --no-setup).")]
     },
 
     /// Run roles again on a running lab (all, or some nodes/roles)
-    #[command(after_help = "Examples:\n  labctl provision workflow\n  labctl provision workflow --node web2 --role ansible-pull\n\n\
-Roles report changed, unchanged or skipped honestly.")]
+    #[command(
+        after_help = "Examples:\n  labctl provision workflow\n  labctl provision workflow --node web2 --role ansible-pull\n\n\
+Roles report changed, unchanged or skipped honestly."
+    )]
     Provision {
         #[command(flatten)]
         lab: LabOpt,
@@ -138,7 +150,9 @@ Roles report changed, unchanged or skipped honestly.")]
     },
 
     /// Run a command on a node; its exit code is passed through
-    #[command(after_help = "Examples:\n  labctl exec workflow web1 -- cat /etc/hostname\n  labctl exec workflow mgmt -- ansible all -m ping")]
+    #[command(
+        after_help = "Examples:\n  labctl exec workflow web1 -- cat /etc/hostname\n  labctl exec workflow mgmt -- ansible all -m ping"
+    )]
     Exec {
         #[command(flatten)]
         lab: LabOpt,
@@ -163,9 +177,11 @@ Roles report changed, unchanged or skipped honestly.")]
     },
 
     /// Bring labs up if needed and run their checks; reports for CI
-    #[command(after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n\n\
+    #[command(
+        after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n\n\
 Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file or a lab without checks,\n\
-3 labctl could not do its job (provider, tool, network safety).")]
+3 labctl could not do its job (provider, tool, network safety)."
+    )]
     Test {
         /// Labs by name or path
         labs: Vec<String>,
@@ -203,8 +219,10 @@ Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file 
     },
 
     /// Run a lab's iperf3 scenarios and print the bandwidth table with ratio verdicts
-    #[command(after_help = "Examples:\n  labctl bench bench\n  labctl bench bench --rounds 3 --duration 2 --report json:run.json --csv run.csv --chart run.svg\n  labctl bench --compare before.json after.json\n\n\
-Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 could not run.")]
+    #[command(
+        after_help = "Examples:\n  labctl bench bench\n  labctl bench bench --rounds 3 --duration 2 --report json:run.json --csv run.csv --chart run.svg\n  labctl bench --compare before.json after.json\n\n\
+Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 could not run."
+    )]
     Bench {
         /// Lab name or path (not needed with --compare)
         #[arg(required_unless_present = "compare")]
@@ -233,8 +251,10 @@ Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 c
     },
 
     /// Destroy a lab and everything it owns (network, containers, volumes, disks)
-    #[command(after_help = "Examples:\n  labctl down workflow\n  labctl down workflow --force   # state file unreadable: remove by label\n\n\
-Idempotent: `down` on a lab that is already gone succeeds.")]
+    #[command(
+        after_help = "Examples:\n  labctl down workflow\n  labctl down workflow --force   # state file unreadable: remove by label\n\n\
+Idempotent: `down` on a lab that is already gone succeeds."
+    )]
     Down {
         #[command(flatten)]
         lab: LabOpt,
@@ -262,14 +282,21 @@ pub struct LabOpt {
 
 impl LabOpt {
     fn args(&self) -> LabArgs {
-        LabArgs { lab: self.lab.clone(), name: self.name.clone(), subnet: self.subnet, state_dir: self.state_dir.clone() }
+        LabArgs {
+            lab: self.lab.clone(),
+            name: self.name.clone(),
+            subnet: self.subnet,
+            state_dir: self.state_dir.clone(),
+        }
     }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build the docker provider's node image (cached by a hash of its inputs)
-    #[command(after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm")]
+    #[command(
+        after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm"
+    )]
     Build {
         /// Build even if an image with the same inputs exists
         #[arg(long)]
@@ -295,9 +322,11 @@ pub enum ImageCommand {
 #[derive(Subcommand, Debug)]
 pub enum RepoCommand {
     /// Download the packages a lab's offline nodes need (with dependencies), index and sign them
-    #[command(after_help = "Examples:\n  labctl repo build testnodes\n  labctl repo build ./my-lab.toml --json\n\n\
+    #[command(
+        after_help = "Examples:\n  labctl repo build testnodes\n  labctl repo build ./my-lab.toml --json\n\n\
 The repository is signed with a per-lab key kept in the state dir (.labctl/LAB/repo/key); nodes with the\n\
-offline-apt role trust that key alone (never AllowUnauthenticated or trusted=yes).")]
+offline-apt role trust that key alone (never AllowUnauthenticated or trusted=yes)."
+    )]
     Build {
         #[command(flatten)]
         lab: LabOpt,
@@ -335,11 +364,26 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Command::Image { command: ImageCommand::Build { rebuild: _, mirror, release, packages, output, import } } if output.is_some() || import.is_some() => {
+        Command::Image {
+            command:
+                ImageCommand::Build {
+                    rebuild: _,
+                    mirror,
+                    release,
+                    packages,
+                    output,
+                    import,
+                },
+        } if output.is_some() || import.is_some() => {
             let r = crate::exec::System;
             crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
-            let spec = crate::image::Spec { release, mirror, packages };
-            let b = crate::image::build_rootfs_tar(&spec, output.as_deref(), import.as_deref(), &r)?;
+            let spec = crate::image::Spec {
+                release,
+                mirror,
+                packages,
+            };
+            let b =
+                crate::image::build_rootfs_tar(&spec, output.as_deref(), import.as_deref(), &r)?;
             if let (Some(o), Some(n)) = (&b.output, b.bytes) {
                 println!("{} ({} MiB)", o.display(), n >> 20);
             }
@@ -348,76 +392,186 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Command::Repo { command: RepoCommand::Build { lab, json } } => {
+        Command::Repo {
+            command: RepoCommand::Build { lab, json },
+        } => {
             let op = lifecycle::open(&lab.args())?;
             let _lock = crate::state::LabLock::acquire(&op.dir, &op.lab().name.value)?;
-            let info = crate::repo::build(op.lab(), &op.loaded.roles, &crate::repo::default_dir(&op.dir), &crate::exec::System)?;
+            let info = crate::repo::build(
+                op.lab(),
+                &op.loaded.roles,
+                &crate::repo::default_dir(&op.dir),
+                &crate::exec::System,
+            )?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&info).unwrap_or_default()
+                );
             } else {
-                println!("{} ({} packages, {} KiB, key {})", info.dir.display(), info.packages, info.bytes / 1024, info.key_fingerprint);
+                println!(
+                    "{} ({} packages, {} KiB, key {})",
+                    info.dir.display(),
+                    info.packages,
+                    info.bytes / 1024,
+                    info.key_fingerprint
+                );
             }
             Ok(Exit::Ok)
         }
-        Command::Image { command: ImageCommand::Build { rebuild, mirror, release, packages, .. } } => {
+        Command::Image {
+            command:
+                ImageCommand::Build {
+                    rebuild,
+                    mirror,
+                    release,
+                    packages,
+                    ..
+                },
+        } => {
             let r = crate::exec::System;
             crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
             if !packages.is_empty() {
                 return Err(Error::usage("--packages builds a root file system of your own: add --output FILE or --import NAME"));
             }
             let roles = crate::roles::RoleSet::load(None)?;
-            let spec = crate::image::Spec { release, mirror, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
+            let spec = crate::image::Spec {
+                release,
+                mirror,
+                packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+            };
             let tag = crate::image::ensure(&spec, &r, rebuild)?;
             println!("{tag}");
             Ok(Exit::Ok)
         }
-        Command::Up { lab, provider, no_setup, rebuild_image, no_provision, keep_on_failure } => lifecycle::up(
+        Command::Up {
+            lab,
+            provider,
+            no_setup,
+            rebuild_image,
+            no_provision,
+            keep_on_failure,
+        } => lifecycle::up(
             &lab.args(),
-            &lifecycle::UpOptions { provider, no_setup, rebuild_image, provision: !no_provision, keep_on_failure },
+            &lifecycle::UpOptions {
+                provider,
+                no_setup,
+                rebuild_image,
+                provision: !no_provision,
+                keep_on_failure,
+            },
         ),
-        Command::Provision { lab, node, role, json } => lifecycle::provision(&lab.args(), node, role, json),
+        Command::Provision {
+            lab,
+            node,
+            role,
+            json,
+        } => lifecycle::provision(&lab.args(), node, role, json),
         Command::Status { lab, json } => lifecycle::status(&lab.args(), json),
         Command::Ssh { lab, node } => lifecycle::ssh(&lab.args(), &node),
         Command::Exec { lab, node, command } => lifecycle::exec(&lab.args(), &node, &command),
         Command::Halt { lab } => lifecycle::halt(&lab.args()),
         Command::Restart { lab, node } => lifecycle::restart(&lab.args(), node.as_deref()),
         Command::Down { lab, force } => lifecycle::down(&lab.args(), force),
-        Command::Bench { lab, rounds, duration, report, csv, chart, compare, provider, no_setup } => {
+        Command::Bench {
+            lab,
+            rounds,
+            duration,
+            report,
+            csv,
+            chart,
+            compare,
+            provider,
+            no_setup,
+        } => {
             if let Some(c) = compare {
                 return crate::bench::cmd::compare(&c[0], &c[1]);
             }
             let json = match report {
                 Some(crate::testrun::ReportSpec::Json(p)) => Some(p),
-                Some(_) => return Err(Error::usage("bench writes json:PATH reports (JUnit comes from `labctl test`)")),
+                Some(_) => {
+                    return Err(Error::usage(
+                        "bench writes json:PATH reports (JUnit comes from `labctl test`)",
+                    ))
+                }
                 None => None,
             };
-            let lab = LabArgs { lab: lab.unwrap_or_default(), name: None, subnet: None, state_dir: None };
+            let lab = LabArgs {
+                lab: lab.unwrap_or_default(),
+                name: None,
+                subnet: None,
+                state_dir: None,
+            };
             crate::bench::cmd::bench(
                 &lab,
-                &lifecycle::UpOptions { provider, no_setup, rebuild_image: false, provision: true, keep_on_failure: false },
+                &lifecycle::UpOptions {
+                    provider,
+                    no_setup,
+                    rebuild_image: false,
+                    provision: true,
+                    keep_on_failure: false,
+                },
                 rounds,
                 duration,
                 &crate::bench::cmd::Outputs { json, csv, chart },
             )
         }
-        Command::Test { labs, all, reports, destroy, provider, no_setup, serial, skip, bench_rounds, bench_duration, name, subnet } => {
+        Command::Test {
+            labs,
+            all,
+            reports,
+            destroy,
+            provider,
+            no_setup,
+            serial,
+            skip,
+            bench_rounds,
+            bench_duration,
+            name,
+            subnet,
+        } => {
             let skip = skip
                 .iter()
-                .map(|s| regex::Regex::new(s).map_err(|e| Error::usage(format!("--skip {s:?} is not a regex: {e}"))))
+                .map(|s| {
+                    regex::Regex::new(s)
+                        .map_err(|e| Error::usage(format!("--skip {s:?} is not a regex: {e}")))
+                })
                 .collect::<Result<Vec<_>>>()?;
-            let names = if all { crate::assets::lab_names() } else { labs };
+            let names = if all {
+                crate::assets::lab_names()
+            } else {
+                labs
+            };
             if names.is_empty() {
                 return Err(Error::usage("name a lab to test, or --all"));
             }
             if names.len() > 1 && (name.is_some() || subnet.is_some()) {
                 return Err(Error::usage("--name and --subnet apply to one lab"));
             }
-            let args: Vec<LabArgs> = names.into_iter().map(|l| LabArgs { lab: l, name: name.clone(), subnet, state_dir: None }).collect();
-            let destroy = destroy.unwrap_or(if all { crate::testrun::Destroy::Always } else { crate::testrun::Destroy::Never });
+            let args: Vec<LabArgs> = names
+                .into_iter()
+                .map(|l| LabArgs {
+                    lab: l,
+                    name: name.clone(),
+                    subnet,
+                    state_dir: None,
+                })
+                .collect();
+            let destroy = destroy.unwrap_or(if all {
+                crate::testrun::Destroy::Always
+            } else {
+                crate::testrun::Destroy::Never
+            });
             crate::testrun::test(
                 &args,
                 &crate::testrun::TestOptions {
-                    up: lifecycle::UpOptions { provider, no_setup, rebuild_image: false, provision: true, keep_on_failure: false },
+                    up: lifecycle::UpOptions {
+                        provider,
+                        no_setup,
+                        rebuild_image: false,
+                        provision: true,
+                        keep_on_failure: false,
+                    },
                     reports,
                     destroy,
                     parallel: !serial,
@@ -431,17 +585,31 @@ pub fn run(cli: Cli) -> Result<Exit> {
 }
 
 fn list() -> Result<Exit> {
-    let mut rows = vec![vec!["LAB".to_string(), "NODES".into(), "SUBNET".into(), "DESCRIPTION".into()]];
+    let mut rows = vec![vec![
+        "LAB".to_string(),
+        "NODES".into(),
+        "SUBNET".into(),
+        "DESCRIPTION".into(),
+    ]];
     for name in crate::assets::lab_names() {
         let l = lab::load(&name)?;
-        rows.push(vec![name, l.lab.nodes.len().to_string(), l.lab.network.subnet.value.to_string(), l.lab.description.clone()]);
+        rows.push(vec![
+            name,
+            l.lab.nodes.len().to_string(),
+            l.lab.network.subnet.value.to_string(),
+            l.lab.description.clone(),
+        ]);
     }
     print!("{}", crate::report::table(&rows));
     Ok(Exit::Ok)
 }
 
 fn lint(labs: Vec<String>) -> Result<Exit> {
-    let labs = if labs.is_empty() { crate::assets::lab_names() } else { labs };
+    let labs = if labs.is_empty() {
+        crate::assets::lab_names()
+    } else {
+        labs
+    };
     let mut errors = 0;
     for arg in &labs {
         let l = lab::load(arg)?;
@@ -455,7 +623,11 @@ fn lint(labs: Vec<String>) -> Result<Exit> {
 }
 
 fn validate(labs: Vec<String>) -> Result<Exit> {
-    let labs = if labs.is_empty() { crate::assets::lab_names() } else { labs };
+    let labs = if labs.is_empty() {
+        crate::assets::lab_names()
+    } else {
+        labs
+    };
     let mut failed = 0;
     for arg in &labs {
         match lab::load(arg) {
@@ -472,7 +644,11 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
                     l.source.path.display(),
                     l.lab.nodes.len(),
                     l.lab.checks.len(),
-                    if w > 0 { format!(", {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() }
+                    if w > 0 {
+                        format!(", {w} warning{}", if w == 1 { "" } else { "s" })
+                    } else {
+                        String::new()
+                    }
                 );
             }
             Err(e @ (Error::Invalid { .. } | Error::UnknownLab { .. })) => {
@@ -483,7 +659,11 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {} lab{} invalid", labs.len(), if labs.len() == 1 { "" } else { "s" });
+        eprintln!(
+            "{failed} of {} lab{} invalid",
+            labs.len(),
+            if labs.len() == 1 { "" } else { "s" }
+        );
         return Ok(Exit::Usage);
     }
     Ok(Exit::Ok)
@@ -495,6 +675,11 @@ fn render(arg: &str, out: Option<PathBuf>) -> Result<Exit> {
     let dir = out.unwrap_or_else(|| crate::state::default_state_dir(&l.lab));
     let r = crate::render::render(&l)?;
     r.write_to(&dir)?;
-    println!("rendered lab {} into {} ({} files)", l.lab.name.value, dir.display(), r.files.len());
+    println!(
+        "rendered lab {} into {} ({} files)",
+        l.lab.name.value,
+        dir.display(),
+        r.files.len()
+    );
     Ok(Exit::Ok)
 }

@@ -21,7 +21,10 @@ impl Span {
 
 impl From<toml_span::Span> for Span {
     fn from(s: toml_span::Span) -> Self {
-        Span { start: s.start, end: s.end }
+        Span {
+            start: s.start,
+            end: s.end,
+        }
     }
 }
 
@@ -65,7 +68,10 @@ impl Diagnostic {
     }
 
     pub fn warning(key: impl Into<String>, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(key, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(key, span, message)
+        }
     }
 
     pub fn expected(mut self, e: impl Into<String>) -> Self {
@@ -93,7 +99,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl AsRef<Path>, text: impl Into<String>) -> Self {
-        SourceFile { path: path.as_ref().to_path_buf(), text: text.into() }
+        SourceFile {
+            path: path.as_ref().to_path_buf(),
+            text: text.into(),
+        }
     }
 
     /// 1-based (line, column) of a byte offset; columns count characters.
@@ -127,7 +136,12 @@ impl SourceFile {
     /// column and the caret point at the value as written (`"../x"`, not `../x`).
     fn widen_quoted(&self, s: Span) -> Span {
         let t = &self.text;
-        if s.start == 0 || s.start > s.end || s.end > t.len() || !t.is_char_boundary(s.start) || !t.is_char_boundary(s.end) {
+        if s.start == 0
+            || s.start > s.end
+            || s.end > t.len()
+            || !t.is_char_boundary(s.start)
+            || !t.is_char_boundary(s.end)
+        {
             return s;
         }
         let (before, after) = (&t[..s.start], &t[s.end..]);
@@ -165,7 +179,12 @@ impl SourceFile {
         }
         let gutter = d.line.to_string().len();
         let pad = " ".repeat(gutter);
-        out.push_str(&format!("{pad}--> {}:{}:{}\n", d.file.display(), d.line, d.column));
+        out.push_str(&format!(
+            "{pad}--> {}:{}:{}\n",
+            d.file.display(),
+            d.line,
+            d.column
+        ));
         if d.span.is_some() {
             let text = self.line_text(d.line);
             out.push_str(&format!("{pad} |\n"));
@@ -207,7 +226,13 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: ", self.file.display(), self.line, self.column)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: ",
+            self.file.display(),
+            self.line,
+            self.column
+        )?;
         if !self.key.is_empty() {
             write!(f, "{}: ", self.key)?;
         }

@@ -18,8 +18,14 @@ pub fn create_file(d: &LoopDisk) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     }
-    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io("create disk file", path, e))?;
-    f.set_len(d.size_bytes).map_err(|e| Error::io("size disk file", path, e))?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("create disk file", path, e))?;
+    f.set_len(d.size_bytes)
+        .map_err(|e| Error::io("size disk file", path, e))?;
     Ok(())
 }
 
@@ -27,7 +33,13 @@ pub fn create_file(d: &LoopDisk) -> Result<()> {
 pub fn attached(runner: &dyn Runner, file: &str) -> Vec<String> {
     runner
         .output(&Cmd::new("losetup").args(["-j", file]))
-        .map(|o| o.stdout.lines().filter_map(|l| l.split(':').next()).map(String::from).collect())
+        .map(|o| {
+            o.stdout
+                .lines()
+                .filter_map(|l| l.split(':').next())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

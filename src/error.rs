@@ -25,7 +25,11 @@ pub enum Exit {
 pub enum Error {
     /// One or more lab-file or role errors; `rendered` holds every diagnostic.
     #[error("{file}: {count} error{} found", if *.count == 1 { "" } else { "s" })]
-    Invalid { file: PathBuf, count: usize, rendered: String },
+    Invalid {
+        file: PathBuf,
+        count: usize,
+        rendered: String,
+    },
 
     #[error("no lab named `{name}`")]
     UnknownLab { name: String, known: Vec<String> },
@@ -46,18 +50,33 @@ pub enum Error {
     },
 
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
 
     /// A tool labctl runs (vagrant, docker, debootstrap, ...) failed.
     #[error("`{command}` failed{}", match code { Some(c) => format!(" with exit code {c}"), None => " (killed by a signal)".to_string() })]
-    Tool { command: String, code: Option<i32>, stderr: String, hint: Option<String> },
+    Tool {
+        command: String,
+        code: Option<i32>,
+        stderr: String,
+        hint: Option<String>,
+    },
 
     /// Something in the environment is missing or wrong.
     #[error("{message}")]
-    Environment { message: String, hint: Option<String> },
+    Environment {
+        message: String,
+        hint: Option<String>,
+    },
 
     #[error("another labctl (pid {pid}) holds the lock on lab `{lab}` ({})", path.display())]
-    Locked { lab: String, pid: u32, path: PathBuf },
+    Locked {
+        lab: String,
+        pid: u32,
+        path: PathBuf,
+    },
 
     #[error("interrupted during {phase}")]
     Interrupted { phase: String },
@@ -73,15 +92,25 @@ impl Error {
     }
 
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage { message: message.into(), hint: None }
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn env(message: impl Into<String>, hint: Option<String>) -> Self {
-        Error::Environment { message: message.into(), hint }
+        Error::Environment {
+            message: message.into(),
+            hint,
+        }
     }
 
     fn hints(&self) -> Vec<String> {

@@ -20,7 +20,13 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn new(program: impl Into<String>) -> Self {
-        Cmd { program: program.into(), args: Vec::new(), env: Vec::new(), dir: None, stdin: None }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+            stdin: None,
+        }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
@@ -90,7 +96,12 @@ pub trait Runner: Send + Sync {
         if out.success() {
             Ok(out)
         } else {
-            Err(Error::Tool { command: cmd.display(), code: out.code, stderr: pick_stderr(&out), hint: None })
+            Err(Error::Tool {
+                command: cmd.display(),
+                code: out.code,
+                stderr: pick_stderr(&out),
+                hint: None,
+            })
         }
     }
 }
@@ -168,7 +179,11 @@ impl Runner for System {
         let out = out?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         eprint!("{stderr}");
-        Ok(Output { code: out.status.code(), stdout: String::new(), stderr })
+        Ok(Output {
+            code: out.status.code(),
+            stdout: String::new(),
+            stderr,
+        })
     }
 }
 
@@ -190,7 +205,11 @@ fn spawn_hook(pid: u32, started: bool) {
 fn spawn_error(cmd: &Cmd, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         Error::env(
-            format!("`{}` is not installed (needed for `{}`)", cmd.program, cmd.display()),
+            format!(
+                "`{}` is not installed (needed for `{}`)",
+                cmd.program,
+                cmd.display()
+            ),
             Some("run `labctl setup` to install what the provider needs".into()),
         )
     } else {
@@ -209,10 +228,22 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn answer(&self, prefix: &str, code: i32, stdout: &str) {
-        self.answers.lock().unwrap().push((prefix.to_string(), Output { code: Some(code), stdout: stdout.into(), stderr: String::new() }));
+        self.answers.lock().unwrap().push((
+            prefix.to_string(),
+            Output {
+                code: Some(code),
+                stdout: stdout.into(),
+                stderr: String::new(),
+            },
+        ));
     }
     pub fn lines(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().map(|c| c.display()).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.display())
+            .collect()
     }
 }
 
@@ -225,12 +256,17 @@ impl Runner for Recorder {
                 return Ok(out.clone());
             }
         }
-        Ok(Output { code: Some(0), ..Default::default() })
+        Ok(Output {
+            code: Some(0),
+            ..Default::default()
+        })
     }
 }
 
 /// Is `program` on the PATH?
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
 }

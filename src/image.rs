@@ -67,7 +67,10 @@ fn host_apt_files() -> Vec<PathBuf> {
 }
 
 pub fn exists(runner: &dyn Runner, tag: &str) -> bool {
-    runner.output(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", tag])).map(|o| o.success()).unwrap_or(false)
+    runner
+        .output(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", tag]))
+        .map(|o| o.success())
+        .unwrap_or(false)
 }
 
 /// Build (unless cached) and return the tag.
@@ -76,8 +79,15 @@ pub fn ensure(spec: &Spec, runner: &dyn Runner, rebuild: bool) -> Result<String>
     if !rebuild && exists(runner, &tag) {
         return Ok(tag);
     }
-    eprintln!("image: building {tag} (debootstrap {}, {} extra packages); this takes a few minutes", spec.release, spec.packages.len());
-    let work = tempfile::Builder::new().prefix("labctl-image-").tempdir_in("/var/tmp").map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
+    eprintln!(
+        "image: building {tag} (debootstrap {}, {} extra packages); this takes a few minutes",
+        spec.release,
+        spec.packages.len()
+    );
+    let work = tempfile::Builder::new()
+        .prefix("labctl-image-")
+        .tempdir_in("/var/tmp")
+        .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
     let tar = work.path().join("rootfs.tar");
     build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
     let hash = spec.hash();
@@ -96,7 +106,11 @@ pub fn ensure(spec: &Spec, runner: &dyn Runner, rebuild: bool) -> Result<String>
 
 /// Run the rootfs build script with its inputs as environment variables,
 /// showing progress as it goes and keeping the whole log.
-pub fn build_rootfs(spec: &Spec, rootfs: &std::path::Path, output_tar: &std::path::Path) -> Result<()> {
+pub fn build_rootfs(
+    spec: &Spec,
+    rootfs: &std::path::Path,
+    output_tar: &std::path::Path,
+) -> Result<()> {
     let dir = output_tar.parent().unwrap();
     let script = dir.join("build-rootfs.sh");
     let init = dir.join("init.sh");
@@ -135,7 +149,14 @@ pub fn build_rootfs(spec: &Spec, rootfs: &std::path::Path, output_tar: &std::pat
     match (result, status) {
         (Ok(()), Ok(Some(o))) if o.status.success() => Ok(()),
         (r, _) => {
-            let tail = log.iter().rev().take(20).rev().cloned().collect::<Vec<_>>().join("\n");
+            let tail = log
+                .iter()
+                .rev()
+                .take(20)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
             Err(Error::Tool {
                 command: "build-rootfs.sh (debootstrap)".into(),
                 code: r.err().map(|_| -1).or(Some(1)),
@@ -167,24 +188,44 @@ pub struct RootfsBuild {
 /// imported with `docker import` as `NAME`. At least one of the two is needed.
 /// Needs root (debootstrap, chroot); takes minutes. Not cached: the node
 /// image (`ensure`) is.
-pub fn build_rootfs_tar(spec: &Spec, output: Option<&std::path::Path>, import: Option<&str>, runner: &dyn Runner) -> Result<RootfsBuild> {
+pub fn build_rootfs_tar(
+    spec: &Spec,
+    output: Option<&std::path::Path>,
+    import: Option<&str>,
+    runner: &dyn Runner,
+) -> Result<RootfsBuild> {
     if output.is_none() && import.is_none() {
-        return Err(Error::usage("say where the root file system goes: --output FILE.tar[.gz] and/or --import NAME"));
+        return Err(Error::usage(
+            "say where the root file system goes: --output FILE.tar[.gz] and/or --import NAME",
+        ));
     }
     if let Some(name) = import {
         check_image_name(name)?;
     }
     if let Some(out) = output {
         if out.is_dir() {
-            return Err(Error::usage(format!("--output {} is a folder; give a file name such as rootfs.tar.gz", out.display())));
+            return Err(Error::usage(format!(
+                "--output {} is a folder; give a file name such as rootfs.tar.gz",
+                out.display()
+            )));
         }
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         if !parent.is_dir() {
-            return Err(Error::usage(format!("--output {}: folder {} does not exist", out.display(), parent.display())));
+            return Err(Error::usage(format!(
+                "--output {}: folder {} does not exist",
+                out.display(),
+                parent.display()
+            )));
         }
     }
     eprintln!("image: building a Debian {} root file system ({} extra packages); this takes a few minutes", spec.release, spec.packages.len());
-    let work = tempfile::Builder::new().prefix("labctl-rootfs-").tempdir_in("/var/tmp").map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
+    let work = tempfile::Builder::new()
+        .prefix("labctl-rootfs-")
+        .tempdir_in("/var/tmp")
+        .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
     let mut tar = work.path().join("rootfs.tar");
     build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
     let gz = output.is_some_and(|o| {
@@ -192,22 +233,46 @@ pub fn build_rootfs_tar(spec: &Spec, output: Option<&std::path::Path>, import: O
         n.ends_with(".gz") || n.ends_with(".tgz")
     });
     if gz {
-        runner.run(&Cmd::new("gzip").args(["-n", "-6", "-f"]).arg(tar.to_string_lossy()))?;
+        runner.run(
+            &Cmd::new("gzip")
+                .args(["-n", "-6", "-f"])
+                .arg(tar.to_string_lossy()),
+        )?;
         tar = work.path().join("rootfs.tar.gz");
     }
-    let mut res = RootfsBuild { output: None, bytes: None, imported: None };
+    let mut res = RootfsBuild {
+        output: None,
+        bytes: None,
+        imported: None,
+    };
     if let Some(out) = output {
         // Copy next to the destination, then rename: never a half-written tarball.
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let tmp = tempfile::Builder::new().prefix(".rootfs-").tempfile_in(parent).map_err(|e| Error::io("create a temp file in", parent, e))?;
-        std::fs::copy(&tar, tmp.path()).map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".rootfs-")
+            .tempfile_in(parent)
+            .map_err(|e| Error::io("create a temp file in", parent, e))?;
+        std::fs::copy(&tar, tmp.path())
+            .map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644));
         }
-        tmp.persist(out).map_err(|e| Error::io("write", out, e.error))?;
-        let bytes = std::fs::metadata(out).map(|m| m.len()).map_err(|e| Error::io("read", out, e))?;
-        eprintln!("image: wrote {} ({:.0} MiB)", out.display(), bytes as f64 / 1048576.0);
+        tmp.persist(out)
+            .map_err(|e| Error::io("write", out, e.error))?;
+        let bytes = std::fs::metadata(out)
+            .map(|m| m.len())
+            .map_err(|e| Error::io("read", out, e))?;
+        eprintln!(
+            "image: wrote {} ({:.0} MiB)",
+            out.display(),
+            bytes as f64 / 1048576.0
+        );
         res.output = Some(out.to_path_buf());
         res.bytes = Some(bytes);
     }
@@ -216,11 +281,16 @@ pub fn build_rootfs_tar(spec: &Spec, output: Option<&std::path::Path>, import: O
             &Cmd::new("docker")
                 .arg("import")
                 .args(["--change", "CMD [\"/usr/local/sbin/labctl-init\"]"])
-                .args(["--change", &format!("LABEL labctl.rootfs.release={}", spec.release)])
+                .args([
+                    "--change",
+                    &format!("LABEL labctl.rootfs.release={}", spec.release),
+                ])
                 .arg(tar.to_string_lossy())
                 .arg(name),
         )?;
-        eprintln!("image: imported as {name} (docker run -d --name NODE {name}; it starts sshd and cron)");
+        eprintln!(
+            "image: imported as {name} (docker run -d --name NODE {name}; it starts sshd and cron)"
+        );
         res.imported = Some(name.to_string());
     }
     Ok(res)
@@ -235,9 +305,15 @@ pub fn check_image_name(name: &str) -> Result<()> {
     if name.len() > 200 || !RE.is_match(name) {
         return Err(Error::usage(format!("--import {name:?} is not a Docker image name (lower-case name, optionally :tag, e.g. my-debian:bookworm)")));
     }
-    let repo = name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(r, _)| r).unwrap_or(name);
+    let repo = name
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map(|(r, _)| r)
+        .unwrap_or(name);
     if repo == REPO {
-        return Err(Error::usage(format!("--import {name}: the `{REPO}` images are labctl's node images; choose another name")));
+        return Err(Error::usage(format!(
+            "--import {name}: the `{REPO}` images are labctl's node images; choose another name"
+        )));
     }
     Ok(())
 }
@@ -248,35 +324,65 @@ mod rootfs_tests {
 
     #[test]
     fn image_names() {
-        for ok in ["my-debian", "my-debian:bookworm", "registry.local/team/base:1.0", "a_b"] {
+        for ok in [
+            "my-debian",
+            "my-debian:bookworm",
+            "registry.local/team/base:1.0",
+            "a_b",
+        ] {
             assert!(check_image_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "My-Debian", "x:", "-x", "x;rm -rf /", "x y", "labctl-node", "labctl-node:mine", "a//b"] {
+        for bad in [
+            "",
+            "My-Debian",
+            "x:",
+            "-x",
+            "x;rm -rf /",
+            "x y",
+            "labctl-node",
+            "labctl-node:mine",
+            "a//b",
+        ] {
             assert!(check_image_name(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn nothing_to_do_is_refused_before_building() {
-        let spec = Spec { release: "bookworm".into(), mirror: None, packages: vec![] };
+        let spec = Spec {
+            release: "bookworm".into(),
+            mirror: None,
+            packages: vec![],
+        };
         let r = crate::exec::Recorder::default();
         let e = build_rootfs_tar(&spec, None, None, &r).unwrap_err();
         assert!(e.to_string().contains("--output"), "{e}");
         let e = build_rootfs_tar(&spec, None, Some("labctl-node:x"), &r).unwrap_err();
         assert!(e.to_string().contains("labctl's node images"), "{e}");
-        let e = build_rootfs_tar(&spec, Some(std::path::Path::new("/nonexistent-dir/x.tar.gz")), None, &r).unwrap_err();
+        let e = build_rootfs_tar(
+            &spec,
+            Some(std::path::Path::new("/nonexistent-dir/x.tar.gz")),
+            None,
+            &r,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
         assert!(r.lines().is_empty(), "nothing ran");
     }
 }
 
-
 /// A small image for containers a lab runs inside its nodes (nginx, haproxy
 /// and the libraries they link; about 20 MB), made from the node
 /// image on the host and saved as a tarball that roles `docker load` offline,
 /// the way the Jul 2 write-up moves its images. Cached by the node image's ID.
-pub fn ensure_base_image_tar(runner: &dyn Runner, node_image: &str, cache_dir: &std::path::Path) -> Result<std::path::PathBuf> {
-    let id = runner.run(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", node_image]))?.stdout;
+pub fn ensure_base_image_tar(
+    runner: &dyn Runner,
+    node_image: &str,
+    cache_dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let id = runner
+        .run(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", node_image]))?
+        .stdout;
     let id = id.trim().trim_start_matches("sha256:");
     let short = &id[..12.min(id.len())];
     let tag = format!("labctl-base:{short}");
@@ -284,23 +390,55 @@ pub fn ensure_base_image_tar(runner: &dyn Runner, node_image: &str, cache_dir: &
     if tar.exists() {
         return Ok(tar);
     }
-    if !runner.output(&Cmd::new("docker").args(["image", "inspect", &tag]))?.success() {
-        eprintln!("image: making {tag} (nginx, haproxy and their libraries) for containers inside nodes");
+    if !runner
+        .output(&Cmd::new("docker").args(["image", "inspect", &tag]))?
+        .success()
+    {
+        eprintln!(
+            "image: making {tag} (nginx, haproxy and their libraries) for containers inside nodes"
+        );
         let script = BASE_ROOTFS_SCRIPT;
-        let out = duct::cmd("docker", ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", node_image, "-c", script])
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| Error::io("run", "docker", e))?;
+        let out = duct::cmd(
+            "docker",
+            [
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "/bin/sh",
+                node_image,
+                "-c",
+                script,
+            ],
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| Error::io("run", "docker", e))?;
         if !out.status.success() || out.stdout.is_empty() {
-            return Err(Error::Tool { command: "docker run (collect the base root file system)".into(), code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).into(), hint: None });
+            return Err(Error::Tool {
+                command: "docker run (collect the base root file system)".into(),
+                code: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).into(),
+                hint: None,
+            });
         }
-        runner.run(&Cmd::new("docker").args(["import", "--change", "CMD [\"/bin/bash\"]", "-", &tag]).stdin(out.stdout))?;
+        runner.run(
+            &Cmd::new("docker")
+                .args(["import", "--change", "CMD [\"/bin/bash\"]", "-", &tag])
+                .stdin(out.stdout),
+        )?;
     }
     std::fs::create_dir_all(cache_dir).map_err(|e| Error::io("create", cache_dir, e))?;
     let tmp = cache_dir.join(format!(".labctl-base-{short}.tar.tmp"));
-    runner.run(&Cmd::new("docker").args(["save", "-o"]).arg(tmp.to_string_lossy()).arg(&tag))?;
+    runner.run(
+        &Cmd::new("docker")
+            .args(["save", "-o"])
+            .arg(tmp.to_string_lossy())
+            .arg(&tag),
+    )?;
     std::fs::rename(&tmp, &tar).map_err(|e| Error::io("replace", &tar, e))?;
     Ok(tar)
 }

@@ -29,7 +29,11 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
 /// Install the handler for SIGINT and SIGTERM (once, at startup).
 pub fn install() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     unsafe {
         let _ = sigaction(Signal::SIGINT, &act);
         let _ = sigaction(Signal::SIGTERM, &act);
@@ -43,7 +47,9 @@ pub fn interrupted() -> bool {
 /// Remember a child's process group so a signal reaches it.
 pub fn track(pgid: i32) {
     for g in GROUPS.iter() {
-        if g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             return;
         }
     }

@@ -41,7 +41,11 @@ impl Opened {
 pub fn open(a: &LabArgs) -> Result<Opened> {
     let mut loaded = crate::lab::load(&a.lab)?;
     relocate(&mut loaded.lab, a.name.as_deref(), a.subnet)?;
-    let dir = StateDir::new(a.state_dir.clone().unwrap_or_else(|| crate::state::default_state_dir(&loaded.lab)));
+    let dir = StateDir::new(
+        a.state_dir
+            .clone()
+            .unwrap_or_else(|| crate::state::default_state_dir(&loaded.lab)),
+    );
     // A copy made with --subnet remembers it: later commands need not repeat it.
     if a.subnet.is_none() {
         if let Ok(Some(st)) = dir.load() {
@@ -67,12 +71,17 @@ pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net
     if let Some(new) = subnet {
         let old = lab.network.subnet.value;
         if new.prefix_len() != old.prefix_len() {
-            return Err(Error::usage(format!("--subnet {new} must have the lab's prefix length /{}", old.prefix_len())));
+            return Err(Error::usage(format!(
+                "--subnet {new} must have the lab's prefix length /{}",
+                old.prefix_len()
+            )));
         }
         if new.network() != new.addr() {
             return Err(Error::usage(format!("--subnet {new} has host bits set")));
         }
-        let shift = |ip: Ipv4Addr| Ipv4Addr::from(u32::from(new.network()) + (u32::from(ip) - u32::from(old.network())));
+        let shift = |ip: Ipv4Addr| {
+            Ipv4Addr::from(u32::from(new.network()) + (u32::from(ip) - u32::from(old.network())))
+        };
         let mut map = Vec::new();
         for n in &mut lab.nodes {
             let to = shift(n.ip);
@@ -114,7 +123,10 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
     eprint!("{}", op.loaded.render_warnings());
     let findings = crate::lint::lint(&op.loaded)?;
     if crate::lint::report(&op.loaded, &findings) > 0 {
-        return Err(Error::usage(format!("lab {} uses insecure patterns (see above); `labctl lint` lists them", op.lab().name.value)));
+        return Err(Error::usage(format!(
+            "lab {} uses insecure patterns (see above); `labctl lint` lists them",
+            op.lab().name.value
+        )));
     }
     let r = runner();
     let (kind, why) = provider::choose(o.provider, r.as_ref());
@@ -135,7 +147,11 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
     let result = up_locked(&op, o, kind, r.as_ref(), &mut state);
     match result {
         Ok(exit) => {
-            eprintln!("lab {} is up ({:.1}s)", op.lab().name.value, started.elapsed().as_secs_f64());
+            eprintln!(
+                "lab {} is up ({:.1}s)",
+                op.lab().name.value,
+                started.elapsed().as_secs_f64()
+            );
             print_reach(op.lab(), &op.dir);
             Ok(exit)
         }
@@ -150,8 +166,14 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
                 eprintln!("up failed; removed what this run created (run with --keep-on-failure to keep it and debug)");
                 let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, true);
                 return Err(Error::env(
-                    format!("lab {} could not be brought up (details above); nothing was left behind", op.lab().name.value),
-                    Some(format!("fix the cause and run `labctl up {}` again", op.lab().name.value)),
+                    format!(
+                        "lab {} could not be brought up (details above); nothing was left behind",
+                        op.lab().name.value
+                    ),
+                    Some(format!(
+                        "fix the cause and run `labctl up {}` again",
+                        op.lab().name.value
+                    )),
                 ));
             }
             Err(e)
@@ -173,14 +195,24 @@ fn record_children(dir: &StateDir) {
     })));
 }
 
-fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut State) -> Result<Exit> {
+fn up_locked(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+) -> Result<Exit> {
     let lab = op.lab();
     let dir = &op.dir;
     let roles = &op.loaded.roles;
 
     // The node image first: nothing is created for the lab until it exists.
     crate::interrupt::set_phase("node image");
-    let spec = crate::image::Spec { release: "bookworm".into(), mirror: None, packages: roles.packages(roles.roles.keys().map(|s| s.as_str())) };
+    let spec = crate::image::Spec {
+        release: "bookworm".into(),
+        mirror: None,
+        packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+    };
     let image = crate::image::ensure(&spec, r, o.rebuild_image)?;
 
     let network = lab.network_name();
@@ -200,14 +232,27 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
         state.phase = "creating".into();
     }
     state.network = Some(network.clone());
-    state.host_ports = lab.nodes.iter().flat_map(|n| n.forward.iter().map(|f| f.host)).collect();
+    state.host_ports = lab
+        .nodes
+        .iter()
+        .flat_map(|n| n.forward.iter().map(|f| f.host))
+        .collect();
     // Disks are recorded before anything is attached.
     for n in &lab.nodes {
         for d in &n.disks {
             let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
-            let file = std::path::absolute(&file).unwrap_or(file).display().to_string();
+            let file = std::path::absolute(&file)
+                .unwrap_or(file)
+                .display()
+                .to_string();
             if !state.disks.iter().any(|x| x.file == file) {
-                state.disks.push(LoopDisk { node: n.name.clone(), disk: d.name.clone(), file, size_bytes: d.size_bytes, device: None });
+                state.disks.push(LoopDisk {
+                    node: n.name.clone(),
+                    disk: d.name.clone(),
+                    file,
+                    size_bytes: d.size_bytes,
+                    device: None,
+                });
             }
         }
     }
@@ -226,25 +271,42 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
         state.disks[i].device = Some(dev.clone());
         dir.save(state)?;
         let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
-        devices.entry(d.node.clone()).or_default().push((dev, crate::disks::guest_device(idx)));
+        devices
+            .entry(d.node.clone())
+            .or_default()
+            .push((dev, crate::disks::guest_device(idx)));
     }
 
     let rendered = crate::render::render(&op.loaded)?;
     rendered.write_to(&dir.root)?;
-    let existing: BTreeMap<String, u16> = state.nodes.iter().map(|(k, v)| (k.clone(), v.ssh_port)).filter(|(_, p)| *p != 0).collect();
+    let existing: BTreeMap<String, u16> = state
+        .nodes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.ssh_port))
+        .filter(|(_, p)| *p != 0)
+        .collect();
     let ssh_ports = docker::pick_ssh_ports(lab, &existing);
-    crate::state::write_atomic(&dir.runtime_file(), docker::runtime_json(lab, &image, &devices, &ssh_ports).as_bytes())?;
+    crate::state::write_atomic(
+        &dir.runtime_file(),
+        docker::runtime_json(lab, &image, &devices, &ssh_ports).as_bytes(),
+    )?;
 
     let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
     crate::interrupt::set_phase("vagrant up");
     crate::interrupt::check()?;
-    eprintln!("vagrant: bringing up {} node(s) with the {kind} provider", nodes.len());
+    eprintln!(
+        "vagrant: bringing up {} node(s) with the {kind} provider",
+        nodes.len()
+    );
     let t = Instant::now();
     vagrant::up(r, &dir.root, kind, &nodes, true)?;
     let t_up = t.elapsed().as_secs_f64();
     let t = Instant::now();
     refresh_ssh(op, r, state)?;
-    eprintln!("vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     state.phase = "up".into();
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
@@ -264,7 +326,10 @@ fn up_locked(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut
 }
 
 fn provision_error(report: &crate::provision::Report) -> Error {
-    Error::env(format!("provisioning failed:\n  {}", report.failures().join("\n  ")), Some("fix the role and run `labctl provision LAB` again".into()))
+    Error::env(
+        format!("provisioning failed:\n  {}", report.failures().join("\n  ")),
+        Some("fix the role and run `labctl provision LAB` again".into()),
+    )
 }
 
 fn check_host_ports(lab: &Lab) -> Result<()> {
@@ -286,12 +351,19 @@ fn check_host_ports(lab: &Lab) -> Result<()> {
 fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
     let lab = op.lab();
     let text = vagrant::ssh_config(r, &op.dir.root)?;
-    let mut cfg = String::from("# SSH config of the lab, written by labctl. Host keys are verified.\n");
+    let mut cfg =
+        String::from("# SSH config of the lab, written by labctl. Host keys are verified.\n");
     for (host, hostname, port, user, key) in crate::ssh::parse_ssh_config(&text) {
         let Some(n) = lab.node(&host) else { continue };
         state.nodes.insert(
             host.clone(),
-            NodeState { ip: n.ip.to_string(), ssh_host: hostname.clone(), ssh_port: port, ssh_user: user.clone(), ssh_key: key.clone() },
+            NodeState {
+                ip: n.ip.to_string(),
+                ssh_host: hostname.clone(),
+                ssh_port: port,
+                ssh_user: user.clone(),
+                ssh_key: key.clone(),
+            },
         );
         cfg.push_str(&format!(
             "\nHost {host}\n  HostName {hostname}\n  Port {port}\n  User {user}\n  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n  HostKeyAlias {}\n  UserKnownHostsFile \"{}\"\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
@@ -335,7 +407,10 @@ fn secrets(lab: &Lab) -> Result<Vec<(String, String)>> {
             Ok(val) => v.push((var.clone(), val)),
             Err(_) => {
                 return Err(Error::env(
-                    format!("secret `{var}` needs the environment variable {} on the host", env.value),
+                    format!(
+                        "secret `{var}` needs the environment variable {} on the host",
+                        env.value
+                    ),
                     Some(format!("export {}=... before running labctl", env.value)),
                 ))
             }
@@ -344,7 +419,12 @@ fn secrets(lab: &Lab) -> Result<Vec<(String, String)>> {
     Ok(v)
 }
 
-fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<String>>, roles: Option<BTreeSet<String>>) -> Result<crate::provision::Report> {
+fn provision_locked(
+    op: &Opened,
+    state: &mut State,
+    nodes: Option<BTreeSet<String>>,
+    roles: Option<BTreeSet<String>>,
+) -> Result<crate::provision::Report> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
     let mut opts = crate::provision::Options {
@@ -361,25 +441,56 @@ fn provision_locked(op: &Opened, state: &mut State, nodes: Option<BTreeSet<Strin
     };
     // A lab with an offline repository gets it built (or confirmed current)
     // before its roles run; an unchanged rebuild costs a few seconds.
-    if lab.nodes.iter().any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE)) {
+    if lab
+        .nodes
+        .iter()
+        .any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE))
+    {
         let dir = crate::repo::default_dir(&op.dir);
         let info = crate::repo::build(lab, &op.loaded.roles, &dir, &System)?;
-        eprintln!("repo: {} packages signed with key {}", info.packages, info.key_fingerprint);
+        eprintln!(
+            "repo: {} packages signed with key {}",
+            info.packages, info.key_fingerprint
+        );
         opts.repo_dir = Some(dir);
     }
-    if lab.nodes.iter().any(|n| n.roles.iter().any(|r| r.value == crate::provision::BASE_IMAGE_ROLE)) {
-        let node_image = state.image.clone().ok_or_else(|| Error::env("the state file names no node image", None))?;
-        opts.base_image_tar = Some(crate::image::ensure_base_image_tar(&System, &node_image, &op.dir.root.join("images"))?);
+    if lab.nodes.iter().any(|n| {
+        n.roles
+            .iter()
+            .any(|r| r.value == crate::provision::BASE_IMAGE_ROLE)
+    }) {
+        let node_image = state
+            .image
+            .clone()
+            .ok_or_else(|| Error::env("the state file names no node image", None))?;
+        opts.base_image_tar = Some(crate::image::ensure_base_image_tar(
+            &System,
+            &node_image,
+            &op.dir.root.join("images"),
+        )?);
     }
     let started = Instant::now();
     let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;
     // Published values are kept (public keys, revisions); secrets never are.
     let secret_values: Vec<&String> = opts.secrets.iter().map(|(_, v)| v).collect();
-    state.published = report.published.iter().filter(|(_, v)| !secret_values.contains(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    state.published = report
+        .published
+        .iter()
+        .filter(|(_, v)| !secret_values.contains(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     op.dir.save(state)?;
     eprint!("{}", report.table());
-    let changed = report.tasks.iter().filter(|t| t.outcome == crate::provision::Outcome::Changed).count();
-    eprintln!("provisioned {} role run(s) in {:.1}s: {changed} changed", report.tasks.len(), started.elapsed().as_secs_f64());
+    let changed = report
+        .tasks
+        .iter()
+        .filter(|t| t.outcome == crate::provision::Outcome::Changed)
+        .count();
+    eprintln!(
+        "provisioned {} role run(s) in {:.1}s: {changed} changed",
+        report.tasks.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(report)
 }
 
@@ -390,15 +501,27 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
     let mut state = require_up(&op)?;
     for n in &nodes {
         if op.lab().node(n).is_none() {
-            return Err(Error::usage(format!("lab {} has no node `{n}`", op.lab().name.value)));
+            return Err(Error::usage(format!(
+                "lab {} has no node `{n}`",
+                op.lab().name.value
+            )));
         }
     }
     for r in &roles {
         if !op.lab().roles().contains(r) {
-            return Err(Error::usage(format!("no node of lab {} has role `{r}` (roles: {})", op.lab().name.value, op.lab().roles().join(", "))));
+            return Err(Error::usage(format!(
+                "no node of lab {} has role `{r}` (roles: {})",
+                op.lab().name.value,
+                op.lab().roles().join(", ")
+            )));
         }
     }
-    let report = provision_locked(&op, &mut state, (!nodes.is_empty()).then(|| nodes.into_iter().collect()), (!roles.is_empty()).then(|| roles.into_iter().collect()))?;
+    let report = provision_locked(
+        &op,
+        &mut state,
+        (!nodes.is_empty()).then(|| nodes.into_iter().collect()),
+        (!roles.is_empty()).then(|| roles.into_iter().collect()),
+    )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
     }
@@ -412,7 +535,10 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
 fn require_up(op: &Opened) -> Result<State> {
     match op.dir.load()? {
         Some(s) if s.phase == "up" || s.phase == "halted" => Ok(s),
-        _ => Err(Error::env(format!("lab {} is not up", op.lab().name.value), Some(format!("run `labctl up {}` first", op.lab().name.value)))),
+        _ => Err(Error::env(
+            format!("lab {} is not up", op.lab().name.value),
+            Some(format!("run `labctl up {}` first", op.lab().name.value)),
+        )),
     }
 }
 
@@ -429,7 +555,14 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     let lab = op.lab();
     let state = op.dir.load()?.unwrap_or_default();
     // docker ps is one fast call; `vagrant status` takes seconds.
-    let out = r.run(&Cmd::new("docker").args(["ps", "-a", "--filter", &format!("label={}={}", docker::LABEL_LAB, lab.name.value), "--format", "{{.Label \"labctl.node\"}} {{.State}}"]))?;
+    let out = r.run(&Cmd::new("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={}={}", docker::LABEL_LAB, lab.name.value),
+        "--format",
+        "{{.Label \"labctl.node\"}} {{.State}}",
+    ]))?;
     let mut states: BTreeMap<String, String> = BTreeMap::new();
     for l in out.stdout.lines() {
         if let Some((n, s)) = l.split_once(' ') {
@@ -441,10 +574,21 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
         .iter()
         .map(|n| NodeStatus {
             node: n.name.clone(),
-            state: states.get(&n.name).cloned().unwrap_or_else(|| "not created".into()),
+            state: states
+                .get(&n.name)
+                .cloned()
+                .unwrap_or_else(|| "not created".into()),
             ip: n.ip.to_string(),
-            provider: if state.provider.is_empty() { "-".into() } else { state.provider.clone() },
-            ssh: state.nodes.get(&n.name).map(|s| format!("{}:{}", s.ssh_host, s.ssh_port)).unwrap_or_else(|| "-".into()),
+            provider: if state.provider.is_empty() {
+                "-".into()
+            } else {
+                state.provider.clone()
+            },
+            ssh: state
+                .nodes
+                .get(&n.name)
+                .map(|s| format!("{}:{}", s.ssh_host, s.ssh_port))
+                .unwrap_or_else(|| "-".into()),
         })
         .collect())
 }
@@ -457,7 +601,13 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
         let v = serde_json::json!({ "lab": op.lab().name.value, "network": op.lab().network_name(), "subnet": op.lab().network.subnet.value.to_string(), "nodes": st });
         println!("{}", serde_json::to_string_pretty(&v).unwrap());
     } else {
-        let mut rows = vec![vec!["NODE".to_string(), "STATE".into(), "IP".into(), "PROVIDER".into(), "SSH".into()]];
+        let mut rows = vec![vec![
+            "NODE".to_string(),
+            "STATE".into(),
+            "IP".into(),
+            "PROVIDER".into(),
+            "SSH".into(),
+        ]];
         for s in st {
             rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
         }
@@ -470,7 +620,10 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
 pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::ssh::Conn> {
     let t = targets(op, state);
     let Some(target) = t.get(node) else {
-        return Err(Error::usage(format!("lab {} has no running node `{node}`", op.lab().name.value)));
+        return Err(Error::usage(format!(
+            "lab {} has no running node `{node}`",
+            op.lab().name.value
+        )));
     };
     crate::ssh::Conn::connect(target, Duration::from_secs(20))
 }
@@ -480,14 +633,23 @@ pub fn exec(a: &LabArgs, node: &str, command: &[String]) -> Result<Exit> {
     let op = open(a)?;
     let state = require_up(&op)?;
     let conn = connect(&op, &state, node)?;
-    let cmd = command.iter().map(|w| crate::render::shell_quote(w)).collect::<Vec<_>>().join(" ");
-    let res = conn.exec(&cmd, None, Duration::from_secs(24 * 3600), &mut |is_err, line| {
-        if is_err {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
-    })?;
+    let cmd = command
+        .iter()
+        .map(|w| crate::render::shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let res = conn.exec(
+        &cmd,
+        None,
+        Duration::from_secs(24 * 3600),
+        &mut |is_err, line| {
+            if is_err {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        },
+    )?;
     std::process::exit(res.code.clamp(0, 255));
 }
 
@@ -497,12 +659,19 @@ pub fn ssh(a: &LabArgs, node: &str) -> Result<Exit> {
     let op = open(a)?;
     let state = require_up(&op)?;
     if !state.nodes.contains_key(node) {
-        return Err(Error::usage(format!("lab {} has no running node `{node}`", op.lab().name.value)));
+        return Err(Error::usage(format!(
+            "lab {} has no running node `{node}`",
+            op.lab().name.value
+        )));
     }
     // Record the host key through our own verified connection first, so OpenSSH
     // (StrictHostKeyChecking yes) finds it.
     connect(&op, &state, node)?;
-    let err = std::process::Command::new("ssh").arg("-F").arg(op.dir.ssh_config()).arg(node).exec();
+    let err = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(op.dir.ssh_config())
+        .arg(node)
+        .exec();
     Err(Error::io("run", "ssh", err))
 }
 
@@ -526,11 +695,20 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
     let r = runner();
     let nodes: Vec<String> = match node {
         Some(n) if op.lab().node(n).is_some() => vec![n.to_string()],
-        Some(n) => return Err(Error::usage(format!("lab {} has no node `{n}`", op.lab().name.value))),
+        Some(n) => {
+            return Err(Error::usage(format!(
+                "lab {} has no node `{n}`",
+                op.lab().name.value
+            )))
+        }
         None => vec![],
     };
     vagrant::halt(r.as_ref(), &op.dir.root, &nodes)?;
-    let up_nodes = if nodes.is_empty() { op.lab().nodes.iter().map(|n| n.name.clone()).collect() } else { nodes };
+    let up_nodes = if nodes.is_empty() {
+        op.lab().nodes.iter().map(|n| n.name.clone()).collect()
+    } else {
+        nodes
+    };
     vagrant::up(r.as_ref(), &op.dir.root, Kind::Docker, &up_nodes, true)?;
     refresh_ssh(&op, r.as_ref(), &mut state)?;
     state.phase = "up".into();
@@ -554,19 +732,34 @@ pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
     };
     let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false)?;
     if removed.is_empty() {
-        eprintln!("lab {}: nothing to remove (already down)", op.lab().name.value);
+        eprintln!(
+            "lab {}: nothing to remove (already down)",
+            op.lab().name.value
+        );
     } else {
-        eprintln!("lab {} is down; removed: {}", op.lab().name.value, removed.join(", "));
+        eprintln!(
+            "lab {} is down; removed: {}",
+            op.lab().name.value,
+            removed.join(", ")
+        );
     }
     Ok(Exit::Ok)
 }
 
 /// Remove every trace of a lab; idempotent. Returns what was removed.
-fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet: bool) -> Result<Vec<String>> {
+fn teardown(
+    lab: &Lab,
+    dir: &StateDir,
+    r: &dyn Runner,
+    state: &mut State,
+    quiet: bool,
+) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     // Children of a labctl that died (vagrant, docker) go first, or they would
     // keep creating things while we remove them.
-    let owner_alive = state.owner_pid != 0 && state.owner_pid != std::process::id() && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.owner_pid as i32), None).is_ok();
+    let owner_alive = state.owner_pid != 0
+        && state.owner_pid != std::process::id()
+        && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.owner_pid as i32), None).is_ok();
     if !owner_alive {
         for pg in state.child_pgids.drain(..) {
             let pgid = nix::unistd::Pid::from_raw(pg);
@@ -584,9 +777,18 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
     if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
         // Vagrant first, so its own bookkeeping is cleared; failures are covered
         // by the label sweep below.
-        let machines = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
-        let _ = r.output(&Cmd::new("vagrant").dir(&dir.root).args(["destroy", "-f"]).env("VAGRANT_CHECKPOINT_DISABLE", "1"));
-        let left = docker::lab_containers(r, &lab.name.value).map(|c| c.len()).unwrap_or(0);
+        let machines = docker::lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        let _ = r.output(
+            &Cmd::new("vagrant")
+                .dir(&dir.root)
+                .args(["destroy", "-f"])
+                .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
+        );
+        let left = docker::lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
         if machines > left {
             removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
         }
@@ -600,10 +802,21 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
     if let Ok(rd) = std::fs::read_dir(dir.disks()) {
         for e in rd.filter_map(|e| e.ok()) {
             let f = e.path().display().to_string();
-            removed.extend(crate::disks::remove(r, &LoopDisk { file: f, ..Default::default() }));
+            removed.extend(crate::disks::remove(
+                r,
+                &LoopDisk {
+                    file: f,
+                    ..Default::default()
+                },
+            ));
         }
     }
-    for p in [dir.state_file(), dir.runtime_file(), dir.known_hosts(), dir.ssh_config()] {
+    for p in [
+        dir.state_file(),
+        dir.runtime_file(),
+        dir.known_hosts(),
+        dir.ssh_config(),
+    ] {
         let _ = std::fs::remove_file(p);
     }
     let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
@@ -621,14 +834,24 @@ fn teardown(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &mut State, quiet:
 fn group_is_ours(pg: i32) -> bool {
     let Ok(cmd) = std::fs::read(format!("/proc/{pg}/cmdline")) else {
         // Leader gone; members may live on. Accept only if some member is vagrant.
-        return std::fs::read_dir("/proc").map(|rd| {
-            rd.filter_map(|e| e.ok()).any(|e| {
-                let p = e.path();
-                let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-                let pgid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(2)).and_then(|x| x.parse::<i32>().ok());
-                pgid == Some(pg) && String::from_utf8_lossy(&std::fs::read(p.join("cmdline")).unwrap_or_default()).contains("vagrant")
+        return std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()).any(|e| {
+                    let p = e.path();
+                    let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+                    let pgid = stat
+                        .rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().nth(2))
+                        .and_then(|x| x.parse::<i32>().ok());
+                    pgid == Some(pg)
+                        && String::from_utf8_lossy(
+                            &std::fs::read(p.join("cmdline")).unwrap_or_default(),
+                        )
+                        .contains("vagrant")
+                })
             })
-        }).unwrap_or(false);
+            .unwrap_or(false);
     };
     let cmd = String::from_utf8_lossy(&cmd);
     cmd.contains("vagrant") || cmd.contains("ruby") || cmd.contains("docker")
@@ -639,7 +862,10 @@ fn print_reach(lab: &Lab, dir: &StateDir) {
     let mut lines = vec![format!("reach the lab:")];
     for n in &lab.nodes {
         for f in &n.forward {
-            lines.push(format!("  http://{}:{}/  ->  {}:{}", f.host_ip, f.host, n.name, f.guest));
+            lines.push(format!(
+                "  http://{}:{}/  ->  {}:{}",
+                f.host_ip, f.host, n.name, f.guest
+            ));
         }
     }
     if let Some(n) = lab.nodes.first() {
@@ -647,6 +873,9 @@ fn print_reach(lab: &Lab, dir: &StateDir) {
         lines.push(format!("  labctl exec {name} {} -- hostname", n.name));
     }
     lines.push(format!("  labctl test {name}      labctl down {name}"));
-    lines.push(format!("  state, logs and the rendered Vagrantfile: {}", dir.root.display()));
+    lines.push(format!(
+        "  state, logs and the rendered Vagrantfile: {}",
+        dir.root.display()
+    ));
     eprintln!("{}", lines.join("\n"));
 }

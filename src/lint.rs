@@ -16,21 +16,69 @@ struct Rule {
 }
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let r = |id, pat: &str, why| Rule { id, re: Regex::new(pat).unwrap(), why };
+    let r = |id, pat: &str, why| Rule {
+        id,
+        re: Regex::new(pat).unwrap(),
+        why,
+    };
     vec![
-        r("unauthenticated-packages", r"(?i)AllowUnauthenticated|allow-unauthenticated", "package signatures are not checked: anything on the mirror path is installed as root"),
-        r("unauthenticated-packages", r"(?i)\[[^\]]*trusted\s*=\s*yes[^\]]*\]|^\s*Trusted:\s*yes", "the source is trusted without a signature"),
-        r("unauthenticated-packages", r"(?i)\bgpgcheck\s*=\s*0\b", "yum/dnf package signatures are not checked"),
-        r("pipe-to-shell", r"(?i)\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(ba|z|da)?sh\b", "a download is run as a script without being checked"),
+        r(
+            "unauthenticated-packages",
+            r"(?i)AllowUnauthenticated|allow-unauthenticated",
+            "package signatures are not checked: anything on the mirror path is installed as root",
+        ),
+        r(
+            "unauthenticated-packages",
+            r"(?i)\[[^\]]*trusted\s*=\s*yes[^\]]*\]|^\s*Trusted:\s*yes",
+            "the source is trusted without a signature",
+        ),
+        r(
+            "unauthenticated-packages",
+            r"(?i)\bgpgcheck\s*=\s*0\b",
+            "yum/dnf package signatures are not checked",
+        ),
+        r(
+            "pipe-to-shell",
+            r"(?i)\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(ba|z|da)?sh\b",
+            "a download is run as a script without being checked",
+        ),
         // A password in any URL; any user in an http/ftp/git URL (there it is a
         // credential or a token). An SSH user name in ssh:// is not a secret.
-        r("credentials-in-url", r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:'\x22]+:[^\s/@'\x22]+@", "a password is embedded in a URL (it ends up in logs and process lists)"),
-        r("credentials-in-url", r"(?i)\b(https?|ftp|git)://[^\s/@:'\x22]+@", "a user name or token is embedded in a URL (it ends up in logs and process lists)"),
-        r("host-key-checking-off", r"(?i)StrictHostKeyChecking\s*=?\s*(no|off|accept-new)\b", "SSH host keys are not verified"),
-        r("host-key-checking-off", r"(?i)UserKnownHostsFile\s*=?\s*/dev/null", "SSH host keys are thrown away, so a changed key is never noticed"),
-        r("host-key-checking-off", r"(?i)host_key_checking\s*=\s*(false|no|0)\b", "Ansible does not verify SSH host keys"),
-        r("host-key-checking-off", r"(?i)ANSIBLE_HOST_KEY_CHECKING\s*=\s*['\x22]?(false|no|0)", "Ansible does not verify SSH host keys"),
-        r("shared-insecure-key", r"config\.ssh\.insert_key\s*=\s*false", "every machine keeps Vagrant's well-known insecure key"),
+        r(
+            "credentials-in-url",
+            r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:'\x22]+:[^\s/@'\x22]+@",
+            "a password is embedded in a URL (it ends up in logs and process lists)",
+        ),
+        r(
+            "credentials-in-url",
+            r"(?i)\b(https?|ftp|git)://[^\s/@:'\x22]+@",
+            "a user name or token is embedded in a URL (it ends up in logs and process lists)",
+        ),
+        r(
+            "host-key-checking-off",
+            r"(?i)StrictHostKeyChecking\s*=?\s*(no|off|accept-new)\b",
+            "SSH host keys are not verified",
+        ),
+        r(
+            "host-key-checking-off",
+            r"(?i)UserKnownHostsFile\s*=?\s*/dev/null",
+            "SSH host keys are thrown away, so a changed key is never noticed",
+        ),
+        r(
+            "host-key-checking-off",
+            r"(?i)host_key_checking\s*=\s*(false|no|0)\b",
+            "Ansible does not verify SSH host keys",
+        ),
+        r(
+            "host-key-checking-off",
+            r"(?i)ANSIBLE_HOST_KEY_CHECKING\s*=\s*['\x22]?(false|no|0)",
+            "Ansible does not verify SSH host keys",
+        ),
+        r(
+            "shared-insecure-key",
+            r"config\.ssh\.insert_key\s*=\s*false",
+            "every machine keeps Vagrant's well-known insecure key",
+        ),
     ]
 });
 
@@ -76,7 +124,10 @@ pub fn scan(name: &str, text: &str) -> Vec<Finding> {
 
 /// Scan a loaded lab: its file, the roles its nodes use, and the rendered files.
 pub fn lint(loaded: &Loaded) -> crate::Result<Vec<Finding>> {
-    let mut out = scan(&loaded.source.path.display().to_string(), &loaded.source.text);
+    let mut out = scan(
+        &loaded.source.path.display().to_string(),
+        &loaded.source.text,
+    );
     for role in loaded.lab.roles() {
         if let Some(r) = loaded.roles.get(&role) {
             for (rel, bytes) in &r.files {
@@ -135,7 +186,10 @@ pub fn report(loaded: &Loaded, findings: &[Finding]) -> usize {
         }
     }
     if loaded.lab.insecure {
-        eprintln!("warning: lab {} sets insecure = true: insecure patterns are allowed", loaded.lab.name.value);
+        eprintln!(
+            "warning: lab {} sets insecure = true: insecure patterns are allowed",
+            loaded.lab.name.value
+        );
     }
     errors
 }
@@ -147,12 +201,21 @@ mod tests {
 
     #[rstest]
     #[case("APT::Get::AllowUnauthenticated \"true\";", "unauthenticated-packages")]
-    #[case("deb [trusted=yes] http://192.168.0.220/x/ /", "unauthenticated-packages")]
+    #[case(
+        "deb [trusted=yes] http://192.168.0.220/x/ /",
+        "unauthenticated-packages"
+    )]
     #[case("gpgcheck=0", "unauthenticated-packages")]
     #[case("curl -sSL http://example.invalid/install | sh", "pipe-to-shell")]
     #[case("wget -qO- http://x/y | sudo bash", "pipe-to-shell")]
-    #[case("ansible-pull -U http://root@192.168.33.2/root/repo.git", "credentials-in-url")]
-    #[case("git clone https://user:secret@git.example/x.git", "credentials-in-url")]
+    #[case(
+        "ansible-pull -U http://root@192.168.33.2/root/repo.git",
+        "credentials-in-url"
+    )]
+    #[case(
+        "git clone https://user:secret@git.example/x.git",
+        "credentials-in-url"
+    )]
     #[case("ssh://deploy:hunter2@host/x", "credentials-in-url")]
     #[case("ssh -o StrictHostKeyChecking=no host", "host-key-checking-off")]
     #[case("  UserKnownHostsFile /dev/null", "host-key-checking-off")]

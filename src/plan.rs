@@ -31,7 +31,10 @@ pub fn build(lab: &Lab, roles: &RoleSet) -> Plan {
     for n in &lab.nodes {
         let mut prev: Option<TaskId> = None;
         for r in &n.roles {
-            let id = TaskId { node: n.name.clone(), role: r.value.clone() };
+            let id = TaskId {
+                node: n.name.clone(),
+                role: r.value.clone(),
+            };
             let mut d = BTreeSet::new();
             // A node's roles run in the order listed, so later roles may rely on
             // earlier ones without declaring it.
@@ -43,18 +46,27 @@ pub fn build(lab: &Lab, roles: &RoleSet) -> Plan {
                     match a {
                         After::Local(x) => {
                             if n.roles.iter().any(|y| &y.value == x) {
-                                d.insert(TaskId { node: n.name.clone(), role: x.clone() });
+                                d.insert(TaskId {
+                                    node: n.name.clone(),
+                                    role: x.clone(),
+                                });
                             }
                         }
                         After::Node(node, x) => {
                             if node != &n.name || x != &r.value {
-                                d.insert(TaskId { node: node.clone(), role: x.clone() });
+                                d.insert(TaskId {
+                                    node: node.clone(),
+                                    role: x.clone(),
+                                });
                             }
                         }
                         After::All(x) => {
                             for m in lab.nodes_with_role(x) {
                                 if !(m.name == n.name && x == &r.value) {
-                                    d.insert(TaskId { node: m.name.clone(), role: x.clone() });
+                                    d.insert(TaskId {
+                                        node: m.name.clone(),
+                                        role: x.clone(),
+                                    });
                                 }
                             }
                         }
@@ -91,7 +103,12 @@ pub fn find_cycle(lab: &Lab, roles: &RoleSet) -> Option<String> {
         Done,
     }
     let mut marks: BTreeMap<&TaskId, Mark> = plan.tasks.iter().map(|t| (t, Mark::New)).collect();
-    fn visit<'a>(t: &'a TaskId, plan: &'a Plan, marks: &mut BTreeMap<&'a TaskId, Mark>, stack: &mut Vec<&'a TaskId>) -> Option<String> {
+    fn visit<'a>(
+        t: &'a TaskId,
+        plan: &'a Plan,
+        marks: &mut BTreeMap<&'a TaskId, Mark>,
+        stack: &mut Vec<&'a TaskId>,
+    ) -> Option<String> {
         match marks[t] {
             Mark::Done => return None,
             Mark::Active => {

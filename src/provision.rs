@@ -24,9 +24,17 @@ pub enum Outcome {
     Changed,
     Unchanged,
     Skipped,
-    Failed { step: usize, steps: usize, step_name: String, code: i32, stderr_tail: String },
+    Failed {
+        step: usize,
+        steps: usize,
+        step_name: String,
+        code: i32,
+        stderr_tail: String,
+    },
     /// Not run because something it waits for failed, or the node was unreachable.
-    NotRun { reason: String },
+    NotRun {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -40,7 +48,10 @@ impl Outcome {
         }
     }
     pub fn ok(&self) -> bool {
-        matches!(self, Outcome::Changed | Outcome::Unchanged | Outcome::Skipped)
+        matches!(
+            self,
+            Outcome::Changed | Outcome::Unchanged | Outcome::Skipped
+        )
     }
 }
 
@@ -68,8 +79,17 @@ impl Report {
         self.tasks
             .iter()
             .filter_map(|t| match &t.outcome {
-                Outcome::Failed { step, steps, step_name, code, stderr_tail } => {
-                    let mut s = format!("node {}, role {}, step {step}/{steps}: exit {code}", t.node, t.role);
+                Outcome::Failed {
+                    step,
+                    steps,
+                    step_name,
+                    code,
+                    stderr_tail,
+                } => {
+                    let mut s = format!(
+                        "node {}, role {}, step {step}/{steps}: exit {code}",
+                        t.node, t.role
+                    );
                     if !step_name.is_empty() {
                         s.push_str(&format!(" ({step_name})"));
                     }
@@ -81,16 +101,29 @@ impl Report {
                     }
                     Some(s)
                 }
-                Outcome::NotRun { reason } => Some(format!("node {}, role {}: not run: {reason}", t.node, t.role)),
+                Outcome::NotRun { reason } => Some(format!(
+                    "node {}, role {}: not run: {reason}",
+                    t.node, t.role
+                )),
                 _ => None,
             })
             .collect()
     }
 
     pub fn table(&self) -> String {
-        let mut rows = vec![vec!["NODE".to_string(), "ROLE".into(), "RESULT".into(), "TIME".into()]];
+        let mut rows = vec![vec![
+            "NODE".to_string(),
+            "ROLE".into(),
+            "RESULT".into(),
+            "TIME".into(),
+        ]];
         for t in &self.tasks {
-            rows.push(vec![t.node.clone(), t.role.clone(), t.outcome.label().into(), format!("{:.1}s", t.seconds)]);
+            rows.push(vec![
+                t.node.clone(),
+                t.role.clone(),
+                t.outcome.label().into(),
+                format!("{:.1}s", t.seconds),
+            ]);
         }
         crate::report::table(&rows)
     }
@@ -127,24 +160,45 @@ struct Shared {
     cv: Condvar,
 }
 
-pub fn run(lab: &Lab, roles: &RoleSet, plan: &Plan, targets: &BTreeMap<String, Target>, opts: &Options) -> Result<Report> {
+pub fn run(
+    lab: &Lab,
+    roles: &RoleSet,
+    plan: &Plan,
+    targets: &BTreeMap<String, Target>,
+    opts: &Options,
+) -> Result<Report> {
     std::fs::create_dir_all(&opts.log_dir).map_err(|e| Error::io("create", &opts.log_dir, e))?;
     let selected = |t: &TaskId| {
-        opts.only_nodes.as_ref().is_none_or(|n| n.contains(&t.node)) && opts.only_roles.as_ref().is_none_or(|r| r.contains(&t.role))
+        opts.only_nodes.as_ref().is_none_or(|n| n.contains(&t.node))
+            && opts.only_roles.as_ref().is_none_or(|r| r.contains(&t.role))
     };
     // Tasks not selected count as done: a re-run of one role relies on the rest
     // having been provisioned before.
     let mut status = BTreeMap::new();
     for t in &plan.tasks {
-        status.insert(t.clone(), if selected(t) { Status::Pending } else { Status::Done(true) });
+        status.insert(
+            t.clone(),
+            if selected(t) {
+                Status::Pending
+            } else {
+                Status::Done(true)
+            },
+        );
     }
-    let shared = Arc::new(Shared { status: Mutex::new((status, opts.published.clone())), cv: Condvar::new() });
+    let shared = Arc::new(Shared {
+        status: Mutex::new((status, opts.published.clone())),
+        cv: Condvar::new(),
+    });
     let results: Arc<Mutex<Vec<TaskReport>>> = Arc::new(Mutex::new(Vec::new()));
     let print_lock = Arc::new(Mutex::new(()));
 
     std::thread::scope(|s| {
         for node in &lab.nodes {
-            let tasks: Vec<TaskId> = plan.node_tasks(&node.name).filter(|t| selected(t)).cloned().collect();
+            let tasks: Vec<TaskId> = plan
+                .node_tasks(&node.name)
+                .filter(|t| selected(t))
+                .cloned()
+                .collect();
             if tasks.is_empty() {
                 continue;
             }
@@ -153,16 +207,34 @@ pub fn run(lab: &Lab, roles: &RoleSet, plan: &Plan, targets: &BTreeMap<String, T
             let print_lock = print_lock.clone();
             let target = targets.get(&node.name).cloned();
             s.spawn(move || {
-                let ctx = NodeRun { lab, roles, plan, opts, shared: &shared, print_lock: &print_lock };
+                let ctx = NodeRun {
+                    lab,
+                    roles,
+                    plan,
+                    opts,
+                    shared: &shared,
+                    print_lock: &print_lock,
+                };
                 let reports = ctx.run_node(&node.name, &tasks, target);
                 results.lock().unwrap().extend(reports);
             });
         }
     });
 
-    let mut tasks = Arc::try_unwrap(results).map(|m| m.into_inner().unwrap()).unwrap_or_default();
-    let order: BTreeMap<&TaskId, usize> = plan.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
-    tasks.sort_by_key(|t| order.get(&TaskId { node: t.node.clone(), role: t.role.clone() }).copied().unwrap_or(usize::MAX));
+    let mut tasks = Arc::try_unwrap(results)
+        .map(|m| m.into_inner().unwrap())
+        .unwrap_or_default();
+    let order: BTreeMap<&TaskId, usize> =
+        plan.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
+    tasks.sort_by_key(|t| {
+        order
+            .get(&TaskId {
+                node: t.node.clone(),
+                role: t.role.clone(),
+            })
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     let published = shared.status.lock().unwrap().1.clone();
     Ok(Report { tasks, published })
 }
@@ -212,7 +284,9 @@ impl NodeRun<'_> {
             let mut pending = false;
             for d in deps {
                 match g.0.get(d) {
-                    Some(Status::Done(false)) => return Err(format!("waits for {d}, which did not finish")),
+                    Some(Status::Done(false)) => {
+                        return Err(format!("waits for {d}, which did not finish"))
+                    }
                     Some(Status::Pending) => pending = true,
                     _ => {}
                 }
@@ -226,17 +300,30 @@ impl NodeRun<'_> {
 
     fn run_node(&self, node: &str, tasks: &[TaskId], target: Option<Target>) -> Vec<TaskReport> {
         let log_path = self.opts.log_dir.join(format!("{node}.log"));
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).ok();
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .ok();
         let not_run = |reason: String| -> Vec<TaskReport> {
             tasks
                 .iter()
                 .map(|t| {
                     self.finish(t, false);
-                    TaskReport { node: t.node.clone(), role: t.role.clone(), outcome: Outcome::NotRun { reason: reason.clone() }, seconds: 0.0 }
+                    TaskReport {
+                        node: t.node.clone(),
+                        role: t.role.clone(),
+                        outcome: Outcome::NotRun {
+                            reason: reason.clone(),
+                        },
+                        seconds: 0.0,
+                    }
                 })
                 .collect()
         };
-        let Some(target) = target else { return not_run(format!("no SSH address known for node {node}")) };
+        let Some(target) = target else {
+            return not_run(format!("no SSH address known for node {node}"));
+        };
         let conn = match Conn::connect(&target, self.opts.connect_wait) {
             Ok(c) => c,
             Err(e) => {
@@ -254,22 +341,45 @@ impl NodeRun<'_> {
                 Ok(p) => p,
                 Err(reason) => {
                     self.finish(t, false);
-                    out.push(TaskReport { node: t.node.clone(), role: t.role.clone(), outcome: Outcome::NotRun { reason }, seconds: 0.0 });
+                    out.push(TaskReport {
+                        node: t.node.clone(),
+                        role: t.role.clone(),
+                        outcome: Outcome::NotRun { reason },
+                        seconds: 0.0,
+                    });
                     continue;
                 }
             };
             let started = Instant::now();
             let (outcome, new_pub) = match self.run_role(&conn, t, &published, &mut log) {
                 Ok(x) => x,
-                Err(e) => (Outcome::NotRun { reason: e.to_string() }, BTreeMap::new()),
+                Err(e) => (
+                    Outcome::NotRun {
+                        reason: e.to_string(),
+                    },
+                    BTreeMap::new(),
+                ),
             };
             if !new_pub.is_empty() {
                 self.shared.status.lock().unwrap().1.extend(new_pub);
             }
             let ok = outcome.ok();
-            self.say(&mut log, &format!("[{} {}]", t.node, t.role), &format!("=> {} ({:.1}s)", outcome.label(), started.elapsed().as_secs_f64()));
+            self.say(
+                &mut log,
+                &format!("[{} {}]", t.node, t.role),
+                &format!(
+                    "=> {} ({:.1}s)",
+                    outcome.label(),
+                    started.elapsed().as_secs_f64()
+                ),
+            );
             self.finish(t, ok);
-            out.push(TaskReport { node: t.node.clone(), role: t.role.clone(), outcome, seconds: started.elapsed().as_secs_f64() });
+            out.push(TaskReport {
+                node: t.node.clone(),
+                role: t.role.clone(),
+                outcome,
+                seconds: started.elapsed().as_secs_f64(),
+            });
         }
         out
     }
@@ -279,7 +389,10 @@ impl NodeRun<'_> {
         let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
         // The node serving the lab's offline repository gets the built
         // repository inside its role folder (built by `up` before provisioning).
-        let repo_files = match (&self.opts.repo_dir, tasks.iter().any(|t| t.role == crate::repo::SERVER_ROLE)) {
+        let repo_files = match (
+            &self.opts.repo_dir,
+            tasks.iter().any(|t| t.role == crate::repo::SERVER_ROLE),
+        ) {
             (Some(dir), true) => crate::repo::role_files(&crate::repo::public_dir(dir))?,
             _ => BTreeMap::new(),
         };
@@ -287,7 +400,10 @@ impl NodeRun<'_> {
             files.insert(format!("{}/{rel}", crate::repo::SERVER_ROLE), b);
         }
         // Roles that run containers inside the node get the base image tarball.
-        let base = match (&self.opts.base_image_tar, tasks.iter().any(|t| t.role == BASE_IMAGE_ROLE)) {
+        let base = match (
+            &self.opts.base_image_tar,
+            tasks.iter().any(|t| t.role == BASE_IMAGE_ROLE),
+        ) {
             (Some(p), true) => Some(std::fs::read(p).map_err(|e| Error::io("read", p, e))?),
             _ => None,
         };
@@ -308,12 +424,25 @@ impl NodeRun<'_> {
         let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
         let r = conn.exec(&cmd, Some(&tar), Duration::from_secs(300), &mut |_, _| {})?;
         if r.code != 0 {
-            return Err(Error::env(format!("node {}: cannot upload roles: {}", conn.target.node, r.stderr.trim()), None));
+            return Err(Error::env(
+                format!(
+                    "node {}: cannot upload roles: {}",
+                    conn.target.node,
+                    r.stderr.trim()
+                ),
+                None,
+            ));
         }
         Ok(())
     }
 
-    fn run_role(&self, conn: &Conn, t: &TaskId, published: &BTreeMap<String, String>, log: &mut Option<std::fs::File>) -> Result<(Outcome, BTreeMap<String, String>)> {
+    fn run_role(
+        &self,
+        conn: &Conn,
+        t: &TaskId,
+        published: &BTreeMap<String, String>,
+        log: &mut Option<std::fs::File>,
+    ) -> Result<(Outcome, BTreeMap<String, String>)> {
         let node = self.lab.node(&t.node).expect("task node exists");
         let role = self.roles.get(&t.role);
         let steps = role.map(|r| r.step_count()).unwrap_or(0);
@@ -337,11 +466,17 @@ impl NodeRun<'_> {
         let mut step = 0usize;
         let mut step_name = String::new();
         let mut tail: Vec<String> = Vec::new();
-        let cmd = format!("sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{env_path}");
+        let cmd = format!(
+            "sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{env_path}"
+        );
         let res = conn.exec(&cmd, None, self.opts.role_timeout, &mut |is_err, line| {
             if let Some(rest) = line.strip_prefix("::labctl:: step ") {
                 let (num, name) = rest.split_once(' ').unwrap_or((rest, ""));
-                step = num.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(step + 1);
+                step = num
+                    .split('/')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(step + 1);
                 step_name = name.to_string();
                 self.say(log, &prefix, &format!("step {num} {name}"));
                 return;
@@ -358,20 +493,38 @@ impl NodeRun<'_> {
             Ok(r) => r,
             Err(e) => {
                 return Ok((
-                    Outcome::Failed { step, steps, step_name, code: -1, stderr_tail: format!("{}\n{}", tail.join("\n"), e) },
+                    Outcome::Failed {
+                        step,
+                        steps,
+                        step_name,
+                        code: -1,
+                        stderr_tail: format!("{}\n{}", tail.join("\n"), e),
+                    },
                     BTreeMap::new(),
                 ))
             }
         };
         if res.code != 0 {
-            return Ok((Outcome::Failed { step, steps, step_name, code: res.code, stderr_tail: tail.join("\n") }, BTreeMap::new()));
+            return Ok((
+                Outcome::Failed {
+                    step,
+                    steps,
+                    step_name,
+                    code: res.code,
+                    stderr_tail: tail.join("\n"),
+                },
+                BTreeMap::new(),
+            ));
         }
         // What the role said about itself, and what it published.
         let q = conn.run(
             &format!("cat /var/lib/labctl/roles/{r}.result 2>/dev/null; echo ::publish::; cat /var/lib/labctl/roles/{r}.publish 2>/dev/null", r = t.role),
             Duration::from_secs(30),
         )?;
-        let (result, pubs) = q.stdout.split_once("::publish::").unwrap_or((&q.stdout, ""));
+        let (result, pubs) = q
+            .stdout
+            .split_once("::publish::")
+            .unwrap_or((&q.stdout, ""));
         let outcome = match result.trim() {
             "changed" => Outcome::Changed,
             "skipped" => Outcome::Skipped,
@@ -380,7 +533,10 @@ impl NodeRun<'_> {
         let mut new_pub = BTreeMap::new();
         for line in pubs.lines() {
             if let Some((k, v)) = line.split_once('=') {
-                if !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                {
                     new_pub.insert(k.to_string(), v.to_string());
                 }
             }
@@ -394,7 +550,9 @@ pub fn tar_bytes(files: &BTreeMap<String, &[u8]>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for (path, bytes) in files {
         if path.len() > 99 {
-            return Err(Error::usage(format!("role file path too long for upload: {path}")));
+            return Err(Error::usage(format!(
+                "role file path too long for upload: {path}"
+            )));
         }
         let mut h = [0u8; 512];
         h[..path.len()].copy_from_slice(path.as_bytes());
@@ -447,7 +605,10 @@ mod tests {
             })
             .unwrap();
         assert!(out.success());
-        assert_eq!(std::fs::read_to_string(d.path().join("a/files/x.conf")).unwrap(), "x=1\n");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a/files/x.conf")).unwrap(),
+            "x=1\n"
+        );
     }
 
     #[test]
@@ -456,13 +617,23 @@ mod tests {
             tasks: vec![TaskReport {
                 node: "web2".into(),
                 role: "nginx".into(),
-                outcome: Outcome::Failed { step: 3, steps: 5, step_name: "configure".into(), code: 1, stderr_tail: "boom".into() },
+                outcome: Outcome::Failed {
+                    step: 3,
+                    steps: 5,
+                    step_name: "configure".into(),
+                    code: 1,
+                    stderr_tail: "boom".into(),
+                },
                 seconds: 1.0,
             }],
             published: BTreeMap::new(),
         };
         let f = r.failures();
-        assert!(f[0].starts_with("node web2, role nginx, step 3/5: exit 1"), "{}", f[0]);
+        assert!(
+            f[0].starts_with("node web2, role nginx, step 3/5: exit 1"),
+            "{}",
+            f[0]
+        );
         assert!(f[0].contains("boom"));
     }
 }

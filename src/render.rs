@@ -26,20 +26,42 @@ impl Rendered {
     /// Write every file under `dir`, replacing only what changed (keeps mtimes of
     /// unchanged files so Vagrant and editors are not disturbed).
     pub fn write_to(&self, dir: &Path) -> Result<()> {
-        if dir.components().any(|c| c == std::path::Component::ParentDir) {
-            return Err(Error::usage(format!("output folder {} contains `..`; give a plain path", dir.display())));
+        if dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(Error::usage(format!(
+                "output folder {} contains `..`; give a plain path",
+                dir.display()
+            )));
         }
-        if std::fs::symlink_metadata(dir).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
-            return Err(Error::usage(format!("output folder {} is a symbolic link; refusing to write through it", dir.display())));
+        if std::fs::symlink_metadata(dir)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+        {
+            return Err(Error::usage(format!(
+                "output folder {} is a symbolic link; refusing to write through it",
+                dir.display()
+            )));
         }
         for (rel, bytes) in &self.files {
             let path = dir.join(rel);
             // Never write through a symbolic link planted inside the output folder.
             let mut p = dir.to_path_buf();
-            for c in Path::new(rel).parent().into_iter().flat_map(|x| x.components()) {
+            for c in Path::new(rel)
+                .parent()
+                .into_iter()
+                .flat_map(|x| x.components())
+            {
                 p.push(c);
-                if std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
-                    return Err(Error::usage(format!("{} is a symbolic link; refusing to write through it", p.display())));
+                if std::fs::symlink_metadata(&p)
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(false)
+                {
+                    return Err(Error::usage(format!(
+                        "{} is a symbolic link; refusing to write through it",
+                        p.display()
+                    )));
                 }
             }
             if let Some(parent) = path.parent() {
@@ -82,7 +104,9 @@ fn rb_filter(v: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<
         other => other.to_string(),
     };
     if s.chars().any(|c| c.is_control()) {
-        return Err(tera::Error::msg("refusing to render a control character into the Vagrantfile"));
+        return Err(tera::Error::msg(
+            "refusing to render a control character into the Vagrantfile",
+        ));
     }
     Ok(tera::Value::String(ruby_str(&s)))
 }
@@ -137,7 +161,15 @@ struct NodeCtx {
 
 /// Environment variable name for a role or variable name: `ansible-pull` -> `ANSIBLE_PULL`.
 pub fn env_name(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The variables a role run gets, besides published values and secrets. Values
@@ -148,10 +180,17 @@ pub fn role_env(lab: &Lab, node: &crate::lab::Node, role: &str) -> Vec<(String, 
         ("LABCTL_NODE".to_string(), node.name.clone()),
         ("LABCTL_ROLE".to_string(), role.to_string()),
         ("LABCTL_NODE_IP".to_string(), node.ip.to_string()),
-        ("LABCTL_SUBNET".to_string(), lab.network.subnet.value.to_string()),
+        (
+            "LABCTL_SUBNET".to_string(),
+            lab.network.subnet.value.to_string(),
+        ),
         (
             "LABCTL_NODES".to_string(),
-            lab.nodes.iter().map(|n| format!("{}={}", n.name, n.ip)).collect::<Vec<_>>().join(" "),
+            lab.nodes
+                .iter()
+                .map(|n| format!("{}={}", n.name, n.ip))
+                .collect::<Vec<_>>()
+                .join(" "),
         ),
     ];
     for r in lab.roles() {
@@ -160,7 +199,10 @@ pub fn role_env(lab: &Lab, node: &crate::lab::Node, role: &str) -> Vec<(String, 
     }
     let bw = node.bandwidth.as_ref().or(lab.network.bandwidth.as_ref());
     if let Some(bw) = bw {
-        env.push(("LABCTL_BANDWIDTH".into(), crate::lab::units::tc_rate(bw.value)));
+        env.push((
+            "LABCTL_BANDWIDTH".into(),
+            crate::lab::units::tc_rate(bw.value),
+        ));
     }
     for (k, v) in &node.vars {
         env.push((env_name(k), v.value.clone()));
@@ -178,7 +220,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
     tera.autoescape_on(vec![]);
     tera.register_filter("rb", rb_filter);
     tera.add_raw_template("Vagrantfile", crate::assets::VAGRANTFILE_TEMPLATE)
-        .map_err(|e| Error::Template { what: "Vagrantfile.tera".into(), source: e })?;
+        .map_err(|e| Error::Template {
+            what: "Vagrantfile.tera".into(),
+            source: e,
+        })?;
 
     let subnet = lab.network.subnet.value;
     let lab_ctx = LabCtx {
@@ -201,7 +246,15 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
             memory: n.memory_mib,
             cpus: n.cpus,
             boot_timeout: n.boot_timeout_s,
-            forward: n.forward.iter().map(|f| ForwardCtx { guest: f.guest, host: f.host, host_ip: f.host_ip.to_string() }).collect(),
+            forward: n
+                .forward
+                .iter()
+                .map(|f| ForwardCtx {
+                    guest: f.guest,
+                    host: f.host,
+                    host_ip: f.host_ip.to_string(),
+                })
+                .collect(),
             disks: n
                 .disks
                 .iter()
@@ -219,8 +272,15 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
                 .iter()
                 .map(|r| RoleCtx {
                     name: r.value.clone(),
-                    env: role_env(lab, n, &r.value).into_iter().map(|(k, v)| (k, vagrant_env_value(&v))).collect(),
-                    secrets: lab.secret_vars.iter().map(|(k, v)| (env_name(k), v.value.clone())).collect(),
+                    env: role_env(lab, n, &r.value)
+                        .into_iter()
+                        .map(|(k, v)| (k, vagrant_env_value(&v)))
+                        .collect(),
+                    secrets: lab
+                        .secret_vars
+                        .iter()
+                        .map(|(k, v)| (env_name(k), v.value.clone()))
+                        .collect(),
                 })
                 .collect(),
         })
@@ -230,7 +290,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
     ctx.insert("nodes", &nodes);
     let vagrantfile = tera
         .render("Vagrantfile", &ctx)
-        .map_err(|e| Error::Template { what: format!("the Vagrantfile of lab {}", lab.name.value), source: e })?;
+        .map_err(|e| Error::Template {
+            what: format!("the Vagrantfile of lab {}", lab.name.value),
+            source: e,
+        })?;
 
     let mut files = BTreeMap::new();
     files.insert("Vagrantfile".to_string(), vagrantfile.into_bytes());
@@ -258,7 +321,12 @@ fn display_file(lab: &Lab) -> String {
         Some(_) => lab
             .file
             .file_name()
-            .map(|f| f.to_string_lossy().chars().map(|c| if c.is_control() { '?' } else { c }).collect())
+            .map(|f| {
+                f.to_string_lossy()
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
@@ -281,7 +349,10 @@ pub fn vagrant_env_value(v: &str) -> String {
 /// Ansible inventory: every node in `all`, and one group per role.
 pub fn inventory(lab: &Lab) -> String {
     let mut out = String::new();
-    out.push_str(&format!("# Ansible inventory of lab {} (rendered by labctl)\n", lab.name.value));
+    out.push_str(&format!(
+        "# Ansible inventory of lab {} (rendered by labctl)\n",
+        lab.name.value
+    ));
     out.push_str("[all]\n");
     for n in &lab.nodes {
         out.push_str(&format!("{} ansible_host={}\n", n.name, n.ip));
@@ -300,27 +371,70 @@ pub fn summary(loaded: &Loaded) -> String {
     let lab = &loaded.lab;
     let mut out = String::new();
     out.push_str(&format!("lab {}: {}\n", lab.name.value, lab.description));
-    out.push_str(&format!("network {} on {}", lab.network_name(), lab.network.subnet.value));
+    out.push_str(&format!(
+        "network {} on {}",
+        lab.network_name(),
+        lab.network.subnet.value
+    ));
     if let Some(bw) = &lab.network.bandwidth {
-        out.push_str(&format!(", links shaped to {}", crate::lab::units::tc_rate(bw.value)));
+        out.push_str(&format!(
+            ", links shaped to {}",
+            crate::lab::units::tc_rate(bw.value)
+        ));
     }
     out.push('\n');
-    let mut rows = vec![vec!["NODE".to_string(), "IP".into(), "MEMORY".into(), "CPUS".into(), "DISKS".into(), "FORWARDS".into(), "ROLES".into()]];
+    let mut rows = vec![vec![
+        "NODE".to_string(),
+        "IP".into(),
+        "MEMORY".into(),
+        "CPUS".into(),
+        "DISKS".into(),
+        "FORWARDS".into(),
+        "ROLES".into(),
+    ]];
     for n in &lab.nodes {
         rows.push(vec![
             n.name.clone(),
             n.ip.to_string(),
             format!("{}M", n.memory_mib),
             n.cpus.to_string(),
-            if n.disks.is_empty() { "-".into() } else { n.disks.iter().map(|d| format!("{}:{}", d.name, human_size(d.size_bytes))).collect::<Vec<_>>().join(",") },
-            if n.forward.is_empty() { "-".into() } else { n.forward.iter().map(|f| format!("{}:{}->{}", f.host_ip, f.host, f.guest)).collect::<Vec<_>>().join(",") },
-            if n.roles.is_empty() { "-".into() } else { n.roles.iter().map(|r| r.value.as_str()).collect::<Vec<_>>().join(",") },
+            if n.disks.is_empty() {
+                "-".into()
+            } else {
+                n.disks
+                    .iter()
+                    .map(|d| format!("{}:{}", d.name, human_size(d.size_bytes)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            if n.forward.is_empty() {
+                "-".into()
+            } else {
+                n.forward
+                    .iter()
+                    .map(|f| format!("{}:{}->{}", f.host_ip, f.host, f.guest))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            if n.roles.is_empty() {
+                "-".into()
+            } else {
+                n.roles
+                    .iter()
+                    .map(|r| r.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
         ]);
     }
     out.push_str(&crate::report::table(&rows));
     out.push_str(&format!("checks: {}", lab.checks.len()));
     if !lab.scenarios.is_empty() {
-        out.push_str(&format!(", bench scenarios: {}, ratio bounds: {}", lab.scenarios.len(), lab.ratios.len()));
+        out.push_str(&format!(
+            ", bench scenarios: {}, ratio bounds: {}",
+            lab.scenarios.len(),
+            lab.ratios.len()
+        ));
     }
     out.push('\n');
     out

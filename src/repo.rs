@@ -62,7 +62,8 @@ pub const DEFAULT_RELEASE: &str = "bookworm";
 /// Longest path inside the role upload tar (`ROLE/…`), see `provision::tar_bytes`.
 pub const MAX_UPLOAD_PATH: usize = 99;
 
-static PACKAGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
+static PACKAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
 static RELEASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{1,30}$").unwrap());
 static FPR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9A-F]{40}$").unwrap());
 
@@ -92,7 +93,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { release: DEFAULT_RELEASE.into(), mirror: None, quiet: false }
+        Options {
+            release: DEFAULT_RELEASE.into(),
+            mirror: None,
+            quiet: false,
+        }
     }
 }
 
@@ -128,23 +133,37 @@ pub fn requested(lab: &Lab, roles: &RoleSet) -> Result<Vec<Request>> {
         for r in &n.roles {
             if let Some(role) = roles.get(&r.value) {
                 for p in &role.meta.packages {
-                    out.entry(p.clone()).or_default().insert(format!("role.toml of role {}", r.value));
+                    out.entry(p.clone())
+                        .or_default()
+                        .insert(format!("role.toml of role {}", r.value));
                 }
             }
         }
         if let Some(v) = n.vars.get(PACKAGES_VAR) {
-            for p in v.value.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
+            for p in v
+                .value
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+            {
                 if !PACKAGE.is_match(p) {
                     return Err(Error::usage(format!(
                         "node {}: {PACKAGES_VAR} names {p:?}, which is not a Debian package name (a-z, 0-9 first, then a-z, 0-9, +, ., -; 2 to 63 characters)",
                         n.name
                     )));
                 }
-                out.entry(p.to_string()).or_default().insert(format!("{PACKAGES_VAR} of node {}", n.name));
+                out.entry(p.to_string())
+                    .or_default()
+                    .insert(format!("{PACKAGES_VAR} of node {}", n.name));
             }
         }
     }
-    Ok(out.into_iter().map(|(package, from)| Request { package, from: from.into_iter().collect() }).collect())
+    Ok(out
+        .into_iter()
+        .map(|(package, from)| Request {
+            package,
+            from: from.into_iter().collect(),
+        })
+        .collect())
 }
 
 /// Build (or bring up to date) the lab's repository in `out_dir` with the
@@ -153,12 +172,30 @@ pub fn build(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runner) ->
     build_with(lab, roles, out_dir, runner, &Options::default())
 }
 
-pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runner, o: &Options) -> Result<RepoInfo> {
+pub fn build_with(
+    lab: &Lab,
+    roles: &RoleSet,
+    out_dir: &Path,
+    runner: &dyn Runner,
+    o: &Options,
+) -> Result<RepoInfo> {
     let requests = requested(lab, roles)?;
     if !RELEASE.is_match(&o.release) {
-        return Err(Error::usage(format!("{:?} is not a Debian release codename", o.release)));
+        return Err(Error::usage(format!(
+            "{:?} is not a Debian release codename",
+            o.release
+        )));
     }
-    need_tools(&["apt-get", "apt-cache", "dpkg", "dpkg-scanpackages", "gpg", "gpgconf", "gpgv", "gzip"])?;
+    need_tools(&[
+        "apt-get",
+        "apt-cache",
+        "dpkg",
+        "dpkg-scanpackages",
+        "gpg",
+        "gpgconf",
+        "gpgv",
+        "gzip",
+    ])?;
     let say = |m: String| {
         if !o.quiet {
             eprintln!("repo: {m}");
@@ -172,18 +209,30 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
     mkdir(&pool, 0o755)?;
 
     // A private APT configuration: the host's Debian sources for the release.
-    let arch = runner.run(&Cmd::new("dpkg").arg("--print-architecture"))?.stdout.trim().to_string();
+    let arch = runner
+        .run(&Cmd::new("dpkg").arg("--print-architecture"))?
+        .stdout
+        .trim()
+        .to_string();
     let apt = AptRoot::prepare(&out_dir.join("apt"), &o.release, o.mirror.as_deref())?;
     say(format!(
         "{} requested package(s) for {}/{arch}: {}",
         requests.len(),
         o.release,
-        requests.iter().map(|r| r.package.as_str()).collect::<Vec<_>>().join(" ")
+        requests
+            .iter()
+            .map(|r| r.package.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     ));
     runner.run(&apt.cmd("apt-get").args(["update", "-q"])).map_err(|e| with_hint(e, "the host's Debian mirror must answer; check its apt sources (`labctl repo build` uses those naming the release)"))?;
 
     // The closure, as APT resolves it for an empty system.
-    let closure = if requests.is_empty() { Vec::new() } else { resolve(&apt, runner, &requests)? };
+    let closure = if requests.is_empty() {
+        Vec::new()
+    } else {
+        resolve(&apt, runner, &requests)?
+    };
     let infos = show(&apt, runner, &closure)?;
 
     // Pool: keep what is there and intact, fetch the rest, drop the others.
@@ -219,21 +268,43 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
     // The lab's key: made once, never replaced.
     let key = ensure_key(&lab.name.value, &out_dir.join("key"), runner)?;
     if key.created {
-        say(format!("made the lab's repository key {} (kept in {})", key.fingerprint, out_dir.join("key").display()));
+        say(format!(
+            "made the lab's repository key {} (kept in {})",
+            key.fingerprint,
+            out_dir.join("key").display()
+        ));
     }
 
     // Index.
-    let scan = runner.run(&Cmd::new("dpkg-scanpackages").args(["--multiversion", "pool", "/dev/null"]).dir(&public))?;
+    let scan = runner.run(
+        &Cmd::new("dpkg-scanpackages")
+            .args(["--multiversion", "pool", "/dev/null"])
+            .dir(&public),
+    )?;
     let packages_text = scan.stdout;
-    let entries = packages_text.lines().filter(|l| l.starts_with("Package: ")).count();
+    let entries = packages_text
+        .lines()
+        .filter(|l| l.starts_with("Package: "))
+        .count();
     if entries != wanted.len() {
-        return Err(Error::env(format!("dpkg-scanpackages indexed {entries} package(s), the pool holds {}", wanted.len()), None));
+        return Err(Error::env(
+            format!(
+                "dpkg-scanpackages indexed {entries} package(s), the pool holds {}",
+                wanted.len()
+            ),
+            None,
+        ));
     }
-    let pubkey = std::fs::read(out_dir.join("key/public.gpg")).map_err(|e| Error::io("read", out_dir.join("key/public.gpg"), e))?;
-    let pubkey_asc = std::fs::read(out_dir.join("key/public.asc")).map_err(|e| Error::io("read", out_dir.join("key/public.asc"), e))?;
-    let up_to_date = std::fs::read(public.join("Packages")).ok().as_deref() == Some(packages_text.as_bytes())
+    let pubkey = std::fs::read(out_dir.join("key/public.gpg"))
+        .map_err(|e| Error::io("read", out_dir.join("key/public.gpg"), e))?;
+    let pubkey_asc = std::fs::read(out_dir.join("key/public.asc"))
+        .map_err(|e| Error::io("read", out_dir.join("key/public.asc"), e))?;
+    let up_to_date = std::fs::read(public.join("Packages")).ok().as_deref()
+        == Some(packages_text.as_bytes())
         && std::fs::read(public.join(KEYRING)).ok() == Some(pubkey.clone())
-        && ["Packages.gz", "Release", "InRelease", "Release.gpg"].iter().all(|f| public.join(f).is_file())
+        && ["Packages.gz", "Release", "InRelease", "Release.gpg"]
+            .iter()
+            .all(|f| public.join(f).is_file())
         && release_matches(&public)
         && verify(runner, &public).is_ok();
     if up_to_date {
@@ -251,9 +322,18 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
         let mut files = Vec::new();
         for f in ["Packages", "Packages.gz"] {
             let p = public.join(f);
-            files.push((f.to_string(), std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?));
+            files.push((
+                f.to_string(),
+                std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?,
+            ));
         }
-        let release = release_text(&lab.name.value, &o.release, &arch, time::OffsetDateTime::now_utc(), &files);
+        let release = release_text(
+            &lab.name.value,
+            &o.release,
+            &arch,
+            time::OffsetDateTime::now_utc(),
+            &files,
+        );
         crate::state::write_atomic(&public.join("Release"), release.as_bytes())?;
         sign(runner, &out_dir.join("key"), &key.fingerprint, &public)?;
         verify(runner, &public)?;
@@ -268,8 +348,17 @@ pub fn build_with(lab: &Lab, roles: &RoleSet, out_dir: &Path, runner: &dyn Runne
             count += 1;
         }
     })?;
-    say(format!("{}: {count} package(s), {}", public.display(), human(bytes)));
-    Ok(RepoInfo { dir: public, packages: count, bytes, key_fingerprint: key.fingerprint })
+    say(format!(
+        "{}: {count} package(s), {}",
+        public.display(),
+        human(bytes)
+    ));
+    Ok(RepoInfo {
+        dir: public,
+        packages: count,
+        bytes,
+        key_fingerprint: key.fingerprint,
+    })
 }
 
 /// The served repository as files of the `aptrepo` role's upload:
@@ -291,7 +380,13 @@ pub fn role_files(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
         let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
         let key = format!("{ROLE_SUBDIR}/{rel}");
         if SERVER_ROLE.len() + 1 + key.len() > MAX_UPLOAD_PATH {
-            return Err(Error::env(format!("{} is too long a path for the role upload ({SERVER_ROLE}/{key})", p.display()), Some("run `labctl repo build LAB` again".into())));
+            return Err(Error::env(
+                format!(
+                    "{} is too long a path for the role upload ({SERVER_ROLE}/{key})",
+                    p.display()
+                ),
+                Some("run `labctl repo build LAB` again".into()),
+            ));
         }
         let b = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
         out.insert(key, b);
@@ -315,18 +410,34 @@ struct GpgHome<'a> {
 impl<'a> GpgHome<'a> {
     fn new(runner: &'a dyn Runner) -> Result<Self> {
         // Short path under /tmp: the agent's socket path must fit in sun_path.
-        let dir = tempfile::Builder::new().prefix("labctl-gpg-").tempdir_in(std::env::temp_dir()).map_err(|e| Error::io("create a temp dir in", std::env::temp_dir(), e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("labctl-gpg-")
+            .tempdir_in(std::env::temp_dir())
+            .map_err(|e| Error::io("create a temp dir in", std::env::temp_dir(), e))?;
         set_mode(dir.path(), 0o700)?;
         Ok(GpgHome { dir, runner })
     }
     fn gpg(&self) -> Cmd {
-        Cmd::new("gpg").env("GNUPGHOME", self.dir.path().to_string_lossy()).args(["--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""])
+        Cmd::new("gpg")
+            .env("GNUPGHOME", self.dir.path().to_string_lossy())
+            .args([
+                "--batch",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
     }
 }
 
 impl Drop for GpgHome<'_> {
     fn drop(&mut self) {
-        let _ = self.runner.output(&Cmd::new("gpgconf").env("GNUPGHOME", self.dir.path().to_string_lossy()).args(["--kill", "all"]));
+        let _ = self.runner.output(
+            &Cmd::new("gpgconf")
+                .env("GNUPGHOME", self.dir.path().to_string_lossy())
+                .args(["--kill", "all"]),
+        );
     }
 }
 
@@ -334,8 +445,13 @@ impl Drop for GpgHome<'_> {
 fn ensure_key(lab: &str, dir: &Path, runner: &dyn Runner) -> Result<Key> {
     if dir.exists() {
         let fpr_file = dir.join("fingerprint");
-        let fpr = std::fs::read_to_string(&fpr_file).map(|s| s.trim().to_string()).unwrap_or_default();
-        let complete = FPR.is_match(&fpr) && ["private.gpg", "public.gpg", "public.asc"].iter().all(|f| dir.join(f).is_file());
+        let fpr = std::fs::read_to_string(&fpr_file)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let complete = FPR.is_match(&fpr)
+            && ["private.gpg", "public.gpg", "public.asc"]
+                .iter()
+                .all(|f| dir.join(f).is_file());
         if !complete {
             return Err(Error::env(
                 format!("the repository key folder {} is incomplete; labctl never overwrites a key", dir.display()),
@@ -345,15 +461,27 @@ fn ensure_key(lab: &str, dir: &Path, runner: &dyn Runner) -> Result<Key> {
                 )),
             ));
         }
-        return Ok(Key { fingerprint: fpr, created: false });
+        return Ok(Key {
+            fingerprint: fpr,
+            created: false,
+        });
     }
     let parent = dir.parent().unwrap();
-    let tmp = tempfile::Builder::new().prefix(".key-").tempdir_in(parent).map_err(|e| Error::io("create a temp dir in", parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".key-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io("create a temp dir in", parent, e))?;
     set_mode(tmp.path(), 0o700)?;
     let home = GpgHome::new(runner)?;
     let uid = format!("labctl lab {lab} package repository <labctl-{lab}@lab.invalid>");
-    runner.run(&home.gpg().args(["--quick-gen-key", &uid, "rsa3072", "sign", "never"]))?;
-    let list = runner.run(&home.gpg().args(["--with-colons", "--list-secret-keys"]))?.stdout;
+    runner.run(
+        &home
+            .gpg()
+            .args(["--quick-gen-key", &uid, "rsa3072", "sign", "never"]),
+    )?;
+    let list = runner
+        .run(&home.gpg().args(["--with-colons", "--list-secret-keys"]))?
+        .stdout;
     let fpr = list
         .lines()
         .filter(|l| l.starts_with("fpr:"))
@@ -363,11 +491,24 @@ fn ensure_key(lab: &str, dir: &Path, runner: &dyn Runner) -> Result<Key> {
         .map(str::to_string)
         .ok_or_else(|| Error::env(format!("gpg made no key (listing: {})", list.trim()), None))?;
     let p = |f: &str| tmp.path().join(f).to_string_lossy().into_owned();
-    runner.run(&home.gpg().args(["--output", &p("private.gpg"), "--export-secret-keys", &fpr]))?;
-    runner.run(&home.gpg().args(["--output", &p("public.gpg"), "--export", &fpr]))?;
-    runner.run(&home.gpg().args(["--armor", "--output", &p("public.asc"), "--export", &fpr]))?;
+    runner.run(
+        &home
+            .gpg()
+            .args(["--output", &p("private.gpg"), "--export-secret-keys", &fpr]),
+    )?;
+    runner.run(
+        &home
+            .gpg()
+            .args(["--output", &p("public.gpg"), "--export", &fpr]),
+    )?;
+    runner.run(
+        &home
+            .gpg()
+            .args(["--armor", "--output", &p("public.asc"), "--export", &fpr]),
+    )?;
     set_mode(&tmp.path().join("private.gpg"), 0o600)?;
-    std::fs::write(tmp.path().join("fingerprint"), format!("{fpr}\n")).map_err(|e| Error::io("write", tmp.path().join("fingerprint"), e))?;
+    std::fs::write(tmp.path().join("fingerprint"), format!("{fpr}\n"))
+        .map_err(|e| Error::io("write", tmp.path().join("fingerprint"), e))?;
     drop(home);
     let tmp = tmp.keep();
     // rename(2) onto an existing folder fails: a key made meanwhile by another run wins.
@@ -378,34 +519,61 @@ fn ensure_key(lab: &str, dir: &Path, runner: &dyn Runner) -> Result<Key> {
         }
         return Err(Error::io("create", dir, e));
     }
-    Ok(Key { fingerprint: fpr, created: true })
+    Ok(Key {
+        fingerprint: fpr,
+        created: true,
+    })
 }
 
 /// InRelease (clearsigned) and Release.gpg (detached, armored) for `public/Release`.
 fn sign(runner: &dyn Runner, key_dir: &Path, fpr: &str, public: &Path) -> Result<()> {
     let home = GpgHome::new(runner)?;
-    runner.run(&home.gpg().args(["--import", &key_dir.join("private.gpg").to_string_lossy()]))?;
+    runner.run(
+        &home
+            .gpg()
+            .args(["--import", &key_dir.join("private.gpg").to_string_lossy()]),
+    )?;
     let release = public.join("Release").to_string_lossy().into_owned();
-    for (args, out) in [(vec!["--clearsign"], "InRelease"), (vec!["--armor", "--detach-sign"], "Release.gpg")] {
+    for (args, out) in [
+        (vec!["--clearsign"], "InRelease"),
+        (vec!["--armor", "--detach-sign"], "Release.gpg"),
+    ] {
         let tmp = public.join(format!(".{out}.tmp"));
         let _ = std::fs::remove_file(&tmp);
         runner.run(
             &home
                 .gpg()
-                .args(["--yes", "--local-user", fpr, "--digest-algo", "SHA512", "--output", &tmp.to_string_lossy()])
+                .args([
+                    "--yes",
+                    "--local-user",
+                    fpr,
+                    "--digest-algo",
+                    "SHA512",
+                    "--output",
+                    &tmp.to_string_lossy(),
+                ])
                 .args(args)
                 .arg(&release),
         )?;
-        std::fs::rename(&tmp, public.join(out)).map_err(|e| Error::io("write", public.join(out), e))?;
+        std::fs::rename(&tmp, public.join(out))
+            .map_err(|e| Error::io("write", public.join(out), e))?;
     }
     Ok(())
 }
 
 /// `Release` names the index files as they are now (size and SHA256).
 fn release_matches(public: &Path) -> bool {
-    let Ok(release) = std::fs::read_to_string(public.join("Release")) else { return false };
+    let Ok(release) = std::fs::read_to_string(public.join("Release")) else {
+        return false;
+    };
     ["Packages", "Packages.gz"].iter().all(|f| {
-        std::fs::read(public.join(f)).is_ok_and(|b| release.contains(&format!(" {} {:>16} {f}\n", hex::encode(Sha256::digest(&b)), b.len())))
+        std::fs::read(public.join(f)).is_ok_and(|b| {
+            release.contains(&format!(
+                " {} {:>16} {f}\n",
+                hex::encode(Sha256::digest(&b)),
+                b.len()
+            ))
+        })
     })
 }
 
@@ -414,7 +582,12 @@ fn verify(runner: &dyn Runner, public: &Path) -> Result<()> {
     let keyring = public.join(KEYRING).to_string_lossy().into_owned();
     let p = |f: &str| public.join(f).to_string_lossy().into_owned();
     runner.run(&Cmd::new("gpgv").args(["--keyring", &keyring, &p("InRelease")]))?;
-    runner.run(&Cmd::new("gpgv").args(["--keyring", &keyring, &p("Release.gpg"), &p("Release")]))?;
+    runner.run(&Cmd::new("gpgv").args([
+        "--keyring",
+        &keyring,
+        &p("Release.gpg"),
+        &p("Release"),
+    ]))?;
     Ok(())
 }
 
@@ -432,10 +605,18 @@ impl AptRoot {
         let etc = root.join("etc");
         // Configuration is rewritten each time; lists are kept (a cache).
         let _ = std::fs::remove_dir_all(&etc);
-        for d in ["etc/sources.list.d", "etc/apt.conf.d", "etc/preferences.d", "lists/partial", "cache/archives/partial", "download"] {
+        for d in [
+            "etc/sources.list.d",
+            "etc/apt.conf.d",
+            "etc/preferences.d",
+            "lists/partial",
+            "cache/archives/partial",
+            "download",
+        ] {
             mkdir(&root.join(d), 0o755)?;
         }
-        std::fs::write(root.join("status"), "").map_err(|e| Error::io("write", root.join("status"), e))?;
+        std::fs::write(root.join("status"), "")
+            .map_err(|e| Error::io("write", root.join("status"), e))?;
         let sources = match mirror {
             Some(m) => vec![("debian.sources".to_string(), generated_sources(m, release))],
             None => {
@@ -446,7 +627,10 @@ impl AptRoot {
                     }
                 }
                 if files.is_empty() {
-                    files.push(("debian.sources".to_string(), generated_sources("http://deb.debian.org/debian", release)));
+                    files.push((
+                        "debian.sources".to_string(),
+                        generated_sources("http://deb.debian.org/debian", release),
+                    ));
                 }
                 files
             }
@@ -478,11 +662,16 @@ impl AptRoot {
             log = q(root.join("log")),
         );
         std::fs::write(&config, text).map_err(|e| Error::io("write", &config, e))?;
-        Ok(AptRoot { config, root: root.to_path_buf() })
+        Ok(AptRoot {
+            config,
+            root: root.to_path_buf(),
+        })
     }
 
     fn cmd(&self, program: &str) -> Cmd {
-        Cmd::new(program).env("APT_CONFIG", self.config.to_string_lossy()).env("LC_ALL", "C")
+        Cmd::new(program)
+            .env("APT_CONFIG", self.config.to_string_lossy())
+            .env("LC_ALL", "C")
     }
 }
 
@@ -508,18 +697,26 @@ fn host_source_files() -> Vec<(PathBuf, String)> {
 /// A host source file to copy when it names `release` as a suite (as the node
 /// image does) and every keyring it names exists: (file name, text).
 pub fn source_for_release(path: &Path, text: &str, release: &str) -> Option<(String, String)> {
-    let names_release = text.lines().filter(|l| !l.trim_start().starts_with('#')).any(|l| l.split_whitespace().any(|w| w == release));
+    let names_release = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .any(|l| l.split_whitespace().any(|w| w == release));
     if !names_release {
         return None;
     }
-    static SIGNED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?:Signed-By:|signed-by=)\s*(/[^\]\s]+)").unwrap());
+    static SIGNED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)(?:Signed-By:|signed-by=)\s*(/[^\]\s]+)").unwrap());
     for c in SIGNED.captures_iter(text) {
         if !Path::new(&c[1]).is_file() {
             return None;
         }
     }
     let name = path.file_name()?.to_string_lossy().into_owned();
-    let name = if name == "sources.list" { "host-sources.list".to_string() } else { name };
+    let name = if name == "sources.list" {
+        "host-sources.list".to_string()
+    } else {
+        name
+    };
     Some((name, text.to_string()))
 }
 
@@ -537,7 +734,9 @@ fn host_acquire_settings() -> Vec<(String, String)> {
         let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
-            let Ok(t) = std::fs::read_to_string(&p) else { continue };
+            let Ok(t) = std::fs::read_to_string(&p) else {
+                continue;
+            };
             if t.contains("Acquire::") && !t.contains("Invoke") && !t.contains("IndexTargets") {
                 v.push((p.file_name().unwrap().to_string_lossy().into_owned(), t));
             }
@@ -556,11 +755,17 @@ pub struct Pkg {
 
 /// `Inst NAME [OLD] (VERSION ORIGIN [ARCH])` lines of `apt-get -s install`.
 pub fn parse_inst_lines(text: &str) -> Vec<Pkg> {
-    static INST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) .*\[([^\]]+)\]\)").unwrap());
+    static INST: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) .*\[([^\]]+)\]\)").unwrap()
+    });
     let mut v: Vec<Pkg> = text
         .lines()
         .filter_map(|l| INST.captures(l))
-        .map(|c| Pkg { name: c[1].split(':').next().unwrap().to_string(), version: c[2].to_string(), arch: c[3].to_string() })
+        .map(|c| Pkg {
+            name: c[1].split(':').next().unwrap().to_string(),
+            version: c[2].to_string(),
+            arch: c[3].to_string(),
+        })
         .collect();
     v.sort();
     v.dedup();
@@ -568,7 +773,17 @@ pub fn parse_inst_lines(text: &str) -> Vec<Pkg> {
 }
 
 fn resolve(apt: &AptRoot, runner: &dyn Runner, requests: &[Request]) -> Result<Vec<Pkg>> {
-    let out = runner.output(&apt.cmd("apt-get").args(["install", "--simulate", "-q", "--no-install-recommends", "--"]).args(requests.iter().map(|r| r.package.clone())))?;
+    let out = runner.output(
+        &apt.cmd("apt-get")
+            .args([
+                "install",
+                "--simulate",
+                "-q",
+                "--no-install-recommends",
+                "--",
+            ])
+            .args(requests.iter().map(|r| r.package.clone())),
+    )?;
     if !out.success() {
         return Err(resolve_error(requests, &out.stdout, &out.stderr));
     }
@@ -576,7 +791,10 @@ fn resolve(apt: &AptRoot, runner: &dyn Runner, requests: &[Request]) -> Result<V
     for r in requests {
         if !pkgs.iter().any(|p| p.name == r.package) {
             // A virtual package APT satisfied with a provider is fine; say so.
-            eprintln!("repo: note: `{}` is provided by another package of the closure", r.package);
+            eprintln!(
+                "repo: note: `{}` is provided by another package of the closure",
+                r.package
+            );
         }
     }
     Ok(pkgs)
@@ -584,8 +802,9 @@ fn resolve(apt: &AptRoot, runner: &dyn Runner, requests: &[Request]) -> Result<V
 
 /// A clear error naming the packages APT could not find or install.
 pub fn resolve_error(requests: &[Request], stdout: &str, stderr: &str) -> Error {
-    static NOT_FOUND: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?m)^E: (?:Unable to locate package (\S+)|Package '([^']+)' has no installation candidate)").unwrap());
+    static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?m)^E: (?:Unable to locate package (\S+)|Package '([^']+)' has no installation candidate)").unwrap()
+    });
     let mut bad: Vec<String> = Vec::new();
     for c in NOT_FOUND.captures_iter(stderr) {
         let p = c.get(1).or(c.get(2)).unwrap().as_str().to_string();
@@ -593,17 +812,35 @@ pub fn resolve_error(requests: &[Request], stdout: &str, stderr: &str) -> Error 
             bad.push(p);
         }
     }
-    let tail: String = stdout.lines().chain(stderr.lines()).filter(|l| l.starts_with("E:") || l.starts_with(' ')).collect::<Vec<_>>().join("\n");
+    let tail: String = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.starts_with("E:") || l.starts_with(' '))
+        .collect::<Vec<_>>()
+        .join("\n");
     if bad.is_empty() {
         return Error::Tool {
             command: "apt-get install --simulate (dependency closure)".into(),
             code: Some(100),
             stderr: tail,
-            hint: Some("APT cannot install these packages together on the release; see its message above".into()),
+            hint: Some(
+                "APT cannot install these packages together on the release; see its message above"
+                    .into(),
+            ),
         };
     }
-    let from = |p: &str| requests.iter().find(|r| r.package == p).map(|r| r.from.join(", ")).unwrap_or_default();
-    let list = bad.iter().map(|p| format!("`{p}` (asked for by {})", from(p))).collect::<Vec<_>>().join(", ");
+    let from = |p: &str| {
+        requests
+            .iter()
+            .find(|r| r.package == p)
+            .map(|r| r.from.join(", "))
+            .unwrap_or_default()
+    };
+    let list = bad
+        .iter()
+        .map(|p| format!("`{p}` (asked for by {})", from(p)))
+        .collect::<Vec<_>>()
+        .join(", ");
     Error::env(
         format!("no such package in the Debian archive for this repository: {list}"),
         Some("check the name (`apt-cache policy NAME` on a Debian host of the same release), then fix the role.toml or the node variable".into()),
@@ -630,9 +867,23 @@ pub fn parse_show(text: &str) -> Vec<ArchiveInfo> {
                 }
             }
         }
-        if let (Some(n), Some(v), Some(a), Some(s), Some(h)) = (f.get("Package"), f.get("Version"), f.get("Architecture"), f.get("Size"), f.get("SHA256")) {
+        if let (Some(n), Some(v), Some(a), Some(s), Some(h)) = (
+            f.get("Package"),
+            f.get("Version"),
+            f.get("Architecture"),
+            f.get("Size"),
+            f.get("SHA256"),
+        ) {
             if let Ok(size) = s.parse() {
-                out.push(ArchiveInfo { pkg: Pkg { name: n.to_string(), version: v.to_string(), arch: a.to_string() }, size, sha256: h.to_lowercase() });
+                out.push(ArchiveInfo {
+                    pkg: Pkg {
+                        name: n.to_string(),
+                        version: v.to_string(),
+                        arch: a.to_string(),
+                    },
+                    size,
+                    sha256: h.to_lowercase(),
+                });
             }
         }
     }
@@ -643,13 +894,25 @@ fn show(apt: &AptRoot, runner: &dyn Runner, closure: &[Pkg]) -> Result<Vec<Archi
     if closure.is_empty() {
         return Ok(Vec::new());
     }
-    let out = runner.run(&apt.cmd("apt-cache").args(["show", "--"]).args(closure.iter().map(|p| format!("{}={}", p.name, p.version))))?;
+    let out = runner.run(
+        &apt.cmd("apt-cache")
+            .args(["show", "--"])
+            .args(closure.iter().map(|p| format!("{}={}", p.name, p.version))),
+    )?;
     let all = parse_show(&out.stdout);
     let mut v = Vec::new();
     for p in closure {
         match all.iter().find(|i| i.pkg == *p) {
             Some(i) => v.push(i.clone()),
-            None => return Err(Error::env(format!("the archive has no record of {} {} ({})", p.name, p.version, p.arch), None)),
+            None => {
+                return Err(Error::env(
+                    format!(
+                        "the archive has no record of {} {} ({})",
+                        p.name, p.version, p.arch
+                    ),
+                    None,
+                ))
+            }
         }
     }
     Ok(v)
@@ -659,7 +922,12 @@ fn show(apt: &AptRoot, runner: &dyn Runner, closure: &[Pkg]) -> Result<Vec<Archi
 /// (a `:` or `%3a` in a URL path does not survive every web server), or a
 /// name made of the hash when that would not fit the role upload.
 pub fn pool_name(i: &ArchiveInfo) -> String {
-    let version = i.pkg.version.split_once(':').map(|(_, v)| v).unwrap_or(&i.pkg.version);
+    let version = i
+        .pkg
+        .version
+        .split_once(':')
+        .map(|(_, v)| v)
+        .unwrap_or(&i.pkg.version);
     let name = format!("{}_{}_{}.deb", i.pkg.name, version, i.pkg.arch);
     let budget = MAX_UPLOAD_PATH - format!("{SERVER_ROLE}/{ROLE_SUBDIR}/pool/").len();
     if name.len() <= budget {
@@ -669,12 +937,26 @@ pub fn pool_name(i: &ArchiveInfo) -> String {
     }
 }
 
-fn download(apt: &AptRoot, runner: &dyn Runner, missing: &[&ArchiveInfo], pool: &Path) -> Result<()> {
+fn download(
+    apt: &AptRoot,
+    runner: &dyn Runner,
+    missing: &[&ArchiveInfo],
+    pool: &Path,
+) -> Result<()> {
     let dl = apt.root.join("download");
     let _ = std::fs::remove_dir_all(&dl);
     mkdir(&dl, 0o755)?;
     runner
-        .run(&apt.cmd("apt-get").args(["download", "-q", "--"]).args(missing.iter().map(|i| format!("{}={}", i.pkg.name, i.pkg.version))).dir(&dl))
+        .run(
+            &apt.cmd("apt-get")
+                .args(["download", "-q", "--"])
+                .args(
+                    missing
+                        .iter()
+                        .map(|i| format!("{}={}", i.pkg.name, i.pkg.version)),
+                )
+                .dir(&dl),
+        )
         .map_err(|e| with_hint(e, "the host's Debian mirror must answer"))?;
     let mut by_hash: BTreeMap<String, PathBuf> = BTreeMap::new();
     for e in read_dir(&dl)? {
@@ -682,10 +964,18 @@ fn download(apt: &AptRoot, runner: &dyn Runner, missing: &[&ArchiveInfo], pool: 
     }
     for i in missing {
         let Some(src) = by_hash.get(&i.sha256) else {
-            return Err(Error::env(format!("downloaded {} {} does not match the archive's SHA256 {}", i.pkg.name, i.pkg.version, i.sha256), None));
+            return Err(Error::env(
+                format!(
+                    "downloaded {} {} does not match the archive's SHA256 {}",
+                    i.pkg.name, i.pkg.version, i.sha256
+                ),
+                None,
+            ));
         };
         let dest = pool.join(pool_name(i));
-        std::fs::rename(src, &dest).or_else(|_| std::fs::copy(src, &dest).map(|_| ())).map_err(|e| Error::io("write", &dest, e))?;
+        std::fs::rename(src, &dest)
+            .or_else(|_| std::fs::copy(src, &dest).map(|_| ()))
+            .map_err(|e| Error::io("write", &dest, e))?;
         set_mode(&dest, 0o644)?;
     }
     let _ = std::fs::remove_dir_all(&dl);
@@ -696,9 +986,20 @@ fn download(apt: &AptRoot, runner: &dyn Runner, missing: &[&ArchiveInfo], pool: 
 
 /// The `Release` file of the flat repository: fields, then SHA256 and SHA512
 /// of each index file (`files`: name, contents).
-pub fn release_text(lab: &str, release: &str, arch: &str, date: time::OffsetDateTime, files: &[(String, Vec<u8>)]) -> String {
-    let fmt = time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] UTC");
-    let date = date.to_offset(time::UtcOffset::UTC).format(&fmt).expect("date formats");
+pub fn release_text(
+    lab: &str,
+    release: &str,
+    arch: &str,
+    date: time::OffsetDateTime,
+    files: &[(String, Vec<u8>)],
+) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] UTC"
+    );
+    let date = date
+        .to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .expect("date formats");
     let mut s = String::new();
     s.push_str("Origin: labctl\n");
     s.push_str(&format!("Label: labctl lab {lab}\n"));
@@ -709,11 +1010,19 @@ pub fn release_text(lab: &str, release: &str, arch: &str, date: time::OffsetDate
     s.push_str(&format!("Description: offline package repository of the labctl lab {lab} (Debian {release}, {arch})\n"));
     s.push_str("SHA256:\n");
     for (name, b) in files {
-        s.push_str(&format!(" {} {:>16} {name}\n", hex::encode(Sha256::digest(b)), b.len()));
+        s.push_str(&format!(
+            " {} {:>16} {name}\n",
+            hex::encode(Sha256::digest(b)),
+            b.len()
+        ));
     }
     s.push_str("SHA512:\n");
     for (name, b) in files {
-        s.push_str(&format!(" {} {:>16} {name}\n", hex::encode(Sha512::digest(b)), b.len()));
+        s.push_str(&format!(
+            " {} {:>16} {name}\n",
+            hex::encode(Sha512::digest(b)),
+            b.len()
+        ));
     }
     s
 }
@@ -721,19 +1030,36 @@ pub fn release_text(lab: &str, release: &str, arch: &str, date: time::OffsetDate
 // ------------------------------------------------------------------ helpers
 
 fn need_tools(tools: &[&str]) -> Result<()> {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| crate::exec::which(t).is_none()).collect();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| crate::exec::which(t).is_none())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
     Err(Error::env(
-        format!("`labctl repo build` needs {} on the host", missing.join(", ")),
+        format!(
+            "`labctl repo build` needs {} on the host",
+            missing.join(", ")
+        ),
         Some("apt-get install apt dpkg-dev gnupg gpgv gzip".into()),
     ))
 }
 
 fn with_hint(e: Error, h: &str) -> Error {
     match e {
-        Error::Tool { command, code, stderr, hint: None } => Error::Tool { command, code, stderr, hint: Some(h.to_string()) },
+        Error::Tool {
+            command,
+            code,
+            stderr,
+            hint: None,
+        } => Error::Tool {
+            command,
+            code,
+            stderr,
+            hint: Some(h.to_string()),
+        },
         other => other,
     }
 }
@@ -748,11 +1074,15 @@ fn mkdir(p: &Path, mode: u32) -> Result<()> {
 
 fn set_mode(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io("set the mode of", p, e))
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set the mode of", p, e))
 }
 
 fn read_dir(p: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    let mut v: Vec<std::fs::DirEntry> = std::fs::read_dir(p).map_err(|e| Error::io("read", p, e))?.filter_map(|e| e.ok()).collect();
+    let mut v: Vec<std::fs::DirEntry> = std::fs::read_dir(p)
+        .map_err(|e| Error::io("read", p, e))?
+        .filter_map(|e| e.ok())
+        .collect();
     v.sort_by_key(|e| e.file_name());
     Ok(v)
 }
@@ -760,7 +1090,8 @@ fn read_dir(p: &Path) -> Result<Vec<std::fs::DirEntry>> {
 /// Every regular file below `dir` (sorted), with its size; temp files skipped.
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path, u64)) -> Result<()> {
     for e in read_dir(dir)? {
-        let md = std::fs::symlink_metadata(e.path()).map_err(|err| Error::io("read", e.path(), err))?;
+        let md =
+            std::fs::symlink_metadata(e.path()).map_err(|err| Error::io("read", e.path(), err))?;
         if md.is_dir() {
             walk(&e.path(), f)?;
         } else if md.is_file() && !e.file_name().to_string_lossy().starts_with('.') {
@@ -771,7 +1102,10 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path, u64)) -> Result<()> {
 }
 
 fn file_size(p: &Path) -> Option<u64> {
-    std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len())
+    std::fs::metadata(p)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
 }
 
 fn sha256_file(p: &Path) -> Result<String> {
@@ -801,28 +1135,51 @@ mod tests {
     use super::*;
 
     fn info(name: &str, version: &str, arch: &str) -> ArchiveInfo {
-        ArchiveInfo { pkg: Pkg { name: name.into(), version: version.into(), arch: arch.into() }, size: 1, sha256: "ab".repeat(32) }
+        ArchiveInfo {
+            pkg: Pkg {
+                name: name.into(),
+                version: version.into(),
+                arch: arch.into(),
+            },
+            size: 1,
+            sha256: "ab".repeat(32),
+        }
     }
 
     #[test]
     fn release_lists_hashes_and_sizes_of_the_indexes() {
         let date = time::macros::datetime!(2017-06-28 10:20:30 UTC);
-        let files = vec![("Packages".to_string(), b"Package: tree\n".to_vec()), ("Packages.gz".to_string(), vec![1, 2, 3])];
+        let files = vec![
+            ("Packages".to_string(), b"Package: tree\n".to_vec()),
+            ("Packages.gz".to_string(), vec![1, 2, 3]),
+        ];
         let r = release_text("testnodes", "bookworm", "amd64", date, &files);
         assert!(r.starts_with("Origin: labctl\nLabel: labctl lab testnodes\nSuite: testnodes\nCodename: testnodes\n"), "{r}");
         assert!(r.contains("\nDate: Wed, 28 Jun 2017 10:20:30 UTC\n"), "{r}");
         assert!(r.contains("\nArchitectures: amd64\n"), "{r}");
         let sha = hex::encode(Sha256::digest(b"Package: tree\n"));
-        assert!(r.contains(&format!("SHA256:\n {sha}               14 Packages\n")), "{r}");
+        assert!(
+            r.contains(&format!("SHA256:\n {sha}               14 Packages\n")),
+            "{r}"
+        );
         let sha3 = hex::encode(Sha256::digest([1u8, 2, 3]));
-        assert!(r.contains(&format!(" {sha3}                3 Packages.gz\n")), "{r}");
+        assert!(
+            r.contains(&format!(" {sha3}                3 Packages.gz\n")),
+            "{r}"
+        );
         let sha512 = hex::encode(Sha512::digest(b"Package: tree\n"));
-        assert!(r.contains(&format!("SHA512:\n {sha512}               14 Packages\n")), "{r}");
+        assert!(
+            r.contains(&format!("SHA512:\n {sha512}               14 Packages\n")),
+            "{r}"
+        );
         // No Valid-Until: the repository lives as long as the lab.
         assert!(!r.contains("Valid-Until"));
         // Every field line is `Key: value`; every hash line starts with a space.
         for l in r.lines() {
-            assert!(l.starts_with(' ') || l.contains(": ") || l.ends_with(':'), "{l}");
+            assert!(
+                l.starts_with(' ') || l.contains(": ") || l.ends_with(':'),
+                "{l}"
+            );
         }
     }
 
@@ -835,8 +1192,15 @@ mod tests {
                    Conf tree (2.1.0-1 Debian:12.15/oldstable [amd64])\n";
         let v = parse_inst_lines(out);
         assert_eq!(
-            v.iter().map(|p| format!("{} {} {}", p.name, p.version, p.arch)).collect::<Vec<_>>(),
-            vec!["gcc-12-base 12.2.0-14+deb12u1 amd64", "libc6 2.36-9+deb12u14 amd64", "libgcc-s1 12.2.0-14+deb12u1 amd64", "python3-six 1.16.0-4 all"]
+            v.iter()
+                .map(|p| format!("{} {} {}", p.name, p.version, p.arch))
+                .collect::<Vec<_>>(),
+            vec![
+                "gcc-12-base 12.2.0-14+deb12u1 amd64",
+                "libc6 2.36-9+deb12u14 amd64",
+                "libgcc-s1 12.2.0-14+deb12u1 amd64",
+                "python3-six 1.16.0-4 all"
+            ]
         );
     }
 
@@ -853,10 +1217,20 @@ mod tests {
 
     #[test]
     fn pool_names_drop_the_epoch_and_fit_the_upload() {
-        assert_eq!(pool_name(&info("tree", "2.1.0-1", "amd64")), "tree_2.1.0-1_amd64.deb");
-        assert_eq!(pool_name(&info("python3-apt", "1:2.6.0", "amd64")), "python3-apt_2.6.0_amd64.deb");
+        assert_eq!(
+            pool_name(&info("tree", "2.1.0-1", "amd64")),
+            "tree_2.1.0-1_amd64.deb"
+        );
+        assert_eq!(
+            pool_name(&info("python3-apt", "1:2.6.0", "amd64")),
+            "python3-apt_2.6.0_amd64.deb"
+        );
         let long = info(&"x".repeat(70), "1.0-1", "amd64");
-        assert_eq!(pool_name(&info(&"y".repeat(65), "1.0-1", "amd64")).len(), 81, "fits: kept");
+        assert_eq!(
+            pool_name(&info(&"y".repeat(65), "1.0-1", "amd64")).len(),
+            81,
+            "fits: kept"
+        );
         let n = pool_name(&long);
         assert_eq!(n, format!("{}.deb", "ab".repeat(20)));
         assert!(format!("{SERVER_ROLE}/{ROLE_SUBDIR}/pool/{n}").len() <= MAX_UPLOAD_PATH);
@@ -865,21 +1239,43 @@ mod tests {
     #[test]
     fn missing_packages_are_named_with_their_origin() {
         let reqs = vec![
-            Request { package: "tree".into(), from: vec!["offline_packages of node testnode1".into()] },
-            Request { package: "no-such-pkg".into(), from: vec!["offline_packages of node testnode2".into()] },
+            Request {
+                package: "tree".into(),
+                from: vec!["offline_packages of node testnode1".into()],
+            },
+            Request {
+                package: "no-such-pkg".into(),
+                from: vec!["offline_packages of node testnode2".into()],
+            },
         ];
-        let e = resolve_error(&reqs, "", "Reading package lists...\nE: Unable to locate package no-such-pkg\n");
+        let e = resolve_error(
+            &reqs,
+            "",
+            "Reading package lists...\nE: Unable to locate package no-such-pkg\n",
+        );
         let msg = e.to_string();
-        assert!(msg.contains("`no-such-pkg` (asked for by offline_packages of node testnode2)"), "{msg}");
+        assert!(
+            msg.contains("`no-such-pkg` (asked for by offline_packages of node testnode2)"),
+            "{msg}"
+        );
         assert!(!msg.contains("tree"), "{msg}");
-        let e = resolve_error(&reqs, "", "E: Package 'tree' has no installation candidate\n");
+        let e = resolve_error(
+            &reqs,
+            "",
+            "E: Package 'tree' has no installation candidate\n",
+        );
         assert!(e.to_string().contains("`tree`"), "{e}");
     }
 
     #[test]
     fn host_sources_are_kept_only_for_the_release() {
         let deb822 = "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
-        assert!(source_for_release(Path::new("/etc/apt/sources.list.d/debian.sources"), deb822, "bookworm").is_some());
+        assert!(source_for_release(
+            Path::new("/etc/apt/sources.list.d/debian.sources"),
+            deb822,
+            "bookworm"
+        )
+        .is_some());
         assert!(source_for_release(Path::new("/x/debian.sources"), deb822, "trixie").is_none());
         let other = "deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n";
         assert!(source_for_release(Path::new("/x/google.list"), other, "bookworm").is_none());
@@ -887,13 +1283,20 @@ mod tests {
         assert!(source_for_release(Path::new("/x/a.list"), commented, "bookworm").is_none());
         let missing_key = "Types: deb\nURIs: http://x/\nSuites: bookworm\nComponents: main\nSigned-By: /nonexistent/key.gpg\n";
         assert!(source_for_release(Path::new("/x/b.sources"), missing_key, "bookworm").is_none());
-        let (name, _) = source_for_release(Path::new("/etc/apt/sources.list"), "deb http://deb.debian.org/debian bookworm main\n", "bookworm").unwrap();
+        let (name, _) = source_for_release(
+            Path::new("/etc/apt/sources.list"),
+            "deb http://deb.debian.org/debian bookworm main\n",
+            "bookworm",
+        )
+        .unwrap();
         assert_eq!(name, "host-sources.list");
     }
 
     fn lab(text: &str) -> Lab {
         let roles = RoleSet::load(None).unwrap();
-        crate::lab::load_source(crate::diag::SourceFile::new("t.toml", text), None, roles).unwrap().lab
+        crate::lab::load_source(crate::diag::SourceFile::new("t.toml", text), None, roles)
+            .unwrap()
+            .lab
     }
 
     #[test]
@@ -918,19 +1321,33 @@ vars = { offline_packages = "tree, hello" }
         let r = requested(&l, &roles).unwrap();
         let names: Vec<&str> = r.iter().map(|x| x.package.as_str()).collect();
         let mut want: Vec<String> = vec!["hello".into(), "tree".into()];
-        want.extend(roles.get(CONSUMER_ROLE).unwrap().meta.packages.iter().cloned());
+        want.extend(
+            roles
+                .get(CONSUMER_ROLE)
+                .unwrap()
+                .meta
+                .packages
+                .iter()
+                .cloned(),
+        );
         want.sort();
         want.dedup();
         assert_eq!(names, want.iter().map(|s| s.as_str()).collect::<Vec<_>>());
         let tree = r.iter().find(|x| x.package == "tree").unwrap();
-        assert_eq!(tree.from, vec!["offline_packages of node n1", "offline_packages of node n2"]);
+        assert_eq!(
+            tree.from,
+            vec!["offline_packages of node n1", "offline_packages of node n2"]
+        );
     }
 
     #[test]
     fn bad_package_names_and_labs_without_consumers_are_refused() {
         let roles = RoleSet::load(None).unwrap();
         let l = lab("name = \"t\"\n[network]\nsubnet = \"192.168.60.0/24\"\n[[node]]\nname = \"a\"\nip = \"192.168.60.5\"\n");
-        assert!(requested(&l, &roles).unwrap_err().to_string().contains("no node with the role `offline-apt`"));
+        assert!(requested(&l, &roles)
+            .unwrap_err()
+            .to_string()
+            .contains("no node with the role `offline-apt`"));
         let l = lab(r#"
 name = "t"
 [network]
@@ -946,6 +1363,9 @@ roles = ["offline-apt"]
 vars = { offline_packages = "tree;rm" }
 "#);
         let e = requested(&l, &roles).unwrap_err().to_string();
-        assert!(e.contains("node n: offline_packages names \"tree;rm\""), "{e}");
+        assert!(
+            e.contains("node n: offline_packages names \"tree;rm\""),
+            "{e}"
+        );
     }
 }

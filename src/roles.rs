@@ -19,7 +19,8 @@ use toml_span::value::ValueInner;
 /// not a valid role name, so it can never collide with one.
 pub const SUPPORT_DIR: &str = "_labctl";
 
-static PACKAGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
+static PACKAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
 const META_KEYS: &[&str] = &["description", "after", "packages", "services"];
 
 /// An ordering constraint from `after`.
@@ -68,12 +69,18 @@ pub struct Role {
 
 impl Role {
     pub fn script(&self) -> &[u8] {
-        self.files.get("provision.sh").map(|v| v.as_slice()).unwrap_or(b"")
+        self.files
+            .get("provision.sh")
+            .map(|v| v.as_slice())
+            .unwrap_or(b"")
     }
 
     /// Number of `step "..."` lines in provision.sh; used for `step N/M` messages.
     pub fn step_count(&self) -> usize {
-        String::from_utf8_lossy(self.script()).lines().filter(|l| l.trim_start().starts_with("step ")).count()
+        String::from_utf8_lossy(self.script())
+            .lines()
+            .filter(|l| l.trim_start().starts_with("step "))
+            .count()
     }
 }
 
@@ -100,20 +107,33 @@ impl RoleSet {
                 set.support = files;
                 continue;
             }
-            let meta_text = files.get("role.toml").map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            let meta_text = files
+                .get("role.toml")
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
             let src = SourceFile::new(format!("<builtin>/provision/{name}/role.toml"), meta_text);
             let meta = parse_meta(&src)?;
-            set.roles.insert(name.clone(), Role { name, meta, files, origin: Origin::Builtin });
+            set.roles.insert(
+                name.clone(),
+                Role {
+                    name,
+                    meta,
+                    files,
+                    origin: Origin::Builtin,
+                },
+            );
         }
         if let Some(dir) = user_dir {
             let pdir = dir.join("provision");
             if pdir.is_dir() {
                 let entries = std::fs::read_dir(&pdir).map_err(|e| Error::io("read", &pdir, e))?;
-                let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                let mut names: Vec<PathBuf> =
+                    entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
                 names.sort();
                 for path in names {
                     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                    let meta_md = std::fs::symlink_metadata(&path).map_err(|e| Error::io("read", &path, e))?;
+                    let meta_md = std::fs::symlink_metadata(&path)
+                        .map_err(|e| Error::io("read", &path, e))?;
                     if meta_md.file_type().is_symlink() {
                         return Err(Error::usage(format!(
                             "role folder {} is a symbolic link; roles must live inside the lab's folder",
@@ -132,12 +152,26 @@ impl RoleSet {
                     let mut files = BTreeMap::new();
                     collect_dir(&path, &path, &mut files)?;
                     if !files.contains_key("provision.sh") {
-                        return Err(Error::usage(format!("role folder {} has no provision.sh", path.display())));
+                        return Err(Error::usage(format!(
+                            "role folder {} has no provision.sh",
+                            path.display()
+                        )));
                     }
                     let meta_path = path.join("role.toml");
-                    let meta_text = files.get("role.toml").map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                    let meta_text = files
+                        .get("role.toml")
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
                     let meta = parse_meta(&SourceFile::new(&meta_path, meta_text))?;
-                    set.roles.insert(name.clone(), Role { name, meta, files, origin: Origin::Dir(path.clone()) });
+                    set.roles.insert(
+                        name.clone(),
+                        Role {
+                            name,
+                            meta,
+                            files,
+                            origin: Origin::Dir(path.clone()),
+                        },
+                    );
                 }
             }
         }
@@ -157,9 +191,18 @@ impl RoleSet {
     }
 }
 
-fn collect_embedded(d: &include_dir::Dir<'static>, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+fn collect_embedded(
+    d: &include_dir::Dir<'static>,
+    base: &Path,
+    out: &mut BTreeMap<String, Vec<u8>>,
+) {
     for f in d.files() {
-        let rel = f.path().strip_prefix(base).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .path()
+            .strip_prefix(base)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         out.insert(rel, f.contents().to_vec());
     }
     for sub in d.dirs() {
@@ -186,7 +229,10 @@ fn collect_dir(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> 
         } else if md.is_file() {
             let rel = p.strip_prefix(base).unwrap();
             if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-                return Err(Error::usage(format!("{} escapes its role folder", p.display())));
+                return Err(Error::usage(format!(
+                    "{} escapes its role folder",
+                    p.display()
+                )));
             }
             let bytes = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
             out.insert(rel.to_string_lossy().into_owned(), bytes);
@@ -199,10 +245,19 @@ fn collect_dir(dir: &Path, base: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> 
 pub fn parse_meta(src: &SourceFile) -> Result<RoleMeta> {
     let mut cx = Ctx::new();
     let meta = parse_meta_inner(&src.text, &mut cx);
-    let errors: Vec<Diagnostic> = cx.diags.into_iter().filter(|d| d.is_error()).map(|d| src.locate(d)).collect();
+    let errors: Vec<Diagnostic> = cx
+        .diags
+        .into_iter()
+        .filter(|d| d.is_error())
+        .map(|d| src.locate(d))
+        .collect();
     if !errors.is_empty() {
         let rendered: String = errors.iter().map(|d| src.render(d)).collect();
-        return Err(Error::Invalid { file: src.path.clone(), count: errors.len(), rendered });
+        return Err(Error::Invalid {
+            file: src.path.clone(),
+            count: errors.len(),
+            rendered,
+        });
     }
     Ok(meta.unwrap_or_default())
 }
@@ -211,42 +266,80 @@ fn parse_meta_inner(text: &str, cx: &mut Ctx) -> Option<RoleMeta> {
     let mut root = match toml_span::parse(text) {
         Ok(v) => v,
         Err(e) => {
-            cx.push(Diagnostic::error("", Some(e.span.into()), format!("invalid TOML: {e}")).expected("valid TOML syntax"));
+            cx.push(
+                Diagnostic::error("", Some(e.span.into()), format!("invalid TOML: {e}"))
+                    .expected("valid TOML syntax"),
+            );
             return None;
         }
     };
     let span: Span = root.span.into();
-    let ValueInner::Table(map) = root.take() else { return None };
+    let ValueInner::Table(map) = root.take() else {
+        return None;
+    };
     let mut o = Obj::root(map, span, META_KEYS);
     let mut meta = RoleMeta::default();
     if let Some(d) = o.string("description", cx) {
         check_text("description", &d, 1024, cx);
         meta.description = d.value;
     }
-    for (i, a) in o.strings("after", cx).unwrap_or_default().into_iter().enumerate() {
+    for (i, a) in o
+        .strings("after", cx)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let key = format!("after[{i}]");
         let parsed = match a.value.split_once(':') {
-            None => ROLE_NAME.is_match(&a.value).then(|| After::Local(a.value.clone())),
+            None => ROLE_NAME
+                .is_match(&a.value)
+                .then(|| After::Local(a.value.clone())),
             Some(("*", r)) => ROLE_NAME.is_match(r).then(|| After::All(r.to_string())),
-            Some((n, r)) => (HOST_LABEL.is_match(n) && ROLE_NAME.is_match(r)).then(|| After::Node(n.to_string(), r.to_string())),
+            Some((n, r)) => (HOST_LABEL.is_match(n) && ROLE_NAME.is_match(r))
+                .then(|| After::Node(n.to_string(), r.to_string())),
         };
         match parsed {
             Some(p) => meta.after.push((p, a.span)),
-            None => cx.err(&key, a.span, format!("invalid ordering {:?}", a.value), "ROLE, NODE:ROLE or *:ROLE"),
+            None => cx.err(
+                &key,
+                a.span,
+                format!("invalid ordering {:?}", a.value),
+                "ROLE, NODE:ROLE or *:ROLE",
+            ),
         }
     }
-    for (i, p) in o.strings("packages", cx).unwrap_or_default().into_iter().enumerate() {
+    for (i, p) in o
+        .strings("packages", cx)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         if PACKAGE.is_match(&p.value) {
             meta.packages.push(p.value);
         } else {
-            cx.err(&format!("packages[{i}]"), p.span, format!("invalid package name {:?}", p.value), "a Debian package name");
+            cx.err(
+                &format!("packages[{i}]"),
+                p.span,
+                format!("invalid package name {:?}", p.value),
+                "a Debian package name",
+            );
         }
     }
-    for (i, s) in o.strings("services", cx).unwrap_or_default().into_iter().enumerate() {
+    for (i, s) in o
+        .strings("services", cx)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         if ROLE_NAME.is_match(&s.value) {
             meta.services.push(s.value);
         } else {
-            cx.err(&format!("services[{i}]"), s.span, format!("invalid service name {:?}", s.value), "a service name");
+            cx.err(
+                &format!("services[{i}]"),
+                s.span,
+                format!("invalid service name {:?}", s.value),
+                "a service name",
+            );
         }
     }
     o.finish(cx);
@@ -263,15 +356,27 @@ mod tests {
         assert!(!set.roles.is_empty());
         assert!(set.support.contains_key("wrapper.sh"));
         for r in set.roles.values() {
-            assert!(r.files.contains_key("provision.sh"), "{} has no provision.sh", r.name);
+            assert!(
+                r.files.contains_key("provision.sh"),
+                "{} has no provision.sh",
+                r.name
+            );
         }
     }
 
     #[test]
     fn meta_errors_have_locations() {
-        let src = SourceFile::new("x/role.toml", "after = [\"a:b:c\"]\npackages = [\"Bad Name\"]\nbogus = 1\n");
+        let src = SourceFile::new(
+            "x/role.toml",
+            "after = [\"a:b:c\"]\npackages = [\"Bad Name\"]\nbogus = 1\n",
+        );
         let err = parse_meta(&src).unwrap_err();
-        let Error::Invalid { rendered, count, .. } = err else { panic!() };
+        let Error::Invalid {
+            rendered, count, ..
+        } = err
+        else {
+            panic!()
+        };
         assert_eq!(count, 3, "{rendered}");
         assert!(rendered.contains("x/role.toml:1:10"), "{rendered}");
         assert!(rendered.contains("x/role.toml:2:13"), "{rendered}");

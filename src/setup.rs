@@ -17,22 +17,55 @@ struct Need {
 
 fn needs(kind: Kind) -> Vec<Need> {
     let mut v = vec![
-        Need { program: "vagrant", package: "vagrant" },
-        Need { program: "ruby", package: "ruby" },
-        Need { program: "ip", package: "iproute2" },
-        Need { program: "tar", package: "tar" },
+        Need {
+            program: "vagrant",
+            package: "vagrant",
+        },
+        Need {
+            program: "ruby",
+            package: "ruby",
+        },
+        Need {
+            program: "ip",
+            package: "iproute2",
+        },
+        Need {
+            program: "tar",
+            package: "tar",
+        },
     ];
     match kind {
         Kind::Docker => {
-            v.push(Need { program: "debootstrap", package: "debootstrap" });
-            v.push(Need { program: "losetup", package: "util-linux" });
-            v.push(Need { program: "iperf3", package: "iperf3" });
+            v.push(Need {
+                program: "debootstrap",
+                package: "debootstrap",
+            });
+            v.push(Need {
+                program: "losetup",
+                package: "util-linux",
+            });
+            v.push(Need {
+                program: "iperf3",
+                package: "iperf3",
+            });
             // The offline package repository: index, sign, verify.
-            v.push(Need { program: "dpkg-scanpackages", package: "dpkg-dev" });
-            v.push(Need { program: "gpg", package: "gnupg" });
-            v.push(Need { program: "gpgv", package: "gpgv" });
+            v.push(Need {
+                program: "dpkg-scanpackages",
+                package: "dpkg-dev",
+            });
+            v.push(Need {
+                program: "gpg",
+                package: "gnupg",
+            });
+            v.push(Need {
+                program: "gpgv",
+                package: "gpgv",
+            });
         }
-        Kind::Libvirt => v.push(Need { program: "virsh", package: "libvirt-clients" }),
+        Kind::Libvirt => v.push(Need {
+            program: "virsh",
+            package: "libvirt-clients",
+        }),
         Kind::Virtualbox => {}
     }
     v
@@ -46,18 +79,26 @@ fn is_debian_family() -> bool {
     let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     text.lines().any(|l| {
         let l = l.to_ascii_lowercase();
-        (l.starts_with("id=") || l.starts_with("id_like=")) && (l.contains("debian") || l.contains("ubuntu"))
+        (l.starts_with("id=") || l.starts_with("id_like="))
+            && (l.contains("debian") || l.contains("ubuntu"))
     })
 }
 
 /// Does a Docker engine answer?
 pub fn engine_answers(runner: &dyn Runner) -> bool {
-    runner.output(&Cmd::new("docker").args(["info", "--format", "{{.ServerVersion}}"])).map(|o| o.success() && !o.stdout.trim().is_empty()).unwrap_or(false)
+    runner
+        .output(&Cmd::new("docker").args(["info", "--format", "{{.ServerVersion}}"]))
+        .map(|o| o.success() && !o.stdout.trim().is_empty())
+        .unwrap_or(false)
 }
 
 /// What is missing for `kind`: packages to install and whether the engine must be started.
 pub fn missing(kind: Kind, runner: &dyn Runner) -> (Vec<&'static str>, bool) {
-    let mut pkgs: Vec<&'static str> = needs(kind).iter().filter(|n| which(n.program).is_none()).map(|n| n.package).collect();
+    let mut pkgs: Vec<&'static str> = needs(kind)
+        .iter()
+        .filter(|n| which(n.program).is_none())
+        .map(|n| n.package)
+        .collect();
     let mut start_engine = false;
     if kind == Kind::Docker && !engine_answers(runner) {
         if which("dockerd").is_none() {
@@ -79,28 +120,51 @@ pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<Stri
     let mut commands = Vec::new();
     if !pkgs.is_empty() {
         commands.push("apt-get update".to_string());
-        commands.push(format!("apt-get install -y --no-install-recommends {}", pkgs.join(" ")));
+        commands.push(format!(
+            "apt-get install -y --no-install-recommends {}",
+            pkgs.join(" ")
+        ));
     }
     if start_engine {
         commands.push("containerd & dockerd --containerd=/run/containerd/containerd.sock &   # or: systemctl start docker".into());
     }
     if !install {
         return Err(Error::env(
-            format!("the host is not ready for the {kind} provider (missing: {})", describe(&pkgs, start_engine)),
-            Some(format!("run `labctl setup`, or by hand: {}", commands.join(" && "))),
+            format!(
+                "the host is not ready for the {kind} provider (missing: {})",
+                describe(&pkgs, start_engine)
+            ),
+            Some(format!(
+                "run `labctl setup`, or by hand: {}",
+                commands.join(" && ")
+            )),
         ));
     }
     if !is_root() || !is_debian_family() {
-        let why = if !is_root() { "labctl setup needs root" } else { "labctl setup knows Debian-family hosts only" };
+        let why = if !is_root() {
+            "labctl setup needs root"
+        } else {
+            "labctl setup knows Debian-family hosts only"
+        };
         return Err(Error::env(
-            format!("{why}; the host is missing: {}", describe(&pkgs, start_engine)),
+            format!(
+                "{why}; the host is missing: {}",
+                describe(&pkgs, start_engine)
+            ),
             Some(format!("run as root:\n    {}", commands.join("\n    "))),
         ));
     }
     let mut done = Vec::new();
     if !pkgs.is_empty() {
-        eprintln!("setup: installing {} from the distribution's packages", pkgs.join(" "));
-        runner.run(&Cmd::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+        eprintln!(
+            "setup: installing {} from the distribution's packages",
+            pkgs.join(" ")
+        );
+        runner.run(
+            &Cmd::new("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
         runner.run(
             &Cmd::new("apt-get")
                 .args(["install", "-y", "--no-install-recommends"])
@@ -136,10 +200,18 @@ fn start_docker(runner: &dyn Runner) -> Result<String> {
     } else {
         if !std::path::Path::new("/run/containerd/containerd.sock").exists() {
             spawn_daemon("containerd", &[], "/var/log/labctl-containerd.log")?;
-            wait_for(Duration::from_secs(20), || std::path::Path::new("/run/containerd/containerd.sock").exists());
+            wait_for(Duration::from_secs(20), || {
+                std::path::Path::new("/run/containerd/containerd.sock").exists()
+            });
         }
-        spawn_daemon("dockerd", &["--containerd=/run/containerd/containerd.sock"], "/var/log/labctl-dockerd.log")?;
-        how = "started containerd and dockerd (no init system; logs in /var/log/labctl-dockerd.log)".to_string();
+        spawn_daemon(
+            "dockerd",
+            &["--containerd=/run/containerd/containerd.sock"],
+            "/var/log/labctl-dockerd.log",
+        )?;
+        how =
+            "started containerd and dockerd (no init system; logs in /var/log/labctl-dockerd.log)"
+                .to_string();
     }
     if !wait_for(Duration::from_secs(60), || engine_answers(runner)) {
         return Err(Error::env(
@@ -152,10 +224,17 @@ fn start_docker(runner: &dyn Runner) -> Result<String> {
 
 fn spawn_daemon(program: &str, args: &[&str], log: &str) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| Error::io("open", log, e))?;
+    let logf = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::io("open", log, e))?;
     let logf2 = logf.try_clone().map_err(|e| Error::io("open", log, e))?;
     let mut cmd = std::process::Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null()).stdout(logf).stderr(logf2);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(logf)
+        .stderr(logf2);
     // Its own session: the daemon must outlive labctl and not get our Ctrl-C.
     unsafe {
         cmd.pre_exec(|| {

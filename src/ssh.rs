@@ -37,8 +37,14 @@ pub struct ExecResult {
 
 fn ssh_err(t: &Target, what: &str, e: impl std::fmt::Display) -> Error {
     Error::env(
-        format!("node {}: {what} ({}@{}:{}): {e}", t.node, t.user, t.host, t.port),
-        Some(format!("is the node running? `labctl status` shows it; `labctl ssh LAB {}` tries by hand", t.node)),
+        format!(
+            "node {}: {what} ({}@{}:{}): {e}",
+            t.node, t.user, t.host, t.port
+        ),
+        Some(format!(
+            "is the node running? `labctl status` shows it; `labctl ssh LAB {}` tries by hand",
+            t.node
+        )),
     )
 }
 
@@ -55,7 +61,11 @@ impl Conn {
                 Err(ConnectError::Fatal(e)) => return Err(e),
                 Err(ConnectError::Retry(e)) => {
                     if Instant::now() >= deadline {
-                        return Err(ssh_err(t, &format!("cannot connect after {attempt} attempts"), e));
+                        return Err(ssh_err(
+                            t,
+                            &format!("cannot connect after {attempt} attempts"),
+                            e,
+                        ));
                     }
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -69,30 +79,53 @@ impl Conn {
             .map_err(|e| ConnectError::Fatal(ssh_err(t, "bad address", e)))?
             .next()
             .ok_or_else(|| ConnectError::Fatal(ssh_err(t, "bad address", "no address")))?;
-        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| ConnectError::Retry(e.to_string()))?;
+        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|e| ConnectError::Retry(e.to_string()))?;
         let mut sess = Session::new().map_err(|e| ConnectError::Fatal(ssh_err(t, "ssh", e)))?;
         sess.set_tcp_stream(tcp);
         // Bounded waits: a node whose sshd stops answering must not hang labctl.
         sess.set_timeout(30_000);
-        sess.handshake().map_err(|e| ConnectError::Retry(e.to_string()))?;
+        sess.handshake()
+            .map_err(|e| ConnectError::Retry(e.to_string()))?;
         verify_host_key(t, &sess).map_err(ConnectError::Fatal)?;
         sess.userauth_pubkey_file(&t.user, None, &t.key, None)
-            .map_err(|e| ConnectError::Fatal(ssh_err(t, &format!("key {} was refused", t.key.display()), e)))?;
+            .map_err(|e| {
+                ConnectError::Fatal(ssh_err(
+                    t,
+                    &format!("key {} was refused", t.key.display()),
+                    e,
+                ))
+            })?;
         sess.set_keepalive(true, 10);
-        Ok(Conn { target: t.clone(), sess })
+        Ok(Conn {
+            target: t.clone(),
+            sess,
+        })
     }
 
     /// Run a command; `on_line(is_stderr, line)` sees output as it arrives.
     /// Fails when the command runs longer than `timeout` or the node stops answering.
-    pub fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration, on_line: &mut dyn FnMut(bool, &str)) -> Result<ExecResult> {
+    pub fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(bool, &str),
+    ) -> Result<ExecResult> {
         let t = &self.target;
         self.sess.set_blocking(true);
-        let mut ch = self.sess.channel_session().map_err(|e| ssh_err(t, "cannot open a channel", e))?;
-        ch.exec(command).map_err(|e| ssh_err(t, "cannot start a command", e))?;
+        let mut ch = self
+            .sess
+            .channel_session()
+            .map_err(|e| ssh_err(t, "cannot open a channel", e))?;
+        ch.exec(command)
+            .map_err(|e| ssh_err(t, "cannot start a command", e))?;
         if let Some(input) = stdin {
-            ch.write_all(input).map_err(|e| ssh_err(t, "cannot send input", e))?;
+            ch.write_all(input)
+                .map_err(|e| ssh_err(t, "cannot send input", e))?;
         }
-        ch.send_eof().map_err(|e| ssh_err(t, "cannot send input", e))?;
+        ch.send_eof()
+            .map_err(|e| ssh_err(t, "cannot send input", e))?;
         self.sess.set_blocking(false);
         let deadline = Instant::now() + timeout;
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -102,12 +135,20 @@ impl Conn {
         loop {
             let mut progressed = false;
             for is_err in [false, true] {
-                let r = if is_err { ch.stderr().read(&mut buf) } else { ch.read(&mut buf) };
+                let r = if is_err {
+                    ch.stderr().read(&mut buf)
+                } else {
+                    ch.read(&mut buf)
+                };
                 match r {
                     Ok(0) => {}
                     Ok(n) => {
                         progressed = true;
-                        let (all, line) = if is_err { (&mut err, &mut err_line) } else { (&mut out, &mut out_line) };
+                        let (all, line) = if is_err {
+                            (&mut err, &mut err_line)
+                        } else {
+                            (&mut out, &mut out_line)
+                        };
                         all.extend_from_slice(&buf[..n]);
                         for &b in &buf[..n] {
                             if b == b'\n' {
@@ -132,11 +173,17 @@ impl Conn {
                 // Closing the channel ends the remote command's session.
                 let _ = ch.close();
                 self.sess.set_blocking(true);
-                return Err(crate::Error::Interrupted { phase: crate::interrupt::phase() });
+                return Err(crate::Error::Interrupted {
+                    phase: crate::interrupt::phase(),
+                });
             }
             if Instant::now() > deadline {
                 self.sess.set_blocking(true);
-                return Err(ssh_err(t, &format!("command still running after {}s", timeout.as_secs()), command_name(command)));
+                return Err(ssh_err(
+                    t,
+                    &format!("command still running after {}s", timeout.as_secs()),
+                    command_name(command),
+                ));
             }
             if !progressed {
                 if last_keepalive.elapsed() > Duration::from_secs(10) {
@@ -162,10 +209,16 @@ impl Conn {
         // A command killed by a signal has no exit status: report 128+n as a
         // shell would, never 0.
         let code = match ch.exit_signal() {
-            Ok(sig) if sig.exit_signal.is_some() => 128 + signal_number(sig.exit_signal.as_deref().unwrap_or("")),
+            Ok(sig) if sig.exit_signal.is_some() => {
+                128 + signal_number(sig.exit_signal.as_deref().unwrap_or(""))
+            }
             _ => ch.exit_status().unwrap_or(255),
         };
-        Ok(ExecResult { code, stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned() })
+        Ok(ExecResult {
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
     }
 
     /// Run and capture, without streaming.
@@ -178,11 +231,20 @@ impl Conn {
     pub fn write_file(&self, path: &str, bytes: &[u8], mode: i32) -> Result<()> {
         let t = &self.target;
         self.sess.set_blocking(true);
-        let sftp = self.sess.sftp().map_err(|e| ssh_err(t, "cannot start SFTP", e))?;
+        let sftp = self
+            .sess
+            .sftp()
+            .map_err(|e| ssh_err(t, "cannot start SFTP", e))?;
         let mut f = sftp
-            .open_mode(Path::new(path), ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE, mode, ssh2::OpenType::File)
+            .open_mode(
+                Path::new(path),
+                ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE,
+                mode,
+                ssh2::OpenType::File,
+            )
             .map_err(|e| ssh_err(t, &format!("cannot create {path}"), e))?;
-        f.write_all(bytes).map_err(|e| ssh_err(t, &format!("cannot write {path}"), e))?;
+        f.write_all(bytes)
+            .map_err(|e| ssh_err(t, &format!("cannot write {path}"), e))?;
         Ok(())
     }
 }
@@ -220,10 +282,15 @@ static KNOWN_HOSTS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
     let _g = KNOWN_HOSTS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let (key, kind) = sess.host_key().ok_or_else(|| ssh_err(t, "no host key offered", "handshake"))?;
-    let mut kh = sess.known_hosts().map_err(|e| ssh_err(t, "known_hosts", e))?;
+    let (key, kind) = sess
+        .host_key()
+        .ok_or_else(|| ssh_err(t, "no host key offered", "handshake"))?;
+    let mut kh = sess
+        .known_hosts()
+        .map_err(|e| ssh_err(t, "known_hosts", e))?;
     if t.known_hosts.exists() {
-        kh.read_file(&t.known_hosts, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot read {}", t.known_hosts.display()), e))?;
+        kh.read_file(&t.known_hosts, KnownHostFileKind::OpenSSH)
+            .map_err(|e| ssh_err(t, &format!("cannot read {}", t.known_hosts.display()), e))?;
     }
     match kh.check(&t.alias, key) {
         CheckResult::Match => Ok(()),
@@ -261,10 +328,17 @@ fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
 
 /// Remove a node's entries (by alias) from a known_hosts file.
 pub fn forget_host(known_hosts: &Path, alias: &str) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(known_hosts) else { return Ok(()) };
+    let Ok(text) = std::fs::read_to_string(known_hosts) else {
+        return Ok(());
+    };
     let kept: String = text
         .lines()
-        .filter(|l| l.split_whitespace().next().map(|h| !h.split(',').any(|x| x == alias)).unwrap_or(true))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .map(|h| !h.split(',').any(|x| x == alias))
+                .unwrap_or(true)
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     crate::state::write_atomic(known_hosts, kept.as_bytes())
@@ -277,7 +351,9 @@ pub fn parse_ssh_config(text: &str) -> Vec<(String, String, u16, String, String)
     for line in text.lines() {
         let line = line.trim();
         let mut it = line.splitn(2, char::is_whitespace);
-        let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+        let (Some(k), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').to_string();
         match k {
             "Host" => {
@@ -326,7 +402,16 @@ mod tests {
         let text = "Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile /x/.vagrant/machines/web1/docker/private_key\n  IdentitiesOnly yes\n\nHost web2\n  HostName 127.0.0.1\n  User vagrant\n  Port 2200\n  IdentityFile \"/y/private_key\"\n";
         let v = parse_ssh_config(text);
         assert_eq!(v.len(), 2);
-        assert_eq!(v[0], ("web1".into(), "127.0.0.1".into(), 2222, "vagrant".into(), "/x/.vagrant/machines/web1/docker/private_key".into()));
+        assert_eq!(
+            v[0],
+            (
+                "web1".into(),
+                "127.0.0.1".into(),
+                2222,
+                "vagrant".into(),
+                "/x/.vagrant/machines/web1/docker/private_key".into()
+            )
+        );
         assert_eq!(v[1].2, 2200);
         assert_eq!(v[1].4, "/y/private_key");
     }
@@ -335,8 +420,15 @@ mod tests {
     fn forget_removes_only_alias() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("kh");
-        std::fs::write(&p, "labctl-a-web1 ssh-ed25519 AAAA\nlabctl-a-web2 ssh-ed25519 BBBB\n").unwrap();
+        std::fs::write(
+            &p,
+            "labctl-a-web1 ssh-ed25519 AAAA\nlabctl-a-web2 ssh-ed25519 BBBB\n",
+        )
+        .unwrap();
         forget_host(&p, "labctl-a-web1").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "labctl-a-web2 ssh-ed25519 BBBB\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "labctl-a-web2 ssh-ed25519 BBBB\n"
+        );
     }
 }

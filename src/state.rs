@@ -7,18 +7,28 @@ use std::path::{Path, PathBuf};
 /// Write a file atomically: a temp file in the same folder, fsync, rename.
 /// A crash leaves either the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("create a temp file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| Error::io("create a temp file in", dir, e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
     // Temp files are created 0600; rendered files are not secret. Secrets never
     // reach files labctl writes (they travel to nodes in a 0600 file over SFTP).
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
-    tmp.as_file().sync_all().map_err(|e| Error::io("sync", path, e))?;
-    tmp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())
 }
 
@@ -75,7 +85,9 @@ impl StateDir {
         if text.trim().is_empty() {
             return Err(corrupt(&path, "it is empty"));
         }
-        serde_json::from_str(&text).map(Some).map_err(|e| corrupt(&path, &format!("it is not a valid state file ({e})")))
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| corrupt(&path, &format!("it is not a valid state file ({e})")))
     }
 
     pub fn save(&self, state: &State) -> Result<()> {
@@ -175,8 +187,15 @@ impl LabLock {
             .map_err(|e| Error::io("open lock file", &path, e))?;
         #[allow(deprecated)]
         if flock(file.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err() {
-            let pid = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-            return Err(Error::Locked { lab: lab.to_string(), pid, path });
+            let pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            return Err(Error::Locked {
+                lab: lab.to_string(),
+                pid,
+                path,
+            });
         }
         use std::io::Seek;
         file.set_len(0).ok();
@@ -195,7 +214,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let sd = StateDir::new(d.path());
         assert!(sd.load().unwrap().is_none());
-        let st = State { lab: "x".into(), phase: "up".into(), ..Default::default() };
+        let st = State {
+            lab: "x".into(),
+            phase: "up".into(),
+            ..Default::default()
+        };
         sd.save(&st).unwrap();
         assert_eq!(sd.load().unwrap().unwrap(), st);
         std::fs::write(sd.state_file(), "").unwrap();

@@ -46,7 +46,10 @@ pub struct SshShell {
 
 impl SshShell {
     pub fn new(targets: BTreeMap<String, Target>) -> Self {
-        let conns = targets.keys().map(|k| (k.clone(), Mutex::new(None))).collect();
+        let conns = targets
+            .keys()
+            .map(|k| (k.clone(), Mutex::new(None)))
+            .collect();
         SshShell { targets, conns }
     }
 }
@@ -54,7 +57,9 @@ impl SshShell {
 impl NodeShell for SshShell {
     fn run(&self, node: &str, cmd: &str, timeout: Duration) -> Result<ExecResult> {
         let (Some(t), Some(slot)) = (self.targets.get(node), self.conns.get(node)) else {
-            return Err(Error::usage(format!("no running node `{node}` in this lab")));
+            return Err(Error::usage(format!(
+                "no running node `{node}` in this lab"
+            )));
         };
         let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
         if g.is_none() {
@@ -95,8 +100,14 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
                 if runs.len() == 1 {
                     crate::report::json::write(p, &runs[0])?;
                 } else {
-                    let all: Vec<serde_json::Value> = runs.iter().map(|r| serde_json::from_str(&crate::report::json::to_string(r)).unwrap()).collect();
-                    crate::state::write_atomic(p, (serde_json::to_string_pretty(&all).unwrap() + "\n").as_bytes())?;
+                    let all: Vec<serde_json::Value> = runs
+                        .iter()
+                        .map(|r| serde_json::from_str(&crate::report::json::to_string(r)).unwrap())
+                        .collect();
+                    crate::state::write_atomic(
+                        p,
+                        (serde_json::to_string_pretty(&all).unwrap() + "\n").as_bytes(),
+                    )?;
                 }
                 eprintln!("report: {}", p.display());
             }
@@ -107,14 +118,26 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
         }
     }
     if runs.len() > 1 {
-        let mut rows = vec![vec!["LAB".to_string(), "PASSED".into(), "FAILED".into(), "TIME".into(), "RESULT".into()]];
+        let mut rows = vec![vec![
+            "LAB".to_string(),
+            "PASSED".into(),
+            "FAILED".into(),
+            "TIME".into(),
+            "RESULT".into(),
+        ]];
         for r in &runs {
             let res = match &r.error {
                 Some(e) => format!("ERROR: {}", e.lines().next().unwrap_or("")),
                 None if r.ok() => "ok".into(),
                 None => "FAILED".into(),
             };
-            rows.push(vec![r.lab.clone(), r.passed().to_string(), r.failed().to_string(), format!("{:.0}s", r.seconds), res]);
+            rows.push(vec![
+                r.lab.clone(),
+                r.passed().to_string(),
+                r.failed().to_string(),
+                format!("{:.0}s", r.seconds),
+                res,
+            ]);
         }
         eprint!("\n{}", crate::report::table(&rows));
     }
@@ -138,7 +161,13 @@ fn worse(a: Exit, b: Exit) -> Exit {
 
 fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     let started = Instant::now();
-    let mut run = LabRun { lab: a.name.clone().unwrap_or_else(|| a.lab.clone()), provider: "docker".into(), results: vec![], seconds: 0.0, error: None };
+    let mut run = LabRun {
+        lab: a.name.clone().unwrap_or_else(|| a.lab.clone()),
+        provider: "docker".into(),
+        results: vec![],
+        seconds: 0.0,
+        error: None,
+    };
     let result = test_inner(a, o, &mut run);
     run.seconds = started.elapsed().as_secs_f64();
     let exit = match result {
@@ -167,7 +196,10 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     let op = lifecycle::open(a)?;
     run.lab = op.lab().name.value.clone();
     if op.lab().checks.is_empty() && op.lab().ratios.is_empty() {
-        return Err(Error::usage(format!("lab {} has no checks: nothing to test", op.lab().name.value)));
+        return Err(Error::usage(format!(
+            "lab {} has no checks: nothing to test",
+            op.lab().name.value
+        )));
     }
     if !is_running(&op)? {
         lifecycle::up(a, &o.up)?;
@@ -180,26 +212,54 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     crate::provider::docker::check_route(&crate::exec::System, op.lab())?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
     let http = StdHttp;
-    eprintln!("testing lab {} ({} checks, {} ratio bounds)", op.lab().name.value, op.lab().checks.len(), op.lab().ratios.len());
+    eprintln!(
+        "testing lab {} ({} checks, {} ratio bounds)",
+        op.lab().name.value,
+        op.lab().checks.len(),
+        op.lab().ratios.len()
+    );
     let mut on_event = |ev: CheckEvent<'_>| match ev {
         CheckEvent::Started { .. } => {}
-        CheckEvent::Retrying { check, attempt, message, .. } => {
+        CheckEvent::Retrying {
+            check,
+            attempt,
+            message,
+            ..
+        } => {
             if attempt == 1 || attempt % 10 == 0 {
-                eprintln!("  ..    {} (attempt {attempt}: {})", check.name, checks::one_line(message, 100));
+                eprintln!(
+                    "  ..    {} (attempt {attempt}: {})",
+                    check.name,
+                    checks::one_line(message, 100)
+                );
             }
         }
         CheckEvent::Finished { check, result, .. } => {
             let verdict = if result.passed { "PASS" } else { "FAIL" };
-            eprintln!("  {verdict}  {} [{}] {:.1}s{}", check.name, result.kind, result.seconds, if result.passed { String::new() } else { format!(": {}", result.message) });
+            eprintln!(
+                "  {verdict}  {} [{}] {:.1}s{}",
+                check.name,
+                result.kind,
+                result.seconds,
+                if result.passed {
+                    String::new()
+                } else {
+                    format!(": {}", result.message)
+                }
+            );
         }
     };
     // Checks that change the lab run last and one at a time: a pull that
     // repairs a node must not hide the fault the other checks are looking for.
     let mut lab = op.lab().clone();
     let before = lab.checks.len();
-    lab.checks.retain(|c| !o.skip.iter().any(|r| r.is_match(&c.name)));
+    lab.checks
+        .retain(|c| !o.skip.iter().any(|r| r.is_match(&c.name)));
     if lab.checks.len() < before {
-        eprintln!("skipping {} check(s) matching --skip", before - lab.checks.len());
+        eprintln!(
+            "skipping {} check(s) matching --skip",
+            before - lab.checks.len()
+        );
     }
     let mut quiet = lab.clone();
     quiet.checks.retain(|c| !c.disruptive);
@@ -207,17 +267,41 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     loud.checks.retain(|c| c.disruptive);
     let mut first = checks::run_all(&quiet, &shell, &http, o.parallel, &mut on_event).into_iter();
     let mut second = checks::run_all(&loud, &shell, &http, false, &mut on_event).into_iter();
-    run.results = lab.checks.iter().filter_map(|c| if c.disruptive { second.next() } else { first.next() }).collect();
+    run.results = lab
+        .checks
+        .iter()
+        .filter_map(|c| {
+            if c.disruptive {
+                second.next()
+            } else {
+                first.next()
+            }
+        })
+        .collect();
     // Bench ratios are checks too: one result (one JUnit testcase) per bound.
     if !op.lab().ratios.is_empty() {
         let started = Instant::now();
         let rec = crate::bench::cmd::measure(&op, o.bench_rounds, o.bench_duration)?;
-        crate::bench::cmd::write_outputs(&op, &rec, &crate::bench::cmd::Outputs { json: None, csv: None, chart: None })?;
+        crate::bench::cmd::write_outputs(
+            &op,
+            &rec,
+            &crate::bench::cmd::Outputs {
+                json: None,
+                csv: None,
+                chart: None,
+            },
+        )?;
         eprint!("{}", rec.table());
         let secs = started.elapsed().as_secs_f64();
         if rec.overall() == crate::bench::Verdict::Unmeasured {
             run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
-            return Err(Error::env(format!("lab {}: iperf3 could not measure every scenario (see above)", op.lab().name.value), None));
+            return Err(Error::env(
+                format!(
+                    "lab {}: iperf3 could not measure every scenario (see above)",
+                    op.lab().name.value
+                ),
+                None,
+            ));
         }
         run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
     }
@@ -227,7 +311,9 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
 }
 
 fn is_running(op: &Opened) -> Result<bool> {
-    let Some(state) = op.dir.load()? else { return Ok(false) };
+    let Some(state) = op.dir.load()? else {
+        return Ok(false);
+    };
     if state.phase != "up" {
         return Ok(false);
     }

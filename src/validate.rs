@@ -32,7 +32,11 @@ pub fn validate(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     // report one mistake once per node: keep one diagnostic per place and message.
     let mut seen = BTreeSet::new();
     let found = cx.diags.split_off(first_new);
-    cx.diags.extend(found.into_iter().filter(|d| seen.insert((d.span, d.message.clone(), d.is_error()))));
+    cx.diags.extend(
+        found
+            .into_iter()
+            .filter(|d| seen.insert((d.span, d.message.clone(), d.is_error()))),
+    );
 }
 
 fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
@@ -47,16 +51,27 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         ("224.0.0.0/4", "multicast"),
         ("240.0.0.0/4", "reserved"),
     ];
-    if let Some((_, what)) = special.iter().find(|(net, _)| net.parse::<Ipv4Net>().unwrap().contains(&subnet.network())) {
+    if let Some((_, what)) = special
+        .iter()
+        .find(|(net, _)| net.parse::<Ipv4Net>().unwrap().contains(&subnet.network()))
+    {
         cx.push(
-            Diagnostic::error("network.subnet", Some(sspan), format!("{subnet} is {what} address space"))
-                .expected("a private subnet (10/8, 172.16/12, 192.168/16)"),
+            Diagnostic::error(
+                "network.subnet",
+                Some(sspan),
+                format!("{subnet} is {what} address space"),
+            )
+            .expected("a private subnet (10/8, 172.16/12, 192.168/16)"),
         );
     } else if !lab.allow_public_addresses && !is_private(&subnet) {
         cx.push(
-            Diagnostic::error("network.subnet", Some(sspan), format!("{subnet} is public address space"))
-                .expected("a private subnet (10/8, 172.16/12, 192.168/16)")
-                .hint("set allow_public_addresses = true if you really own this range"),
+            Diagnostic::error(
+                "network.subnet",
+                Some(sspan),
+                format!("{subnet} is public address space"),
+            )
+            .expected("a private subnet (10/8, 172.16/12, 192.168/16)")
+            .hint("set allow_public_addresses = true if you really own this range"),
         );
     } else if is_private(&subnet) && !virtualbox_range().contains(&subnet) {
         cx.push(
@@ -77,9 +92,16 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         let key = format!("node[{}]", n.decl_index);
         if let Some(prev) = names.get(n.name.as_str()) {
             cx.push(
-                Diagnostic::error(format!("{key}.name"), Some(n.name_span), format!("duplicate node name `{}`", n.name))
-                    .expected("node names unique after count expansion")
-                    .hint(format!("`{}` is also defined by node[{}]", n.name, prev.decl_index)),
+                Diagnostic::error(
+                    format!("{key}.name"),
+                    Some(n.name_span),
+                    format!("duplicate node name `{}`", n.name),
+                )
+                .expected("node names unique after count expansion")
+                .hint(format!(
+                    "`{}` is also defined by node[{}]",
+                    n.name, prev.decl_index
+                )),
             );
         } else {
             names.insert(&n.name, n);
@@ -98,21 +120,37 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
                 let msg = if first_of_decl {
                     format!("{} is outside the lab subnet {subnet}", n.ip)
                 } else {
-                    format!("count runs past the subnet: `{}` would get {}", n.name, n.ip)
+                    format!(
+                        "count runs past the subnet: `{}` would get {}",
+                        n.name, n.ip
+                    )
                 };
-                cx.push(Diagnostic::error(format!("{key}.ip"), Some(n.ip_span), msg).expected(format!("an address inside {subnet}")));
+                cx.push(
+                    Diagnostic::error(format!("{key}.ip"), Some(n.ip_span), msg)
+                        .expected(format!("an address inside {subnet}")),
+                );
             }
             continue;
         }
         if n.ip == subnet.network() || n.ip == subnet.broadcast() {
             if reported_decl_ip.insert(n.decl_index) {
-                let what = if n.ip == subnet.network() { "network" } else { "broadcast" };
+                let what = if n.ip == subnet.network() {
+                    "network"
+                } else {
+                    "broadcast"
+                };
                 let msg = if first_of_decl {
                     format!("{} is the {what} address of {subnet}", n.ip)
                 } else {
-                    format!("count runs past the subnet: `{}` would get the {what} address {}", n.name, n.ip)
+                    format!(
+                        "count runs past the subnet: `{}` would get the {what} address {}",
+                        n.name, n.ip
+                    )
                 };
-                cx.push(Diagnostic::error(format!("{key}.ip"), Some(n.ip_span), msg).expected("a host address"));
+                cx.push(
+                    Diagnostic::error(format!("{key}.ip"), Some(n.ip_span), msg)
+                        .expected("a host address"),
+                );
             }
             continue;
         }
@@ -127,8 +165,15 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         if let Some(prev) = ips.get(&n.ip) {
             if reported_decl_ip.insert(n.decl_index) {
                 cx.push(
-                    Diagnostic::error(format!("{key}.ip"), Some(n.ip_span), format!("duplicate address {} (`{}` and `{}`)", n.ip, prev.name, n.name))
-                        .expected("one address per node"),
+                    Diagnostic::error(
+                        format!("{key}.ip"),
+                        Some(n.ip_span),
+                        format!(
+                            "duplicate address {} (`{}` and `{}`)",
+                            n.ip, prev.name, n.name
+                        ),
+                    )
+                    .expected("one address per node"),
                 );
             }
         } else {
@@ -143,35 +188,70 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         let mut guests = BTreeSet::new();
         for f in &n.forward {
             let key = format!("node[{}].forward", n.decl_index);
-            let clash = host_ports.iter().find(|((ip, p), _)| *p == f.host && (*ip == f.host_ip || ip.is_unspecified() || f.host_ip.is_unspecified()));
+            let clash = host_ports.iter().find(|((ip, p), _)| {
+                *p == f.host
+                    && (*ip == f.host_ip || ip.is_unspecified() || f.host_ip.is_unspecified())
+            });
             if let Some((_, other)) = clash {
                 if reported_fw.insert((n.decl_index, f.span)) {
                     cx.push(
-                        Diagnostic::error(key.clone(), Some(f.span), format!("host port {} is forwarded twice (`{other}` and `{}`)", f.host, n.name))
-                            .expected("a host port used once in the lab")
-                            .hint("with `count`, one forwarded host port would be bound by every copy"),
+                        Diagnostic::error(
+                            key.clone(),
+                            Some(f.span),
+                            format!(
+                                "host port {} is forwarded twice (`{other}` and `{}`)",
+                                f.host, n.name
+                            ),
+                        )
+                        .expected("a host port used once in the lab")
+                        .hint("with `count`, one forwarded host port would be bound by every copy"),
                     );
                 }
             } else {
                 host_ports.insert((f.host_ip, f.host), &n.name);
             }
             if !guests.insert(f.guest) && reported_fw.insert((n.decl_index, f.span)) {
-                cx.push(Diagnostic::error(key.clone(), Some(f.span), format!("guest port {} is forwarded twice", f.guest)).expected("one forward per guest port"));
+                cx.push(
+                    Diagnostic::error(
+                        key.clone(),
+                        Some(f.span),
+                        format!("guest port {} is forwarded twice", f.guest),
+                    )
+                    .expected("one forward per guest port"),
+                );
             }
             if f.host < 1024 {
-                cx.push(Diagnostic::warning(key.clone(), Some(f.span), format!("host port {} needs root to bind", f.host)));
+                cx.push(Diagnostic::warning(
+                    key.clone(),
+                    Some(f.span),
+                    format!("host port {} needs root to bind", f.host),
+                ));
             }
             if !f.host_ip.is_loopback() && !lab.insecure {
                 cx.push(
-                    Diagnostic::warning(key, Some(f.span), format!("host port {} is exposed on {}, not only on 127.0.0.1", f.host, f.host_ip))
-                        .hint("other machines on your network can reach it"),
+                    Diagnostic::warning(
+                        key,
+                        Some(f.span),
+                        format!(
+                            "host port {} is exposed on {}, not only on 127.0.0.1",
+                            f.host, f.host_ip
+                        ),
+                    )
+                    .hint("other machines on your network can reach it"),
                 );
             }
         }
         let mut disk_names = BTreeSet::new();
         for d in &n.disks {
             if !disk_names.insert(d.name.as_str()) {
-                cx.push(Diagnostic::error(format!("node[{}].disks", n.decl_index), Some(d.span), format!("duplicate disk name `{}`", d.name)).expected("unique disk names per node"));
+                cx.push(
+                    Diagnostic::error(
+                        format!("node[{}].disks", n.decl_index),
+                        Some(d.span),
+                        format!("duplicate disk name `{}`", d.name),
+                    )
+                    .expected("unique disk names per node"),
+                );
             }
         }
     }
@@ -183,16 +263,27 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         let mut node_roles = BTreeSet::new();
         for r in &n.roles {
             if !node_roles.insert(r.value.as_str()) {
-                cx.push(Diagnostic::error(format!("node[{}].roles", n.decl_index), Some(r.span), format!("role `{}` listed twice", r.value)).expected("each role once per node"));
+                cx.push(
+                    Diagnostic::error(
+                        format!("node[{}].roles", n.decl_index),
+                        Some(r.span),
+                        format!("role `{}` listed twice", r.value),
+                    )
+                    .expected("each role once per node"),
+                );
                 continue;
             }
             let Some(role) = roles.get(&r.value) else {
                 if seen_role_err.insert(r.span) {
                     let known: Vec<&str> = roles.roles.keys().map(|s| s.as_str()).collect();
                     cx.push(
-                        Diagnostic::error(format!("node[{}].roles", n.decl_index), Some(r.span), format!("unknown role `{}`", r.value))
-                            .expected("a role under provision/ (shipped or beside the lab file)")
-                            .hint(format!("known roles: {}", known.join(", "))),
+                        Diagnostic::error(
+                            format!("node[{}].roles", n.decl_index),
+                            Some(r.span),
+                            format!("unknown role `{}`", r.value),
+                        )
+                        .expected("a role under provision/ (shipped or beside the lab file)")
+                        .hint(format!("known roles: {}", known.join(", "))),
                     );
                 }
                 continue;
@@ -200,16 +291,27 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
             for (a, _) in &role.meta.after {
                 match a {
                     After::Node(node, role_name) => {
-                        let ok = lab.node(node).is_some_and(|other| other.roles.iter().any(|x| &x.value == role_name));
+                        let ok = lab
+                            .node(node)
+                            .is_some_and(|other| other.roles.iter().any(|x| &x.value == role_name));
                         if !ok && seen_role_err.insert(r.span) {
                             cx.push(
-                                Diagnostic::error(format!("node[{}].roles", n.decl_index), Some(r.span), format!("role `{}` waits for `{a}`, which this lab does not have", r.value))
-                                    .expected(format!("a node `{node}` with role `{role_name}`")),
+                                Diagnostic::error(
+                                    format!("node[{}].roles", n.decl_index),
+                                    Some(r.span),
+                                    format!(
+                                        "role `{}` waits for `{a}`, which this lab does not have",
+                                        r.value
+                                    ),
+                                )
+                                .expected(format!("a node `{node}` with role `{role_name}`")),
                             );
                         }
                     }
                     After::All(role_name) => {
-                        if lab.nodes_with_role(role_name).next().is_none() && seen_role_err.insert(r.span) {
+                        if lab.nodes_with_role(role_name).next().is_none()
+                            && seen_role_err.insert(r.span)
+                        {
                             cx.push(
                                 Diagnostic::error(format!("node[{}].roles", n.decl_index), Some(r.span), format!("role `{}` waits for `{a}`, but no node has role `{role_name}`", r.value))
                                     .expected(format!("some node with role `{role_name}`")),
@@ -223,7 +325,10 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     }
     // A role listed twice or unknown makes a meaningless plan; report those alone.
     let role_errors = cx.diags.iter().filter(|d| d.is_error()).count() > role_errors_before;
-    if let Some(cycle) = (!role_errors).then(|| crate::plan::find_cycle(lab, roles)).flatten() {
+    if let Some(cycle) = (!role_errors)
+        .then(|| crate::plan::find_cycle(lab, roles))
+        .flatten()
+    {
         // Point at the first role of the cycle (`node:role -> ...`).
         let first = cycle.split(" -> ").next().and_then(|t| t.split_once(':'));
         let at = first.and_then(|(node, role)| {
@@ -246,7 +351,14 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         if lab.node(&s.value).is_none() {
             cx.push(
                 Diagnostic::error(key, Some(s.span), format!("unknown node `{}`", s.value))
-                    .expected(format!("one of: {}", lab.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "))),
+                    .expected(format!(
+                        "one of: {}",
+                        lab.nodes
+                            .iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
             );
         }
     };
@@ -254,13 +366,29 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     for (i, c) in lab.checks.iter().enumerate() {
         let key = format!("check[{i}]");
         if let Some(prev) = check_names.insert(c.name.clone(), i) {
-            cx.push(Diagnostic::error(format!("{key}.name"), Some(c.span), format!("duplicate check name `{}` (also check[{prev}])", c.name)).expected("unique check names"));
+            cx.push(
+                Diagnostic::error(
+                    format!("{key}.name"),
+                    Some(c.span),
+                    format!("duplicate check name `{}` (also check[{prev}])", c.name),
+                )
+                .expected("unique check names"),
+            );
         }
         match &c.kind {
-            CheckKind::Http { from, url, spread, .. } => {
+            CheckKind::Http {
+                from, url, spread, ..
+            } => {
                 if let From::Node(f) = from {
                     if lab.node(f).is_none() {
-                        cx.push(Diagnostic::error(format!("{key}.from"), Some(c.span), format!("unknown node `{f}`")).expected("\"host\" or a node of this lab"));
+                        cx.push(
+                            Diagnostic::error(
+                                format!("{key}.from"),
+                                Some(c.span),
+                                format!("unknown node `{f}`"),
+                            )
+                            .expected("\"host\" or a node of this lab"),
+                        );
                     }
                 }
                 for (j, s) in spread.iter().enumerate() {
@@ -274,14 +402,21 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
                     node_exists(f, format!("{key}.from"), cx);
                 }
             }
-            CheckKind::Command { node, .. } | CheckKind::File { node, .. } | CheckKind::Cron { node, .. } | CheckKind::Service { node, .. } => {
-                node_exists(node, format!("{key}.node"), cx)
-            }
-            CheckKind::Disk { node, size_bytes, .. } => {
+            CheckKind::Command { node, .. }
+            | CheckKind::File { node, .. }
+            | CheckKind::Cron { node, .. }
+            | CheckKind::Service { node, .. } => node_exists(node, format!("{key}.node"), cx),
+            CheckKind::Disk {
+                node, size_bytes, ..
+            } => {
                 node_exists(node, format!("{key}.node"), cx);
                 if let Some(n) = lab.node(&node.value) {
                     if !n.disks.iter().any(|d| d.size_bytes == *size_bytes) {
-                        cx.push(Diagnostic::warning(format!("{key}.size"), Some(c.span), format!("node `{}` declares no disk of this size", n.name)));
+                        cx.push(Diagnostic::warning(
+                            format!("{key}.size"),
+                            Some(c.span),
+                            format!("node `{}` declares no disk of this size", n.name),
+                        ));
                     }
                 }
             }
@@ -298,7 +433,14 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     for (i, s) in lab.scenarios.iter().enumerate() {
         let key = format!("scenario[{i}]");
         if !scen_names.insert(s.name.value.as_str()) {
-            cx.push(Diagnostic::error(format!("{key}.name"), Some(s.name.span), format!("duplicate scenario `{}`", s.name.value)).expected("unique scenario names"));
+            cx.push(
+                Diagnostic::error(
+                    format!("{key}.name"),
+                    Some(s.name.span),
+                    format!("duplicate scenario `{}`", s.name.value),
+                )
+                .expected("unique scenario names"),
+            );
         }
         node_exists(&s.client.node, format!("{key}.client.node"), cx);
         node_exists(&s.server.node, format!("{key}.server.node"), cx);
@@ -307,8 +449,12 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
                 if let Some(n) = lab.node(&ep.node.value) {
                     if !n.nested_containers {
                         cx.push(
-                            Diagnostic::error(format!("{key}.{which}.node"), Some(ep.node.span), format!("node `{}` runs no containers", n.name))
-                                .expected("a node with nested_containers = true"),
+                            Diagnostic::error(
+                                format!("{key}.{which}.node"),
+                                Some(ep.node.span),
+                                format!("node `{}` runs no containers", n.name),
+                            )
+                            .expected("a node with nested_containers = true"),
                         );
                     }
                 }
@@ -317,18 +463,36 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
         // omit < duration is checked while parsing, where both values' spans are known.
     }
     if !lab.scenarios.is_empty() && baselines.len() != 1 {
-        let span = baselines.get(1).map(|b| b.name.span).or(lab.scenarios.first().map(|s| s.name.span));
+        let span = baselines
+            .get(1)
+            .map(|b| b.name.span)
+            .or(lab.scenarios.first().map(|s| s.name.span));
         cx.push(
-            Diagnostic::error("scenario", span, format!("{} scenarios are marked baseline = true", baselines.len()))
-                .expected("exactly one baseline scenario"),
+            Diagnostic::error(
+                "scenario",
+                span,
+                format!("{} scenarios are marked baseline = true", baselines.len()),
+            )
+            .expected("exactly one baseline scenario"),
         );
     }
     for (i, r) in lab.ratios.iter().enumerate() {
         let key = format!("ratio[{i}]");
         if !scen_names.contains(r.scenario.value.as_str()) {
             cx.push(
-                Diagnostic::error(format!("{key}.scenario"), Some(r.scenario.span), format!("unknown scenario `{}`", r.scenario.value))
-                    .expected(format!("one of: {}", lab.scenarios.iter().map(|s| s.name.value.as_str()).collect::<Vec<_>>().join(", "))),
+                Diagnostic::error(
+                    format!("{key}.scenario"),
+                    Some(r.scenario.span),
+                    format!("unknown scenario `{}`", r.scenario.value),
+                )
+                .expected(format!(
+                    "one of: {}",
+                    lab.scenarios
+                        .iter()
+                        .map(|s| s.name.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
         }
         // `of = "rate"` without a [network] bandwidth is reported while parsing, at the value.
@@ -348,7 +512,9 @@ fn check_url_target(lab: &Lab, from: &From, url: &str, key: &str, span: Span, cx
         Ok(ip) if ip.is_loopback() => match from {
             From::Host => {
                 let port: Option<u16> = hostport.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
-                lab.nodes.iter().any(|n| n.forward.iter().any(|f| Some(f.host) == port))
+                lab.nodes
+                    .iter()
+                    .any(|n| n.forward.iter().any(|f| Some(f.host) == port))
             }
             From::Node(_) => true,
         },
@@ -357,9 +523,16 @@ fn check_url_target(lab: &Lab, from: &From, url: &str, key: &str, span: Span, cx
     };
     if !ok {
         cx.push(
-            Diagnostic::error(format!("{key}.url"), Some(span), format!("URL host `{host}` is not an address of this lab"))
-                .expected(format!("a node name, an address in {}, or 127.0.0.1 with a forwarded port", lab.network.subnet.value))
-                .hint("checks only send traffic to the lab's own addresses"),
+            Diagnostic::error(
+                format!("{key}.url"),
+                Some(span),
+                format!("URL host `{host}` is not an address of this lab"),
+            )
+            .expected(format!(
+                "a node name, an address in {}, or 127.0.0.1 with a forwarded port",
+                lab.network.subnet.value
+            ))
+            .hint("checks only send traffic to the lab's own addresses"),
         );
     }
 }

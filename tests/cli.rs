@@ -31,7 +31,12 @@ fn stderr(o: &Output) -> String {
 }
 
 fn show(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", o.status.code(), stdout(o), stderr(o))
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
 }
 
 fn repo() -> PathBuf {
@@ -42,12 +47,17 @@ fn repo() -> PathBuf {
 fn version() {
     let o = labctl(&["--version"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert_eq!(stdout(&o).trim(), format!("labctl {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("labctl {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// The subcommands a help text lists (without `help`).
 fn subcommands(help: &str) -> Vec<String> {
-    let Some(section) = help.split("\nCommands:\n").nth(1) else { return Vec::new() };
+    let Some(section) = help.split("\nCommands:\n").nth(1) else {
+        return Vec::new();
+    };
     section
         .lines()
         .take_while(|l| l.starts_with("  "))
@@ -68,7 +78,10 @@ fn help_has_examples_for_every_command() {
     assert!(top.contains("Exit codes"), "{top}");
     let mut todo: Vec<Vec<String>> = subcommands(&top).into_iter().map(|c| vec![c]).collect();
     for c in ["list", "validate", "render"] {
-        assert!(todo.iter().any(|x| x[0] == c), "`{c}` missing from --help:\n{top}");
+        assert!(
+            todo.iter().any(|x| x[0] == c),
+            "`{c}` missing from --help:\n{top}"
+        );
     }
     let mut leaves = 0;
     while let Some(cmd) = todo.pop() {
@@ -83,8 +96,14 @@ fn help_has_examples_for_every_command() {
             continue;
         }
         let name = cmd.join(" ");
-        let examples = text.split("Examples:").nth(1).unwrap_or_else(|| panic!("`labctl {name} --help` has no Examples:\n{text}"));
-        assert!(examples.contains(&format!("labctl {name}")), "`labctl {name} --help` examples do not show `labctl {name}`:\n{text}");
+        let examples = text
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("`labctl {name} --help` has no Examples:\n{text}"));
+        assert!(
+            examples.contains(&format!("labctl {name}")),
+            "`labctl {name} --help` examples do not show `labctl {name}`:\n{text}"
+        );
         leaves += 1;
     }
     assert!(leaves >= 3);
@@ -95,14 +114,31 @@ fn list_shows_the_four_shipped_labs() {
     let o = labctl(&["list"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let out = stdout(&o);
-    let rows: Vec<&str> = out.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(rows.len(), 4, "{out}");
     for (row, name) in rows.iter().zip(SHIPPED) {
-        assert!(row.starts_with(&format!("{name} ")), "{row:?} is not lab {name}");
+        assert!(
+            row.starts_with(&format!("{name} ")),
+            "{row:?} is not lab {name}"
+        );
     }
     // Node counts after `count` expansion, and the address plan.
-    assert!(out.lines().any(|l| l.starts_with("workflow ") && l.contains(" 5 ") && l.contains("192.168.57.0/24")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("testnodes ") && l.contains(" 3 ") && l.contains("192.168.56.0/24")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("workflow ")
+            && l.contains(" 5 ")
+            && l.contains("192.168.57.0/24")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("testnodes ")
+            && l.contains(" 3 ")
+            && l.contains("192.168.56.0/24")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -111,7 +147,11 @@ fn validate_all_shipped_labs() {
     let o = labctl(&["validate"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     for name in SHIPPED {
-        assert!(stdout(&o).contains(&format!("labs/{name}.toml: ok")), "{}", show(&o));
+        assert!(
+            stdout(&o).contains(&format!("labs/{name}.toml: ok")),
+            "{}",
+            show(&o)
+        );
     }
     // By name and by path, as `labctl validate labs/*.toml` would.
     let paths: Vec<String> = SHIPPED.iter().map(|n| format!("labs/{n}.toml")).collect();
@@ -119,7 +159,12 @@ fn validate_all_shipped_labs() {
     args.extend(paths.iter().map(String::as_str));
     let o = labctl(&args);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert_eq!(stdout(&o).lines().filter(|l| l.contains(": ok (")).count(), 5, "{}", show(&o));
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.contains(": ok (")).count(),
+        5,
+        "{}",
+        show(&o)
+    );
     assert!(!stderr(&o).contains("error"), "{}", show(&o));
 }
 
@@ -128,23 +173,47 @@ fn validate_invalid_file_exits_2_with_location() {
     let o = labctl(&["validate", "tests/fixtures/invalid/ip_duplicate.toml"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let err = stderr(&o);
-    assert!(err.contains("tests/fixtures/invalid/ip_duplicate.toml:12:6"), "{err}");
+    assert!(
+        err.contains("tests/fixtures/invalid/ip_duplicate.toml:12:6"),
+        "{err}"
+    );
     assert!(err.contains("duplicate address 192.168.60.10"), "{err}");
     assert!(err.contains("12 | ip = \"192.168.60.10\""), "{err}");
 
     // A good lab beside a bad one: both are reported, the exit code is still 2.
-    let o = labctl(&["validate", "workflow", "tests/fixtures/invalid/cpus_out_of_range.toml"]);
+    let o = labctl(&[
+        "validate",
+        "workflow",
+        "tests/fixtures/invalid/cpus_out_of_range.toml",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(stdout(&o).contains("labs/workflow.toml: ok"), "{}", show(&o));
-    assert!(stderr(&o).contains("tests/fixtures/invalid/cpus_out_of_range.toml:9:8"), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("labs/workflow.toml: ok"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        stderr(&o).contains("tests/fixtures/invalid/cpus_out_of_range.toml:9:8"),
+        "{}",
+        show(&o)
+    );
     assert!(stderr(&o).contains("1 of 2 labs invalid"), "{}", show(&o));
 
     // render refuses an invalid lab with the same diagnostics and writes nothing.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = labctl(&["render", "tests/fixtures/invalid/ip_duplicate.toml", "--out", out.to_str().unwrap()]);
+    let o = labctl(&[
+        "render",
+        "tests/fixtures/invalid/ip_duplicate.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(stderr(&o).contains("ip_duplicate.toml:12:6"), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("ip_duplicate.toml:12:6"),
+        "{}",
+        show(&o)
+    );
     assert!(!out.exists());
 }
 
@@ -174,11 +243,20 @@ fn bad_usage_exits_2() {
 }
 
 fn assert_rendered(dir: &Path, roles: &[&str]) {
-    for f in ["Vagrantfile", "inventory.ini", "summary.txt", "roles/_labctl/wrapper.sh"] {
+    for f in [
+        "Vagrantfile",
+        "inventory.ini",
+        "summary.txt",
+        "roles/_labctl/wrapper.sh",
+    ] {
         assert!(dir.join(f).is_file(), "{} missing", dir.join(f).display());
     }
     for r in roles {
-        assert!(dir.join("roles").join(r).join("provision.sh").is_file(), "role {r} missing in {}", dir.display());
+        assert!(
+            dir.join("roles").join(r).join("provision.sh").is_file(),
+            "role {r} missing in {}",
+            dir.display()
+        );
     }
 }
 
@@ -188,11 +266,27 @@ fn render_workflow_into_out_dir() {
     let out = tmp.path().join("wf");
     let o = labctl(&["render", "workflow", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert!(stdout(&o).contains("rendered lab workflow into"), "{}", show(&o));
-    assert_rendered(&out, &["gitserver", "ansible-mgmt", "ansible-push", "managed", "ansible-pull"]);
+    assert!(
+        stdout(&o).contains("rendered lab workflow into"),
+        "{}",
+        show(&o)
+    );
+    assert_rendered(
+        &out,
+        &[
+            "gitserver",
+            "ansible-mgmt",
+            "ansible-push",
+            "managed",
+            "ansible-pull",
+        ],
+    );
     let vf = std::fs::read_to_string(out.join("Vagrantfile")).unwrap();
     for node in ["gitlab", "mgmt", "lb", "web1", "web2"] {
-        assert!(vf.contains(&format!("config.vm.define '{node}' do")), "{node} not defined");
+        assert!(
+            vf.contains(&format!("config.vm.define '{node}' do")),
+            "{node} not defined"
+        );
     }
     let inv = std::fs::read_to_string(out.join("inventory.ini")).unwrap();
     assert!(inv.contains("web2 ansible_host=192.168.57.22"), "{inv}");
@@ -215,19 +309,32 @@ fn works_outside_the_repository() {
 
     // A lab file by relative path, in a sub-folder; its state dir sits beside it.
     std::fs::create_dir(cwd.path().join("mine")).unwrap();
-    std::fs::copy(repo().join("labs/workflow.toml"), cwd.path().join("mine/my-lab.toml")).unwrap();
+    std::fs::copy(
+        repo().join("labs/workflow.toml"),
+        cwd.path().join("mine/my-lab.toml"),
+    )
+    .unwrap();
     let o = labctl_in(cwd.path(), &["validate", "mine/my-lab.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let o = labctl_in(cwd.path(), &["render", "mine/my-lab.toml"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert_rendered(&cwd.path().join("mine/.labctl/workflow"), &["gitserver", "ansible-pull"]);
-    let o = labctl_in(cwd.path(), &["render", "mine/my-lab.toml", "--out", "elsewhere"]);
+    assert_rendered(
+        &cwd.path().join("mine/.labctl/workflow"),
+        &["gitserver", "ansible-pull"],
+    );
+    let o = labctl_in(
+        cwd.path(),
+        &["render", "mine/my-lab.toml", "--out", "elsewhere"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_rendered(&cwd.path().join("elsewhere"), &["gitserver"]);
 
     // An absolute path to a lab file in the repository.
     let bench = repo().join("labs/bench.toml");
-    let o = labctl_in(cwd.path(), &["render", bench.to_str().unwrap(), "--out", "b"]);
+    let o = labctl_in(
+        cwd.path(),
+        &["render", bench.to_str().unwrap(), "--out", "b"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_rendered(&cwd.path().join("b"), &["netshape", "docker-host"]);
 }
@@ -237,7 +344,11 @@ fn works_outside_the_repository() {
 fn user_roles_beside_the_lab_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("provision/hello")).unwrap();
-    std::fs::write(dir.path().join("provision/hello/provision.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    std::fs::write(
+        dir.path().join("provision/hello/provision.sh"),
+        "#!/bin/sh\necho hello\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("lab.toml"),
         "name = \"mine\"\n\n[network]\nsubnet = \"192.168.63.0/24\"\n\n[[node]]\nname = \"a\"\nip = \"192.168.63.10\"\nroles = [\"hello\"]\n",
@@ -258,20 +369,41 @@ fn user_roles_beside_the_lab_file() {
 #[test]
 fn render_refuses_path_escapes_in_out() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "a/../b"]).current_dir(tmp.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(["render", "workflow", "--out", "a/../b"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`..`"));
     // A symbolic link planted inside the output folder is not written through.
     let victim = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("o")).unwrap();
     std::os::unix::fs::symlink(victim.path(), tmp.path().join("o/roles")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "o"]).current_dir(tmp.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(["render", "workflow", "--out", "o"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
-    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "nothing written through the link");
+    assert_eq!(
+        std::fs::read_dir(victim.path()).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
     // The output folder itself as a link.
     std::os::unix::fs::symlink(victim.path(), tmp.path().join("link")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out", "link"]).current_dir(tmp.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(["render", "workflow", "--out", "link"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -287,12 +419,28 @@ fn lint_flags_insecure_patterns_unless_the_lab_accepts_them() {
     std::fs::write(tmp.path().join("bad.toml"), lab(false)).unwrap();
     std::fs::write(tmp.path().join("ok.toml"), lab(true)).unwrap();
     for cmd in ["lint", "validate"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args([cmd, "bad.toml"]).current_dir(tmp.path()).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+            .args([cmd, "bad.toml"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("bad.toml:7:") && err.contains("credentials-in-url") && err.contains("host-key-checking-off"), "{err}");
-        let out = Command::new(env!("CARGO_BIN_EXE_labctl")).args([cmd, "ok.toml"]).current_dir(tmp.path()).output().unwrap();
+        assert!(
+            err.contains("bad.toml:7:")
+                && err.contains("credentials-in-url")
+                && err.contains("host-key-checking-off"),
+            "{err}"
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+            .args([cmd, "ok.toml"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cmd}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("insecure = true"), "warns every run");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("insecure = true"),
+            "warns every run"
+        );
     }
 }

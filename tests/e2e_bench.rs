@@ -10,7 +10,10 @@ use common::*;
 #[test]
 fn bench_lab_measures_and_asserts_ratios() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-bench-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-bench-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["bench"]);
     let before = snapshot(&["labctl-bench", dir.to_str().unwrap()]);
@@ -19,8 +22,18 @@ fn bench_lab_measures_and_asserts_ratios() {
     let out = labctl(
         dir,
         &[
-            "test", "bench", "--provider", "docker", "--bench-rounds", "2", "--bench-duration", "2",
-            "--report", &format!("junit:{}", junit.display()), "--report", &format!("json:{}", json_report.display()),
+            "test",
+            "bench",
+            "--provider",
+            "docker",
+            "--bench-rounds",
+            "2",
+            "--bench-duration",
+            "2",
+            "--report",
+            &format!("junit:{}", junit.display()),
+            "--report",
+            &format!("json:{}", json_report.display()),
         ],
     );
     assert_eq!(out.status.code(), Some(0), "labctl test bench failed");
@@ -28,24 +41,46 @@ fn bench_lab_measures_and_asserts_ratios() {
     // One testcase per ratio bound, all passing.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("valid JUnit XML");
-    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
     assert_eq!(cases.len(), 6, "{xml}");
-    assert!(cases.iter().all(|c| !c.children().any(|x| x.has_tag_name("failure") || x.has_tag_name("error"))), "{xml}");
-    assert!(cases.iter().any(|c| c.attribute("name") == Some("shaped baseline near the link rate")));
+    assert!(
+        cases.iter().all(|c| !c
+            .children()
+            .any(|x| x.has_tag_name("failure") || x.has_tag_name("error"))),
+        "{xml}"
+    );
+    assert!(cases
+        .iter()
+        .any(|c| c.attribute("name") == Some("shaped baseline near the link rate")));
 
     // The run record: six scenarios, each measured in every round.
-    let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(".labctl/bench/bench/last.json")).unwrap()).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(".labctl/bench/bench/last.json")).unwrap(),
+    )
+    .unwrap();
     let summaries = rec["summaries"].as_array().unwrap();
     assert_eq!(summaries.len(), 6, "{rec}");
-    let raw_files = std::fs::read_dir(dir.join(".labctl/bench/bench/raw")).unwrap().count();
-    assert!(raw_files >= 2 * 10, "raw iperf3 JSON kept per run: {raw_files}");
+    let raw_files = std::fs::read_dir(dir.join(".labctl/bench/bench/raw"))
+        .unwrap()
+        .count();
+    assert!(
+        raw_files >= 2 * 10,
+        "raw iperf3 JSON kept per run: {raw_files}"
+    );
 
     // The chart is well-formed SVG with a bar per scenario.
     let svg = std::fs::read_to_string(dir.join(".labctl/bench/bench/last.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     for s in summaries {
-        assert!(svg.contains(s["scenario"].as_str().unwrap()), "chart lacks {}", s["scenario"]);
+        assert!(
+            svg.contains(s["scenario"].as_str().unwrap()),
+            "chart lacks {}",
+            s["scenario"]
+        );
         assert_eq!(s["runs"], s["measured"], "every run measured: {s}");
     }
 

@@ -9,14 +9,32 @@ use common::*;
 #[test]
 fn docker_deploy_lab_end_to_end() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-dd-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-dd-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["docker-deploy"]);
     let before = snapshot(&["labctl-docker-deploy", dir.to_str().unwrap()]);
     let report = dir.join("dd.json");
-    let out = labctl(dir, &["test", "docker-deploy", "--provider", "docker", "--report", &format!("json:{}", report.display())]);
-    assert_eq!(out.status.code(), Some(0), "labctl test docker-deploy did not pass");
-    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let out = labctl(
+        dir,
+        &[
+            "test",
+            "docker-deploy",
+            "--provider",
+            "docker",
+            "--report",
+            &format!("json:{}", report.display()),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "labctl test docker-deploy did not pass"
+    );
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let results = rep["results"].as_array().unwrap();
     assert!(results.len() >= 8, "{rep}");
     assert!(results.iter().all(|r| r["passed"] == true), "{rep}");
@@ -27,5 +45,8 @@ fn docker_deploy_lab_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "checks after restart");
 
     ok(&labctl(dir, &["down", "docker-deploy"]));
-    assert_clean(&before, &snapshot(&["labctl-docker-deploy", dir.to_str().unwrap()]));
+    assert_clean(
+        &before,
+        &snapshot(&["labctl-docker-deploy", dir.to_str().unwrap()]),
+    );
 }

@@ -17,7 +17,10 @@ const NET: &str = "labctl-faults";
 fn write_lab(dir: &Path, slow: u32, fail_at: u32) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faults");
     copy_dir(&src.join("provision"), &dir.join("provision"));
-    let text = std::fs::read_to_string(src.join("lab.toml")).unwrap().replace("@SLOW@", &slow.to_string()).replace("@FAIL@", &fail_at.to_string());
+    let text = std::fs::read_to_string(src.join("lab.toml"))
+        .unwrap()
+        .replace("@SLOW@", &slow.to_string())
+        .replace("@FAIL@", &fail_at.to_string());
     let lab = dir.join("lab.toml");
     std::fs::write(&lab, text).unwrap();
     lab
@@ -42,11 +45,17 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 }
 
 fn network_exists() -> bool {
-    Command::new("docker").args(["network", "inspect", NET]).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("docker")
+        .args(["network", "inspect", NET])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 fn containers_exist() -> bool {
-    !sh(&format!("docker ps -aq --filter label=labctl.lab={LAB}")).trim().is_empty()
+    !sh(&format!("docker ps -aq --filter label=labctl.lab={LAB}"))
+        .trim()
+        .is_empty()
 }
 
 fn stderr(o: &std::process::Output) -> String {
@@ -70,11 +79,16 @@ fn sigkill_during_up_then_down_leaves_nothing() {
         ("after the network exists", |_| network_exists()),
         ("while containers start", |_| containers_exist()),
         ("in the middle of provisioning", |d| {
-            std::fs::read_to_string(d.join(".labctl/faults/logs/node1.log")).map(|t| t.contains("step 1/2 wait")).unwrap_or(false)
+            std::fs::read_to_string(d.join(".labctl/faults/logs/node1.log"))
+                .map(|t| t.contains("step 1/2 wait"))
+                .unwrap_or(false)
         }),
     ];
     for (what, reached) in points {
-        let tmp = tempfile::Builder::new().prefix("labctl-e2e-kill-").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("labctl-e2e-kill-")
+            .tempdir()
+            .unwrap();
         let dir = tmp.path();
         let lab = write_lab(dir, 30, 0);
         let lab = lab.to_str().unwrap();
@@ -85,7 +99,10 @@ fn sigkill_during_up_then_down_leaves_nothing() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // The state file is readable after the kill (written atomically).
-        let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(".labctl/faults/state.json")).unwrap()).unwrap();
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(".labctl/faults/state.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(state["lab"], LAB, "{what}");
         let out = labctl(dir, &["down", lab]);
         assert!(out.status.success(), "down after SIGKILL {what}");
@@ -96,7 +113,10 @@ fn sigkill_during_up_then_down_leaves_nothing() {
 #[test]
 fn ctrl_c_during_up_stops_children_and_cleans_up() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-int-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-int-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let lab = write_lab(dir, 30, 0);
     let lab = lab.to_str().unwrap();
@@ -104,7 +124,11 @@ fn ctrl_c_during_up_stops_children_and_cleans_up() {
     let before = snap(dir);
     let child = spawn(dir, &["up", lab, "--provider", "docker"]);
     wait_until("containers", Duration::from_secs(900), containers_exist);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = std::fs::read_to_string(dir.join("spawned.err")).unwrap();
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -116,20 +140,36 @@ fn ctrl_c_during_up_stops_children_and_cleans_up() {
 #[test]
 fn failing_role_is_named_and_recoverable() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-fail-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-fail-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 3);
     let lab_s = lab.to_str().unwrap().to_string();
     let lab = lab_s.as_str();
     let _down = DownGuard::new(dir, &[lab]);
     let before = snap(dir);
-    let out = labctl(dir, &["up", lab, "--provider", "docker", "--keep-on-failure"]);
+    let out = labctl(
+        dir,
+        &["up", lab, "--provider", "docker", "--keep-on-failure"],
+    );
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
-    assert!(err.contains("node node1, role flaky, step 3/5: exit 1"), "{err}");
-    assert!(err.contains("failing at part 3 on purpose"), "stderr tail shown: {err}");
+    assert!(
+        err.contains("node node1, role flaky, step 3/5: exit 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("failing at part 3 on purpose"),
+        "stderr tail shown: {err}"
+    );
     // The other node's provisioning finished and is reported.
-    assert!(err.lines().any(|l| l.starts_with("node2") && l.contains("flaky") && l.contains("changed")), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("node2") && l.contains("flaky") && l.contains("changed")),
+        "{err}"
+    );
     // Fix the role's input and provision again: it completes.
     write_lab(dir, 0, 0);
     let out = labctl(dir, &["provision", lab]);
@@ -141,7 +181,10 @@ fn failing_role_is_named_and_recoverable() {
 #[test]
 fn running_lab_faults() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-run-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-run-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 0);
     let lab_s = lab.to_str().unwrap().to_string();
@@ -151,62 +194,153 @@ fn running_lab_faults() {
     ok(&labctl(dir, &["up", lab, "--provider", "docker"]));
 
     // A busy iperf3 port: labctl picks another free one.
-    ok(&labctl(dir, &["exec", lab, "node2", "--", "sh", "-c", "nohup python3 -m http.server 5201 >/dev/null 2>&1 & sleep 1"]));
+    ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "sh",
+            "-c",
+            "nohup python3 -m http.server 5201 >/dev/null 2>&1 & sleep 1",
+        ],
+    ));
     let out = labctl(dir, &["bench", lab, "--rounds", "1", "--duration", "1"]);
-    assert_eq!(out.status.code(), Some(0), "busy port avoided: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "busy port avoided: {}",
+        stderr(&out)
+    );
     // iperf3 missing on the server: "could not run" (exit 3), not a ratio verdict.
-    ok(&labctl(dir, &["exec", lab, "node2", "--", "sudo", "mv", "/usr/bin/iperf3", "/usr/bin/iperf3.off"]));
+    ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "sudo",
+            "mv",
+            "/usr/bin/iperf3",
+            "/usr/bin/iperf3.off",
+        ],
+    ));
     let out = labctl(dir, &["bench", lab, "--rounds", "1", "--duration", "1"]);
     assert_eq!(out.status.code(), Some(3));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-    assert!(all.contains("could not") && all.contains("scenario raw"), "{all}");
-    ok(&labctl(dir, &["exec", lab, "node2", "--", "sudo", "mv", "/usr/bin/iperf3.off", "/usr/bin/iperf3"]));
+    assert!(
+        all.contains("could not") && all.contains("scenario raw"),
+        "{all}"
+    );
+    ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "sudo",
+            "mv",
+            "/usr/bin/iperf3.off",
+            "/usr/bin/iperf3",
+        ],
+    ));
 
     // A node whose host key changed after first contact: refused, naming it.
     let kh_path = dir.join(".labctl/faults/known_hosts");
     let kh = std::fs::read_to_string(&kh_path).unwrap();
-    let key_of = |alias: &str| kh.lines().find(|l| l.starts_with(alias)).map(|l| l.splitn(2, ' ').nth(1).unwrap().to_string()).unwrap();
+    let key_of = |alias: &str| {
+        kh.lines()
+            .find(|l| l.starts_with(alias))
+            .map(|l| l.splitn(2, ' ').nth(1).unwrap().to_string())
+            .unwrap()
+    };
     let forged: String = kh
         .lines()
-        .map(|l| if l.starts_with("labctl-faults-node1 ") { format!("labctl-faults-node1 {}\n", key_of("labctl-faults-node2 ")) } else { format!("{l}\n") })
+        .map(|l| {
+            if l.starts_with("labctl-faults-node1 ") {
+                format!("labctl-faults-node1 {}\n", key_of("labctl-faults-node2 "))
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect();
     std::fs::write(&kh_path, forged).unwrap();
     let out = labctl(dir, &["exec", lab, "node1", "--", "true"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("node node1: its SSH host key changed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node node1: its SSH host key changed"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::write(&kh_path, &kh).unwrap();
     ok(&labctl(dir, &["exec", lab, "node1", "--", "true"]));
 
     // A node that stops answering: bounded, and the error names node and address.
     let c1 = format!("labctl-{LAB}-node1");
-    assert!(Command::new("docker").args(["pause", &c1]).status().unwrap().success());
+    assert!(Command::new("docker")
+        .args(["pause", &c1])
+        .status()
+        .unwrap()
+        .success());
     let t = Instant::now();
     let out = labctl(dir, &["exec", lab, "node1", "--", "true"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(t.elapsed() < Duration::from_secs(120), "no hang: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(120),
+        "no hang: {:?}",
+        t.elapsed()
+    );
     let err = stderr(&out);
-    assert!(err.contains("node node1") && err.contains("127.0.0.1:"), "{err}");
+    assert!(
+        err.contains("node node1") && err.contains("127.0.0.1:"),
+        "{err}"
+    );
     let out = labctl(dir, &["provision", lab, "--node", "node1"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("node node1"), "{}", stderr(&out));
-    assert!(Command::new("docker").args(["unpause", &c1]).status().unwrap().success());
+    assert!(Command::new("docker")
+        .args(["unpause", &c1])
+        .status()
+        .unwrap()
+        .success());
 
     // The lab's network removed by hand: test and bench refuse (exit 3) before
     // sending anything toward lab addresses.
     for c in ["node1", "node2"] {
-        Command::new("docker").args(["network", "disconnect", "-f", NET, &format!("labctl-{LAB}-{c}")]).status().unwrap();
+        Command::new("docker")
+            .args([
+                "network",
+                "disconnect",
+                "-f",
+                NET,
+                &format!("labctl-{LAB}-{c}"),
+            ])
+            .status()
+            .unwrap();
     }
-    assert!(Command::new("docker").args(["network", "rm", NET]).status().unwrap().success());
+    assert!(Command::new("docker")
+        .args(["network", "rm", NET])
+        .status()
+        .unwrap()
+        .success());
     for args in [vec!["test", lab], vec!["bench", lab, "--rounds", "1"]] {
         let out = labctl(dir, &args);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = stderr(&out);
         assert!(err.contains("network safety"), "{err}");
-        assert!(!err.contains("PASS") && !err.contains("round 1"), "nothing was sent: {err}");
+        assert!(
+            !err.contains("PASS") && !err.contains("round 1"),
+            "nothing was sent: {err}"
+        );
     }
 
     // Containers removed by hand, then down twice: both succeed and say so.
-    sh(&format!("docker rm -f $(docker ps -aq --filter label=labctl.lab={LAB})"));
+    sh(&format!(
+        "docker rm -f $(docker ps -aq --filter label=labctl.lab={LAB})"
+    ));
     let out = labctl(dir, &["down", lab]);
     assert!(out.status.success());
     let out = labctl(dir, &["down", lab]);
@@ -218,7 +352,10 @@ fn running_lab_faults() {
 #[test]
 fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-lock-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-lock-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let lab = write_lab(dir, 20, 0);
     let lab = lab.to_str().unwrap();
@@ -230,7 +367,11 @@ fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
     let out = labctl(dir, &["up", lab, "--provider", "docker"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(t.elapsed() < Duration::from_secs(20), "fails at once");
-    assert!(stderr(&out).contains(&format!("pid {}", first.id())), "names the holder: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pid {}", first.id())),
+        "names the holder: {}",
+        stderr(&out)
+    );
     first.wait().unwrap();
     ok(&labctl(dir, &["down", lab]));
     // A lock file left by a process that no longer exists is taken over.
@@ -243,19 +384,33 @@ fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
 #[test]
 fn corrupt_state_files_give_clear_errors() {
     let _g = serial();
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-state-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-state-")
+        .tempdir()
+        .unwrap();
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 0);
     let lab = lab.to_str().unwrap();
     let state = dir.join(".labctl/faults/state.json");
     std::fs::create_dir_all(state.parent().unwrap()).unwrap();
-    for (what, content) in [("empty", ""), ("truncated", "{\"lab\": \"faults\", \"provider\": \"doc"), ("corrupt", "\u{0}\u{1}garbage")] {
+    for (what, content) in [
+        ("empty", ""),
+        ("truncated", "{\"lab\": \"faults\", \"provider\": \"doc"),
+        ("corrupt", "\u{0}\u{1}garbage"),
+    ] {
         std::fs::write(&state, content).unwrap();
-        for args in [vec!["provision", lab], vec!["status", lab], vec!["down", lab]] {
+        for args in [
+            vec!["provision", lab],
+            vec!["status", lab],
+            vec!["down", lab],
+        ] {
             let out = labctl(dir, &args);
             assert_eq!(out.status.code(), Some(3), "{what} {args:?}");
             let err = stderr(&out);
-            assert!(err.contains("state.json") && err.contains("--force"), "{what}: {err}");
+            assert!(
+                err.contains("state.json") && err.contains("--force"),
+                "{what}: {err}"
+            );
             assert!(!err.contains("panicked"), "{err}");
         }
         // The documented way out works.

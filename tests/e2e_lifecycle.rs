@@ -43,12 +43,31 @@ fn lifecycle_of_a_two_node_lab() {
     assert!(seen.is_empty(), "secret in process arguments: {seen:?}");
     // The role got the secret (its digest matches), output and logs masked it,
     // and no file labctl wrote holds it.
-    let digest = ok(&labctl(dir, &["exec", lab, "node1", "--", "sudo", "cat", "/var/lib/labctl/token.sha256"]));
-    let want = sh(&format!("printf '%s' '{CANARY}' | sha256sum | cut -d' ' -f1"));
+    let digest = ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node1",
+            "--",
+            "sudo",
+            "cat",
+            "/var/lib/labctl/token.sha256",
+        ],
+    ));
+    let want = sh(&format!(
+        "printf '%s' '{CANARY}' | sha256sum | cut -d' ' -f1"
+    ));
     assert_eq!(digest.trim(), want.trim());
     let up_err = String::from_utf8_lossy(&up.stderr);
-    assert!(!up_err.contains(CANARY) && up_err.contains("token is ***"), "{up_err}");
-    let leaked = sh(&format!("grep -rl -a -F '{CANARY}' '{}' 2>/dev/null", dir.display()));
+    assert!(
+        !up_err.contains(CANARY) && up_err.contains("token is ***"),
+        "{up_err}"
+    );
+    let leaked = sh(&format!(
+        "grep -rl -a -F '{CANARY}' '{}' 2>/dev/null",
+        dir.display()
+    ));
     assert!(leaked.trim().is_empty(), "secret written to: {leaked}");
 
     // status --json: both nodes running, at their lab addresses.
@@ -62,7 +81,17 @@ fn lifecycle_of_a_two_node_lab() {
     }
 
     // exec passes the exit code through and shows the role's work.
-    let out = labctl(dir, &["exec", lab, "node1", "--", "cat", "/var/www/html/index.html"]);
+    let out = labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node1",
+            "--",
+            "cat",
+            "/var/www/html/index.html",
+        ],
+    );
     assert!(ok(&out).contains("<h1>node1</h1>"));
     let out = labctl(dir, &["exec", lab, "node2", "--", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
@@ -71,49 +100,170 @@ fn lifecycle_of_a_two_node_lab() {
     let rep = json(&labctl(dir, &["provision", lab, "--json"]));
     let tasks = rep["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2);
-    assert!(tasks.iter().all(|t| t["outcome"]["status"] == "unchanged"), "{rep}");
+    assert!(
+        tasks.iter().all(|t| t["outcome"]["status"] == "unchanged"),
+        "{rep}"
+    );
 
     // Drift: remove the page on node2; exactly that role on that node changes.
-    ok(&labctl(dir, &["exec", lab, "node2", "--", "sudo", "rm", "/var/www/html/index.html"]));
+    ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "sudo",
+            "rm",
+            "/var/www/html/index.html",
+        ],
+    ));
     let rep = json(&labctl(dir, &["provision", lab, "--json"]));
     for t in rep["tasks"].as_array().unwrap() {
-        let want = if t["node"] == "node2" { "changed" } else { "unchanged" };
+        let want = if t["node"] == "node2" {
+            "changed"
+        } else {
+            "unchanged"
+        };
         assert_eq!(t["outcome"]["status"], want, "{rep}");
     }
-    let out = labctl(dir, &["exec", lab, "node1", "--", "curl", "-s", "http://192.168.62.12/"]);
+    let out = labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node1",
+            "--",
+            "curl",
+            "-s",
+            "http://192.168.62.12/",
+        ],
+    );
     assert!(ok(&out).contains("<h1>node2</h1>"));
 
     // Restart without provisioning: nginx comes back through the node's init.
     ok(&labctl(dir, &["restart", lab]));
-    let out = labctl(dir, &["exec", lab, "node2", "--", "curl", "-s", "--retry", "10", "--retry-connrefused", "--retry-delay", "1", "http://192.168.62.11/"]);
+    let out = labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "curl",
+            "-s",
+            "--retry",
+            "10",
+            "--retry-connrefused",
+            "--retry-delay",
+            "1",
+            "http://192.168.62.11/",
+        ],
+    );
     assert!(ok(&out).contains("<h1>node1</h1>"));
 
     // Each node made its own host key; Vagrant's insecure key is gone.
-    let k1 = ok(&labctl(dir, &["exec", lab, "node1", "--", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]));
-    let k2 = ok(&labctl(dir, &["exec", lab, "node2", "--", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]));
+    let k1 = ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node1",
+            "--",
+            "cat",
+            "/etc/ssh/ssh_host_ed25519_key.pub",
+        ],
+    ));
+    let k2 = ok(&labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "node2",
+            "--",
+            "cat",
+            "/etc/ssh/ssh_host_ed25519_key.pub",
+        ],
+    ));
     let key = |s: &str| s.split_whitespace().nth(1).unwrap_or("").to_string();
     assert!(!key(&k1).is_empty());
     assert_ne!(key(&k1), key(&k2), "nodes share a host key");
     // Vagrant's well-known insecure key is authorized nowhere; per-machine keys
     // are private (0600).
     let insecure = sh("cat $(dpkg -L vagrant | grep 'keys/vagrant.pub$' | head -n1)");
-    let insecure_key = insecure.split_whitespace().nth(1).unwrap_or("none").to_string();
-    assert!(insecure_key.len() > 100, "found Vagrant's public key: {insecure}");
+    let insecure_key = insecure
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("none")
+        .to_string();
+    assert!(
+        insecure_key.len() > 100,
+        "found Vagrant's public key: {insecure}"
+    );
     for node in ["node1", "node2"] {
-        let ak = ok(&labctl(dir, &["exec", lab, node, "--", "cat", "/home/vagrant/.ssh/authorized_keys"]));
-        assert!(!ak.contains(&insecure_key), "{node} still authorizes the insecure key: {ak}");
-        let key = dir.join(format!(".labctl/e2e/.vagrant/machines/{node}/docker/private_key"));
+        let ak = ok(&labctl(
+            dir,
+            &[
+                "exec",
+                lab,
+                node,
+                "--",
+                "cat",
+                "/home/vagrant/.ssh/authorized_keys",
+            ],
+        ));
+        assert!(
+            !ak.contains(&insecure_key),
+            "{node} still authorizes the insecure key: {ak}"
+        );
+        let key = dir.join(format!(
+            ".labctl/e2e/.vagrant/machines/{node}/docker/private_key"
+        ));
         let mode = std::fs::metadata(&key).unwrap().permissions();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(mode.mode() & 0o077, 0, "{} is readable by others", key.display());
+        assert_eq!(
+            mode.mode() & 0o077,
+            0,
+            "{} is readable by others",
+            key.display()
+        );
     }
 
     // A second copy beside the first.
-    ok(&labctl(dir, &["up", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"]));
-    let st2 = json(&labctl(dir, &["status", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24", "--json"]));
+    ok(&labctl(
+        dir,
+        &["up", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"],
+    ));
+    let st2 = json(&labctl(
+        dir,
+        &[
+            "status",
+            lab,
+            "--name",
+            "e2e2",
+            "--subnet",
+            "192.168.63.0/24",
+            "--json",
+        ],
+    ));
     assert_eq!(st2["nodes"][0]["ip"], "192.168.63.11");
     assert_eq!(st2["nodes"][0]["state"], "running");
-    let out = labctl(dir, &["exec", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24", "node1", "--", "curl", "-s", "http://192.168.63.12/"]);
+    let out = labctl(
+        dir,
+        &[
+            "exec",
+            lab,
+            "--name",
+            "e2e2",
+            "--subnet",
+            "192.168.63.0/24",
+            "node1",
+            "--",
+            "curl",
+            "-s",
+            "http://192.168.63.12/",
+        ],
+    );
     assert!(ok(&out).contains("<h1>node2</h1>"));
 
     // A third copy on the first one's subnet is refused before anything exists.
@@ -124,7 +274,10 @@ fn lifecycle_of_a_two_node_lab() {
     assert!(err.contains("overlaps") && err.contains("e2e"), "{err}");
     assert_clean(&mid, &snapshot(&["labctl-e2e3"]));
 
-    ok(&labctl(dir, &["down", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"]));
+    ok(&labctl(
+        dir,
+        &["down", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"],
+    ));
     let out = ok(&labctl(dir, &["down", lab]));
     let _ = out;
     // down twice: succeeds and says the lab is already gone.
@@ -132,5 +285,8 @@ fn lifecycle_of_a_two_node_lab() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already down"));
 
-    assert_clean(&before, &snapshot(&["labctl-e2e", "labctl-e2e2", dir.to_str().unwrap()]));
+    assert_clean(
+        &before,
+        &snapshot(&["labctl-e2e", "labctl-e2e2", dir.to_str().unwrap()]),
+    );
 }

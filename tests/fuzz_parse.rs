@@ -10,14 +10,21 @@ use std::sync::LazyLock;
 static ROLES: LazyLock<RoleSet> = LazyLock::new(|| RoleSet::load(None).unwrap());
 
 fn shipped() -> Vec<String> {
-    labctl::assets::lab_names().into_iter().map(|n| labctl::assets::lab_text(&n).unwrap().to_string()).collect()
+    labctl::assets::lab_names()
+        .into_iter()
+        .map(|n| labctl::assets::lab_text(&n).unwrap().to_string())
+        .collect()
 }
 
 fn check(text: &str) {
     let src = SourceFile::new("fuzz.toml", text);
     let lines = text.split('\n').count().max(1);
     for d in labctl::lab::diagnose(&src, &ROLES) {
-        assert!(d.line >= 1 && d.line <= lines, "line {} outside 1..={lines}: {d}", d.line);
+        assert!(
+            d.line >= 1 && d.line <= lines,
+            "line {} outside 1..={lines}: {d}",
+            d.line
+        );
         assert!(d.column >= 1, "{d}");
         let rendered = src.render(&d);
         assert!(rendered.contains("fuzz.toml:"), "{rendered}");

@@ -34,14 +34,24 @@ fn snapshots(#[case] name: &str) {
     // The role folders the standalone Vagrantfile uploads are all there.
     let loaded = lab::load(name).unwrap();
     for role in loaded.lab.roles() {
-        assert!(r.files.contains_key(&format!("roles/{role}/provision.sh")), "{name}: roles/{role}/provision.sh missing");
+        assert!(
+            r.files.contains_key(&format!("roles/{role}/provision.sh")),
+            "{name}: roles/{role}/provision.sh missing"
+        );
     }
-    assert!(r.files.contains_key("roles/_labctl/wrapper.sh"), "{name}: the provisioning wrapper is missing");
+    assert!(
+        r.files.contains_key("roles/_labctl/wrapper.sh"),
+        "{name}: the provisioning wrapper is missing"
+    );
 }
 
 #[test]
 fn every_shipped_lab_has_snapshots() {
-    assert_eq!(labctl::assets::lab_names(), SHIPPED, "add the new lab to SHIPPED and to the snapshot cases");
+    assert_eq!(
+        labctl::assets::lab_names(),
+        SHIPPED,
+        "add the new lab to SHIPPED and to the snapshot cases"
+    );
 }
 
 /// The same lab renders to the same bytes, in memory and on disk.
@@ -58,13 +68,25 @@ fn two_renders_are_byte_identical() {
             .arg(dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (fa, fb) = (read_tree(a.path()), read_tree(b.path()));
-    assert!(fa.contains_key("Vagrantfile") && fa.len() > 3, "{:?}", fa.keys());
+    assert!(
+        fa.contains_key("Vagrantfile") && fa.len() > 3,
+        "{:?}",
+        fa.keys()
+    );
     assert_eq!(fa, fb);
     // Rendering again into the same folder changes nothing.
-    let again = Command::new(env!("CARGO_BIN_EXE_labctl")).args(["render", "workflow", "--out"]).arg(a.path()).output().unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(["render", "workflow", "--out"])
+        .arg(a.path())
+        .output()
+        .unwrap();
     assert!(again.status.success());
     assert_eq!(read_tree(a.path()), fb);
 }
@@ -76,7 +98,10 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(base, &p, out);
             } else {
-                out.insert(p.strip_prefix(base).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(base).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -99,8 +124,11 @@ pub fn generated_lab(n: usize) -> String {
             _ if i % 10 == 5 => r#"["netshape"]"#,
             _ => r#"["managed", "ansible-pull"]"#,
         };
-        let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 77, 0, 10)) + i as u32);
-        s.push_str(&format!("\n[[node]]\nname = \"n{i}\"\nip = \"{ip}\"\nroles = {roles}\n"));
+        let ip =
+            std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 77, 0, 10)) + i as u32);
+        s.push_str(&format!(
+            "\n[[node]]\nname = \"n{i}\"\nip = \"{ip}\"\nroles = {roles}\n"
+        ));
         if i % 10 == 0 {
             s.push_str("nested_containers = true\n");
         }
@@ -114,8 +142,12 @@ pub fn generated_lab(n: usize) -> String {
 #[test]
 fn renders_a_200_node_lab() {
     let text = generated_lab(200);
-    let loaded = lab::load_source(SourceFile::new("big.toml", text), None, RoleSet::load(None).unwrap())
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let loaded = lab::load_source(
+        SourceFile::new("big.toml", text),
+        None,
+        RoleSet::load(None).unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(loaded.lab.nodes.len(), 200);
     // 10.77.0.0/16 is outside VirtualBox's default range: a warning, not an error.
     assert_eq!(loaded.warnings.len(), 1, "{}", loaded.render_warnings());
@@ -126,8 +158,17 @@ fn renders_a_200_node_lab() {
     assert!(vf.contains("ip: '10.77.0.209'"));
     let inv = r.text("inventory.ini");
     assert!(inv.contains("n199 ansible_host=10.77.0.209\n"), "{inv}");
-    assert_eq!(inv.lines().filter(|l| l.contains("ansible_host=")).count(), 200);
-    assert_eq!(r.text("summary.txt").lines().filter(|l| l.starts_with('n')).count(), 200 + 1 /* "network ..." */);
+    assert_eq!(
+        inv.lines().filter(|l| l.contains("ansible_host=")).count(),
+        200
+    );
+    assert_eq!(
+        r.text("summary.txt")
+            .lines()
+            .filter(|l| l.starts_with('n'))
+            .count(),
+        200 + 1 /* "network ..." */
+    );
     // Deterministic at this size too.
     assert_eq!(render(&loaded).unwrap().files, r.files);
 }

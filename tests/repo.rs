@@ -29,7 +29,13 @@ impl Runner for Recording {
 
 impl Recording {
     fn ran(&self, prefix: &str) -> Vec<String> {
-        self.calls.lock().unwrap().iter().filter(|c| c.starts_with(prefix)).cloned().collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -45,7 +51,11 @@ fn run(cmd: &mut std::process::Command) -> std::process::Output {
 }
 
 fn text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A private APT root whose only source is `uri` (a flat repository) signed
@@ -57,13 +67,22 @@ struct Apt {
 
 impl Apt {
     fn new(root: &Path, uri: &str, keyring: &Path) -> Apt {
-        for d in ["etc/sources.list.d", "etc/apt.conf.d", "etc/preferences.d", "lists/partial", "cache/archives/partial"] {
+        for d in [
+            "etc/sources.list.d",
+            "etc/apt.conf.d",
+            "etc/preferences.d",
+            "lists/partial",
+            "cache/archives/partial",
+        ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         std::fs::write(root.join("status"), "").unwrap();
         std::fs::write(
             root.join("etc/sources.list.d/lab.sources"),
-            format!("Types: deb\nURIs: {uri}\nSuites: ./\nSigned-By: {}\n", keyring.display()),
+            format!(
+                "Types: deb\nURIs: {uri}\nSuites: ./\nSigned-By: {}\n",
+                keyring.display()
+            ),
         )
         .unwrap();
         let r = root.display();
@@ -81,7 +100,10 @@ impl Apt {
             ),
         )
         .unwrap();
-        Apt { config, root: root.to_path_buf() }
+        Apt {
+            config,
+            root: root.to_path_buf(),
+        }
     }
 
     fn cmd(&self, program: &str) -> std::process::Command {
@@ -99,9 +121,14 @@ fn sha256_hex(b: &[u8]) -> String {
 fn live_gpg_agents(prefix: &str) -> Vec<String> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
+        let cmd =
+            String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default())
+                .replace('\0', " ");
         let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'));
         if cmd.contains("gpg-agent") && cmd.contains(prefix) && !zombie {
             v.push(cmd);
         }
@@ -111,15 +138,25 @@ fn live_gpg_agents(prefix: &str) -> Vec<String> {
 
 #[test]
 fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
-    let tmp = tempfile::Builder::new().prefix("labctl-repo-test-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-repo-test-")
+        .tempdir()
+        .unwrap();
     let out_dir = match std::env::var_os("LABCTL_REPO_TEST_KEEP") {
         Some(d) => PathBuf::from(d),
         None => tmp.path().join("repo"),
     };
     let loaded = labctl::lab::load("testnodes").unwrap();
     let lab = &loaded.lab;
-    let wanted: Vec<String> = repo::requested(lab, &loaded.roles).unwrap().into_iter().map(|r| r.package).collect();
-    assert!(wanted.contains(&"tree".to_string()), "offline_packages of the test nodes: {wanted:?}");
+    let wanted: Vec<String> = repo::requested(lab, &loaded.roles)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.package)
+        .collect();
+    assert!(
+        wanted.contains(&"tree".to_string()),
+        "offline_packages of the test nodes: {wanted:?}"
+    );
 
     // ---- first build (a kept folder from an earlier run is brought up to date)
     let fresh = !out_dir.exists();
@@ -127,53 +164,129 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
     let info = repo::build(lab, &loaded.roles, &out_dir, &r1).unwrap();
     let public = out_dir.join("public").canonicalize().unwrap();
     assert_eq!(info.dir.canonicalize().unwrap(), public);
-    for f in ["InRelease", "Release", "Release.gpg", "Packages", "Packages.gz", "lab-repo.gpg", "lab-repo.asc"] {
+    for f in [
+        "InRelease",
+        "Release",
+        "Release.gpg",
+        "Packages",
+        "Packages.gz",
+        "lab-repo.gpg",
+        "lab-repo.asc",
+    ] {
         assert!(public.join(f).is_file(), "{f} missing");
     }
-    let debs: Vec<String> = std::fs::read_dir(public.join("pool")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let debs: Vec<String> = std::fs::read_dir(public.join("pool"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(info.packages, debs.len());
     for p in &wanted {
-        assert!(debs.iter().any(|d| d.starts_with(&format!("{p}_"))), "{p} not in the pool: {debs:?}");
+        assert!(
+            debs.iter().any(|d| d.starts_with(&format!("{p}_"))),
+            "{p} not in the pool: {debs:?}"
+        );
     }
     // The dependency closure: tree needs libc6, which needs libgcc-s1.
     for dep in ["libc6_", "libgcc-s1_"] {
-        assert!(debs.iter().any(|d| d.starts_with(dep)), "{dep} not in the pool: {debs:?}");
+        assert!(
+            debs.iter().any(|d| d.starts_with(dep)),
+            "{dep} not in the pool: {debs:?}"
+        );
     }
-    assert!(!debs.iter().any(|d| d.contains("%3a") || d.contains(':')), "epochs stay out of file names: {debs:?}");
+    assert!(
+        !debs.iter().any(|d| d.contains("%3a") || d.contains(':')),
+        "epochs stay out of file names: {debs:?}"
+    );
     let total: u64 = walk_sizes(&public);
     assert_eq!(info.bytes, total);
-    eprintln!("repository: {} packages, {} bytes, key {}", info.packages, info.bytes, info.key_fingerprint);
+    eprintln!(
+        "repository: {} packages, {} bytes, key {}",
+        info.packages, info.bytes, info.key_fingerprint
+    );
 
     // The key: made once, private part private, fingerprint recorded.
     let key = out_dir.join("key");
-    assert_eq!(std::fs::read_to_string(key.join("fingerprint")).unwrap().trim(), info.key_fingerprint);
-    assert!(info.key_fingerprint.len() == 40 && info.key_fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(
+        std::fs::read_to_string(key.join("fingerprint"))
+            .unwrap()
+            .trim(),
+        info.key_fingerprint
+    );
+    assert!(
+        info.key_fingerprint.len() == 40
+            && info.key_fingerprint.chars().all(|c| c.is_ascii_hexdigit())
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(std::fs::metadata(key.join("private.gpg")).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(!walk_names(&public).iter().any(|n| n.contains("private")), "no private key in the served folder");
-    assert_eq!(std::fs::read(key.join("public.gpg")).unwrap(), std::fs::read(public.join("lab-repo.gpg")).unwrap());
-    assert_eq!(r1.ran("gpg --batch --no-tty --pinentry-mode loopback --passphrase '' --quick-gen-key").len(), usize::from(fresh));
-    assert!(live_gpg_agents("labctl-gpg-").is_empty(), "gpg-agent left running: {:?}", live_gpg_agents("labctl-gpg-"));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(key.join("private.gpg"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(
+        !walk_names(&public).iter().any(|n| n.contains("private")),
+        "no private key in the served folder"
+    );
+    assert_eq!(
+        std::fs::read(key.join("public.gpg")).unwrap(),
+        std::fs::read(public.join("lab-repo.gpg")).unwrap()
+    );
+    assert_eq!(
+        r1.ran("gpg --batch --no-tty --pinentry-mode loopback --passphrase '' --quick-gen-key")
+            .len(),
+        usize::from(fresh)
+    );
+    assert!(
+        live_gpg_agents("labctl-gpg-").is_empty(),
+        "gpg-agent left running: {:?}",
+        live_gpg_agents("labctl-gpg-")
+    );
 
     // Release names the indexes with their hashes.
     let release = std::fs::read_to_string(public.join("Release")).unwrap();
     for f in ["Packages", "Packages.gz"] {
         let b = std::fs::read(public.join(f)).unwrap();
         let line = format!(" {} {:>16} {f}\n", sha256_hex(&b), b.len());
-        assert!(release.contains(&line), "Release lacks {line:?}:\n{release}");
+        assert!(
+            release.contains(&line),
+            "Release lacks {line:?}:\n{release}"
+        );
     }
     let packages = std::fs::read_to_string(public.join("Packages")).unwrap();
-    assert_eq!(packages.matches("\nFilename: pool/").count() + usize::from(packages.starts_with("Filename: pool/")), info.packages);
+    assert_eq!(
+        packages.matches("\nFilename: pool/").count()
+            + usize::from(packages.starts_with("Filename: pool/")),
+        info.packages
+    );
 
     // ---- signatures verify with the lab key, and only with it
     let keyring = public.join("lab-repo.gpg");
-    let o = run(std::process::Command::new("gpgv").arg("--keyring").arg(&keyring).arg(public.join("InRelease")));
+    let o = run(std::process::Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg(public.join("InRelease")));
     assert!(o.status.success(), "InRelease: {}", text(&o));
-    assert!(text(&o).contains("Good signature from \"labctl lab testnodes package repository"), "{}", text(&o));
-    let o = run(std::process::Command::new("gpgv").arg("--keyring").arg(&keyring).arg(public.join("Release.gpg")).arg(public.join("Release")));
+    assert!(
+        text(&o).contains("Good signature from \"labctl lab testnodes package repository"),
+        "{}",
+        text(&o)
+    );
+    let o = run(std::process::Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg(public.join("Release.gpg"))
+        .arg(public.join("Release")));
     assert!(o.status.success(), "Release.gpg: {}", text(&o));
-    let o = run(std::process::Command::new("gpgv").arg("--keyring").arg("/usr/share/keyrings/debian-archive-keyring.gpg").arg(public.join("InRelease")));
+    let o = run(std::process::Command::new("gpgv")
+        .arg("--keyring")
+        .arg("/usr/share/keyrings/debian-archive-keyring.gpg")
+        .arg(public.join("InRelease")));
     assert!(!o.status.success(), "verifies with another key");
 
     // ---- APT trusts it through Signed-By alone
@@ -183,30 +296,78 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
     let o = run(apt.cmd("apt-get").arg("update"));
     let t = text(&o);
     assert!(o.status.success(), "apt-get update: {t}");
-    assert!(!t.lines().any(|l| l.starts_with("W:") || l.starts_with("E:") || l.starts_with("Err:")), "apt-get update warned: {t}");
+    assert!(
+        !t.lines()
+            .any(|l| l.starts_with("W:") || l.starts_with("E:") || l.starts_with("Err:")),
+        "apt-get update warned: {t}"
+    );
     let o = run(apt.cmd("apt-cache").args(["policy", "tree"]));
     let t = text(&o);
-    assert!(t.contains(&format!("500 copy:{} ./ Packages", public.display())), "policy: {t}");
+    assert!(
+        t.contains(&format!("500 copy:{} ./ Packages", public.display())),
+        "policy: {t}"
+    );
     let o = run(apt.cmd("apt-cache").arg("policy"));
     let t = text(&o);
-    assert!(t.contains("release o=labctl,a=testnodes,n=testnodes,l=labctl lab testnodes"), "policy: {t}");
+    assert!(
+        t.contains("release o=labctl,a=testnodes,n=testnodes,l=labctl lab testnodes"),
+        "policy: {t}"
+    );
     // The closure is complete: an empty system installs the packages from the
     // repository alone (Essential packages aside, which every system has).
-    let o = run(apt.cmd("apt-get").args(["install", "--simulate", "--no-install-recommends"]).args(&wanted));
+    let o = run(apt
+        .cmd("apt-get")
+        .args(["install", "--simulate", "--no-install-recommends"])
+        .args(&wanted));
     assert!(o.status.success(), "closure incomplete: {}", text(&o));
     // ... and every file it needs downloads and matches the signed index.
-    let o = run(apt.cmd("apt-get").args(["install", "--download-only", "-y", "--no-install-recommends"]).args(&wanted));
-    assert!(o.status.success(), "download from the repository: {}", text(&o));
-    let fetched = std::fs::read_dir(apt.root.join("cache/archives")).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".deb")).count();
-    assert_eq!(fetched, info.packages, "every package of the repository is in the closure of the requested ones");
+    let o = run(apt
+        .cmd("apt-get")
+        .args([
+            "install",
+            "--download-only",
+            "-y",
+            "--no-install-recommends",
+        ])
+        .args(&wanted));
+    assert!(
+        o.status.success(),
+        "download from the repository: {}",
+        text(&o)
+    );
+    let fetched = std::fs::read_dir(apt.root.join("cache/archives"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".deb")
+        })
+        .count();
+    assert_eq!(
+        fetched, info.packages,
+        "every package of the repository is in the closure of the requested ones"
+    );
 
     // ---- wrong key: refused
-    let apt = Apt::new(&tmp.path().join("apt-wrong-key"), &uri, Path::new("/usr/share/keyrings/debian-archive-keyring.gpg"));
+    let apt = Apt::new(
+        &tmp.path().join("apt-wrong-key"),
+        &uri,
+        Path::new("/usr/share/keyrings/debian-archive-keyring.gpg"),
+    );
     let o = run(apt.cmd("apt-get").arg("update"));
     let t = text(&o);
-    assert!(!o.status.success() && (t.contains("NO_PUBKEY") || t.contains("not signed")), "a wrong key was accepted: {t}");
+    assert!(
+        !o.status.success() && (t.contains("NO_PUBKEY") || t.contains("not signed")),
+        "a wrong key was accepted: {t}"
+    );
     let o = run(apt.cmd("apt-get").args(["install", "--simulate", "tree"]));
-    assert!(!o.status.success(), "packages usable without the key: {}", text(&o));
+    assert!(
+        !o.status.success(),
+        "packages usable without the key: {}",
+        text(&o)
+    );
 
     // ---- tampered index: refused
     let copy = tmp.path().join("tampered");
@@ -215,17 +376,32 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
     p = p.replacen("Package: tree\n", "Package: tree\nDepends: evil\n", 1);
     std::fs::write(copy.join("Packages"), p).unwrap();
     std::fs::remove_file(copy.join("Packages.gz")).unwrap();
-    let apt = Apt::new(&tmp.path().join("apt-tampered"), &format!("copy:{}/", copy.display()), &copy.join("lab-repo.gpg"));
+    let apt = Apt::new(
+        &tmp.path().join("apt-tampered"),
+        &format!("copy:{}/", copy.display()),
+        &copy.join("lab-repo.gpg"),
+    );
     let o = run(apt.cmd("apt-get").arg("update"));
     let t = text(&o);
-    assert!(!o.status.success() || t.lines().any(|l| l.starts_with("E:") || l.starts_with("W:") || l.starts_with("Err:")), "a tampered index was accepted: {t}");
+    assert!(
+        !o.status.success()
+            || t.lines()
+                .any(|l| l.starts_with("E:") || l.starts_with("W:") || l.starts_with("Err:")),
+        "a tampered index was accepted: {t}"
+    );
     let o = run(apt.cmd("apt-cache").args(["show", "tree"]));
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("Depends: evil"), "tampered record visible");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("Depends: evil"),
+        "tampered record visible"
+    );
 
     // ---- the role upload
     let files = repo::role_files(&public).unwrap();
     assert!(files.contains_key("repo/InRelease") && files.contains_key("repo/lab-repo.gpg"));
-    assert_eq!(files.keys().filter(|k| k.starts_with("repo/pool/")).count(), info.packages);
+    assert_eq!(
+        files.keys().filter(|k| k.starts_with("repo/pool/")).count(),
+        info.packages
+    );
     assert!(files.keys().all(|k| format!("aptrepo/{k}").len() <= 99));
 
     // ---- second build: cached, nothing downloaded, nothing re-signed
@@ -233,28 +409,70 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
     let r2 = Recording::default();
     let again = repo::build(lab, &loaded.roles, &out_dir, &r2).unwrap();
     assert_eq!(again, info);
-    assert!(r2.ran("apt-get download").is_empty(), "downloaded again: {:?}", r2.ran("apt-get download"));
-    assert!(r2.calls.lock().unwrap().iter().all(|c| !c.contains("--quick-gen-key") && !c.contains("--clearsign")), "re-keyed or re-signed");
-    assert_eq!(std::fs::read(public.join("InRelease")).unwrap(), before, "InRelease changed without a change");
+    assert!(
+        r2.ran("apt-get download").is_empty(),
+        "downloaded again: {:?}",
+        r2.ran("apt-get download")
+    );
+    assert!(
+        r2.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| !c.contains("--quick-gen-key") && !c.contains("--clearsign")),
+        "re-keyed or re-signed"
+    );
+    assert_eq!(
+        std::fs::read(public.join("InRelease")).unwrap(),
+        before,
+        "InRelease changed without a change"
+    );
 
     // ---- a damaged .deb in the pool is fetched again
-    let victim = public.join("pool").join(debs.iter().find(|d| d.starts_with("tree_")).unwrap());
+    let victim = public
+        .join("pool")
+        .join(debs.iter().find(|d| d.starts_with("tree_")).unwrap());
     std::fs::write(&victim, b"not a package").unwrap();
     let r3 = Recording::default();
     let fixed = repo::build(lab, &loaded.roles, &out_dir, &r3).unwrap();
     assert_eq!(fixed, info);
     assert_eq!(r3.ran("apt-get download").len(), 1);
-    assert_eq!(std::fs::read(public.join("InRelease")).unwrap(), before, "same content, same signature");
+    assert_eq!(
+        std::fs::read(public.join("InRelease")).unwrap(),
+        before,
+        "same content, same signature"
+    );
 
     // ---- a damaged index is written and signed again (with the same key)
     std::fs::write(public.join("Packages.gz"), b"junk").unwrap();
     let r4 = Recording::default();
-    assert_eq!(repo::build(lab, &loaded.roles, &out_dir, &r4).unwrap(), info);
-    assert_eq!(r4.calls.lock().unwrap().iter().filter(|c| c.contains("--clearsign")).count(), 1);
-    assert!(r4.calls.lock().unwrap().iter().all(|c| !c.contains("--quick-gen-key")));
+    assert_eq!(
+        repo::build(lab, &loaded.roles, &out_dir, &r4).unwrap(),
+        info
+    );
+    assert_eq!(
+        r4.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.contains("--clearsign"))
+            .count(),
+        1
+    );
+    assert!(r4
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|c| !c.contains("--quick-gen-key")));
     let gz = std::fs::read(public.join("Packages.gz")).unwrap();
-    assert!(std::fs::read_to_string(public.join("Release")).unwrap().contains(&sha256_hex(&gz)));
-    let o = run(std::process::Command::new("gpgv").arg("--keyring").arg(&keyring).arg(public.join("InRelease")));
+    assert!(std::fs::read_to_string(public.join("Release"))
+        .unwrap()
+        .contains(&sha256_hex(&gz)));
+    let o = run(std::process::Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg(public.join("InRelease")));
     assert!(o.status.success());
     assert!(live_gpg_agents("labctl-gpg-").is_empty());
 }
@@ -282,13 +500,24 @@ vars = { offline_packages = "tree labctl-no-such-package" }
     );
     let loaded = labctl::lab::load_source(src, None, roles).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let err = repo::build(&loaded.lab, &loaded.roles, &tmp.path().join("repo"), &System).unwrap_err();
+    let err = repo::build(
+        &loaded.lab,
+        &loaded.roles,
+        &tmp.path().join("repo"),
+        &System,
+    )
+    .unwrap_err();
     let msg = err.render();
     eprintln!("{msg}");
     assert!(msg.contains("`labctl-no-such-package` (asked for by offline_packages of node n1, offline_packages of node n2)"), "{msg}");
     assert!(!msg.contains("`tree`"), "{msg}");
     // Nothing was downloaded.
-    assert_eq!(std::fs::read_dir(tmp.path().join("repo/public/pool")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("repo/public/pool"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 fn walk_sizes(d: &Path) -> u64 {

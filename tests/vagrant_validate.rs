@@ -28,20 +28,32 @@ fn require_tool(tool: &str) -> PathBuf {
 
 fn run(dir: &Path, program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").env_remove("VAGRANT_DEFAULT_PROVIDER");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .env_remove("VAGRANT_DEFAULT_PROVIDER");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
 }
 
 fn show(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Whether Vagrant's docker provider is usable here (it runs `docker version`).
 fn docker_usable() -> bool {
-    Command::new("docker").arg("version").output().is_ok_and(|o| o.status.success())
+    Command::new("docker")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Render into `dir`, then `ruby -c` and `vagrant validate` under both template
@@ -55,10 +67,17 @@ fn docker_usable() -> bool {
 fn render_and_validate(loaded: &Loaded, dir: &Path) {
     let ruby = require_tool("ruby");
     let vagrant = require_tool("vagrant");
-    render(loaded).unwrap_or_else(|e| panic!("{}", e.render())).write_to(dir).unwrap();
+    render(loaded)
+        .unwrap_or_else(|e| panic!("{}", e.render()))
+        .write_to(dir)
+        .unwrap();
 
     let o = run(dir, &ruby, &["-c", "Vagrantfile"], &[]);
-    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Syntax OK"), "ruby -c:\n{}", show(&o));
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Syntax OK"),
+        "ruby -c:\n{}",
+        show(&o)
+    );
 
     let docker_args: &[&str] = if docker_usable() {
         &["validate"]
@@ -66,10 +85,28 @@ fn render_and_validate(loaded: &Loaded, dir: &Path) {
         eprintln!("note: no usable Docker engine; docker provider settings validated with --ignore-provider");
         &["validate", "--ignore-provider"]
     };
-    for (provider, args) in [("virtualbox", &["validate", "--ignore-provider"][..]), ("docker", docker_args)] {
-        let o = run(dir, &vagrant, args, &[("VAGRANT_DEFAULT_PROVIDER", provider)]);
-        assert!(o.status.success(), "vagrant {} ({provider}) in {}:\n{}", args.join(" "), dir.display(), show(&o));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Vagrantfile validated successfully"), "{}", show(&o));
+    for (provider, args) in [
+        ("virtualbox", &["validate", "--ignore-provider"][..]),
+        ("docker", docker_args),
+    ] {
+        let o = run(
+            dir,
+            &vagrant,
+            args,
+            &[("VAGRANT_DEFAULT_PROVIDER", provider)],
+        );
+        assert!(
+            o.status.success(),
+            "vagrant {} ({provider}) in {}:\n{}",
+            args.join(" "),
+            dir.display(),
+            show(&o)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Vagrantfile validated successfully"),
+            "{}",
+            show(&o)
+        );
     }
 }
 
@@ -86,12 +123,19 @@ fn shipped_lab_passes_vagrant_validate(#[case] name: &str) {
 
 #[test]
 fn every_shipped_lab_is_validated() {
-    assert_eq!(labctl::assets::lab_names(), ["bench", "docker-deploy", "testnodes", "workflow"], "add the new lab to the cases above");
+    assert_eq!(
+        labctl::assets::lab_names(),
+        ["bench", "docker-deploy", "testnodes", "workflow"],
+        "add the new lab to the cases above"
+    );
 }
 
 /// Files in `dir` whose name starts with PWNED (what the payloads would create).
 fn markers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Evaluates a Vagrantfile under a stub `Vagrant.configure` that records every
@@ -129,7 +173,10 @@ fn payload_lab_is_inert() {
     let lab_dir = tempfile::tempdir().unwrap();
     let out_dir = tempfile::tempdir().unwrap();
 
-    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payload/lab.toml")).unwrap();
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payload/lab.toml"),
+    )
+    .unwrap();
     assert!(template.contains("@MARKER@"));
     let lab_file = lab_dir.path().join("lab.toml");
     std::fs::write(&lab_file, template.replace("@MARKER@", marker)).unwrap();
@@ -137,10 +184,18 @@ fn payload_lab_is_inert() {
     // Validation accepts every payload: they are printable one-line text.
     let loaded = lab::load(lab_file.to_str().unwrap()).unwrap_or_else(|e| panic!("{}", e.render()));
     assert!(loaded.warnings.is_empty(), "{}", loaded.render_warnings());
-    assert!(loaded.lab.description.contains("#{system("), "{}", loaded.lab.description);
+    assert!(
+        loaded.lab.description.contains("#{system("),
+        "{}",
+        loaded.lab.description
+    );
 
     render_and_validate(&loaded, out_dir.path());
-    assert_eq!(markers(marker_dir.path()), Vec::<String>::new(), "a payload ran during ruby -c or vagrant validate");
+    assert_eq!(
+        markers(marker_dir.path()),
+        Vec::<String>::new(),
+        "a payload ran during ruby -c or vagrant validate"
+    );
 
     // Evaluate the Vagrantfile for real (not only parse it): every value must
     // come out exactly as the lab file holds it, and nothing may run.
@@ -148,7 +203,11 @@ fn payload_lab_is_inert() {
     std::fs::write(&stub, STUB).unwrap();
     let o = run(out_dir.path(), &ruby, &[stub.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", show(&o));
-    assert_eq!(markers(marker_dir.path()), Vec::<String>::new(), "a payload ran while the Vagrantfile was evaluated");
+    assert_eq!(
+        markers(marker_dir.path()),
+        Vec::<String>::new(),
+        "a payload ran while the Vagrantfile was evaluated"
+    );
     let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(got["description"], loaded.lab.description.as_str());
 
@@ -160,7 +219,12 @@ fn payload_lab_is_inert() {
             .find(|e| e["LABCTL_NODE"] == node.name.as_str())
             .unwrap_or_else(|| panic!("no provisioner env for {}", node.name));
         for (k, v) in &node.vars {
-            assert_eq!(env[env_name(k)], labctl::render::vagrant_env_value(&v.value).as_str(), "{}: var {k}", node.name);
+            assert_eq!(
+                env[env_name(k)],
+                labctl::render::vagrant_env_value(&v.value).as_str(),
+                "{}: var {k}",
+                node.name
+            );
             seen += 1;
         }
     }
@@ -185,12 +249,16 @@ fn lab_file_name_cannot_inject_ruby() {
         "name = \"fname\"\n\n[network]\nsubnet = \"192.168.62.0/24\"\n\n[[node]]\nname = \"a\"\nip = \"192.168.62.10\"\n",
     )
     .unwrap();
-    let loaded = lab::load(dir.path().join(name).to_str().unwrap()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let loaded = lab::load(dir.path().join(name).to_str().unwrap())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
     let out = dir.path().join("out");
     render(&loaded).unwrap().write_to(&out).unwrap();
     let o = run(&out, &vagrant, &["validate", "--ignore-provider"], &[]);
     assert!(o.status.success(), "{}", show(&o));
-    assert!(!out.join("PWNED-filename").exists(), "the lab file's name ran as Ruby");
+    assert!(
+        !out.join("PWNED-filename").exists(),
+        "the lab file's name ran as Ruby"
+    );
 }
 
 /// What Vagrant 2.3.4's shell provisioner runs on the guest for `env:`
@@ -222,19 +290,34 @@ fn role_vars_are_inert_in_the_guest_shell() {
     let marker_dir = tempfile::tempdir().unwrap();
     let lab_dir = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payload/lab.toml")).unwrap();
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payload/lab.toml"),
+    )
+    .unwrap();
     let lab_file = lab_dir.path().join("lab.toml");
-    std::fs::write(&lab_file, template.replace("@MARKER@", marker_dir.path().to_str().unwrap())).unwrap();
+    std::fs::write(
+        &lab_file,
+        template.replace("@MARKER@", marker_dir.path().to_str().unwrap()),
+    )
+    .unwrap();
     let loaded = lab::load(lab_file.to_str().unwrap()).unwrap_or_else(|e| panic!("{}", e.render()));
     render(&loaded).unwrap().write_to(out.path()).unwrap();
     std::fs::write(out.path().join("stub.rb"), STUB).unwrap();
     std::fs::write(out.path().join("guest.rb"), GUEST).unwrap();
     let o = Command::new("/bin/sh")
         .arg("-c")
-        .arg(format!("'{}' stub.rb | '{}' guest.rb", ruby.display(), ruby.display()))
+        .arg(format!(
+            "'{}' stub.rb | '{}' guest.rb",
+            ruby.display(),
+            ruby.display()
+        ))
         .current_dir(out.path())
         .output()
         .unwrap();
-    assert_eq!(markers(marker_dir.path()), Vec::<String>::new(), "a role variable ran in the guest shell");
+    assert_eq!(
+        markers(marker_dir.path()),
+        Vec::<String>::new(),
+        "a role variable ran in the guest shell"
+    );
     assert!(o.status.success(), "{}", show(&o));
 }

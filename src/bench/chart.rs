@@ -32,13 +32,24 @@ fn err<E: std::fmt::Display>(e: E) -> ChartError {
 pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartError> {
     let n = summaries.len();
     // Wide enough slots that scenario names do not run into each other.
-    let longest = summaries.iter().map(|s| s.scenario.chars().count()).max().unwrap_or(0);
+    let longest = summaries
+        .iter()
+        .map(|s| s.scenario.chars().count())
+        .max()
+        .unwrap_or(0);
     let slot = (longest as u32 * 7 + 24).clamp(110, 300);
     let width = (100 + slot * n.max(1) as u32).max(480);
     let height = 480;
 
-    let base = summaries.iter().find(|s| s.baseline).and_then(|s| s.median_gbps);
-    let top = summaries.iter().filter_map(|s| s.max_gbps.or(s.median_gbps)).chain(base).fold(0.0f64, f64::max);
+    let base = summaries
+        .iter()
+        .find(|s| s.baseline)
+        .and_then(|s| s.median_gbps);
+    let top = summaries
+        .iter()
+        .filter_map(|s| s.max_gbps.or(s.median_gbps))
+        .chain(base)
+        .fold(0.0f64, f64::max);
     let y_max = if top > 0.0 { top * 1.18 } else { 1.0 };
 
     let mut out = String::new();
@@ -54,7 +65,10 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
             .build_cartesian_2d((0..last).into_segmented(), 0f64..y_max)
             .map_err(err)?;
         let name_of = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) => summaries.get(*i as usize).map(|s| s.scenario.clone()).unwrap_or_default(),
+            SegmentValue::CenterOf(i) => summaries
+                .get(*i as usize)
+                .map(|s| s.scenario.clone())
+                .unwrap_or_default(),
             _ => String::new(),
         };
         chart
@@ -71,7 +85,13 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
         let bars = summaries.iter().enumerate().filter_map(|(i, s)| {
             let m = s.median_gbps?;
             let color = if s.baseline { BASELINE_BAR } else { BAR };
-            let mut bar = Rectangle::new([(SegmentValue::Exact(i as i32), 0.0), (SegmentValue::Exact(i as i32 + 1), m)], color.filled());
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i as i32), 0.0),
+                    (SegmentValue::Exact(i as i32 + 1), m),
+                ],
+                color.filled(),
+            );
             bar.set_margin(0, 0, slot / 5, slot / 5);
             Some(bar)
         });
@@ -79,19 +99,30 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
 
         // min-max whiskers: a vertical line with caps 16 px wide.
         for (i, s) in summaries.iter().enumerate() {
-            let (Some(lo), Some(hi)) = (s.min_gbps, s.max_gbps) else { continue };
+            let (Some(lo), Some(hi)) = (s.min_gbps, s.max_gbps) else {
+                continue;
+            };
             let x = SegmentValue::CenterOf(i as i32);
             let style = ShapeStyle::from(&WHISKER).stroke_width(2);
-            chart.draw_series(std::iter::once(PathElement::new(vec![(x.clone(), lo), (x.clone(), hi)], style))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x.clone(), lo), (x.clone(), hi)],
+                    style,
+                )))
+                .map_err(err)?;
             for y in [lo, hi] {
-                let cap = EmptyElement::at((x.clone(), y)) + PathElement::new(vec![(-8, 0), (8, 0)], style);
+                let cap = EmptyElement::at((x.clone(), y))
+                    + PathElement::new(vec![(-8, 0), (8, 0)], style);
                 chart.draw_series(std::iter::once(cap)).map_err(err)?;
             }
         }
 
         if let Some(b) = base {
             let line = DashedPathElement::new(
-                vec![(SegmentValue::Exact(0), b), (SegmentValue::Exact(last + 1), b)],
+                vec![
+                    (SegmentValue::Exact(0), b),
+                    (SegmentValue::Exact(last + 1), b),
+                ],
                 6,
                 4,
                 ShapeStyle::from(&BASELINE_LINE).stroke_width(2),
@@ -102,7 +133,10 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
                 + Text::new(
                     format!("- - baseline {b:.2} Gbit/s"),
                     (8, 6),
-                    ("sans-serif", 12).into_font().color(&BASELINE_LINE).pos(Pos::new(HPos::Left, VPos::Top)),
+                    ("sans-serif", 12)
+                        .into_font()
+                        .color(&BASELINE_LINE)
+                        .pos(Pos::new(HPos::Left, VPos::Top)),
                 );
             chart.draw_series(std::iter::once(label)).map_err(err)?;
         }
@@ -112,11 +146,19 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
         for (i, s) in summaries.iter().enumerate() {
             let x = SegmentValue::CenterOf(i as i32);
             let (text, y) = match (s.median_gbps, s.ratio_to_baseline) {
-                (Some(m), Some(r)) => (format!("{:.0}% ({m:.1})", r * 100.0), s.max_gbps.unwrap_or(m)),
+                (Some(m), Some(r)) => (
+                    format!("{:.0}% ({m:.1})", r * 100.0),
+                    s.max_gbps.unwrap_or(m),
+                ),
                 (Some(m), None) => (format!("{m:.1}"), s.max_gbps.unwrap_or(m)),
                 (None, _) => ("not measured".to_string(), 0.0),
             };
-            let label = EmptyElement::at((x, y)) + Text::new(text, (0, -6), TextStyle::from(("sans-serif", 13).into_font()).pos(centered));
+            let label = EmptyElement::at((x, y))
+                + Text::new(
+                    text,
+                    (0, -6),
+                    TextStyle::from(("sans-serif", 13).into_font()).pos(centered),
+                );
             chart.draw_series(std::iter::once(label)).map_err(err)?;
         }
         root.present().map_err(err)?;
@@ -128,7 +170,12 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
 mod tests {
     use super::*;
 
-    fn summary(name: &str, baseline: bool, median: Option<f64>, ratio: Option<f64>) -> ScenarioSummary {
+    fn summary(
+        name: &str,
+        baseline: bool,
+        median: Option<f64>,
+        ratio: Option<f64>,
+    ) -> ScenarioSummary {
         ScenarioSummary {
             scenario: name.into(),
             baseline,
@@ -174,17 +221,37 @@ mod tests {
         let text = svg("bench: Docker network modes", &sums).unwrap();
         let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        let rects: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("rect")).collect();
-        let bars = rects.iter().filter(|r| fill_of(r) == Some(hex(BAR))).count();
-        let base = rects.iter().filter(|r| fill_of(r) == Some(hex(BASELINE_BAR))).count();
+        let rects: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .collect();
+        let bars = rects
+            .iter()
+            .filter(|r| fill_of(r) == Some(hex(BAR)))
+            .count();
+        let base = rects
+            .iter()
+            .filter(|r| fill_of(r) == Some(hex(BASELINE_BAR)))
+            .count();
         assert_eq!((base, bars), (1, sums.len() - 1), "{text}");
-        let texts: Vec<String> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text().map(|t| t.trim().to_string())).collect();
+        let texts: Vec<String> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+            .collect();
         for s in &sums {
-            assert!(texts.contains(&s.scenario), "axis label for {} missing in {texts:?}", s.scenario);
+            assert!(
+                texts.contains(&s.scenario),
+                "axis label for {} missing in {texts:?}",
+                s.scenario
+            );
         }
         assert!(texts.iter().any(|t| t.starts_with("250%")), "{texts:?}");
         assert!(texts.iter().any(|t| t == "bench: Docker network modes"));
-        assert!(texts.iter().any(|t| t.starts_with("- - baseline 9.40")), "{texts:?}");
+        assert!(
+            texts.iter().any(|t| t.starts_with("- - baseline 9.40")),
+            "{texts:?}"
+        );
     }
 
     #[test]
@@ -193,14 +260,21 @@ mod tests {
         sums[2] = summary("cross-bridge", false, None, None);
         let text = svg("t", &sums).unwrap();
         let doc = roxmltree::Document::parse(&text).unwrap();
-        let bars = doc.descendants().filter(|n| n.has_tag_name("rect") && fill_of(n) == Some(hex(BAR))).count();
+        let bars = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect") && fill_of(n) == Some(hex(BAR)))
+            .count();
         assert_eq!(bars, 4);
         assert!(text.contains("not measured"));
     }
 
     #[test]
     fn degenerate_inputs_still_give_valid_svg() {
-        for sums in [vec![], vec![summary("only", false, None, None)], vec![summary("raw", true, Some(1.0), Some(1.0))]] {
+        for sums in [
+            vec![],
+            vec![summary("only", false, None, None)],
+            vec![summary("raw", true, Some(1.0), Some(1.0))],
+        ] {
             let text = svg("t", &sums).unwrap();
             roxmltree::Document::parse(&text).expect("well-formed XML");
         }

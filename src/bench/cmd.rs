@@ -20,7 +20,10 @@ pub struct Outputs {
 pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Result<RunRecord> {
     let lab = op.lab();
     if lab.scenarios.is_empty() {
-        return Err(Error::usage(format!("lab {} has no [[scenario]] to bench", lab.name.value)));
+        return Err(Error::usage(format!(
+            "lab {} has no [[scenario]] to bench",
+            lab.name.value
+        )));
     }
     let r = crate::exec::System;
     let state = op.dir.load()?.unwrap_or_default();
@@ -37,15 +40,29 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
         .collect();
     let mut tag = String::new();
     if !needs.is_empty() {
-        let node_image = state.image.clone().ok_or_else(|| Error::env("the state file names no node image", None))?;
+        let node_image = state
+            .image
+            .clone()
+            .ok_or_else(|| Error::env("the state file names no node image", None))?;
         tag = run::ensure_iperf_image(&r, &node_image)?;
         for node in &needs {
             let load = |node: &str, bytes: &[u8]| -> Result<()> {
                 let conn = lifecycle::connect(op, &state, node)?;
-                eprintln!("bench: loading {tag} on {node} ({} KiB, offline)", bytes.len() / 1024);
-                let res = conn.exec("sudo docker load", Some(bytes), Duration::from_secs(300), &mut |_, _| {})?;
+                eprintln!(
+                    "bench: loading {tag} on {node} ({} KiB, offline)",
+                    bytes.len() / 1024
+                );
+                let res = conn.exec(
+                    "sudo docker load",
+                    Some(bytes),
+                    Duration::from_secs(300),
+                    &mut |_, _| {},
+                )?;
                 if res.code != 0 {
-                    return Err(Error::env(format!("node {node}: docker load failed: {}", res.stderr.trim()), Some("is the docker-host role on this node?".into())));
+                    return Err(Error::env(
+                        format!("node {node}: docker load failed: {}", res.stderr.trim()),
+                        Some("is the docker-host role on this node?".into()),
+                    ));
                 }
                 Ok(())
             };
@@ -53,16 +70,42 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
         }
     }
     let rounds = rounds.unwrap_or(lab.bench.rounds);
-    let o = BenchOptions { rounds, duration, raw_dir: op.dir.root.join("bench").join("raw") };
+    let o = BenchOptions {
+        rounds,
+        duration,
+        raw_dir: op.dir.root.join("bench").join("raw"),
+    };
     let lab_bytes = op.loaded.source.text.as_bytes();
-    eprintln!("bench: {} scenarios, {rounds} interleaved rounds (raw iperf3 JSON in {})", lab.scenarios.len(), o.raw_dir.display());
-    run::run(lab, lab_bytes, &shell as &dyn NodeShell, &tag, &o, &mut |round, name, oc| match oc {
-        Outcome::Measured(s) => eprintln!("  round {round}  {name:<22} {:>7.2} Gbit/s", s.bits_per_second / 1e9),
-        Outcome::CouldNotRun { message } | Outcome::Unusable { message } => eprintln!("  round {round}  {name:<22} ERROR {message}"),
-    })
+    eprintln!(
+        "bench: {} scenarios, {rounds} interleaved rounds (raw iperf3 JSON in {})",
+        lab.scenarios.len(),
+        o.raw_dir.display()
+    );
+    run::run(
+        lab,
+        lab_bytes,
+        &shell as &dyn NodeShell,
+        &tag,
+        &o,
+        &mut |round, name, oc| match oc {
+            Outcome::Measured(s) => eprintln!(
+                "  round {round}  {name:<22} {:>7.2} Gbit/s",
+                s.bits_per_second / 1e9
+            ),
+            Outcome::CouldNotRun { message } | Outcome::Unusable { message } => {
+                eprintln!("  round {round}  {name:<22} ERROR {message}")
+            }
+        },
+    )
 }
 
-pub fn bench(a: &LabArgs, up: &lifecycle::UpOptions, rounds: Option<u32>, duration: Option<u32>, out: &Outputs) -> Result<Exit> {
+pub fn bench(
+    a: &LabArgs,
+    up: &lifecycle::UpOptions,
+    rounds: Option<u32>,
+    duration: Option<u32>,
+    out: &Outputs,
+) -> Result<Exit> {
     let op = lifecycle::open(a)?;
     let running = op.dir.load()?.is_some_and(|s| s.phase == "up");
     if !running {
@@ -83,8 +126,14 @@ pub fn bench(a: &LabArgs, up: &lifecycle::UpOptions, rounds: Option<u32>, durati
 pub fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> {
     // Always keep the latest run in the state dir; copies where asked.
     let dir = op.dir.root.join("bench");
-    let chart = rec.chart_svg().map_err(|e| Error::env(format!("chart: {e}"), None))?;
-    let files = [("last.json", rec.to_json(), &out.json), ("last.csv", rec.csv(), &out.csv), ("last.svg", chart, &out.chart)];
+    let chart = rec
+        .chart_svg()
+        .map_err(|e| Error::env(format!("chart: {e}"), None))?;
+    let files = [
+        ("last.json", rec.to_json(), &out.json),
+        ("last.csv", rec.csv(), &out.csv),
+        ("last.svg", chart, &out.chart),
+    ];
     for (name, text, extra) in files {
         crate::state::write_atomic(&dir.join(name), text.as_bytes())?;
         if let Some(p) = extra {
@@ -99,7 +148,13 @@ pub fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> 
 pub fn compare(a: &PathBuf, b: &PathBuf) -> Result<Exit> {
     let ta = std::fs::read_to_string(a).map_err(|e| Error::io("read", a, e))?;
     let tb = std::fs::read_to_string(b).map_err(|e| Error::io("read", b, e))?;
-    let c = super::output::compare(&ta, &tb).map_err(|e| Error::usage(format!("cannot compare {} and {}: {e}", a.display(), b.display())))?;
+    let c = super::output::compare(&ta, &tb).map_err(|e| {
+        Error::usage(format!(
+            "cannot compare {} and {}: {e}",
+            a.display(),
+            b.display()
+        ))
+    })?;
     print!("{}", c.table());
     Ok(Exit::Ok)
 }

@@ -118,11 +118,19 @@ impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unusable::Empty => write!(f, "empty output"),
-            Unusable::NotJson { first_line } => write!(f, "no JSON object in the output (it starts with {first_line:?})"),
-            Unusable::Truncated => write!(f, "the JSON output is cut off (iperf3 stopped while printing)"),
+            Unusable::NotJson { first_line } => write!(
+                f,
+                "no JSON object in the output (it starts with {first_line:?})"
+            ),
+            Unusable::Truncated => write!(
+                f,
+                "the JSON output is cut off (iperf3 stopped while printing)"
+            ),
             Unusable::Invalid { detail } => write!(f, "invalid JSON: {detail}"),
             Unusable::Missing { field } => write!(f, "`{field}` is missing or not a number"),
-            Unusable::NothingReceived { seconds } => write!(f, "the receiver got 0 bytes in {seconds:.2} s"),
+            Unusable::NothingReceived { seconds } => {
+                write!(f, "the receiver got 0 bytes in {seconds:.2} s")
+            }
         }
     }
 }
@@ -131,7 +139,10 @@ impl std::fmt::Display for Unusable {
 pub enum IperfError {
     /// iperf3 reported that it could not do the test (its `"error"` key).
     #[error("iperf3 could not run: {message}")]
-    CouldNotRun { failure: RunFailure, message: String },
+    CouldNotRun {
+        failure: RunFailure,
+        message: String,
+    },
     /// iperf3's output holds no trustworthy measurement.
     #[error("iperf3 output unusable: {0}")]
     Unusable(Unusable),
@@ -144,7 +155,13 @@ impl IperfError {
 
     /// True when running the same test again may well succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, IperfError::CouldNotRun { failure: RunFailure::Busy, .. })
+        matches!(
+            self,
+            IperfError::CouldNotRun {
+                failure: RunFailure::Busy,
+                ..
+            }
+        )
     }
 }
 
@@ -174,7 +191,10 @@ pub fn parse(output: &str) -> Result<IperfResult, IperfError> {
         notes.push(format!("ignored text outside the JSON: {junk:?}"));
     }
     if split.truncated_copies > 0 && !split.objects.is_empty() {
-        notes.push(format!("ignored {} cut-off JSON copy(ies)", split.truncated_copies));
+        notes.push(format!(
+            "ignored {} cut-off JSON copy(ies)",
+            split.truncated_copies
+        ));
     }
 
     if split.objects.is_empty() {
@@ -182,11 +202,25 @@ pub fn parse(output: &str) -> Result<IperfResult, IperfError> {
             return Err(Unusable::Truncated.into());
         }
         // No JSON at all: iperf3 without --json support, or an error printed as text.
-        let first_line = output.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
+        let first_line = output
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_string();
         if let Some(pos) = first_line.to_ascii_lowercase().find("error") {
-            let message = first_line[pos + "error".len()..].trim_start_matches([' ', '-', ':']).trim();
-            let message = if message.is_empty() { first_line.clone() } else { message.to_string() };
-            return Err(IperfError::CouldNotRun { failure: RunFailure::classify(&message), message });
+            let message = first_line[pos + "error".len()..]
+                .trim_start_matches([' ', '-', ':'])
+                .trim();
+            let message = if message.is_empty() {
+                first_line.clone()
+            } else {
+                message.to_string()
+            };
+            return Err(IperfError::CouldNotRun {
+                failure: RunFailure::classify(&message),
+                message,
+            });
         }
         return Err(Unusable::NotJson { first_line }.into());
     }
@@ -201,13 +235,21 @@ pub fn parse(output: &str) -> Result<IperfResult, IperfError> {
         }
     }
     if parsed.is_empty() {
-        return Err(Unusable::Invalid { detail: last_invalid.unwrap_or_else(|| "no object".to_string()) }.into());
+        return Err(Unusable::Invalid {
+            detail: last_invalid.unwrap_or_else(|| "no object".to_string()),
+        }
+        .into());
     }
     if parsed.len() > 1 {
-        notes.push(format!("iperf3 printed {} JSON objects; read the last complete one", parsed.len()));
+        notes.push(format!(
+            "iperf3 printed {} JSON objects; read the last complete one",
+            parsed.len()
+        ));
     }
 
-    let has_result = |v: &Value| v.get("error").is_none() && v.pointer("/end/sum_received").is_some_and(Value::is_object);
+    let has_result = |v: &Value| {
+        v.get("error").is_none() && v.pointer("/end/sum_received").is_some_and(Value::is_object)
+    };
     let chosen = match parsed.iter().rposition(has_result) {
         Some(i) => &parsed[i],
         None => {
@@ -216,7 +258,10 @@ pub fn parse(output: &str) -> Result<IperfResult, IperfError> {
                     Value::String(s) => s.trim().to_string(),
                     other => other.to_string(),
                 };
-                return Err(IperfError::CouldNotRun { failure: RunFailure::classify(&message), message });
+                return Err(IperfError::CouldNotRun {
+                    failure: RunFailure::classify(&message),
+                    message,
+                });
             }
             parsed.last().expect("parsed is not empty")
         }
@@ -225,11 +270,23 @@ pub fn parse(output: &str) -> Result<IperfResult, IperfError> {
 }
 
 fn extract(v: &Value, notes: Vec<String>) -> Result<IperfResult, IperfError> {
-    let missing = |field: &str| IperfError::from(Unusable::Missing { field: field.to_string() });
-    let received = v.pointer("/end/sum_received").filter(|x| x.is_object()).ok_or_else(|| missing("end.sum_received"))?;
-    let bps = finite(received.get("bits_per_second")).ok_or_else(|| missing("end.sum_received.bits_per_second"))?;
-    let bytes = received.get("bytes").and_then(Value::as_u64).ok_or_else(|| missing("end.sum_received.bytes"))?;
-    let seconds = finite(received.get("seconds")).ok_or_else(|| missing("end.sum_received.seconds"))?;
+    let missing = |field: &str| {
+        IperfError::from(Unusable::Missing {
+            field: field.to_string(),
+        })
+    };
+    let received = v
+        .pointer("/end/sum_received")
+        .filter(|x| x.is_object())
+        .ok_or_else(|| missing("end.sum_received"))?;
+    let bps = finite(received.get("bits_per_second"))
+        .ok_or_else(|| missing("end.sum_received.bits_per_second"))?;
+    let bytes = received
+        .get("bytes")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("end.sum_received.bytes"))?;
+    let seconds =
+        finite(received.get("seconds")).ok_or_else(|| missing("end.sum_received.seconds"))?;
     if bytes == 0 || bps <= 0.0 {
         return Err(Unusable::NothingReceived { seconds }.into());
     }
@@ -242,18 +299,32 @@ fn extract(v: &Value, notes: Vec<String>) -> Result<IperfResult, IperfError> {
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())
         .map(|a| a.len() as u64)
-        .or_else(|| v.pointer("/start/test_start/num_streams").and_then(Value::as_u64))
+        .or_else(|| {
+            v.pointer("/start/test_start/num_streams")
+                .and_then(Value::as_u64)
+        })
         .and_then(|n| u32::try_from(n).ok());
-    let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let text = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
     Ok(IperfResult {
         receiver_bits_per_second: bps,
         receiver_bytes: bytes,
         receiver_seconds: seconds,
         sender_bits_per_second: finite(sent.and_then(|s| s.get("bits_per_second"))),
         sender_bytes: sent.and_then(|s| s.get("bytes")).and_then(Value::as_u64),
-        retransmits: sent.and_then(|s| s.get("retransmits")).and_then(Value::as_u64),
+        retransmits: sent
+            .and_then(|s| s.get("retransmits"))
+            .and_then(Value::as_u64),
         streams,
-        reverse: v.pointer("/start/test_start/reverse").and_then(Value::as_u64).unwrap_or(0) != 0,
+        reverse: v
+            .pointer("/start/test_start/reverse")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            != 0,
         cpu_host_total: finite(v.pointer("/end/cpu_utilization_percent/host_total")),
         cpu_remote_total: finite(v.pointer("/end/cpu_utilization_percent/remote_total")),
         version: text("/start/version"),
@@ -324,7 +395,10 @@ pub(crate) fn sanitize_non_finite(text: &str) -> (String, usize) {
         i += 1;
     }
     // Only ASCII sequences were replaced by ASCII, so the bytes stay UTF-8.
-    (String::from_utf8(out).expect("ASCII-only replacement keeps UTF-8"), count)
+    (
+        String::from_utf8(out).expect("ASCII-only replacement keeps UTF-8"),
+        count,
+    )
 }
 
 /// Top-level JSON objects found in iperf3's stdout.
@@ -412,7 +486,11 @@ pub(crate) fn split_objects(text: &str) -> Split<'_> {
 /// new top-level object starts there.
 fn next_top_level_start(b: &[u8], from: usize) -> Option<usize> {
     (from..b.len()).find(|&j| {
-        b[j] == b'{' && !matches!(b[..j].iter().rev().find(|c| !c.is_ascii_whitespace()), Some(b':' | b'[' | b','))
+        b[j] == b'{'
+            && !matches!(
+                b[..j].iter().rev().find(|c| !c.is_ascii_whitespace()),
+                Some(b':' | b'[' | b',')
+            )
     })
 }
 
@@ -477,24 +555,43 @@ mod tests {
         );
         assert!(e.could_not_run());
         assert!(!e.is_retryable());
-        assert_eq!(e.to_string(), "iperf3 could not run: unable to connect to server: Connection refused");
+        assert_eq!(
+            e.to_string(),
+            "iperf3 could not run: unable to connect to server: Connection refused"
+        );
     }
 
     #[test]
     fn busy_server_is_retryable() {
         let e = parse(BUSY).unwrap_err();
-        assert!(matches!(e, IperfError::CouldNotRun { failure: RunFailure::Busy, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                IperfError::CouldNotRun {
+                    failure: RunFailure::Busy,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(e.is_retryable());
     }
 
     #[test]
     fn nan_tokens_become_missing_not_zero() {
-        assert!(serde_json::from_str::<Value>(NAN).is_err(), "the fixture must really be invalid JSON");
+        assert!(
+            serde_json::from_str::<Value>(NAN).is_err(),
+            "the fixture must really be invalid JSON"
+        );
         let r = parse(NAN).unwrap();
         assert_eq!(r.cpu_remote_total, None);
         assert_eq!(r.cpu_host_total, Some(42.631049181538046));
         assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);
-        assert!(r.notes.iter().any(|n| n.contains("3 nan/inf")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("3 nan/inf")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
@@ -502,7 +599,9 @@ mod tests {
         let text = NORMAL.replace("11639570241.878321", "-nan");
         assert_eq!(
             parse(&text).unwrap_err(),
-            IperfError::Unusable(Unusable::Missing { field: "end.sum_received.bits_per_second".into() })
+            IperfError::Unusable(Unusable::Missing {
+                field: "end.sum_received.bits_per_second".into()
+            })
         );
     }
 
@@ -510,7 +609,11 @@ mod tests {
     fn doubled_output_reads_one_copy() {
         let r = parse(DOUBLED).unwrap();
         assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);
-        assert!(r.notes.iter().any(|n| n.contains("2 JSON objects")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("2 JSON objects")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
@@ -519,7 +622,11 @@ mod tests {
             let text = format!("{}{}", &NORMAL[..cut], NORMAL);
             let r = parse(&text).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
             assert_eq!(r.receiver_bytes, 1461452800);
-            assert!(r.notes.iter().any(|n| n.contains("cut-off")), "{:?}", r.notes);
+            assert!(
+                r.notes.iter().any(|n| n.contains("cut-off")),
+                "{:?}",
+                r.notes
+            );
         }
     }
 
@@ -534,14 +641,24 @@ mod tests {
 
     #[test]
     fn empty_and_blank_output() {
-        assert_eq!(parse("").unwrap_err(), IperfError::Unusable(Unusable::Empty));
-        assert_eq!(parse(" \n\t\n").unwrap_err(), IperfError::Unusable(Unusable::Empty));
+        assert_eq!(
+            parse("").unwrap_err(),
+            IperfError::Unusable(Unusable::Empty)
+        );
+        assert_eq!(
+            parse(" \n\t\n").unwrap_err(),
+            IperfError::Unusable(Unusable::Empty)
+        );
     }
 
     #[test]
     fn truncated_output() {
         for cut in [1, 100, NORMAL.len() / 2, NORMAL.len() - 3] {
-            assert_eq!(parse(&NORMAL[..cut]).unwrap_err(), IperfError::Unusable(Unusable::Truncated), "cut at {cut}");
+            assert_eq!(
+                parse(&NORMAL[..cut]).unwrap_err(),
+                IperfError::Unusable(Unusable::Truncated),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -557,12 +674,17 @@ mod tests {
     fn warning_line_before_the_json_is_ignored() {
         let text = format!("warning: UDP block size 2048 exceeds TCP MSS 1448, may result in fragmentation / drops\n{NORMAL}");
         let r = parse(&text).unwrap();
-        assert!(r.notes.iter().any(|n| n.contains("warning: UDP")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("warning: UDP")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
     fn plain_text_error_is_could_not_run() {
-        let e = parse("iperf3: error - unable to connect to server: No route to host\n").unwrap_err();
+        let e =
+            parse("iperf3: error - unable to connect to server: No route to host\n").unwrap_err();
         assert_eq!(
             e,
             IperfError::CouldNotRun {
@@ -570,34 +692,59 @@ mod tests {
                 message: "unable to connect to server: No route to host".into()
             }
         );
-        assert!(matches!(parse("hello\n").unwrap_err(), IperfError::Unusable(Unusable::NotJson { .. })));
+        assert!(matches!(
+            parse("hello\n").unwrap_err(),
+            IperfError::Unusable(Unusable::NotJson { .. })
+        ));
     }
 
     #[test]
     fn missing_end_and_wrong_types() {
         assert_eq!(
             parse(r#"{"start": {}, "end": {}}"#).unwrap_err(),
-            IperfError::Unusable(Unusable::Missing { field: "end.sum_received".into() })
+            IperfError::Unusable(Unusable::Missing {
+                field: "end.sum_received".into()
+            })
         );
         assert_eq!(
             parse(r#"{"end": {"sum_received": {"bits_per_second": "fast", "bytes": 1, "seconds": 1}}}"#).unwrap_err(),
             IperfError::Unusable(Unusable::Missing { field: "end.sum_received.bits_per_second".into() })
         );
-        assert!(matches!(parse("{ this is not json }").unwrap_err(), IperfError::Unusable(Unusable::Invalid { .. })));
-        assert!(matches!(parse("[1, 2]").unwrap_err(), IperfError::Unusable(Unusable::NotJson { .. })));
+        assert!(matches!(
+            parse("{ this is not json }").unwrap_err(),
+            IperfError::Unusable(Unusable::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse("[1, 2]").unwrap_err(),
+            IperfError::Unusable(Unusable::NotJson { .. })
+        ));
     }
 
     #[test]
     fn error_value_of_another_type_is_still_an_error() {
         let e = parse(r#"{"end": {}, "error": {"code": 111}}"#).unwrap_err();
-        assert!(matches!(e, IperfError::CouldNotRun { failure: RunFailure::Other, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                IperfError::CouldNotRun {
+                    failure: RunFailure::Other,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn sanitizer_leaves_strings_and_words_alone() {
-        let (s, n) = sanitize_non_finite(r#"{"a": -nan, "b": [nan, inf, -Infinity], "c": "nan inf", "d": information}"#);
+        let (s, n) = sanitize_non_finite(
+            r#"{"a": -nan, "b": [nan, inf, -Infinity], "c": "nan inf", "d": information}"#,
+        );
         assert_eq!(n, 4);
-        assert_eq!(s, r#"{"a": null, "b": [null, null, null], "c": "nan inf", "d": information}"#);
+        assert_eq!(
+            s,
+            r#"{"a": null, "b": [null, null, null], "c": "nan inf", "d": information}"#
+        );
         let (s, n) = sanitize_non_finite("warning: nan\n{\"x\":\tnan}");
         assert_eq!((s.as_str(), n), ("warning: nan\n{\"x\":\tnull}", 1));
         let (s, n) = sanitize_non_finite(r#"{"s": "quote \" then: nan"}"#);
@@ -619,7 +766,10 @@ mod tests {
             ("the server is busy running a test. try again later", Busy),
             ("unable to connect to server: Connection refused", Refused),
             ("unable to connect to server: No route to host", Unreachable),
-            ("unable to connect to server: Connection timed out", Unreachable),
+            (
+                "unable to connect to server: Connection timed out",
+                Unreachable,
+            ),
             ("control socket has closed unexpectedly", Interrupted),
             ("the server has terminated", Interrupted),
             ("unable to receive results: ", Other),

@@ -16,4 +16,6 @@ pub mod stats;
 pub use chart::ChartError;
 pub use iperf::{IperfError, IperfResult, RunFailure, Unusable};
 pub use output::{Comparison, RunRecord};
-pub use stats::{Outcome, RatioCheck, Round, Run, Sample, ScenarioInfo, ScenarioSummary, StatsConfig, Verdict};
+pub use stats::{
+    Outcome, RatioCheck, Round, Run, Sample, ScenarioInfo, ScenarioSummary, StatsConfig, Verdict,
+};

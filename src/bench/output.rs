@@ -47,7 +47,13 @@ pub struct RecordMeta {
 impl RunRecord {
     /// Computes the summaries and ratio checks from the raw rounds, so a record
     /// can never disagree with its own numbers.
-    pub fn new(meta: RecordMeta, scenarios: Vec<ScenarioInfo>, raw: Vec<Round>, ratios: &[Ratio], config: StatsConfig) -> Self {
+    pub fn new(
+        meta: RecordMeta,
+        scenarios: Vec<ScenarioInfo>,
+        raw: Vec<Round>,
+        ratios: &[Ratio],
+        config: StatsConfig,
+    ) -> Self {
         let summaries = stats::summarize(&scenarios, &raw, &config);
         let checks = stats::check_ratios(ratios, &summaries);
         RunRecord {
@@ -84,7 +90,12 @@ impl RunRecord {
 
     /// The SVG bar chart, titled with the lab name and round count.
     pub fn chart_svg(&self) -> Result<String, super::chart::ChartError> {
-        let title = format!("labctl bench {}: median of {} round{}", self.lab, self.rounds, if self.rounds == 1 { "" } else { "s" });
+        let title = format!(
+            "labctl bench {}: median of {} round{}",
+            self.lab,
+            self.rounds,
+            if self.rounds == 1 { "" } else { "s" }
+        );
         super::chart::svg(&title, &self.summaries)
     }
 
@@ -114,7 +125,9 @@ pub fn lab_file_sha256(bytes: &[u8]) -> String {
 
 /// The host CPU model from `/proc/cpuinfo`, `None` where there is none.
 pub fn host_cpu_model() -> Option<String> {
-    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| cpu_model_from_cpuinfo(&t))
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| cpu_model_from_cpuinfo(&t))
 }
 
 /// The first `model name` in a `/proc/cpuinfo` text, with the CPU count when
@@ -128,7 +141,11 @@ pub fn cpu_model_from_cpuinfo(text: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
         .collect();
     let first = *models.first()?;
-    Some(if models.len() > 1 { format!("{first} (x{})", models.len()) } else { first.to_string() })
+    Some(if models.len() > 1 {
+        format!("{first} (x{})", models.len())
+    } else {
+        first.to_string()
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -140,7 +157,9 @@ enum Align {
 /// Columns separated by two spaces, each aligned its own way; the last column is
 /// not padded so lines carry no trailing blanks.
 fn aligned(header: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String {
-    let all: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows.iter().cloned()).collect();
+    let all: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
+        .chain(rows.iter().cloned())
+        .collect();
     let mut widths = vec![0; header.len()];
     for r in &all {
         for (i, c) in r.iter().enumerate() {
@@ -190,9 +209,20 @@ fn verdict_cell(scenario: &str, checks: &[RatioCheck]) -> String {
         .iter()
         .filter(|c| c.verdict != Verdict::Pass)
         .map(|c| {
-            let what = if c.verdict == Verdict::Fail { "FAIL" } else { "NOT MEASURED" };
-            let of = if c.of == "baseline" { String::new() } else { format!(" (of {})", c.of) };
-            let msg = c.message.strip_prefix("could not measure: ").unwrap_or(&c.message);
+            let what = if c.verdict == Verdict::Fail {
+                "FAIL"
+            } else {
+                "NOT MEASURED"
+            };
+            let of = if c.of == "baseline" {
+                String::new()
+            } else {
+                format!(" (of {})", c.of)
+            };
+            let msg = c
+                .message
+                .strip_prefix("could not measure: ")
+                .unwrap_or(&c.message);
             format!("{what}{of}: {msg}")
         })
         .collect();
@@ -212,9 +242,17 @@ pub fn table(summaries: &[ScenarioSummary], checks: &[RatioCheck]) -> String {
         .map(|s| {
             let cpu = match (s.cpu_host_mean, s.cpu_remote_mean) {
                 (None, None) => "-".to_string(),
-                (h, r) => format!("{}/{}", opt(h, |v| format!("{v:.0}%")), opt(r, |v| format!("{v:.0}%"))),
+                (h, r) => format!(
+                    "{}/{}",
+                    opt(h, |v| format!("{v:.0}%")),
+                    opt(r, |v| format!("{v:.0}%"))
+                ),
             };
-            let cpu = if s.cpu_bound { format!("{cpu} CPU-bound") } else { cpu };
+            let cpu = if s.cpu_bound {
+                format!("{cpu} CPU-bound")
+            } else {
+                cpu
+            };
             let range = match (s.min_gbps, s.max_gbps) {
                 (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
                 _ => "-".to_string(),
@@ -231,7 +269,15 @@ pub fn table(summaries: &[ScenarioSummary], checks: &[RatioCheck]) -> String {
         })
         .collect();
     aligned(
-        &["scenario", "runs", "Gbit/s", "min-max", "% of raw", "CPU client/server", "verdict"],
+        &[
+            "scenario",
+            "runs",
+            "Gbit/s",
+            "min-max",
+            "% of raw",
+            "CPU client/server",
+            "verdict",
+        ],
         &[Left, Right, Right, Right, Right, Left, Left],
         &rows,
     )
@@ -247,7 +293,10 @@ pub fn checks_text(checks: &[RatioCheck]) -> String {
                 Verdict::Fail => "FAIL",
                 Verdict::Unmeasured => "NOT MEASURED",
             };
-            format!("{tag}  {} ({} / {}): {}\n", c.name, c.scenario, c.of, c.message)
+            format!(
+                "{tag}  {} ({} / {}): {}\n",
+                c.name, c.scenario, c.of, c.message
+            )
         })
         .collect()
 }
@@ -269,7 +318,11 @@ pub fn csv(summaries: &[ScenarioSummary], checks: &[RatioCheck]) -> String {
          cpu_client_mean,cpu_server_mean,cpu_bound,verdict,detail\n",
     );
     for s in summaries {
-        let mine: Vec<RatioCheck> = checks.iter().filter(|c| c.scenario == s.scenario).cloned().collect();
+        let mine: Vec<RatioCheck> = checks
+            .iter()
+            .filter(|c| c.scenario == s.scenario)
+            .cloned()
+            .collect();
         let verdict = if mine.is_empty() {
             ""
         } else {
@@ -279,7 +332,11 @@ pub fn csv(summaries: &[ScenarioSummary], checks: &[RatioCheck]) -> String {
                 Verdict::Unmeasured => "unmeasured",
             }
         };
-        let detail = mine.iter().map(|c| format!("{}: {}", c.name, c.message)).collect::<Vec<_>>().join("; ");
+        let detail = mine
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.message))
+            .collect::<Vec<_>>()
+            .join("; ");
         let cells = [
             csv_field(&s.scenario),
             s.baseline.to_string(),
@@ -356,9 +413,13 @@ pub enum CompareError {
 /// Compares two run records given as JSON text (A is the older one).
 pub fn compare(a_json: &str, b_json: &str) -> Result<Comparison, CompareError> {
     let read = |which, text| -> Result<RunRecord, CompareError> {
-        let r = RunRecord::from_json(text).map_err(|source| CompareError::Invalid { which, source })?;
+        let r =
+            RunRecord::from_json(text).map_err(|source| CompareError::Invalid { which, source })?;
         if r.schema != RECORD_SCHEMA {
-            return Err(CompareError::Schema { which, found: r.schema });
+            return Err(CompareError::Schema {
+                which,
+                found: r.schema,
+            });
         }
         Ok(r)
     };
@@ -380,8 +441,18 @@ pub fn compare_records(a: &RunRecord, b: &RunRecord) -> Comparison {
             }
         })
         .collect();
-    for sb in b.summaries.iter().filter(|sb| !a.summaries.iter().any(|sa| sa.scenario == sb.scenario)) {
-        rows.push(CompareRow { scenario: sb.scenario.clone(), a_gbps: None, b_gbps: sb.median_gbps, a_ratio: None, b_ratio: sb.ratio_to_baseline });
+    for sb in b
+        .summaries
+        .iter()
+        .filter(|sb| !a.summaries.iter().any(|sa| sa.scenario == sb.scenario))
+    {
+        rows.push(CompareRow {
+            scenario: sb.scenario.clone(),
+            a_gbps: None,
+            b_gbps: sb.median_gbps,
+            a_ratio: None,
+            b_ratio: sb.ratio_to_baseline,
+        });
     }
     let mut notes = Vec::new();
     if a.lab != b.lab {
@@ -403,10 +474,18 @@ pub fn compare_records(a: &RunRecord, b: &RunRecord) -> Comparison {
             _ => {}
         }
     }
-    for s in b.summaries.iter().filter(|sb| !a.summaries.iter().any(|sa| sa.scenario == sb.scenario)) {
+    for s in b
+        .summaries
+        .iter()
+        .filter(|sb| !a.summaries.iter().any(|sa| sa.scenario == sb.scenario))
+    {
         notes.push(format!("scenario `{}` is only in B", s.scenario));
     }
-    for s in a.summaries.iter().filter(|sa| !b.summaries.iter().any(|sb| sb.scenario == sa.scenario)) {
+    for s in a
+        .summaries
+        .iter()
+        .filter(|sa| !b.summaries.iter().any(|sb| sb.scenario == sa.scenario))
+    {
         notes.push(format!("scenario `{}` is only in A", s.scenario));
     }
     Comparison { rows, notes }
@@ -417,7 +496,9 @@ impl Comparison {
     /// then the notes.
     pub fn table(&self) -> String {
         use Align::*;
-        let signed = |v: Option<f64>, d: usize, suffix: &str| v.map_or_else(|| "-".to_string(), |v| format!("{v:+.d$}{suffix}"));
+        let signed = |v: Option<f64>, d: usize, suffix: &str| {
+            v.map_or_else(|| "-".to_string(), |v| format!("{v:+.d$}{suffix}"))
+        };
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
@@ -436,7 +517,17 @@ impl Comparison {
             })
             .collect();
         let mut out = aligned(
-            &["scenario", "Gbit/s A", "Gbit/s B", "Gbit/s change", "%", "ratio A", "ratio B", "ratio change", "%"],
+            &[
+                "scenario",
+                "Gbit/s A",
+                "Gbit/s B",
+                "Gbit/s change",
+                "%",
+                "ratio A",
+                "ratio B",
+                "ratio change",
+                "%",
+            ],
             &[Left, Right, Right, Right, Right, Right, Right, Right, Right],
             &rows,
         );
@@ -455,24 +546,56 @@ mod tests {
     use crate::lab::model::{RatioOf, Sp};
 
     fn run(s: &str, gbps: f64, cpu: (f64, f64)) -> Run {
-        Run { scenario: s.into(), outcome: Outcome::Measured(Sample { bits_per_second: gbps * 1e9, cpu_host: Some(cpu.0), cpu_remote: Some(cpu.1) }) }
+        Run {
+            scenario: s.into(),
+            outcome: Outcome::Measured(Sample {
+                bits_per_second: gbps * 1e9,
+                cpu_host: Some(cpu.0),
+                cpu_remote: Some(cpu.1),
+            }),
+        }
     }
 
     fn ratio(name: &str, scenario: &str, of: RatioOf, min: Option<f64>, max: Option<f64>) -> Ratio {
-        Ratio { name: name.into(), scenario: Sp::new(scenario.into(), Span::default()), of, min, max, span: Span::default() }
+        Ratio {
+            name: name.into(),
+            scenario: Sp::new(scenario.into(), Span::default()),
+            of,
+            min,
+            max,
+            span: Span::default(),
+        }
     }
 
     /// The write-up's six scenarios with figures shaped like its table, over
     /// three rounds, one failed run, and ratio bounds that pass, fail and cannot
     /// be judged.
     fn record(scale: f64) -> RunRecord {
-        let names = ["raw", "cross-host-mode", "cross-bridge", "same-host-bridge", "c2c-external", "c2c-internal"];
+        let names = [
+            "raw",
+            "cross-host-mode",
+            "cross-bridge",
+            "same-host-bridge",
+            "c2c-external",
+            "c2c-internal",
+        ];
         let figures = [9.40, 9.40, 9.38, 23.8, 8.0, 21.0];
-        let cpu = [(20.0, 35.0), (21.0, 36.0), (22.0, 40.0), (97.0, 60.0), (70.0, 65.0), (95.0, 93.0)];
+        let cpu = [
+            (20.0, 35.0),
+            (21.0, 36.0),
+            (22.0, 40.0),
+            (97.0, 60.0),
+            (70.0, 65.0),
+            (95.0, 93.0),
+        ];
         let scenarios: Vec<ScenarioInfo> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| ScenarioInfo { name: n.to_string(), baseline: i == 0, link_rate_bps: Some(10_000_000_000) })
+            .map(|(i, n)| ScenarioInfo {
+                name: n.to_string(),
+                baseline: i == 0,
+                link_rate_bps: Some(10_000_000_000),
+            })
             .collect();
         let wobble = [1.0, 0.98, 1.02];
         let raw: Vec<Round> = wobble
@@ -495,18 +618,58 @@ mod tests {
             })
             .collect();
         let ratios = [
-            ratio("baseline-of-rate", "raw", RatioOf::Rate, Some(0.90), Some(1.0)),
-            ratio("cross-host-mode", "cross-host-mode", RatioOf::Baseline, Some(0.90), Some(1.05)),
-            ratio("cross-bridge", "cross-bridge", RatioOf::Baseline, Some(0.90), Some(1.05)),
-            ratio("same-host-bridge", "same-host-bridge", RatioOf::Baseline, Some(1.0), None),
-            ratio("c2c-external", "c2c-external", RatioOf::Baseline, Some(1.0), None),
-            ratio("c2c-internal", "c2c-internal", RatioOf::Baseline, Some(3.0), None),
+            ratio(
+                "baseline-of-rate",
+                "raw",
+                RatioOf::Rate,
+                Some(0.90),
+                Some(1.0),
+            ),
+            ratio(
+                "cross-host-mode",
+                "cross-host-mode",
+                RatioOf::Baseline,
+                Some(0.90),
+                Some(1.05),
+            ),
+            ratio(
+                "cross-bridge",
+                "cross-bridge",
+                RatioOf::Baseline,
+                Some(0.90),
+                Some(1.05),
+            ),
+            ratio(
+                "same-host-bridge",
+                "same-host-bridge",
+                RatioOf::Baseline,
+                Some(1.0),
+                None,
+            ),
+            ratio(
+                "c2c-external",
+                "c2c-external",
+                RatioOf::Baseline,
+                Some(1.0),
+                None,
+            ),
+            ratio(
+                "c2c-internal",
+                "c2c-internal",
+                RatioOf::Baseline,
+                Some(3.0),
+                None,
+            ),
         ];
         let meta = RecordMeta {
             lab: "bench".into(),
             lab_sha256: lab_file_sha256(b"[lab]\nname = \"bench\"\n"),
             started_at: Some("2026-01-01T00:00:00Z".into()),
-            tools: [("iperf3".to_string(), "iperf 3.12".to_string()), ("labctl".to_string(), "0.1.0".to_string())].into(),
+            tools: [
+                ("iperf3".to_string(), "iperf 3.12".to_string()),
+                ("labctl".to_string(), "0.1.0".to_string()),
+            ]
+            .into(),
             host_cpu: Some("Test CPU @ 3.00GHz (x2)".into()),
         };
         RunRecord::new(meta, scenarios, raw, &ratios, StatsConfig::default())
@@ -547,7 +710,16 @@ mod tests {
         // serde_json reads floats to within an ULP, so compare numbers loosely.
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_json_close(&serde_json::to_value(&back).unwrap(), &v, "$");
-        for key in ["lab", "lab_sha256", "tools", "host_cpu", "rounds", "raw", "summaries", "checks"] {
+        for key in [
+            "lab",
+            "lab_sha256",
+            "tools",
+            "host_cpu",
+            "rounds",
+            "raw",
+            "summaries",
+            "checks",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["rounds"], 3);
@@ -565,7 +737,10 @@ mod tests {
         match (a, b) {
             (Number(x), Number(y)) => {
                 let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{at}: {x} != {y}");
+                assert!(
+                    (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                    "{at}: {x} != {y}"
+                );
             }
             (Array(x), Array(y)) => {
                 assert_eq!(x.len(), y.len(), "{at}");
@@ -574,7 +749,11 @@ mod tests {
                 }
             }
             (Object(x), Object(y)) => {
-                assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}");
+                assert_eq!(
+                    x.keys().collect::<Vec<_>>(),
+                    y.keys().collect::<Vec<_>>(),
+                    "{at}"
+                );
                 for (k, x) in x {
                     assert_json_close(x, &y[k], &format!("{at}.{k}"));
                 }
@@ -608,23 +787,38 @@ mod tests {
 
     #[test]
     fn compare_rejects_bad_input() {
-        assert!(matches!(compare("{", "{}"), Err(CompareError::Invalid { which: "A", .. })));
+        assert!(matches!(
+            compare("{", "{}"),
+            Err(CompareError::Invalid { which: "A", .. })
+        ));
         let mut old = record(1.0);
         old.schema = 0;
         let e = compare(&record(1.0).to_json(), &old.to_json()).unwrap_err();
-        assert_eq!(e.to_string(), "run record B has schema 0, this labctl reads 1");
+        assert_eq!(
+            e.to_string(),
+            "run record B has schema 0, this labctl reads 1"
+        );
     }
 
     #[test]
     fn cpu_model() {
         let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: x\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
-        assert_eq!(cpu_model_from_cpuinfo(text).as_deref(), Some("AMD EPYC 7B13 (x2)"));
-        assert_eq!(cpu_model_from_cpuinfo("processor : 0\nmodel name : X\n").as_deref(), Some("X"));
+        assert_eq!(
+            cpu_model_from_cpuinfo(text).as_deref(),
+            Some("AMD EPYC 7B13 (x2)")
+        );
+        assert_eq!(
+            cpu_model_from_cpuinfo("processor : 0\nmodel name : X\n").as_deref(),
+            Some("X")
+        );
         assert_eq!(cpu_model_from_cpuinfo("Hardware : BCM2835\n"), None);
     }
 
     #[test]
     fn sha256_of_bytes() {
-        assert_eq!(lab_file_sha256(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            lab_file_sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -35,7 +35,12 @@ impl HostBenchLock {
         use nix::fcntl::{flock, FlockArg};
         use std::os::fd::AsRawFd;
         let path = Path::new("/tmp/labctl-bench.lock");
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io("open", path, e))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
         #[allow(deprecated)]
         if flock(f.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err() {
             return Err(Error::env("another labctl bench is running on this host; two benches would measure each other", Some("wait for it to finish".into())));
@@ -47,36 +52,81 @@ impl HostBenchLock {
 /// Build (once per node image) a tiny iperf3 image on the host: the iperf3
 /// binary and the libraries it links, taken from the node image.
 pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
-    let id = r.run(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", node_image]))?.stdout;
+    let id = r
+        .run(&Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", node_image]))?
+        .stdout;
     let id = id.trim().trim_start_matches("sha256:");
     // v2: the image gained /tmp (iperf3 makes its stream buffers there).
     let tag = format!("{IPERF_IMAGE}:v2-{}", &id[..12.min(id.len())]);
-    if r.output(&Cmd::new("docker").args(["image", "inspect", &tag]))?.success() {
+    if r.output(&Cmd::new("docker").args(["image", "inspect", &tag]))?
+        .success()
+    {
         return Ok(tag);
     }
     let script = "set -e; f=/usr/bin/iperf3; libs=$(ldd $f | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); \
                   tar --no-recursion -chf - $f $libs /etc/passwd /etc/group /tmp 2>/dev/null";
-    let tar = duct::cmd("docker", ["run", "--rm", "--entrypoint", "/bin/sh", node_image, "-c", script])
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| Error::io("run", "docker", e))?;
+    let tar = duct::cmd(
+        "docker",
+        [
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            node_image,
+            "-c",
+            script,
+        ],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .map_err(|e| Error::io("run", "docker", e))?;
     if !tar.status.success() || tar.stdout.is_empty() {
-        return Err(Error::Tool { command: "docker run (collect iperf3)".into(), code: tar.status.code(), stderr: String::from_utf8_lossy(&tar.stderr).into(), hint: None });
+        return Err(Error::Tool {
+            command: "docker run (collect iperf3)".into(),
+            code: tar.status.code(),
+            stderr: String::from_utf8_lossy(&tar.stderr).into(),
+            hint: None,
+        });
     }
-    r.run(&Cmd::new("docker").args(["import", "--change", "ENTRYPOINT [\"/usr/bin/iperf3\"]", "-", &tag]).stdin(tar.stdout))?;
+    r.run(
+        &Cmd::new("docker")
+            .args([
+                "import",
+                "--change",
+                "ENTRYPOINT [\"/usr/bin/iperf3\"]",
+                "-",
+                &tag,
+            ])
+            .stdin(tar.stdout),
+    )?;
     Ok(tag)
 }
 
 /// Move the iperf3 image to a node offline (docker save on the host, docker load
 /// on the node), unless the node has it.
-pub fn load_on_node(shell: &dyn NodeShell, node: &str, tag: &str, load: &dyn Fn(&str, &[u8]) -> Result<()>) -> Result<()> {
-    let have = shell.run(node, &format!("sudo docker image inspect {} >/dev/null 2>&1 && echo yes", shell_quote(tag)), Duration::from_secs(30))?;
+pub fn load_on_node(
+    shell: &dyn NodeShell,
+    node: &str,
+    tag: &str,
+    load: &dyn Fn(&str, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let have = shell.run(
+        node,
+        &format!(
+            "sudo docker image inspect {} >/dev/null 2>&1 && echo yes",
+            shell_quote(tag)
+        ),
+        Duration::from_secs(30),
+    )?;
     if have.stdout.trim() == "yes" {
         return Ok(());
     }
-    let saved = duct::cmd("docker", ["save", tag]).stdout_capture().run().map_err(|e| Error::io("run", "docker save", e))?;
+    let saved = duct::cmd("docker", ["save", tag])
+        .stdout_capture()
+        .run()
+        .map_err(|e| Error::io("run", "docker save", e))?;
     load(node, &saved.stdout)
 }
 
@@ -90,25 +140,51 @@ fn ep_desc(e: &BenchEndpoint) -> String {
 
 /// Run one scenario once: start the server, run the client, stop the server.
 /// Returns iperf3's JSON text (client side; it carries `end.sum_received`).
-fn run_once(lab: &Lab, shell: &dyn NodeShell, s: &Scenario, tag: &str, port: u16, duration: u32) -> Result<String> {
+fn run_once(
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    s: &Scenario,
+    tag: &str,
+    port: u16,
+    duration: u32,
+) -> Result<String> {
     let srv = &s.server;
-    let node_ip = lab.node(&srv.node.value).map(|n| n.ip.to_string()).unwrap_or_default();
+    let node_ip = lab
+        .node(&srv.node.value)
+        .map(|n| n.ip.to_string())
+        .unwrap_or_default();
     let name = format!("labctl-iperf-s-{port}");
     let t = Duration::from_secs(30);
     let p = port.to_string();
     // Server side.
     let start = match srv.container {
         ContainerMode::None => format!("iperf3 -s -1 -D -p {p}"),
-        ContainerMode::Host => format!("sudo docker run -d --rm --net=host --name {name} {tag} -s -1 -p {p}"),
-        ContainerMode::Bridge => format!("sudo docker run -d --rm -p {p}:{p} --name {name} {tag} -s -1 -p {p}"),
+        ContainerMode::Host => {
+            format!("sudo docker run -d --rm --net=host --name {name} {tag} -s -1 -p {p}")
+        }
+        ContainerMode::Bridge => {
+            format!("sudo docker run -d --rm -p {p}:{p} --name {name} {tag} -s -1 -p {p}")
+        }
     };
     let out = shell.run(&srv.node.value, &start, t)?;
     if out.code != 0 {
-        return Err(Error::env(format!("scenario {}: iperf3 server could not start on {}: {}", s.name.value, ep_desc(srv), out.stderr.trim()), None));
+        return Err(Error::env(
+            format!(
+                "scenario {}: iperf3 server could not start on {}: {}",
+                s.name.value,
+                ep_desc(srv),
+                out.stderr.trim()
+            ),
+            None,
+        ));
     }
     let addr = match (srv.container, srv.address) {
         (ContainerMode::Bridge, AddressMode::Container) => {
-            let o = shell.run(&srv.node.value, &format!("sudo docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {name}"), t)?;
+            let o = shell.run(
+                &srv.node.value,
+                &format!("sudo docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {name}"),
+                t,
+            )?;
             o.stdout.trim().to_string()
         }
         _ => node_ip,
@@ -121,13 +197,22 @@ fn run_once(lab: &Lab, shell: &dyn NodeShell, s: &Scenario, tag: &str, port: u16
     let _ = shell.run(&srv.node.value, &wait, t);
     // Client side.
     let cl = &s.client;
-    let args = format!("-c {} -p {p} -t {duration} -O {} -P {} -J", shell_quote(&addr), s.omit_s, s.parallel);
+    let args = format!(
+        "-c {} -p {p} -t {duration} -O {} -P {} -J",
+        shell_quote(&addr),
+        s.omit_s,
+        s.parallel
+    );
     let run = match cl.container {
         ContainerMode::None => format!("iperf3 {args}"),
         ContainerMode::Host => format!("sudo docker run --rm --net=host {tag} {args}"),
         ContainerMode::Bridge => format!("sudo docker run --rm {tag} {args}"),
     };
-    let res = shell.run(&cl.node.value, &run, Duration::from_secs(duration as u64 + 60));
+    let res = shell.run(
+        &cl.node.value,
+        &run,
+        Duration::from_secs(duration as u64 + 60),
+    );
     // Stop the server whatever happened (a -1 server exits by itself after one test).
     let stop = match srv.container {
         ContainerMode::None => format!("pkill -f 'iperf3 -s -1 -D -p {p}$' || true"),
@@ -141,12 +226,25 @@ fn run_once(lab: &Lab, shell: &dyn NodeShell, s: &Scenario, tag: &str, port: u16
 /// A port that is free on the server node (and its containers' published ports).
 fn free_port(shell: &dyn NodeShell, node: &str, start: u16) -> Result<u16> {
     let o = shell.run(node, "ss -Htan | awk '{print $4}'", Duration::from_secs(20))?;
-    let used: Vec<u16> = o.stdout.lines().filter_map(|l| l.rsplit(':').next()?.parse().ok()).collect();
-    (start..start + 200).find(|p| !used.contains(p)).ok_or_else(|| Error::env(format!("no free port on {node} from {start}"), None))
+    let used: Vec<u16> = o
+        .stdout
+        .lines()
+        .filter_map(|l| l.rsplit(':').next()?.parse().ok())
+        .collect();
+    (start..start + 200)
+        .find(|p| !used.contains(p))
+        .ok_or_else(|| Error::env(format!("no free port on {node} from {start}"), None))
 }
 
 /// Run every scenario for `rounds` interleaved rounds and build the run record.
-pub fn run(lab: &Lab, lab_bytes: &[u8], shell: &dyn NodeShell, tag: &str, o: &BenchOptions, on_run: &mut dyn FnMut(usize, &str, &Outcome)) -> Result<RunRecord> {
+pub fn run(
+    lab: &Lab,
+    lab_bytes: &[u8],
+    shell: &dyn NodeShell,
+    tag: &str,
+    o: &BenchOptions,
+    on_run: &mut dyn FnMut(usize, &str, &Outcome),
+) -> Result<RunRecord> {
     std::fs::create_dir_all(&o.raw_dir).map_err(|e| Error::io("create", &o.raw_dir, e))?;
     let infos = ScenarioInfo::from_lab(lab);
     let plan = round_plan(&infos);
@@ -163,18 +261,29 @@ pub fn run(lab: &Lab, lab_bytes: &[u8], shell: &dyn NodeShell, tag: &str, o: &Be
                 let text = match run_once(lab, shell, s, tag, port, duration) {
                     Ok(t) => t,
                     Err(e) => {
-                        outcome = Some(Outcome::CouldNotRun { message: format!("scenario {}: {e}", s.name.value) });
+                        outcome = Some(Outcome::CouldNotRun {
+                            message: format!("scenario {}: {e}", s.name.value),
+                        });
                         break;
                     }
                 };
-                let raw = o.raw_dir.join(format!("round{}-{:02}-{}.json", round + 1, k + 1, s.name.value));
+                let raw = o.raw_dir.join(format!(
+                    "round{}-{:02}-{}.json",
+                    round + 1,
+                    k + 1,
+                    s.name.value
+                ));
                 let _ = std::fs::write(&raw, &text);
                 let parsed = iperf::parse(&text);
                 let retry = matches!(&parsed, Err(e) if e.is_retryable());
                 let oc: Outcome = parsed.into();
                 let oc = match oc {
-                    Outcome::CouldNotRun { message } => Outcome::CouldNotRun { message: format!("scenario {}: {message}", s.name.value) },
-                    Outcome::Unusable { message } => Outcome::Unusable { message: format!("scenario {}: {message}", s.name.value) },
+                    Outcome::CouldNotRun { message } => Outcome::CouldNotRun {
+                        message: format!("scenario {}: {message}", s.name.value),
+                    },
+                    Outcome::Unusable { message } => Outcome::Unusable {
+                        message: format!("scenario {}: {message}", s.name.value),
+                    },
                     m => m,
                 };
                 outcome = Some(oc);
@@ -185,23 +294,40 @@ pub fn run(lab: &Lab, lab_bytes: &[u8], shell: &dyn NodeShell, tag: &str, o: &Be
             }
             let outcome = outcome.unwrap();
             on_run(round + 1, &s.name.value, &outcome);
-            runs.push(Run { scenario: s.name.value.clone(), outcome });
+            runs.push(Run {
+                scenario: s.name.value.clone(),
+                outcome,
+            });
         }
         rounds.push(Round { runs });
     }
     let mut tools = BTreeMap::new();
     tools.insert("labctl".into(), env!("CARGO_PKG_VERSION").into());
     if let Some(n) = lab.scenarios.first() {
-        if let Ok(v) = shell.run(&n.client.node.value, "iperf3 --version | head -n1", Duration::from_secs(10)) {
+        if let Ok(v) = shell.run(
+            &n.client.node.value,
+            "iperf3 --version | head -n1",
+            Duration::from_secs(10),
+        ) {
             tools.insert("iperf3".into(), v.stdout.trim().to_string());
         }
     }
     let meta = RecordMeta {
         lab: lab.name.value.clone(),
         lab_sha256: super::output::lab_file_sha256(lab_bytes),
-        started_at: Some(time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
+        started_at: Some(
+            time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        ),
         tools,
         host_cpu: super::output::host_cpu_model(),
     };
-    Ok(RunRecord::new(meta, infos, rounds, &lab.ratios, StatsConfig::default()))
+    Ok(RunRecord::new(
+        meta,
+        infos,
+        rounds,
+        &lab.ratios,
+        StatsConfig::default(),
+    ))
 }

@@ -25,7 +25,10 @@ pub struct Loaded {
 impl Loaded {
     /// Warnings rendered with their source lines.
     pub fn render_warnings(&self) -> String {
-        self.warnings.iter().map(|d| self.source.render(d)).collect()
+        self.warnings
+            .iter()
+            .map(|d| self.source.render(d))
+            .collect()
     }
 }
 
@@ -46,7 +49,10 @@ pub fn resolve(arg: &str) -> Result<LabRef> {
     if assets::lab_text(arg).is_some() {
         return Ok(LabRef::Builtin(arg.to_string()));
     }
-    Err(Error::UnknownLab { name: arg.to_string(), known: assets::lab_names() })
+    Err(Error::UnknownLab {
+        name: arg.to_string(),
+        known: assets::lab_names(),
+    })
 }
 
 /// Read a lab's source text.
@@ -69,7 +75,18 @@ pub fn load(arg: &str) -> Result<Loaded> {
     let source = read(&r)?;
     let dir = match &r {
         LabRef::Builtin(_) => None,
-        LabRef::File(p) => Some(p.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).unwrap_or(Path::new(".")).to_path_buf()),
+        LabRef::File(p) => Some(
+            p.parent()
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    }
+                })
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        ),
     };
     let roles = RoleSet::load(dir.as_deref())?;
     load_source(source, dir, roles)
@@ -88,12 +105,21 @@ pub fn load_source(source: SourceFile, dir: Option<PathBuf>, roles: RoleSet) -> 
     if !errors.is_empty() || lab.is_none() {
         let mut rendered: String = errors.iter().map(|d| source.render(d)).collect();
         rendered.extend(warnings.iter().map(|d| source.render(d)));
-        return Err(Error::Invalid { file: source.path.clone(), count: errors.len().max(1), rendered });
+        return Err(Error::Invalid {
+            file: source.path.clone(),
+            count: errors.len().max(1),
+            rendered,
+        });
     }
     let mut lab = lab.unwrap();
     lab.file = source.path.clone();
     lab.dir = dir;
-    Ok(Loaded { lab, source, warnings, roles })
+    Ok(Loaded {
+        lab,
+        source,
+        warnings,
+        roles,
+    })
 }
 
 /// Errors and warnings of a source text without failing (for `validate` output

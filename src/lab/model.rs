@@ -57,7 +57,9 @@ impl Lab {
 
     /// Nodes that carry `role`, in file order.
     pub fn nodes_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.nodes.iter().filter(move |n| n.roles.iter().any(|r| r.value == role))
+        self.nodes
+            .iter()
+            .filter(move |n| n.roles.iter().any(|r| r.value == role))
     }
 
     /// Every role named by some node, in first-seen order.
@@ -153,17 +155,51 @@ pub struct Check {
 pub enum CheckKind {
     /// HTTP GET; `spread` asserts `requests` requests reach every listed backend
     /// (the backend's name must appear in the body).
-    Http { from: From, url: String, status: u16, body: Option<String>, spread: Vec<Sp<String>>, requests: u32 },
+    Http {
+        from: From,
+        url: String,
+        status: u16,
+        body: Option<String>,
+        spread: Vec<Sp<String>>,
+        requests: u32,
+    },
     /// `node` listens on `port`; with `from`, the port is reachable from that node.
-    Port { node: Sp<String>, port: u16, from: Option<Sp<String>> },
+    Port {
+        node: Sp<String>,
+        port: u16,
+        from: Option<Sp<String>>,
+    },
     /// A shell command on a node: exit code and an optional stdout regex.
-    Command { node: Sp<String>, run: String, exit: i32, stdout: Option<String> },
-    File { node: Sp<String>, path: String, contains: Option<String> },
-    Cron { node: Sp<String>, user: String, contains: Option<String> },
-    Service { node: Sp<String>, service: String },
-    Reach { from: Sp<String>, to: Sp<String> },
+    Command {
+        node: Sp<String>,
+        run: String,
+        exit: i32,
+        stdout: Option<String>,
+    },
+    File {
+        node: Sp<String>,
+        path: String,
+        contains: Option<String>,
+    },
+    Cron {
+        node: Sp<String>,
+        user: String,
+        contains: Option<String>,
+    },
+    Service {
+        node: Sp<String>,
+        service: String,
+    },
+    Reach {
+        from: Sp<String>,
+        to: Sp<String>,
+    },
     /// A block device of `size_bytes` exists on the node (optionally at `device`).
-    Disk { node: Sp<String>, size_bytes: u64, device: Option<String> },
+    Disk {
+        node: Sp<String>,
+        size_bytes: u64,
+        device: Option<String>,
+    },
 }
 
 impl CheckKind {

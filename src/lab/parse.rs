@@ -16,45 +16,189 @@ use std::sync::LazyLock;
 use std::time::Duration;
 use toml_span::value::{Value, ValueInner};
 
-pub static LAB_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{0,30}$").unwrap());
+pub static LAB_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{0,30}$").unwrap());
 /// RFC 1123 hostname label, lower case (Vagrant machine names and hostnames).
-pub static HOST_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
-pub static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_-]{0,39}$").unwrap());
-pub static VAR_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_]{0,39}$").unwrap());
-pub static ENV_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z_][A-Z0-9_]{0,63}$").unwrap());
+pub static HOST_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
+pub static ROLE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_-]{0,39}$").unwrap());
+pub static VAR_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_]{0,39}$").unwrap());
+pub static ENV_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z_][A-Z0-9_]{0,63}$").unwrap());
 /// Vagrant box names: `owner/name`, with dots, dashes and digits.
-pub static BOX_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z0-9._-]{0,62})?$").unwrap());
-pub static DISK_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_-]{0,30}$").unwrap());
-pub static CHECK_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,99}$").unwrap());
+pub static BOX_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z0-9._-]{0,62})?$").unwrap()
+});
+pub static DISK_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_-]{0,30}$").unwrap());
+pub static CHECK_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,99}$").unwrap());
 
 const TOP: &[&str] = &[
-    "name", "description", "defaults", "network", "node", "check", "scenario", "ratio", "bench", "insecure",
-    "allow_public_addresses", "secret_vars",
+    "name",
+    "description",
+    "defaults",
+    "network",
+    "node",
+    "check",
+    "scenario",
+    "ratio",
+    "bench",
+    "insecure",
+    "allow_public_addresses",
+    "secret_vars",
 ];
 const NODE_KEYS: &[&str] = &[
-    "name", "count", "ip", "box", "memory", "cpus", "boot_timeout", "roles", "forward", "vars", "disks",
-    "nested_containers", "bandwidth",
+    "name",
+    "count",
+    "ip",
+    "box",
+    "memory",
+    "cpus",
+    "boot_timeout",
+    "roles",
+    "forward",
+    "vars",
+    "disks",
+    "nested_containers",
+    "bandwidth",
 ];
-const DEFAULT_KEYS: &[&str] =
-    &["box", "memory", "cpus", "boot_timeout", "roles", "forward", "vars", "disks", "nested_containers", "bandwidth"];
+const DEFAULT_KEYS: &[&str] = &[
+    "box",
+    "memory",
+    "cpus",
+    "boot_timeout",
+    "roles",
+    "forward",
+    "vars",
+    "disks",
+    "nested_containers",
+    "bandwidth",
+];
 const NETWORK_KEYS: &[&str] = &["subnet", "bandwidth"];
 const FORWARD_KEYS: &[&str] = &["guest", "host", "host_ip"];
 const DISK_KEYS: &[&str] = &["name", "size"];
 const CHECK_KEYS: &[&str] = &[
-    "name", "kind", "timeout", "interval", "disruptive", "from", "url", "status", "body", "spread", "requests", "node", "port",
-    "run", "exit", "stdout", "path", "contains", "user", "service", "to", "size", "device",
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "from",
+    "url",
+    "status",
+    "body",
+    "spread",
+    "requests",
+    "node",
+    "port",
+    "run",
+    "exit",
+    "stdout",
+    "path",
+    "contains",
+    "user",
+    "service",
+    "to",
+    "size",
+    "device",
 ];
 /// Keys each check kind accepts (the common ones first); a key of another kind
 /// is an unknown key, not silently ignored.
-const CHECK_HTTP_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "from", "url", "status", "body", "spread", "requests"];
-const CHECK_PORT_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "port", "from"];
-const CHECK_COMMAND_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "run", "exit", "stdout"];
-const CHECK_FILE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "path", "contains"];
-const CHECK_CRON_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "user", "contains"];
-const CHECK_SERVICE_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "service"];
-const CHECK_REACH_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "from", "to"];
-const CHECK_DISK_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive", "node", "size", "device"];
-const SCENARIO_KEYS: &[&str] = &["name", "description", "baseline", "client", "server", "duration", "omit", "parallel"];
+const CHECK_HTTP_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "from",
+    "url",
+    "status",
+    "body",
+    "spread",
+    "requests",
+];
+const CHECK_PORT_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "port",
+    "from",
+];
+const CHECK_COMMAND_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "run",
+    "exit",
+    "stdout",
+];
+const CHECK_FILE_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "path",
+    "contains",
+];
+const CHECK_CRON_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "user",
+    "contains",
+];
+const CHECK_SERVICE_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "service",
+];
+const CHECK_REACH_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "from",
+    "to",
+];
+const CHECK_DISK_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "interval",
+    "disruptive",
+    "node",
+    "size",
+    "device",
+];
+const SCENARIO_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "baseline",
+    "client",
+    "server",
+    "duration",
+    "omit",
+    "parallel",
+];
 const ENDPOINT_KEYS: &[&str] = &["node", "container", "address"];
 const RATIO_KEYS: &[&str] = &["name", "scenario", "of", "min", "max"];
 const BENCH_KEYS: &[&str] = &["rounds"];
@@ -71,14 +215,23 @@ pub const MAX_TEXT: usize = 1024;
 pub fn check_text(key: &str, s: &Sp<String>, max: usize, cx: &mut Ctx) -> bool {
     if let Some(c) = s.value.chars().find(|c| c.is_control()) {
         cx.push(
-            Diagnostic::error(key, Some(s.span), format!("contains control character {:?}", c))
-                .expected("printable text on one line")
-                .hint("values reach Ruby and shell; newlines and control characters are refused"),
+            Diagnostic::error(
+                key,
+                Some(s.span),
+                format!("contains control character {:?}", c),
+            )
+            .expected("printable text on one line")
+            .hint("values reach Ruby and shell; newlines and control characters are refused"),
         );
         return false;
     }
     if s.value.len() > max {
-        cx.err(key, s.span, format!("is {} bytes long", s.value.len()), format!("at most {max} bytes"));
+        cx.err(
+            key,
+            s.span,
+            format!("is {} bytes long", s.value.len()),
+            format!("at most {max} bytes"),
+        );
         return false;
     }
     true
@@ -88,7 +241,12 @@ fn check_re(key: &str, s: &Sp<String>, re: &Regex, expected: &str, cx: &mut Ctx)
     if re.is_match(&s.value) {
         true
     } else {
-        cx.err(key, s.span, format!("invalid value {:?}", truncate(&s.value)), expected);
+        cx.err(
+            key,
+            s.span,
+            format!("invalid value {:?}", truncate(&s.value)),
+            expected,
+        );
         false
     }
 }
@@ -127,7 +285,10 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
         Ok(v) => v,
         Err(e) => {
             let span: Span = e.span.into();
-            cx.push(Diagnostic::error("", Some(span), format!("invalid TOML: {e}")).expected("valid TOML syntax"));
+            cx.push(
+                Diagnostic::error("", Some(span), format!("invalid TOML: {e}"))
+                    .expected("valid TOML syntax"),
+            );
             return None;
         }
     };
@@ -140,24 +301,46 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
 
     let name = top.string("name", cx);
     if let Some(n) = &name {
-        check_re("name", n, &LAB_NAME, "a lab name: a lower-case letter, then up to 30 of a-z, 0-9, -", cx);
+        check_re(
+            "name",
+            n,
+            &LAB_NAME,
+            "a lab name: a lower-case letter, then up to 30 of a-z, 0-9, -",
+            cx,
+        );
     } else if !top.has("name") {
-        cx.push(Diagnostic::error("name", Some(Span::new(0, 0)), "missing required key `name`").expected("name = \"my-lab\""));
+        cx.push(
+            Diagnostic::error("name", Some(Span::new(0, 0)), "missing required key `name`")
+                .expected("name = \"my-lab\""),
+        );
     }
     let description = top.string("description", cx);
     if let Some(d) = &description {
         check_text("description", d, MAX_TEXT, cx);
     }
     let insecure = top.bool("insecure", cx).map(|b| b.value).unwrap_or(false);
-    let allow_public = top.bool("allow_public_addresses", cx).map(|b| b.value).unwrap_or(false);
+    let allow_public = top
+        .bool("allow_public_addresses", cx)
+        .map(|b| b.value)
+        .unwrap_or(false);
 
     let mut secret_vars = BTreeMap::new();
     if let Some(pairs) = top.string_map("secret_vars", cx) {
         for (k, v) in pairs {
             let key = format!("secret_vars.{}", k.value);
-            if check_re(&key, &k, &VAR_NAME, "a variable name: a-z, then a-z, 0-9, _", cx)
-                && check_re(&key, &v, &ENV_NAME, "the name of a host environment variable (A-Z, 0-9, _)", cx)
-            {
+            if check_re(
+                &key,
+                &k,
+                &VAR_NAME,
+                "a variable name: a-z, then a-z, 0-9, _",
+                cx,
+            ) && check_re(
+                &key,
+                &v,
+                &ENV_NAME,
+                "the name of a host environment variable (A-Z, 0-9, _)",
+                cx,
+            ) {
                 secret_vars.insert(k.value, v);
             }
         }
@@ -174,7 +357,12 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             let subnet = match subnet {
                 Some(s) => parse_subnet(&s, cx)?,
                 None => {
-                    cx.err(&join(&path, "subnet"), ospan, "missing required key `subnet`", "subnet = \"192.168.60.0/24\"");
+                    cx.err(
+                        &join(&path, "subnet"),
+                        ospan,
+                        "missing required key `subnet`",
+                        "subnet = \"192.168.60.0/24\"",
+                    );
                     return None;
                 }
             };
@@ -182,8 +370,12 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
         }),
         None => {
             cx.push(
-                Diagnostic::error("network", Some(Span::new(0, 0)), "missing required table [network]")
-                    .expected("[network] with subnet = \"192.168.60.0/24\""),
+                Diagnostic::error(
+                    "network",
+                    Some(Span::new(0, 0)),
+                    "missing required table [network]",
+                )
+                .expected("[network] with subnet = \"192.168.60.0/24\""),
             );
             None
         }
@@ -191,7 +383,9 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
 
     // [defaults]
     let defaults = match top.take("defaults") {
-        Some(v) => Obj::from_value(v, "defaults", DEFAULT_KEYS, cx).map(|o| parse_node_spec(o, cx)).unwrap_or_default(),
+        Some(v) => Obj::from_value(v, "defaults", DEFAULT_KEYS, cx)
+            .map(|o| parse_node_spec(o, cx))
+            .unwrap_or_default(),
         None => NodeSpec::default(),
     };
 
@@ -203,7 +397,12 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             let was_array = matches!(v.as_ref(), ValueInner::Array(_));
             let tables = array_of_tables(v, "node", cx);
             if was_array && tables.is_empty() {
-                cx.err("node", vspan, "a lab needs at least one [[node]]", "[[node]] tables");
+                cx.err(
+                    "node",
+                    vspan,
+                    "a lab needs at least one [[node]]",
+                    "[[node]] tables",
+                );
             }
             for (i, v) in tables.into_iter().enumerate() {
                 if let Some(o) = Obj::from_value(v, &format!("node[{i}]"), NODE_KEYS, cx) {
@@ -212,7 +411,12 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             }
         }
         None => cx.push(
-            Diagnostic::error("node", Some(Span::new(0, 0)), "a lab needs at least one [[node]]").expected("[[node]] tables"),
+            Diagnostic::error(
+                "node",
+                Some(Span::new(0, 0)),
+                "a lab needs at least one [[node]]",
+            )
+            .expected("[[node]] tables"),
         ),
     }
 
@@ -240,7 +444,8 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
     if let Some(v) = top.take("ratio") {
         for (i, v) in array_of_tables(v, "ratio", cx).into_iter().enumerate() {
             if let Some(o) = Obj::from_value(v, &format!("ratio[{i}]"), RATIO_KEYS, cx) {
-                if let Some(r) = parse_ratio(o, network.as_ref().map(|n| n.bandwidth.is_some()), cx) {
+                if let Some(r) = parse_ratio(o, network.as_ref().map(|n| n.bandwidth.is_some()), cx)
+                {
                     ratios.push(r);
                 }
             }
@@ -280,7 +485,12 @@ fn array_of_tables<'de>(mut v: Value<'de>, path: &str, cx: &mut Ctx) -> Vec<Valu
     match v.take() {
         ValueInner::Array(a) => a,
         other => {
-            cx.err(path, span, format!("wrong type: found {}", other.type_str()), format!("[[{path}]] tables"));
+            cx.err(
+                path,
+                span,
+                format!("wrong type: found {}", other.type_str()),
+                format!("[[{path}]] tables"),
+            );
             Vec::new()
         }
     }
@@ -289,20 +499,34 @@ fn array_of_tables<'de>(mut v: Value<'de>, path: &str, cx: &mut Ctx) -> Vec<Valu
 fn parse_subnet(s: &Sp<String>, cx: &mut Ctx) -> Option<Sp<ipnet::Ipv4Net>> {
     match s.value.parse::<ipnet::Ipv4Net>() {
         Ok(net) if net.prefix_len() < 8 || net.prefix_len() > 29 => {
-            cx.err("network.subnet", s.span, format!("prefix /{} is not usable", net.prefix_len()), "a prefix between /8 and /29");
+            cx.err(
+                "network.subnet",
+                s.span,
+                format!("prefix /{} is not usable", net.prefix_len()),
+                "a prefix between /8 and /29",
+            );
             None
         }
         Ok(net) if net.network() != net.addr() => {
             cx.push(
-                Diagnostic::error("network.subnet", Some(s.span), format!("{} has host bits set", s.value))
-                    .expected("a network address")
-                    .hint(format!("did you mean {}?", net.trunc())),
+                Diagnostic::error(
+                    "network.subnet",
+                    Some(s.span),
+                    format!("{} has host bits set", s.value),
+                )
+                .expected("a network address")
+                .hint(format!("did you mean {}?", net.trunc())),
             );
             None
         }
         Ok(net) => Some(Sp::new(net, s.span)),
         Err(_) => {
-            cx.err("network.subnet", s.span, format!("invalid subnet {:?}", truncate(&s.value)), "an IPv4 CIDR like 192.168.57.0/24");
+            cx.err(
+                "network.subnet",
+                s.span,
+                format!("invalid subnet {:?}", truncate(&s.value)),
+                "an IPv4 CIDR like 192.168.57.0/24",
+            );
             None
         }
     }
@@ -313,11 +537,21 @@ fn parse_rate_key(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<Sp<u64>> {
     match units::parse_rate(&s.value) {
         Some(r) if (1_000_000..=100_000_000_000).contains(&r) => Some(Sp::new(r, s.span)),
         Some(_) => {
-            cx.err(&o.key_path(key), s.span, format!("rate {} is out of range", s.value), "a rate between 1Mbit and 100Gbit");
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("rate {} is out of range", s.value),
+                "a rate between 1Mbit and 100Gbit",
+            );
             None
         }
         None => {
-            cx.err(&o.key_path(key), s.span, format!("invalid rate {:?}", truncate(&s.value)), "a rate like \"2Gbit\" or \"500Mbit\"");
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("invalid rate {:?}", truncate(&s.value)),
+                "a rate like \"2Gbit\" or \"500Mbit\"",
+            );
             None
         }
     }
@@ -328,11 +562,21 @@ fn parse_duration_key(o: &mut Obj<'_>, key: &str, max: Duration, cx: &mut Ctx) -
     match units::parse_duration(&s.value) {
         Some(d) if d > Duration::ZERO && d <= max => Some(d),
         Some(_) => {
-            cx.err(&o.key_path(key), s.span, format!("duration {} is out of range", s.value), format!("a duration above 0 and at most {}s", max.as_secs()));
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("duration {} is out of range", s.value),
+                format!("a duration above 0 and at most {}s", max.as_secs()),
+            );
             None
         }
         None => {
-            cx.err(&o.key_path(key), s.span, format!("invalid duration {:?}", truncate(&s.value)), "a duration like \"30s\" or \"2m\"");
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("invalid duration {:?}", truncate(&s.value)),
+                "a duration like \"30s\" or \"2m\"",
+            );
             None
         }
     }
@@ -343,32 +587,66 @@ fn parse_ipv4(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<Sp<Ipv4Addr>> 
     match s.value.parse::<Ipv4Addr>() {
         Ok(ip) => Some(Sp::new(ip, s.span)),
         Err(_) => {
-            cx.err(&o.key_path(key), s.span, format!("invalid IPv4 address {:?}", truncate(&s.value)), "an IPv4 address like 192.168.57.10");
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("invalid IPv4 address {:?}", truncate(&s.value)),
+                "an IPv4 address like 192.168.57.10",
+            );
             None
         }
     }
 }
 
 fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
-    let mut n = NodeSpec { span: o.span, ..Default::default() };
+    let mut n = NodeSpec {
+        span: o.span,
+        ..Default::default()
+    };
     if o.allowed_has("name") {
         n.name = o.string("name", cx);
         if let Some(name) = &n.name {
-            check_re(&o.key_path("name"), name, &HOST_LABEL, "a hostname label: a-z first, then a-z, 0-9, - (at most 63)", cx);
+            check_re(
+                &o.key_path("name"),
+                name,
+                &HOST_LABEL,
+                "a hostname label: a-z first, then a-z, 0-9, - (at most 63)",
+                cx,
+            );
         }
         n.count = o.int_in("count", 1, 64, "a node count", cx);
         n.ip = parse_ipv4(&mut o, "ip", cx);
     }
     if let Some(b) = o.string("box", cx) {
-        if check_re(&o.key_path("box"), &b, &BOX_NAME, "a Vagrant box name like debian/bookworm64", cx) {
+        if check_re(
+            &o.key_path("box"),
+            &b,
+            &BOX_NAME,
+            "a Vagrant box name like debian/bookworm64",
+            cx,
+        ) {
             n.box_name = Some(b.value);
         }
     }
-    if let Some(m) = o.scalar_text("memory", "a memory size in MiB or with a unit, like 256 or \"2G\"", cx) {
+    if let Some(m) = o.scalar_text(
+        "memory",
+        "a memory size in MiB or with a unit, like 256 or \"2G\"",
+        cx,
+    ) {
         match units::parse_size(&m.value, 1 << 20).map(|b| b >> 20) {
             Some(mib) if (64..=65536).contains(&mib) => n.memory_mib = Some(mib as u32),
-            Some(mib) => cx.err(&o.key_path("memory"), m.span, format!("{mib} MiB is out of range"), "between 64 MiB and 64 GiB"),
-            None => cx.err(&o.key_path("memory"), m.span, format!("invalid memory size {:?}", truncate(&m.value)), "a size in MiB like 256, or with a unit like \"2G\""),
+            Some(mib) => cx.err(
+                &o.key_path("memory"),
+                m.span,
+                format!("{mib} MiB is out of range"),
+                "between 64 MiB and 64 GiB",
+            ),
+            None => cx.err(
+                &o.key_path("memory"),
+                m.span,
+                format!("invalid memory size {:?}", truncate(&m.value)),
+                "a size in MiB like 256, or with a unit like \"2G\"",
+            ),
         }
     }
     if let Some(c) = o.int_in("cpus", 1, 64, "a CPU count", cx) {
@@ -383,7 +661,13 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         let path = o.key_path("roles");
         let mut ok = Vec::new();
         for (i, r) in roles.into_iter().enumerate() {
-            if check_re(&format!("{path}[{i}]"), &r, &ROLE_NAME, "a role name: a-z first, then a-z, 0-9, _, - (no paths)", cx) {
+            if check_re(
+                &format!("{path}[{i}]"),
+                &r,
+                &ROLE_NAME,
+                "a role name: a-z first, then a-z, 0-9, _, - (no paths)",
+                cx,
+            ) {
                 ok.push(r);
             }
         }
@@ -411,7 +695,12 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
                     _ => {
                         // A value that was present but bad is reported already.
                         if !has_guest || !has_host {
-                            cx.err(&fpath, span, "forward needs `guest` and `host`", "{ guest = 80, host = 8080 }");
+                            cx.err(
+                                &fpath,
+                                span,
+                                "forward needs `guest` and `host`",
+                                "{ guest = 80, host = 8080 }",
+                            );
                         }
                     }
                 }
@@ -425,10 +714,22 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         for (k, v) in vars {
             let key = join(&path, &k.value);
             if k.value.starts_with("labctl_") {
-                cx.err(&key, k.span, format!("variable `{}` uses the reserved prefix labctl_", k.value), "a name not starting with labctl_");
+                cx.err(
+                    &key,
+                    k.span,
+                    format!("variable `{}` uses the reserved prefix labctl_", k.value),
+                    "a name not starting with labctl_",
+                );
                 continue;
             }
-            if check_re(&key, &k, &VAR_NAME, "a variable name: a-z first, then a-z, 0-9, _", cx) && check_text(&key, &v, MAX_TEXT, cx) {
+            if check_re(
+                &key,
+                &k,
+                &VAR_NAME,
+                "a variable name: a-z first, then a-z, 0-9, _",
+                cx,
+            ) && check_text(&key, &v, MAX_TEXT, cx)
+            {
                 ok.push((k, v));
             }
         }
@@ -445,9 +746,20 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
                 let dpath = d.path.clone();
                 d.finish(cx);
                 let name_ok = match &name {
-                    Some(nm) => check_re(&join(&dpath, "name"), nm, &DISK_NAME, "a disk name: a-z first, then a-z, 0-9, _, -", cx),
+                    Some(nm) => check_re(
+                        &join(&dpath, "name"),
+                        nm,
+                        &DISK_NAME,
+                        "a disk name: a-z first, then a-z, 0-9, _, -",
+                        cx,
+                    ),
                     None => {
-                        cx.err(&dpath, span, "disk needs a `name`", "{ name = \"data\", size = \"8G\" }");
+                        cx.err(
+                            &dpath,
+                            span,
+                            "disk needs a `name`",
+                            "{ name = \"data\", size = \"8G\" }",
+                        );
                         false
                     }
                 };
@@ -455,21 +767,40 @@ fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
                     Some(s) => match units::parse_size(&s.value, 1 << 20) {
                         Some(b) if (1 << 20..=4u64 << 40).contains(&b) => Some(b),
                         Some(_) => {
-                            cx.err(&join(&dpath, "size"), s.span, format!("disk size {} is out of range", s.value), "between 1M and 4T");
+                            cx.err(
+                                &join(&dpath, "size"),
+                                s.span,
+                                format!("disk size {} is out of range", s.value),
+                                "between 1M and 4T",
+                            );
                             None
                         }
                         None => {
-                            cx.err(&join(&dpath, "size"), s.span, format!("invalid size {:?}", truncate(&s.value)), "a size like \"8G\" or \"512M\"");
+                            cx.err(
+                                &join(&dpath, "size"),
+                                s.span,
+                                format!("invalid size {:?}", truncate(&s.value)),
+                                "a size like \"8G\" or \"512M\"",
+                            );
                             None
                         }
                     },
                     None => {
-                        cx.err(&dpath, span, "disk needs a `size`", "{ name = \"data\", size = \"8G\" }");
+                        cx.err(
+                            &dpath,
+                            span,
+                            "disk needs a `size`",
+                            "{ name = \"data\", size = \"8G\" }",
+                        );
                         None
                     }
                 };
                 if let (true, Some(b), Some(nm)) = (name_ok, bytes, name) {
-                    disks.push(Disk { name: nm.value, size_bytes: b, span });
+                    disks.push(Disk {
+                        name: nm.value,
+                        size_bytes: b,
+                        span,
+                    });
                 }
             }
         }
@@ -499,15 +830,30 @@ fn expand_nodes(defaults: &NodeSpec, specs: Vec<(usize, NodeSpec)>, cx: &mut Ctx
         };
         let Some(ip) = s.ip.clone() else {
             if !cx.diags.iter().any(|d| d.key == format!("{path}.ip")) {
-                cx.err(&path, name.span, format!("node `{}` needs an `ip`", name.value), "ip = \"192.168.57.21\"");
+                cx.err(
+                    &path,
+                    name.span,
+                    format!("node `{}` needs an `ip`", name.value),
+                    "ip = \"192.168.57.21\"",
+                );
             }
             continue;
         };
         let count = s.count.as_ref().map(|c| c.value as u32);
-        let vars = s.vars.clone().or_else(|| defaults.vars.clone()).unwrap_or_default();
+        let vars = s
+            .vars
+            .clone()
+            .or_else(|| defaults.vars.clone())
+            .unwrap_or_default();
         // Node vars extend default vars rather than replacing them.
         let mut var_map: BTreeMap<String, Sp<String>> = BTreeMap::new();
-        for (k, v) in defaults.vars.clone().unwrap_or_default().into_iter().chain(vars) {
+        for (k, v) in defaults
+            .vars
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(vars)
+        {
             var_map.insert(k.value, v);
         }
         for k in 0..count.unwrap_or(1) {
@@ -515,22 +861,50 @@ fn expand_nodes(defaults: &NodeSpec, specs: Vec<(usize, NodeSpec)>, cx: &mut Ctx
                 Some(_) => format!("{}{}", name.value, k + 1),
                 None => name.value.clone(),
             };
-            let node_ip = u32::from(ip.value).checked_add(k).map(Ipv4Addr::from).unwrap_or(ip.value);
+            let node_ip = u32::from(ip.value)
+                .checked_add(k)
+                .map(Ipv4Addr::from)
+                .unwrap_or(ip.value);
             nodes.push(Node {
                 name: node_name,
                 decl_index: i,
                 name_span: name.span,
                 ip: node_ip,
                 ip_span: ip.span,
-                box_name: s.box_name.clone().or_else(|| defaults.box_name.clone()).unwrap_or_else(|| DEFAULT_BOX.into()),
-                memory_mib: s.memory_mib.or(defaults.memory_mib).unwrap_or(DEFAULT_MEMORY_MIB),
+                box_name: s
+                    .box_name
+                    .clone()
+                    .or_else(|| defaults.box_name.clone())
+                    .unwrap_or_else(|| DEFAULT_BOX.into()),
+                memory_mib: s
+                    .memory_mib
+                    .or(defaults.memory_mib)
+                    .unwrap_or(DEFAULT_MEMORY_MIB),
                 cpus: s.cpus.or(defaults.cpus).unwrap_or(DEFAULT_CPUS),
-                boot_timeout_s: s.boot_timeout_s.or(defaults.boot_timeout_s).unwrap_or(DEFAULT_BOOT_TIMEOUT_S),
-                roles: s.roles.clone().or_else(|| defaults.roles.clone()).unwrap_or_default(),
-                forward: s.forward.clone().or_else(|| defaults.forward.clone()).unwrap_or_default(),
+                boot_timeout_s: s
+                    .boot_timeout_s
+                    .or(defaults.boot_timeout_s)
+                    .unwrap_or(DEFAULT_BOOT_TIMEOUT_S),
+                roles: s
+                    .roles
+                    .clone()
+                    .or_else(|| defaults.roles.clone())
+                    .unwrap_or_default(),
+                forward: s
+                    .forward
+                    .clone()
+                    .or_else(|| defaults.forward.clone())
+                    .unwrap_or_default(),
                 vars: var_map.clone(),
-                disks: s.disks.clone().or_else(|| defaults.disks.clone()).unwrap_or_default(),
-                nested_containers: s.nested_containers.or(defaults.nested_containers).unwrap_or(false),
+                disks: s
+                    .disks
+                    .clone()
+                    .or_else(|| defaults.disks.clone())
+                    .unwrap_or_default(),
+                nested_containers: s
+                    .nested_containers
+                    .or(defaults.nested_containers)
+                    .unwrap_or(false),
                 bandwidth: s.bandwidth.clone().or_else(|| defaults.bandwidth.clone()),
             });
         }
@@ -547,9 +921,21 @@ fn node_ref(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<Sp<String>> {
     }
 }
 
-fn require<T>(v: Option<T>, o: &Obj<'_>, key: &str, example: &str, present: bool, cx: &mut Ctx) -> Option<T> {
+fn require<T>(
+    v: Option<T>,
+    o: &Obj<'_>,
+    key: &str,
+    example: &str,
+    present: bool,
+    cx: &mut Ctx,
+) -> Option<T> {
     if v.is_none() && !present {
-        cx.err(&o.path, o.span, format!("missing required key `{key}`"), example.to_string());
+        cx.err(
+            &o.path,
+            o.span,
+            format!("missing required key `{key}`"),
+            example.to_string(),
+        );
     }
     v
 }
@@ -562,8 +948,19 @@ fn regex_key(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<String> {
     match Regex::new(&s.value) {
         Ok(_) => Some(s.value),
         Err(e) => {
-            let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
-            cx.err(&o.key_path(key), s.span, format!("invalid regex: {first}"), "a regular expression (Rust regex syntax)");
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            cx.err(
+                &o.key_path(key),
+                s.span,
+                format!("invalid regex: {first}"),
+                "a regular expression (Rust regex syntax)",
+            );
             None
         }
     }
@@ -573,13 +970,34 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
     let span = o.span;
     let name = o.string("name", cx);
     if let Some(n) = &name {
-        check_re(&o.key_path("name"), n, &CHECK_NAME, "a check name: letters, digits, spaces and ._:/()- (at most 100)", cx);
+        check_re(
+            &o.key_path("name"),
+            n,
+            &CHECK_NAME,
+            "a check name: letters, digits, spaces and ._:/()- (at most 100)",
+            cx,
+        );
     }
-    let timeout = if o.has("timeout") { parse_duration_key(&mut o, "timeout", Duration::from_secs(1800), cx) } else { None };
-    let interval = if o.has("interval") { parse_duration_key(&mut o, "interval", Duration::from_secs(300), cx) } else { None };
+    let timeout = if o.has("timeout") {
+        parse_duration_key(&mut o, "timeout", Duration::from_secs(1800), cx)
+    } else {
+        None
+    };
+    let interval = if o.has("interval") {
+        parse_duration_key(&mut o, "interval", Duration::from_secs(300), cx)
+    } else {
+        None
+    };
     let disruptive = o.bool("disruptive", cx).map(|b| b.value).unwrap_or(false);
     let has_kind = o.has("kind");
-    let Some(kind_s) = require(o.string("kind", cx), &o, "kind", "kind = \"http\" (http, port, command, file, cron, service, reach, disk)", has_kind, cx) else {
+    let Some(kind_s) = require(
+        o.string("kind", cx),
+        &o,
+        "kind",
+        "kind = \"http\" (http, port, command, file, cron, service, reach, disk)",
+        has_kind,
+        cx,
+    ) else {
         // Without a kind only keys that no kind knows are reported.
         for k in CHECK_KEYS {
             o.take(k);
@@ -597,7 +1015,12 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
         "reach" => CHECK_REACH_KEYS,
         "disk" => CHECK_DISK_KEYS,
         other => {
-            cx.err(&o.key_path("kind"), kind_s.span, format!("unknown check kind {:?}", truncate(other)), "one of: http, port, command, file, cron, service, reach, disk");
+            cx.err(
+                &o.key_path("kind"),
+                kind_s.span,
+                format!("unknown check kind {:?}", truncate(other)),
+                "one of: http, port, command, file, cron, service, reach, disk",
+            );
             o.finish_quiet();
             return None;
         }
@@ -612,97 +1035,182 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
     }
     // A closure so that a missing value ends this kind early while `finish`
     // below still reports the check's unknown keys.
-    let kind = (|| Some(match kind_s.value.as_str() {
-        "http" => {
-            let from = match o.string("from", cx) {
-                Some(f) if f.value == "host" => Some(From::Host),
-                Some(f) => {
-                    if check_re(&o.key_path("from"), &f, &HOST_LABEL, "\"host\" or a node name", cx) {
-                        Some(From::Node(f.value))
-                    } else {
-                        None
+    let kind = (|| {
+        Some(match kind_s.value.as_str() {
+            "http" => {
+                let from = match o.string("from", cx) {
+                    Some(f) if f.value == "host" => Some(From::Host),
+                    Some(f) => {
+                        if check_re(
+                            &o.key_path("from"),
+                            &f,
+                            &HOST_LABEL,
+                            "\"host\" or a node name",
+                            cx,
+                        ) {
+                            Some(From::Node(f.value))
+                        } else {
+                            None
+                        }
+                    }
+                    None => Some(From::Host),
+                };
+                let url = need!(
+                    o.string("url", cx),
+                    "url",
+                    "url = \"http://192.168.57.11:8080/\""
+                );
+                if let Some(u) = &url {
+                    check_text(&o.key_path("url"), u, MAX_TEXT, cx);
+                    if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
+                        cx.err(
+                            &o.key_path("url"),
+                            u.span,
+                            "URL scheme is not http",
+                            "an http:// or https:// URL",
+                        );
                     }
                 }
-                None => Some(From::Host),
-            };
-            let url = need!(o.string("url", cx), "url", "url = \"http://192.168.57.11:8080/\"");
-            if let Some(u) = &url {
-                check_text(&o.key_path("url"), u, MAX_TEXT, cx);
-                if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
-                    cx.err(&o.key_path("url"), u.span, "URL scheme is not http", "an http:// or https:// URL");
+                let status = o
+                    .int_in("status", 100, 599, "an HTTP status", cx)
+                    .map(|s| s.value as u16)
+                    .unwrap_or(200);
+                let body = regex_key(&mut o, "body", cx);
+                let spread = o.strings("spread", cx).unwrap_or_default();
+                for (i, s) in spread.iter().enumerate() {
+                    check_re(
+                        &format!("{}[{i}]", o.key_path("spread")),
+                        s,
+                        &HOST_LABEL,
+                        "a node name",
+                        cx,
+                    );
+                }
+                let requests = o
+                    .int_in("requests", 1, 1000, "a request count", cx)
+                    .map(|r| r.value as u32)
+                    .unwrap_or(if spread.is_empty() { 1 } else { 20 });
+                CheckKind::Http {
+                    from: from?,
+                    url: url?.value,
+                    status,
+                    body,
+                    spread,
+                    requests,
                 }
             }
-            let status = o.int_in("status", 100, 599, "an HTTP status", cx).map(|s| s.value as u16).unwrap_or(200);
-            let body = regex_key(&mut o, "body", cx);
-            let spread = o.strings("spread", cx).unwrap_or_default();
-            for (i, s) in spread.iter().enumerate() {
-                check_re(&format!("{}[{i}]", o.key_path("spread")), s, &HOST_LABEL, "a node name", cx);
-            }
-            let requests = o.int_in("requests", 1, 1000, "a request count", cx).map(|r| r.value as u32).unwrap_or(if spread.is_empty() { 1 } else { 20 });
-            CheckKind::Http { from: from?, url: url?.value, status, body, spread, requests }
-        }
-        "port" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"lb\"");
-            let port = need!(o.int_in("port", 1, 65535, "a port", cx), "port", "port = 8080");
-            let from = node_ref(&mut o, "from", cx);
-            CheckKind::Port { node: node?, port: port?.value as u16, from }
-        }
-        "command" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"mgmt\"");
-            let run = need!(o.string("run", cx), "run", "run = \"ansible all -m ping\"");
-            if let Some(r) = &run {
-                check_text(&o.key_path("run"), r, 4096, cx);
-            }
-            let exit = o.int_in("exit", 0, 255, "an exit code", cx).map(|e| e.value as i32).unwrap_or(0);
-            let stdout = regex_key(&mut o, "stdout", cx);
-            CheckKind::Command { node: node?, run: run?.value, exit, stdout }
-        }
-        "file" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-            let path = need!(abs_path(&mut o, "path", cx), "path", "path = \"/etc/hosts\"");
-            let contains = regex_key(&mut o, "contains", cx);
-            CheckKind::File { node: node?, path: path?, contains }
-        }
-        "cron" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-            let user = o.string("user", cx);
-            if let Some(u) = &user {
-                check_re(&o.key_path("user"), u, &ROLE_NAME, "a user name", cx);
-            }
-            let contains = regex_key(&mut o, "contains", cx);
-            CheckKind::Cron { node: node?, user: user.map(|u| u.value).unwrap_or_else(|| "root".into()), contains }
-        }
-        "service" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-            let service = need!(o.string("service", cx), "service", "service = \"nginx\"");
-            if let Some(s) = &service {
-                check_re(&o.key_path("service"), s, &ROLE_NAME, "a service name", cx);
-            }
-            CheckKind::Service { node: node?, service: service?.value }
-        }
-        "reach" => {
-            let from = need!(node_ref(&mut o, "from", cx), "from", "from = \"web1\"");
-            let to = need!(node_ref(&mut o, "to", cx), "to", "to = \"lb\"");
-            CheckKind::Reach { from: from?, to: to? }
-        }
-        "disk" => {
-            let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"testnode1\"");
-            let size = need!(o.scalar_text("size", "a size like \"8G\"", cx), "size", "size = \"8G\"");
-            let device = abs_path(&mut o, "device", cx);
-            let bytes = size.as_ref().and_then(|s| {
-                let b = units::parse_size(&s.value, 1 << 20);
-                if b.is_none() {
-                    cx.err(&o.key_path("size"), s.span, format!("invalid size {:?}", truncate(&s.value)), "a size like \"8G\"");
+            "port" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"lb\"");
+                let port = need!(
+                    o.int_in("port", 1, 65535, "a port", cx),
+                    "port",
+                    "port = 8080"
+                );
+                let from = node_ref(&mut o, "from", cx);
+                CheckKind::Port {
+                    node: node?,
+                    port: port?.value as u16,
+                    from,
                 }
-                b
-            });
-            CheckKind::Disk { node: node?, size_bytes: bytes?, device }
-        }
-        _ => unreachable!("check kinds are matched above"),
-    }))();
+            }
+            "command" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"mgmt\"");
+                let run = need!(o.string("run", cx), "run", "run = \"ansible all -m ping\"");
+                if let Some(r) = &run {
+                    check_text(&o.key_path("run"), r, 4096, cx);
+                }
+                let exit = o
+                    .int_in("exit", 0, 255, "an exit code", cx)
+                    .map(|e| e.value as i32)
+                    .unwrap_or(0);
+                let stdout = regex_key(&mut o, "stdout", cx);
+                CheckKind::Command {
+                    node: node?,
+                    run: run?.value,
+                    exit,
+                    stdout,
+                }
+            }
+            "file" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
+                let path = need!(
+                    abs_path(&mut o, "path", cx),
+                    "path",
+                    "path = \"/etc/hosts\""
+                );
+                let contains = regex_key(&mut o, "contains", cx);
+                CheckKind::File {
+                    node: node?,
+                    path: path?,
+                    contains,
+                }
+            }
+            "cron" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
+                let user = o.string("user", cx);
+                if let Some(u) = &user {
+                    check_re(&o.key_path("user"), u, &ROLE_NAME, "a user name", cx);
+                }
+                let contains = regex_key(&mut o, "contains", cx);
+                CheckKind::Cron {
+                    node: node?,
+                    user: user.map(|u| u.value).unwrap_or_else(|| "root".into()),
+                    contains,
+                }
+            }
+            "service" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
+                let service = need!(o.string("service", cx), "service", "service = \"nginx\"");
+                if let Some(s) = &service {
+                    check_re(&o.key_path("service"), s, &ROLE_NAME, "a service name", cx);
+                }
+                CheckKind::Service {
+                    node: node?,
+                    service: service?.value,
+                }
+            }
+            "reach" => {
+                let from = need!(node_ref(&mut o, "from", cx), "from", "from = \"web1\"");
+                let to = need!(node_ref(&mut o, "to", cx), "to", "to = \"lb\"");
+                CheckKind::Reach {
+                    from: from?,
+                    to: to?,
+                }
+            }
+            "disk" => {
+                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"testnode1\"");
+                let size = need!(
+                    o.scalar_text("size", "a size like \"8G\"", cx),
+                    "size",
+                    "size = \"8G\""
+                );
+                let device = abs_path(&mut o, "device", cx);
+                let bytes = size.as_ref().and_then(|s| {
+                    let b = units::parse_size(&s.value, 1 << 20);
+                    if b.is_none() {
+                        cx.err(
+                            &o.key_path("size"),
+                            s.span,
+                            format!("invalid size {:?}", truncate(&s.value)),
+                            "a size like \"8G\"",
+                        );
+                    }
+                    b
+                });
+                CheckKind::Disk {
+                    node: node?,
+                    size_bytes: bytes?,
+                    device,
+                }
+            }
+            _ => unreachable!("check kinds are matched above"),
+        })
+    })();
     o.finish(cx);
     let kind = kind?;
-    let name = name.map(|n| n.value).unwrap_or_else(|| format!("{}-{}", kind.kind_name(), index + 1));
+    let name = name
+        .map(|n| n.value)
+        .unwrap_or_else(|| format!("{}-{}", kind.kind_name(), index + 1));
     Some(Check {
         name,
         span,
@@ -719,7 +1227,15 @@ fn abs_path(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<String> {
         return None;
     }
     if !s.value.starts_with('/') || s.value.split('/').any(|c| c == "..") {
-        cx.err(&o.key_path(key), s.span, format!("path {:?} is not absolute or escapes with ..", truncate(&s.value)), "an absolute path without ..");
+        cx.err(
+            &o.key_path(key),
+            s.span,
+            format!(
+                "path {:?} is not absolute or escapes with ..",
+                truncate(&s.value)
+            ),
+            "an absolute path without ..",
+        );
         return None;
     }
     Some(s.value)
@@ -737,7 +1253,12 @@ fn parse_endpoint(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<BenchEndpo
             "host" => ContainerMode::Host,
             "bridge" => ContainerMode::Bridge,
             _ => {
-                cx.err(&e.key_path("container"), c.span, format!("unknown container mode {:?}", truncate(&c.value)), "one of: none, host, bridge");
+                cx.err(
+                    &e.key_path("container"),
+                    c.span,
+                    format!("unknown container mode {:?}", truncate(&c.value)),
+                    "one of: none, host, bridge",
+                );
                 ContainerMode::None
             }
         },
@@ -748,12 +1269,22 @@ fn parse_endpoint(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<BenchEndpo
             "node" => AddressMode::Node,
             "container" => {
                 if container != ContainerMode::Bridge {
-                    cx.err(&e.key_path("address"), a.span, "address = \"container\" needs a bridge container", "container = \"bridge\"");
+                    cx.err(
+                        &e.key_path("address"),
+                        a.span,
+                        "address = \"container\" needs a bridge container",
+                        "container = \"bridge\"",
+                    );
                 }
                 AddressMode::Container
             }
             _ => {
-                cx.err(&e.key_path("address"), a.span, format!("unknown address mode {:?}", truncate(&a.value)), "one of: node, container");
+                cx.err(
+                    &e.key_path("address"),
+                    a.span,
+                    format!("unknown address mode {:?}", truncate(&a.value)),
+                    "one of: node, container",
+                );
                 AddressMode::Node
             }
         },
@@ -761,9 +1292,18 @@ fn parse_endpoint(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<BenchEndpo
     let path = e.path.clone();
     e.finish(cx);
     match node {
-        Some(n) => Some(BenchEndpoint { node: n, container, address }),
+        Some(n) => Some(BenchEndpoint {
+            node: n,
+            container,
+            address,
+        }),
         None => {
-            cx.err(&path, span, "endpoint needs a `node`", "{ node = \"server\" }");
+            cx.err(
+                &path,
+                span,
+                "endpoint needs a `node`",
+                "{ node = \"server\" }",
+            );
             None
         }
     }
@@ -771,9 +1311,22 @@ fn parse_endpoint(o: &mut Obj<'_>, key: &str, cx: &mut Ctx) -> Option<BenchEndpo
 
 fn parse_scenario(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Scenario> {
     let present = o.has("name");
-    let name = require(o.string("name", cx), &o, "name", "name = \"raw\"", present, cx);
+    let name = require(
+        o.string("name", cx),
+        &o,
+        "name",
+        "name = \"raw\"",
+        present,
+        cx,
+    );
     if let Some(n) = &name {
-        check_re(&o.key_path("name"), n, &ROLE_NAME, "a scenario name: a-z first, then a-z, 0-9, _, -", cx);
+        check_re(
+            &o.key_path("name"),
+            n,
+            &ROLE_NAME,
+            "a scenario name: a-z first, then a-z, 0-9, _, -",
+            cx,
+        );
     }
     let description = o.string("description", cx);
     if let Some(d) = &description {
@@ -781,24 +1334,49 @@ fn parse_scenario(mut o: Obj<'_>, cx: &mut Ctx) -> Option<Scenario> {
     }
     let baseline = o.bool("baseline", cx).map(|b| b.value).unwrap_or(false);
     let has_c = o.has("client");
-    let client = require(parse_endpoint(&mut o, "client", cx), &o, "client", "client = { node = \"client\" }", has_c, cx);
+    let client = require(
+        parse_endpoint(&mut o, "client", cx),
+        &o,
+        "client",
+        "client = { node = \"client\" }",
+        has_c,
+        cx,
+    );
     let has_s = o.has("server");
-    let server = require(parse_endpoint(&mut o, "server", cx), &o, "server", "server = { node = \"server\" }", has_s, cx);
+    let server = require(
+        parse_endpoint(&mut o, "server", cx),
+        &o,
+        "server",
+        "server = { node = \"server\" }",
+        has_s,
+        cx,
+    );
     let (has_duration, has_omit) = (o.has("duration"), o.has("omit"));
     let duration_sp = o.int_in("duration", 1, 600, "seconds", cx);
     let omit_sp = o.int_in("omit", 0, 60, "seconds", cx);
     let duration = duration_sp.as_ref().map(|d| d.value as u32).unwrap_or(10);
     let omit = omit_sp.as_ref().map(|d| d.value as u32).unwrap_or(1);
     // Checked here, where the values' spans are known; a bad value is reported already.
-    if (duration_sp.is_some() || !has_duration) && (omit_sp.is_some() || !has_omit) && omit >= duration {
+    if (duration_sp.is_some() || !has_duration)
+        && (omit_sp.is_some() || !has_omit)
+        && omit >= duration
+    {
         let (key, span) = match (&omit_sp, &duration_sp) {
             (Some(om), _) => ("omit", om.span),
             (None, Some(d)) => ("duration", d.span),
             (None, None) => ("omit", o.span),
         };
-        cx.err(&o.key_path(key), span, format!("omit ({omit}s) is not below duration ({duration}s)"), "omit < duration");
+        cx.err(
+            &o.key_path(key),
+            span,
+            format!("omit ({omit}s) is not below duration ({duration}s)"),
+            "omit < duration",
+        );
     }
-    let parallel = o.int_in("parallel", 1, 128, "a stream count", cx).map(|d| d.value as u32).unwrap_or(1);
+    let parallel = o
+        .int_in("parallel", 1, 128, "a stream count", cx)
+        .map(|d| d.value as u32)
+        .unwrap_or(1);
     o.finish(cx);
     Some(Scenario {
         name: name?,
@@ -818,21 +1396,44 @@ fn parse_ratio(mut o: Obj<'_>, has_bandwidth: Option<bool>, cx: &mut Ctx) -> Opt
     let span = o.span;
     let name = o.string("name", cx);
     if let Some(n) = &name {
-        check_re(&o.key_path("name"), n, &CHECK_NAME, "a name: letters, digits, spaces and ._:/()-", cx);
+        check_re(
+            &o.key_path("name"),
+            n,
+            &CHECK_NAME,
+            "a name: letters, digits, spaces and ._:/()-",
+            cx,
+        );
     }
     let present = o.has("scenario");
-    let scenario = require(o.string("scenario", cx), &o, "scenario", "scenario = \"host-mode\"", present, cx);
+    let scenario = require(
+        o.string("scenario", cx),
+        &o,
+        "scenario",
+        "scenario = \"host-mode\"",
+        present,
+        cx,
+    );
     let of = match o.string("of", cx) {
         None => RatioOf::Baseline,
         Some(s) if s.value == "baseline" => RatioOf::Baseline,
         Some(s) if s.value == "rate" => {
             if has_bandwidth == Some(false) {
-                cx.err(&o.key_path("of"), s.span, "ratio against the rate, but the lab sets no [network] bandwidth", "[network] bandwidth = \"2Gbit\"");
+                cx.err(
+                    &o.key_path("of"),
+                    s.span,
+                    "ratio against the rate, but the lab sets no [network] bandwidth",
+                    "[network] bandwidth = \"2Gbit\"",
+                );
             }
             RatioOf::Rate
         }
         Some(s) => {
-            cx.err(&o.key_path("of"), s.span, format!("unknown ratio base {:?}", truncate(&s.value)), "one of: baseline, rate");
+            cx.err(
+                &o.key_path("of"),
+                s.span,
+                format!("unknown ratio base {:?}", truncate(&s.value)),
+                "one of: baseline, rate",
+            );
             RatioOf::Baseline
         }
     };
@@ -841,15 +1442,30 @@ fn parse_ratio(mut o: Obj<'_>, has_bandwidth: Option<bool>, cx: &mut Ctx) -> Opt
     for (key, b) in [("min", &min), ("max", &max)] {
         let Some(b) = b else { continue };
         if !(b.value.is_finite() && b.value >= 0.0 && b.value <= 100.0) {
-            cx.err(&o.key_path(key), b.span, format!("bound {} is out of range", b.value), "a ratio between 0 and 100");
+            cx.err(
+                &o.key_path(key),
+                b.span,
+                format!("bound {} is out of range", b.value),
+                "a ratio between 0 and 100",
+            );
         }
     }
     if min.is_none() && max.is_none() {
-        cx.err(&o.path, span, "a ratio needs `min`, `max` or both", "min = 0.9");
+        cx.err(
+            &o.path,
+            span,
+            "a ratio needs `min`, `max` or both",
+            "min = 0.9",
+        );
     }
     if let (Some(lo), Some(hi)) = (&min, &max) {
         if lo.value > hi.value {
-            cx.err(&o.key_path("max"), hi.span, format!("max {} is below min {}", hi.value, lo.value), "max >= min");
+            cx.err(
+                &o.key_path("max"),
+                hi.span,
+                format!("max {} is below min {}", hi.value, lo.value),
+                "max >= min",
+            );
         }
     }
     o.finish(cx);
@@ -859,7 +1475,9 @@ fn parse_ratio(mut o: Obj<'_>, has_bandwidth: Option<bool>, cx: &mut Ctx) -> Opt
         RatioOf::Rate => "rate",
     };
     Some(Ratio {
-        name: name.map(|n| n.value).unwrap_or_else(|| format!("{} vs {of_name}", scenario.value)),
+        name: name
+            .map(|n| n.value)
+            .unwrap_or_else(|| format!("{} vs {of_name}", scenario.value)),
         scenario,
         of,
         min: min.map(|m| m.value),

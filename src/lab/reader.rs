@@ -19,8 +19,15 @@ impl Ctx {
     pub fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
-    pub fn err(&mut self, key: &str, span: Span, msg: impl Into<String>, expected: impl Into<String>) {
-        self.diags.push(Diagnostic::error(key, Some(span), msg).expected(expected));
+    pub fn err(
+        &mut self,
+        key: &str,
+        span: Span,
+        msg: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::error(key, Some(span), msg).expected(expected));
     }
 }
 
@@ -52,19 +59,39 @@ pub fn join(path: &str, key: &str) -> String {
 
 impl<'de> Obj<'de> {
     /// Interpret `v` as a table; reports a type error otherwise.
-    pub fn from_value(mut v: Value<'de>, path: &str, allowed: &'static [&'static str], cx: &mut Ctx) -> Option<Self> {
+    pub fn from_value(
+        mut v: Value<'de>,
+        path: &str,
+        allowed: &'static [&'static str],
+        cx: &mut Ctx,
+    ) -> Option<Self> {
         let span: Span = v.span.into();
         match v.take() {
-            ValueInner::Table(map) => Some(Obj { path: path.to_string(), span, map, allowed }),
+            ValueInner::Table(map) => Some(Obj {
+                path: path.to_string(),
+                span,
+                map,
+                allowed,
+            }),
             other => {
-                cx.err(path, span, format!("wrong type: found {}", type_of(&other)), "a table");
+                cx.err(
+                    path,
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "a table",
+                );
                 None
             }
         }
     }
 
     pub fn root(map: Table<'de>, span: Span, allowed: &'static [&'static str]) -> Self {
-        Obj { path: String::new(), span, map, allowed }
+        Obj {
+            path: String::new(),
+            span,
+            map,
+            allowed,
+        }
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -87,7 +114,12 @@ impl<'de> Obj<'de> {
         match v.take() {
             ValueInner::String(s) => Some(Sp::new(s.into_owned(), span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), "a string");
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "a string",
+                );
                 None
             }
         }
@@ -99,17 +131,34 @@ impl<'de> Obj<'de> {
         match v.take() {
             ValueInner::Integer(i) => Some(Sp::new(i, span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), "an integer");
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "an integer",
+                );
                 None
             }
         }
     }
 
     /// An integer in `lo..=hi`.
-    pub fn int_in(&mut self, key: &str, lo: i64, hi: i64, what: &str, cx: &mut Ctx) -> Option<Sp<i64>> {
+    pub fn int_in(
+        &mut self,
+        key: &str,
+        lo: i64,
+        hi: i64,
+        what: &str,
+        cx: &mut Ctx,
+    ) -> Option<Sp<i64>> {
         let v = self.int(key, cx)?;
         if v.value < lo || v.value > hi {
-            cx.err(&self.key_path(key), v.span, format!("{} is out of range", v.value), format!("{what} between {lo} and {hi}"));
+            cx.err(
+                &self.key_path(key),
+                v.span,
+                format!("{} is out of range", v.value),
+                format!("{what} between {lo} and {hi}"),
+            );
             return None;
         }
         Some(v)
@@ -122,7 +171,12 @@ impl<'de> Obj<'de> {
             ValueInner::Float(f) => Some(Sp::new(f, span)),
             ValueInner::Integer(i) => Some(Sp::new(i as f64, span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), "a number");
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "a number",
+                );
                 None
             }
         }
@@ -134,7 +188,12 @@ impl<'de> Obj<'de> {
         match v.take() {
             ValueInner::Boolean(b) => Some(Sp::new(b, span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), "true or false");
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "true or false",
+                );
                 None
             }
         }
@@ -149,7 +208,12 @@ impl<'de> Obj<'de> {
             ValueInner::String(s) => Some(Sp::new(s.into_owned(), span)),
             ValueInner::Integer(i) => Some(Sp::new(i.to_string(), span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), expected.to_string());
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    expected.to_string(),
+                );
                 None
             }
         }
@@ -161,7 +225,12 @@ impl<'de> Obj<'de> {
         match v.take() {
             ValueInner::Array(a) => Some((a, span)),
             other => {
-                cx.err(&self.key_path(key), span, format!("wrong type: found {}", type_of(&other)), "an array");
+                cx.err(
+                    &self.key_path(key),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "an array",
+                );
                 None
             }
         }
@@ -175,7 +244,12 @@ impl<'de> Obj<'de> {
             let span: Span = v.span.into();
             match v.take() {
                 ValueInner::String(s) => out.push(Sp::new(s.into_owned(), span)),
-                other => cx.err(&format!("{path}[{i}]"), span, format!("wrong type: found {}", type_of(&other)), "a string"),
+                other => cx.err(
+                    &format!("{path}[{i}]"),
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "a string",
+                ),
             }
         }
         Some(out)
@@ -194,16 +268,35 @@ impl<'de> Obj<'de> {
                 for (k, mut v) in entries {
                     let vspan: Span = v.span.into();
                     match v.take() {
-                        ValueInner::String(s) => out.push((Sp::new(k.name.to_string(), k.span.into()), Sp::new(s.into_owned(), vspan))),
-                        ValueInner::Integer(i) => out.push((Sp::new(k.name.to_string(), k.span.into()), Sp::new(i.to_string(), vspan))),
-                        ValueInner::Boolean(b) => out.push((Sp::new(k.name.to_string(), k.span.into()), Sp::new(b.to_string(), vspan))),
-                        other => cx.err(&join(&path, &k.name), vspan, format!("wrong type: found {}", type_of(&other)), "a string, integer or boolean"),
+                        ValueInner::String(s) => out.push((
+                            Sp::new(k.name.to_string(), k.span.into()),
+                            Sp::new(s.into_owned(), vspan),
+                        )),
+                        ValueInner::Integer(i) => out.push((
+                            Sp::new(k.name.to_string(), k.span.into()),
+                            Sp::new(i.to_string(), vspan),
+                        )),
+                        ValueInner::Boolean(b) => out.push((
+                            Sp::new(k.name.to_string(), k.span.into()),
+                            Sp::new(b.to_string(), vspan),
+                        )),
+                        other => cx.err(
+                            &join(&path, &k.name),
+                            vspan,
+                            format!("wrong type: found {}", type_of(&other)),
+                            "a string, integer or boolean",
+                        ),
                     }
                 }
                 Some(out)
             }
             other => {
-                cx.err(&path, span, format!("wrong type: found {}", type_of(&other)), "a table of strings");
+                cx.err(
+                    &path,
+                    span,
+                    format!("wrong type: found {}", type_of(&other)),
+                    "a table of strings",
+                );
                 None
             }
         }
@@ -227,8 +320,12 @@ impl<'de> Obj<'de> {
         let mut rest: Vec<_> = self.map.into_iter().collect();
         rest.sort_by_key(|(k, _)| k.span.start);
         for (k, _) in rest {
-            let mut d = Diagnostic::error(join(&self.path, &k.name), Some(k.span.into()), format!("unknown key `{}`", k.name))
-                .expected(format!("one of: {}", self.allowed.join(", ")));
+            let mut d = Diagnostic::error(
+                join(&self.path, &k.name),
+                Some(k.span.into()),
+                format!("unknown key `{}`", k.name),
+            )
+            .expected(format!("one of: {}", self.allowed.join(", ")));
             if let Some(s) = closest(&k.name, self.allowed) {
                 d = d.hint(format!("did you mean `{s}`?"));
             }

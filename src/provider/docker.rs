@@ -13,11 +13,46 @@ pub const LABEL_LAB: &str = "labctl.lab";
 
 /// Linux capability names by number (capability(7)), for `--cap-drop`.
 const CAP_NAMES: &[&str] = &[
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 ];
 
@@ -29,7 +64,10 @@ pub fn missing_capabilities(status: &str, cap_last: usize) -> Vec<String> {
         .find_map(|l| l.strip_prefix("CapBnd:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(u64::MAX);
-    (0..=cap_last.min(CAP_NAMES.len() - 1)).filter(|i| bnd & (1u64 << i) == 0).map(|i| CAP_NAMES[i].to_string()).collect()
+    (0..=cap_last.min(CAP_NAMES.len() - 1))
+        .filter(|i| bnd & (1u64 << i) == 0)
+        .map(|i| CAP_NAMES[i].to_string())
+        .collect()
 }
 
 /// `docker create` arguments that let a node run its own Docker engine: the
@@ -38,7 +76,10 @@ pub fn missing_capabilities(status: &str, cap_last: usize) -> Vec<String> {
 /// (here CAP_SYS_RESOURCE is missing and `--privileged` fails).
 pub fn nested_args() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let cap_last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40);
+    let cap_last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
     nested_args_for(&missing_capabilities(&status, cap_last))
 }
 
@@ -51,7 +92,12 @@ pub fn nested_args_for(missing: &[String]) -> Vec<String> {
         for m in missing {
             v.extend(["--cap-drop".into(), m.clone()]);
         }
-        v.extend(["--security-opt".into(), "seccomp=unconfined".into(), "--security-opt".into(), "apparmor=unconfined".into()]);
+        v.extend([
+            "--security-opt".into(),
+            "seccomp=unconfined".into(),
+            "--security-opt".into(),
+            "apparmor=unconfined".into(),
+        ]);
         // /proc/sys writable, as --privileged would make it: the inner engine
         // sets per-interface sysctls (route_localnet for hairpin NAT when its
         // userland proxy is off).
@@ -68,7 +114,13 @@ pub fn node_args(lab: &Lab, node: &crate::lab::Node, devices: &[(String, String)
     let mut v = Vec::new();
     if node.nested_containers {
         v.extend(nested_args());
-    } else if node.bandwidth.is_some() || lab.network.bandwidth.is_some() || node.roles.iter().any(|r| r.value == crate::repo::CONSUMER_ROLE) {
+    } else if node.bandwidth.is_some()
+        || lab.network.bandwidth.is_some()
+        || node
+            .roles
+            .iter()
+            .any(|r| r.value == crate::repo::CONSUMER_ROLE)
+    {
         // tc on the lab interface; offline nodes drop their default route.
         v.extend(["--cap-add".to_string(), "NET_ADMIN".to_string()]);
     }
@@ -79,7 +131,12 @@ pub fn node_args(lab: &Lab, node: &crate::lab::Node, devices: &[(String, String)
 }
 
 /// The runtime file the Vagrantfile reads (host-dependent values only).
-pub fn runtime_json(lab: &Lab, image: &str, devices: &BTreeMap<String, Vec<(String, String)>>, ssh_ports: &BTreeMap<String, u16>) -> String {
+pub fn runtime_json(
+    lab: &Lab,
+    image: &str,
+    devices: &BTreeMap<String, Vec<(String, String)>>,
+    ssh_ports: &BTreeMap<String, u16>,
+) -> String {
     let mut nodes = serde_json::Map::new();
     for n in &lab.nodes {
         let d = devices.get(&n.name).cloned().unwrap_or_default();
@@ -95,18 +152,32 @@ pub fn runtime_json(lab: &Lab, image: &str, devices: &BTreeMap<String, Vec<(Stri
 
 /// Subnets of every Docker network, by network name.
 pub fn network_subnets(runner: &dyn Runner) -> Result<Vec<(String, Vec<Ipv4Net>, Option<String>)>> {
-    let ids = runner.run(&Cmd::new("docker").args(["network", "ls", "-q"]))?.stdout;
+    let ids = runner
+        .run(&Cmd::new("docker").args(["network", "ls", "-q"]))?
+        .stdout;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let out = runner.run(&Cmd::new("docker").args(["network", "inspect"]).args(ids.iter().copied()))?.stdout;
-    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| Error::env(format!("cannot read `docker network inspect`: {e}"), None))?;
+    let out = runner
+        .run(
+            &Cmd::new("docker")
+                .args(["network", "inspect"])
+                .args(ids.iter().copied()),
+        )?
+        .stdout;
+    let v: serde_json::Value = serde_json::from_str(&out)
+        .map_err(|e| Error::env(format!("cannot read `docker network inspect`: {e}"), None))?;
     let mut res = Vec::new();
     for n in v.as_array().into_iter().flatten() {
         let name = n["Name"].as_str().unwrap_or("").to_string();
         let lab = n["Labels"][LABEL_LAB].as_str().map(|s| s.to_string());
-        let subnets = n["IPAM"]["Config"].as_array().into_iter().flatten().filter_map(|c| c["Subnet"].as_str()?.parse().ok()).collect();
+        let subnets = n["IPAM"]["Config"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["Subnet"].as_str()?.parse().ok())
+            .collect();
         res.push((name, subnets, lab));
     }
     Ok(res)
@@ -139,7 +210,10 @@ pub fn check_overlap(runner: &dyn Runner, lab: &Lab) -> Result<()> {
 
 /// Does the lab's network exist?
 pub fn network_exists(runner: &dyn Runner, name: &str) -> bool {
-    runner.output(&Cmd::new("docker").args(["network", "inspect", name])).map(|o| o.success()).unwrap_or(false)
+    runner
+        .output(&Cmd::new("docker").args(["network", "inspect", name]))
+        .map(|o| o.success())
+        .unwrap_or(false)
 }
 
 pub fn create_network(runner: &dyn Runner, lab: &Lab) -> Result<()> {
@@ -151,7 +225,16 @@ pub fn create_network(runner: &dyn Runner, lab: &Lab) -> Result<()> {
     let gateway = std::net::Ipv4Addr::from(u32::from(subnet.network()) + 1);
     runner.run(
         &Cmd::new("docker")
-            .args(["network", "create", "--driver", "bridge", "--subnet", &subnet.to_string(), "--gateway", &gateway.to_string()])
+            .args([
+                "network",
+                "create",
+                "--driver",
+                "bridge",
+                "--subnet",
+                &subnet.to_string(),
+                "--gateway",
+                &gateway.to_string(),
+            ])
             .args(["--label", &format!("{LABEL_LAB}={}", lab.name.value)])
             .arg(&name),
     )?;
@@ -160,7 +243,15 @@ pub fn create_network(runner: &dyn Runner, lab: &Lab) -> Result<()> {
 
 /// Linux bridge behind a Docker network (`br-<id12>`), for the route check.
 pub fn bridge_of(runner: &dyn Runner, name: &str) -> Option<String> {
-    let out = runner.output(&Cmd::new("docker").args(["network", "inspect", "--format", "{{.Id}} {{index .Options \"com.docker.network.bridge.name\"}}", name])).ok()?;
+    let out = runner
+        .output(&Cmd::new("docker").args([
+            "network",
+            "inspect",
+            "--format",
+            "{{.Id}} {{index .Options \"com.docker.network.bridge.name\"}}",
+            name,
+        ]))
+        .ok()?;
     if !out.success() {
         return None;
     }
@@ -183,22 +274,41 @@ pub fn check_route(runner: &dyn Runner, lab: &Lab) -> Result<()> {
             Some(format!("the lab's network {name} is gone or not this lab's; `labctl down {0}` then `labctl up {0}` rebuilds it", lab.name.value)),
         )
     };
-    let Some(bridge) = bridge_of(runner, &name) else { return Err(fail(format!("Docker network {name} does not exist"))) };
-    let probe = lab.nodes.first().map(|n| n.ip).unwrap_or(lab.network.subnet.value.network());
+    let Some(bridge) = bridge_of(runner, &name) else {
+        return Err(fail(format!("Docker network {name} does not exist")));
+    };
+    let probe = lab
+        .nodes
+        .first()
+        .map(|n| n.ip)
+        .unwrap_or(lab.network.subnet.value.network());
     let out = runner.output(&Cmd::new("ip").args(["-o", "route", "get", &probe.to_string()]))?;
     if !out.success() {
         return Err(fail(format!("no route to {probe}")));
     }
-    let dev = out.stdout.split_whitespace().skip_while(|w| *w != "dev").nth(1).unwrap_or("").to_string();
+    let dev = out
+        .stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
     if dev != bridge {
-        return Err(fail(format!("{probe} is routed via {dev:?}, not via the lab's bridge {bridge}")));
+        return Err(fail(format!(
+            "{probe} is routed via {dev:?}, not via the lab's bridge {bridge}"
+        )));
     }
     Ok(())
 }
 
 /// Containers labelled with the lab (any state).
 pub fn lab_containers(runner: &dyn Runner, lab: &str) -> Result<Vec<String>> {
-    let out = runner.run(&Cmd::new("docker").args(["ps", "-aq", "--filter", &format!("label={LABEL_LAB}={lab}")]))?;
+    let out = runner.run(&Cmd::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label={LABEL_LAB}={lab}"),
+    ]))?;
     Ok(out.stdout.split_whitespace().map(String::from).collect())
 }
 
@@ -209,19 +319,41 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
     let containers = lab_containers(runner, lab)?;
     if !containers.is_empty() {
         // Anonymous volumes go with their containers (-v).
-        runner.run(&Cmd::new("docker").args(["rm", "-f", "-v"]).args(containers.iter().cloned()))?;
+        runner.run(
+            &Cmd::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(containers.iter().cloned()),
+        )?;
         removed.push(format!("{} container(s)", containers.len()));
     }
-    let vols = runner.run(&Cmd::new("docker").args(["volume", "ls", "-q", "--filter", &format!("label={LABEL_LAB}={lab}")]))?.stdout;
+    let vols = runner
+        .run(&Cmd::new("docker").args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={LABEL_LAB}={lab}"),
+        ]))?
+        .stdout;
     let vols: Vec<&str> = vols.split_whitespace().collect();
     if !vols.is_empty() {
-        runner.run(&Cmd::new("docker").args(["volume", "rm", "-f"]).args(vols.iter().copied()))?;
+        runner.run(
+            &Cmd::new("docker")
+                .args(["volume", "rm", "-f"])
+                .args(vols.iter().copied()),
+        )?;
         removed.push(format!("{} volume(s)", vols.len()));
     }
     if network_exists(runner, network) {
         // Only a network labelled as this lab's: never someone else's of the same name.
         let label = runner
-            .output(&Cmd::new("docker").args(["network", "inspect", "--format", &format!("{{{{index .Labels \"{LABEL_LAB}\"}}}}"), network]))?
+            .output(&Cmd::new("docker").args([
+                "network",
+                "inspect",
+                "--format",
+                &format!("{{{{index .Labels \"{LABEL_LAB}\"}}}}"),
+                network,
+            ]))?
             .stdout
             .trim()
             .to_string();
@@ -244,12 +376,17 @@ mod tests {
     #[test]
     fn detects_missing_sys_resource() {
         let status = "Name: x\nCapBnd:\t000001fffeffffff\n";
-        assert_eq!(missing_capabilities(status, 40), vec!["SYS_RESOURCE".to_string()]);
+        assert_eq!(
+            missing_capabilities(status, 40),
+            vec!["SYS_RESOURCE".to_string()]
+        );
         let full = "CapBnd:\t000001ffffffffff\n";
         assert!(missing_capabilities(full, 40).is_empty());
         assert_eq!(nested_args_for(&[])[0], "--privileged");
         let a = nested_args_for(&["SYS_RESOURCE".into()]);
-        assert!(a.windows(2).any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
+        assert!(a
+            .windows(2)
+            .any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
         assert!(!a.contains(&"--privileged".to_string()));
     }
 }
@@ -266,7 +403,9 @@ pub fn pick_ssh_ports(lab: &Lab, existing: &BTreeMap<String, u16>) -> BTreeMap<S
             out.insert(n.name.clone(), *p);
             continue;
         }
-        while next < 2999 && (taken.contains(&next) || std::net::TcpListener::bind(("127.0.0.1", next)).is_err()) {
+        while next < 2999
+            && (taken.contains(&next) || std::net::TcpListener::bind(("127.0.0.1", next)).is_err())
+        {
             next += 1;
         }
         out.insert(n.name.clone(), next);

@@ -8,7 +8,9 @@ pub mod vagrant;
 use crate::exec::{which, Cmd, Runner};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Virtualbox,
@@ -53,13 +55,24 @@ pub fn choose(choice: Choice, runner: &dyn Runner) -> (Kind, String) {
         Choice::Libvirt => (Kind::Libvirt, "asked for with --provider".into()),
         Choice::Docker => (Kind::Docker, "asked for with --provider".into()),
         Choice::Auto => {
-            if which("VBoxManage").is_some() && runner.output(&Cmd::new("VBoxManage").arg("--version")).map(|o| o.success()).unwrap_or(false) {
+            if which("VBoxManage").is_some()
+                && runner
+                    .output(&Cmd::new("VBoxManage").arg("--version"))
+                    .map(|o| o.success())
+                    .unwrap_or(false)
+            {
                 return (Kind::Virtualbox, "VBoxManage works".into());
             }
             let vbox = "VirtualBox: VBoxManage not found or not working";
             match libvirt_probe(runner) {
-                Ok(()) => (Kind::Libvirt, format!("{vbox}; libvirt: a test guest booted under KVM")),
-                Err(why) => (Kind::Docker, format!("{vbox}; libvirt: {why}; docker runs anywhere")),
+                Ok(()) => (
+                    Kind::Libvirt,
+                    format!("{vbox}; libvirt: a test guest booted under KVM"),
+                ),
+                Err(why) => (
+                    Kind::Docker,
+                    format!("{vbox}; libvirt: {why}; docker runs anywhere"),
+                ),
             }
         }
     }
@@ -75,20 +88,44 @@ fn libvirt_probe(runner: &dyn Runner) -> Result<(), String> {
     if !std::path::Path::new("/dev/kvm").exists() {
         return Err("/dev/kvm missing".into());
     }
-    let ok = runner.output(&Cmd::new("virsh").args(["-c", "qemu:///system", "version"])).map(|o| o.success()).unwrap_or(false);
+    let ok = runner
+        .output(&Cmd::new("virsh").args(["-c", "qemu:///system", "version"]))
+        .map(|o| o.success())
+        .unwrap_or(false);
     if !ok {
         return Err("libvirtd does not answer".into());
     }
-    let Some(qemu) = which("qemu-system-x86_64") else { return Err("qemu-system-x86_64 not found".into()) };
-    let kernel = std::fs::read_dir("/boot")
-        .ok()
-        .and_then(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz"))));
-    let Some(kernel) = kernel else { return Err("no host kernel in /boot to test-boot".into()) };
+    let Some(qemu) = which("qemu-system-x86_64") else {
+        return Err("qemu-system-x86_64 not found".into());
+    };
+    let kernel = std::fs::read_dir("/boot").ok().and_then(|rd| {
+        rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz"))
+        })
+    });
+    let Some(kernel) = kernel else {
+        return Err("no host kernel in /boot to test-boot".into());
+    };
     let out = runner.output(
-        &Cmd::new("timeout").args(["20", &qemu.to_string_lossy()]).args(["-accel", "kvm", "-m", "128", "-nographic", "-no-reboot", "-kernel"]).arg(kernel.to_string_lossy()).args(["-append", "console=ttyS0 panic=-1"]),
+        &Cmd::new("timeout")
+            .args(["20", &qemu.to_string_lossy()])
+            .args([
+                "-accel",
+                "kvm",
+                "-m",
+                "128",
+                "-nographic",
+                "-no-reboot",
+                "-kernel",
+            ])
+            .arg(kernel.to_string_lossy())
+            .args(["-append", "console=ttyS0 panic=-1"]),
     );
     match out {
         Ok(o) if o.stdout.contains("Linux version") => Ok(()),
-        _ => Err("a KVM test guest printed nothing within 20 s (KVM answers but guests hang)".into()),
+        _ => {
+            Err("a KVM test guest printed nothing within 20 s (KVM answers but guests hang)".into())
+        }
     }
 }

@@ -8,12 +8,25 @@ use std::path::Path;
 
 fn vagrant(dir: &Path) -> Cmd {
     // No update checks against the network; labctl runs offline.
-    Cmd::new("vagrant").dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").env("VAGRANT_NO_COLOR", "1")
+    Cmd::new("vagrant")
+        .dir(dir)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .env("VAGRANT_NO_COLOR", "1")
 }
 
-pub fn up(runner: &dyn Runner, dir: &Path, kind: Kind, nodes: &[String], parallel: bool) -> Result<Output> {
+pub fn up(
+    runner: &dyn Runner,
+    dir: &Path,
+    kind: Kind,
+    nodes: &[String],
+    parallel: bool,
+) -> Result<Output> {
     let mut c = vagrant(dir).args(["up", "--no-provision", "--provider", &kind.to_string()]);
-    c = c.arg(if parallel { "--parallel" } else { "--no-parallel" });
+    c = c.arg(if parallel {
+        "--parallel"
+    } else {
+        "--no-parallel"
+    });
     c = c.args(nodes.iter().cloned());
     let out = runner.stream(&c)?;
     if !out.success() {
@@ -21,7 +34,10 @@ pub fn up(runner: &dyn Runner, dir: &Path, kind: Kind, nodes: &[String], paralle
             command: c.display(),
             code: out.code,
             stderr: out.stderr,
-            hint: Some(format!("the Vagrant log is above; the rendered Vagrantfile is in {}", dir.display())),
+            hint: Some(format!(
+                "the Vagrant log is above; the rendered Vagrantfile is in {}",
+                dir.display()
+            )),
         });
     }
     Ok(out)

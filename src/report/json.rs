@@ -56,11 +56,23 @@ fn report(run: &LabRun) -> Report<'_> {
         ok: run.ok(),
         seconds: millis(run.seconds),
         error: run.error.as_deref(),
-        counts: Counts { checks: run.results.len(), passed: run.passed(), failed: run.failed() },
+        counts: Counts {
+            checks: run.results.len(),
+            passed: run.passed(),
+            failed: run.failed(),
+        },
         results: run
             .results
             .iter()
-            .map(|r| Result { name: &r.name, kind: r.kind, passed: r.passed, message: &r.message, output: &r.output, attempts: r.attempts, seconds: millis(r.seconds) })
+            .map(|r| Result {
+                name: &r.name,
+                kind: r.kind,
+                passed: r.passed,
+                message: &r.message,
+                output: &r.output,
+                attempts: r.attempts,
+                seconds: millis(r.seconds),
+            })
             .collect(),
     }
 }
@@ -101,7 +113,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/report.json");
         write(&p, &fixtures::mixed()[0]).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(v["lab"], "workflow");
     }
 }

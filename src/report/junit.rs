@@ -56,7 +56,10 @@ fn secs(s: f64) -> String {
 
 /// The whole document.
 pub fn to_string(runs: &[LabRun]) -> String {
-    let tests: usize = runs.iter().map(|r| r.results.len() + r.error.is_some() as usize).sum();
+    let tests: usize = runs
+        .iter()
+        .map(|r| r.results.len() + r.error.is_some() as usize)
+        .sum();
     let failures: usize = runs.iter().map(|r| r.failed()).sum();
     let errors: usize = runs.iter().filter(|r| r.error.is_some()).count();
     let time: f64 = runs.iter().map(|r| millis(r.seconds)).sum();
@@ -72,11 +75,23 @@ pub fn to_string(runs: &[LabRun]) -> String {
             run.error.is_some() as usize,
             secs(run.seconds)
         );
-        let _ = writeln!(x, "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>", escape_attr(&run.provider));
+        let _ = writeln!(
+            x,
+            "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>",
+            escape_attr(&run.provider)
+        );
         for r in &run.results {
-            let head = format!("    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"{}\"", escape_attr(&r.name), secs(r.seconds));
+            let head = format!(
+                "    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"{}\"",
+                escape_attr(&r.name),
+                secs(r.seconds)
+            );
             if r.passed {
-                let _ = writeln!(x, "{head}>\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&r.message));
+                let _ = writeln!(
+                    x,
+                    "{head}>\n      <system-out>{}</system-out>\n    </testcase>",
+                    escape_text(&r.message)
+                );
             } else {
                 let mut body = r.message.clone();
                 if r.attempts > 1 {
@@ -129,17 +144,34 @@ mod tests {
         assert_eq!(root.attribute("tests"), Some("5"));
         assert_eq!(root.attribute("failures"), Some("2"));
         assert_eq!(root.attribute("errors"), Some("1"));
-        let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
         assert_eq!(suites.len(), 2);
         let wf = suites[0];
         assert_eq!(wf.attribute("name"), Some("workflow"));
-        assert_eq!((wf.attribute("tests"), wf.attribute("failures"), wf.attribute("errors")), (Some("4"), Some("2"), Some("0")));
+        assert_eq!(
+            (
+                wf.attribute("tests"),
+                wf.attribute("failures"),
+                wf.attribute("errors")
+            ),
+            (Some("4"), Some("2"), Some("0"))
+        );
         assert_eq!(wf.attribute("time"), Some("14.000"));
-        let cases: Vec<_> = wf.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let cases: Vec<_> = wf
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         assert_eq!(cases.len(), 4);
         for (c, r) in cases.iter().zip(&runs[0].results) {
             assert_eq!(c.attribute("classname"), Some("labctl.workflow"));
-            assert_eq!(c.attribute("name"), Some(r.name.as_str()), "names round-trip, quotes and all");
+            assert_eq!(
+                c.attribute("name"),
+                Some(r.name.as_str()),
+                "names round-trip, quotes and all"
+            );
             let failure = c.children().find(|n| n.has_tag_name("failure"));
             assert_eq!(failure.is_some(), !r.passed);
             if let Some(f) = failure {
@@ -147,18 +179,39 @@ mod tests {
                 assert_eq!(f.attribute("type"), Some(r.kind));
             }
         }
-        let spread = cases[1].children().find(|n| n.has_tag_name("failure")).unwrap();
+        let spread = cases[1]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
         let text_out = spread.text().unwrap();
-        assert!(text_out.contains("<h1>web1 & \"rev\""), "output is escaped and round-trips: {text_out}");
-        assert!(!text_out.contains('\u{1b}') && !text_out.contains('\u{0}'), "invalid XML characters are dropped");
+        assert!(
+            text_out.contains("<h1>web1 & \"rev\""),
+            "output is escaped and round-trips: {text_out}"
+        );
+        assert!(
+            !text_out.contains('\u{1b}') && !text_out.contains('\u{0}'),
+            "invalid XML characters are dropped"
+        );
         assert_eq!(cases[0].attribute("time"), Some("0.250"));
 
         let bench = suites[1];
-        assert_eq!((bench.attribute("tests"), bench.attribute("errors")), (Some("1"), Some("1")));
-        let err_case = bench.children().find(|n| n.has_tag_name("testcase")).unwrap();
+        assert_eq!(
+            (bench.attribute("tests"), bench.attribute("errors")),
+            (Some("1"), Some("1"))
+        );
+        let err_case = bench
+            .children()
+            .find(|n| n.has_tag_name("testcase"))
+            .unwrap();
         assert_eq!(err_case.attribute("name"), Some(ERROR_CASE));
-        let err = err_case.children().find(|n| n.has_tag_name("error")).unwrap();
-        assert!(err.attribute("message").unwrap().contains("docker network create"));
+        let err = err_case
+            .children()
+            .find(|n| n.has_tag_name("error"))
+            .unwrap();
+        assert!(err
+            .attribute("message")
+            .unwrap()
+            .contains("docker network create"));
     }
 
     #[test]
@@ -172,7 +225,10 @@ mod tests {
         assert_eq!(a, "a&#10;b&#9;&quot;c&quot; &apos;d&apos; &lt;&amp;&gt;");
         let xml = format!("<x a=\"{a}\">{}</x>", escape_text("1 < 2 && \u{1}x\r\n"));
         let doc = roxmltree::Document::parse(&xml).unwrap();
-        assert_eq!(doc.root_element().attribute("a"), Some("a\nb\t\"c\" 'd' <&>"));
+        assert_eq!(
+            doc.root_element().attribute("a"),
+            Some("a\nb\t\"c\" 'd' <&>")
+        );
         assert_eq!(doc.root_element().text(), Some("1 < 2 && x\r\n"));
     }
 

@@ -63,7 +63,9 @@ const DETAIL_MAX: usize = 120;
 
 /// CHECK, KIND, RESULT (PASS/FAIL), TIME, DETAIL; one row per result.
 pub fn summary_table(results: &[CheckResult]) -> String {
-    let mut rows = vec![["CHECK", "KIND", "RESULT", "TIME", "DETAIL"].map(String::from).to_vec()];
+    let mut rows = vec![["CHECK", "KIND", "RESULT", "TIME", "DETAIL"]
+        .map(String::from)
+        .to_vec()];
     for r in results {
         let mut detail = r.message.clone();
         if !r.passed && r.attempts > 1 {
@@ -92,7 +94,8 @@ pub(crate) fn millis(s: f64) -> f64 {
 /// Write a report file, creating its folder.
 pub(crate) fn write_file(path: &std::path::Path, text: &str) -> crate::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("create the report folder", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::io("create the report folder", dir, e))?;
     }
     std::fs::write(path, text).map_err(|e| crate::Error::io("write the report", path, e))
 }
@@ -102,8 +105,24 @@ pub(crate) mod fixtures {
     use super::LabRun;
     use crate::checks::CheckResult;
 
-    fn r(name: &str, kind: &'static str, passed: bool, message: &str, output: &str, attempts: u32, seconds: f64) -> CheckResult {
-        CheckResult { name: name.into(), kind, passed, message: message.into(), output: output.into(), attempts, seconds }
+    fn r(
+        name: &str,
+        kind: &'static str,
+        passed: bool,
+        message: &str,
+        output: &str,
+        attempts: u32,
+        seconds: f64,
+    ) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            kind,
+            passed,
+            message: message.into(),
+            output: output.into(),
+            attempts,
+            seconds,
+        }
     }
 
     /// A mixed result set with fixed times, including text that needs escaping.
@@ -140,7 +159,10 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&[vec!["a".into(), "bb".into(), "c".into()], vec!["ddd".into(), "e".into(), "".into()]]);
+        let t = table(&[
+            vec!["a".into(), "bb".into(), "c".into()],
+            vec!["ddd".into(), "e".into(), "".into()],
+        ]);
         assert_eq!(t, "a    bb  c\nddd  e\n");
     }
 
@@ -150,18 +172,38 @@ mod tests {
         let t = summary_table(&runs[0].results);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5);
-        assert!(lines[0].starts_with("CHECK") && lines[0].contains("KIND") && lines[0].contains("RESULT") && lines[0].contains("TIME") && lines[0].ends_with("DETAIL"));
+        assert!(
+            lines[0].starts_with("CHECK")
+                && lines[0].contains("KIND")
+                && lines[0].contains("RESULT")
+                && lines[0].contains("TIME")
+                && lines[0].ends_with("DETAIL")
+        );
         assert!(lines[1].contains("PASS") && lines[1].contains("0.2s"));
-        assert!(lines[2].contains("FAIL") && lines[2].contains("12.5s") && lines[2].contains("backend web2 never answered") && lines[2].contains("(after 3 attempts)"));
+        assert!(
+            lines[2].contains("FAIL")
+                && lines[2].contains("12.5s")
+                && lines[2].contains("backend web2 never answered")
+                && lines[2].contains("(after 3 attempts)")
+        );
         insta::assert_snapshot!(t);
     }
 
     #[test]
     fn lab_run_counts() {
         let runs = fixtures::mixed();
-        assert_eq!((runs[0].passed(), runs[0].failed(), runs[0].ok()), (2, 2, false));
+        assert_eq!(
+            (runs[0].passed(), runs[0].failed(), runs[0].ok()),
+            (2, 2, false)
+        );
         assert!(!runs[1].ok(), "an errored run is never ok");
-        let empty = LabRun { lab: "x".into(), provider: "docker".into(), results: vec![], seconds: 0.0, error: None };
+        let empty = LabRun {
+            lab: "x".into(),
+            provider: "docker".into(),
+            results: vec![],
+            seconds: 0.0,
+            error: None,
+        };
         assert!(!empty.ok(), "a run without checks is never ok");
     }
 }

@@ -30,7 +30,10 @@ pub const CANARY: &str = "canary-7f3a9c1e-do-not-leak";
 
 pub fn labctl_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(bin());
-    c.args(args).current_dir(dir).env("VAGRANT_CHECKPOINT_DISABLE", "1").env("LABCTL_E2E_TOKEN", CANARY);
+    c.args(args)
+        .current_dir(dir)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .env("LABCTL_E2E_TOKEN", CANARY);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -51,7 +54,11 @@ pub fn tail(s: &str, n: usize) -> String {
 }
 
 pub fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "labctl failed: {}", tail(&String::from_utf8_lossy(&out.stderr), 40));
+    assert!(
+        out.status.success(),
+        "labctl failed: {}",
+        tail(&String::from_utf8_lossy(&out.stderr), 40)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -62,8 +69,13 @@ pub fn sh(cmd: &str) -> String {
 
 /// Copy a fixture lab (lab file and provision/) into a fresh temp dir.
 pub fn fixture_lab(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let tmp = tempfile::Builder::new().prefix("labctl-e2e-").tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let tmp = tempfile::Builder::new()
+        .prefix("labctl-e2e-")
+        .tempdir()
+        .unwrap();
     copy_dir(&src, tmp.path());
     let lab = tmp.path().join("lab.toml");
     (tmp, lab)
@@ -94,7 +106,10 @@ pub struct HostSnapshot {
 }
 
 fn lines(s: String) -> BTreeSet<String> {
-    s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    s.lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Snapshot the host; `needle` selects processes that refer to the lab
@@ -105,7 +120,11 @@ pub fn snapshot(needles: &[&str]) -> HostSnapshot {
     // directory is inside a lab folder (vagrant runs in the state dir).
     let cwd_in = |pid: &str| {
         std::fs::read_link(format!("/proc/{pid}/cwd"))
-            .map(|p| needles.iter().any(|n| n.starts_with('/') && p.starts_with(n)))
+            .map(|p| {
+                needles
+                    .iter()
+                    .any(|n| n.starts_with('/') && p.starts_with(n))
+            })
             .unwrap_or(false)
     };
     let me = std::process::id().to_string();
@@ -129,10 +148,16 @@ pub fn snapshot(needles: &[&str]) -> HostSnapshot {
 }
 
 pub fn assert_clean(before: &HostSnapshot, after: &HostSnapshot) {
-    assert_eq!(before.containers, after.containers, "containers left behind");
+    assert_eq!(
+        before.containers, after.containers,
+        "containers left behind"
+    );
     assert_eq!(before.networks, after.networks, "networks left behind");
     assert_eq!(before.volumes, after.volumes, "volumes left behind");
-    assert_eq!(before.loop_devices, after.loop_devices, "loop devices left behind");
+    assert_eq!(
+        before.loop_devices, after.loop_devices,
+        "loop devices left behind"
+    );
     assert_eq!(before.mounts, after.mounts, "mounts left behind");
     assert_eq!(before.processes, after.processes, "processes left behind");
 }
@@ -150,7 +175,10 @@ pub struct DownGuard {
 
 impl DownGuard {
     pub fn new(dir: &Path, args: &[&str]) -> Self {
-        DownGuard { dir: dir.to_path_buf(), args: args.iter().map(|s| s.to_string()).collect() }
+        DownGuard {
+            dir: dir.to_path_buf(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
