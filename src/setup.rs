@@ -192,58 +192,154 @@ fn describe(pkgs: &[&str], engine: bool) -> String {
 
 /// Start containerd and dockerd. With systemd, ask it; without an init system
 /// (containers, CI sandboxes) start both detached, logging under /var/log.
+///
+/// A socket *file* proves nothing: /run is not always a tmpfs, so a machine
+/// restored from a snapshot keeps `containerd.sock` from a daemon long gone.
+/// Only a socket that accepts a connection counts as a running daemon.
 fn start_docker(runner: &dyn Runner) -> Result<String> {
-    let how;
     if std::path::Path::new("/run/systemd/system").is_dir() {
         runner.run(&Cmd::new("systemctl").args(["start", "docker"]))?;
-        how = "started docker with systemctl".to_string();
-    } else {
-        if !std::path::Path::new("/run/containerd/containerd.sock").exists() {
-            spawn_daemon("containerd", &[], "/var/log/labctl-containerd.log")?;
-            wait_for(Duration::from_secs(20), || {
-                std::path::Path::new("/run/containerd/containerd.sock").exists()
-            });
+        if !wait_for(Duration::from_secs(60), || engine_answers(runner)) {
+            return Err(Error::env(
+                "the Docker engine did not answer within 60 s after `systemctl start docker`",
+                Some("see `journalctl -u docker`".into()),
+            ));
         }
-        spawn_daemon(
-            "dockerd",
-            &["--containerd=/run/containerd/containerd.sock"],
-            "/var/log/labctl-dockerd.log",
-        )?;
-        how =
-            "started containerd and dockerd (no init system; logs in /var/log/labctl-dockerd.log)"
-                .to_string();
+        return Ok("started docker with systemctl".to_string());
     }
-    if !wait_for(Duration::from_secs(60), || engine_answers(runner)) {
-        return Err(Error::env(
-            "the Docker engine did not answer within 60 s after starting it",
-            Some("see /var/log/labctl-dockerd.log".into()),
-        ));
+    const CONTAINERD_SOCK: &str = "/run/containerd/containerd.sock";
+    const CONTAINERD_LOG: &str = "/var/log/labctl-containerd.log";
+    const DOCKERD_LOG: &str = "/var/log/labctl-dockerd.log";
+    let mut how = Vec::new();
+    if !socket_answers(CONTAINERD_SOCK) {
+        let mut d = Daemon::spawn("containerd", &[], CONTAINERD_LOG)?;
+        d.wait_until(Duration::from_secs(30), || socket_answers(CONTAINERD_SOCK))?;
+        how.push("containerd");
     }
-    Ok(how)
+    let mut d = Daemon::spawn(
+        "dockerd",
+        &["--containerd=/run/containerd/containerd.sock"],
+        DOCKERD_LOG,
+    )?;
+    d.wait_until(Duration::from_secs(60), || engine_answers(runner))?;
+    how.push("dockerd");
+    Ok(format!(
+        "started {} (no init system; logs in {})",
+        how.join(" and "),
+        if how.len() == 2 {
+            format!("{CONTAINERD_LOG} and {DOCKERD_LOG}")
+        } else {
+            DOCKERD_LOG.to_string()
+        }
+    ))
 }
 
-fn spawn_daemon(program: &str, args: &[&str], log: &str) -> Result<()> {
-    use std::os::unix::process::CommandExt;
-    let logf = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error::io("open", log, e))?;
-    let logf2 = logf.try_clone().map_err(|e| Error::io("open", log, e))?;
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(logf)
-        .stderr(logf2);
-    // Its own session: the daemon must outlive labctl and not get our Ctrl-C.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
+/// Does something accept connections on this Unix socket?
+fn socket_answers(path: &str) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+/// A daemon labctl started, with the part of its log written since.
+struct Daemon {
+    program: String,
+    child: std::process::Child,
+    log: String,
+    log_start: u64,
+}
+
+impl Daemon {
+    fn spawn(program: &str, args: &[&str], log: &str) -> Result<Daemon> {
+        use std::os::unix::process::CommandExt;
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| Error::io("open", log, e))?;
+        let log_start = logf.metadata().map(|m| m.len()).unwrap_or(0);
+        let logf2 = logf.try_clone().map_err(|e| Error::io("open", log, e))?;
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(logf)
+            .stderr(logf2);
+        // Its own session: the daemon must outlive labctl and not get our Ctrl-C.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| Error::io("start", program, e))?;
+        Ok(Daemon {
+            program: std::iter::once(program)
+                .chain(args.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" "),
+            child,
+            log: log.to_string(),
+            log_start,
+        })
     }
-    cmd.spawn().map_err(|e| Error::io("start", program, e))?;
-    Ok(())
+
+    /// Wait for `ready`; fail early, with the daemon's own words, if it exits.
+    fn wait_until(&mut self, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+        let mut exited = None;
+        let ok = wait_for(limit, || {
+            if ready() {
+                return true;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                exited = Some(status);
+                return true;
+            }
+            false
+        });
+        let excerpt = log_excerpt(&self.log, self.log_start);
+        match exited {
+            Some(status) => Err(Error::Tool {
+                command: self.program.clone(),
+                code: status.code(),
+                stderr: excerpt,
+                hint: Some(format!("the whole log is {}", self.log)),
+            }),
+            None if ok => Ok(()),
+            None => Err(Error::env(
+                format!(
+                    "`{}` did not become ready within {} s{}",
+                    self.program,
+                    limit.as_secs(),
+                    indent_excerpt(&excerpt)
+                ),
+                Some(format!("it is still running; see {}", self.log)),
+            )),
+        }
+    }
+}
+
+/// The lines a daemon wrote since `from`, without its info/debug chatter,
+/// which buries the one line that says why it stopped.
+fn log_excerpt(path: &str, from: u64) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let new = text.get(from as usize..).unwrap_or(&[]);
+    let text = String::from_utf8_lossy(new);
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("level=info") && !l.contains("level=debug"))
+        .collect();
+    let start = kept.len().saturating_sub(15);
+    kept[start..].join("\n")
+}
+
+fn indent_excerpt(excerpt: &str) -> String {
+    if excerpt.trim().is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("; its log says:");
+    for l in excerpt.lines() {
+        s.push_str("\n    ");
+        s.push_str(l);
+    }
+    s
 }
 
 pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -256,5 +352,67 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_that_exits_is_reported_with_its_own_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("d.log");
+        std::fs::write(&log, "level=fatal msg=\"from an earlier run\"\n").unwrap();
+        let log = log.to_str().unwrap();
+        let mut d = Daemon::spawn(
+            "sh",
+            &[
+                "-c",
+                "echo 'level=info msg=chatter'; echo 'level=error msg=\"no iptables\"' >&2; exit 3",
+            ],
+            log,
+        )
+        .unwrap();
+        let err = d
+            .wait_until(Duration::from_secs(20), || false)
+            .unwrap_err();
+        let text = err.render();
+        assert!(text.contains("failed with exit code 3"), "{text}");
+        assert!(text.contains("no iptables"), "{text}");
+        assert!(!text.contains("    level=info"), "{text}");
+        assert!(!text.contains("earlier run"), "{text}");
+    }
+
+    #[test]
+    fn a_daemon_that_never_gets_ready_times_out_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("d.log");
+        let mut d = Daemon::spawn(
+            "sh",
+            &["-c", "echo 'level=warning msg=slow' >&2; sleep 30"],
+            log.to_str().unwrap(),
+        )
+        .unwrap();
+        let err = d
+            .wait_until(Duration::from_millis(900), || false)
+            .unwrap_err();
+        let _ = d.child.kill();
+        let text = err.render();
+        assert!(text.contains("did not become ready within 0 s"), "{text}");
+        assert!(text.contains("level=warning msg=slow"), "{text}");
+    }
+
+    #[test]
+    fn a_stale_socket_file_is_not_a_running_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stale.sock");
+        // Bind, then drop the listener: the file stays, nobody listens.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        assert!(!socket_answers(path.to_str().unwrap()));
+        let live = dir.path().join("live.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        assert!(socket_answers(live.to_str().unwrap()));
     }
 }
