@@ -104,6 +104,12 @@ pub trait Runner: Send + Sync {
             })
         }
     }
+
+    /// Where `program` is on the PATH, for preflight checks; a recording
+    /// runner answers for the host it pretends to be.
+    fn which(&self, program: &str) -> Option<PathBuf> {
+        which(program)
+    }
 }
 
 fn pick_stderr(out: &Output) -> String {
@@ -224,6 +230,8 @@ pub struct Recorder {
     pub calls: Mutex<Vec<Cmd>>,
     /// (program + first args prefix, output) pairs; first match wins, default success.
     pub answers: Mutex<Vec<(String, Output)>>,
+    /// Programs the pretended host lacks; every other one is "installed".
+    pub missing_programs: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -248,6 +256,14 @@ impl Recorder {
 }
 
 impl Runner for Recorder {
+    fn which(&self, program: &str) -> Option<PathBuf> {
+        if self.missing_programs.lock().unwrap().iter().any(|p| p == program) {
+            None
+        } else {
+            Some(PathBuf::from("/usr/bin").join(program))
+        }
+    }
+
     fn output(&self, cmd: &Cmd) -> Result<Output> {
         self.calls.lock().unwrap().push(cmd.clone());
         let line = cmd.display();

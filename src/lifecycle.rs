@@ -119,6 +119,11 @@ pub struct UpOptions {
 
 /// Bring a lab up (create what is missing) and provision it.
 pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
+    up_with(a, o, runner())
+}
+
+/// `up` with the runner given: tests record the commands a VM provider would run.
+pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
     eprint!("{}", op.loaded.render_warnings());
     let findings = crate::lint::lint(&op.loaded)?;
@@ -128,15 +133,8 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
             op.lab().name.value
         )));
     }
-    let r = runner();
     let (kind, why) = provider::choose(o.provider, r.as_ref());
     eprintln!("provider: {kind} ({why})");
-    if kind != Kind::Docker {
-        return Err(Error::env(
-            format!("the {kind} provider is rendered into the Vagrantfile but `labctl up` drives only docker on this version"),
-            Some(format!("run `labctl render {}` and `vagrant up --provider {kind}` in the output folder, or use --provider docker", a.lab)),
-        ));
-    }
     crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
     // Missing secrets are found before anything is created.
     secrets(op.lab())?;
@@ -156,6 +154,11 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
             Ok(exit)
         }
         Err(e) => {
+            // Resources are recorded in the state file before they are made:
+            // with no state file, this run made nothing (a preflight refused).
+            if fresh && !op.dir.state_file().exists() {
+                return Err(e);
+            }
             if fresh && !o.keep_on_failure && matches!(e, Error::Interrupted { .. }) {
                 eprintln!("interrupted during {}; removing what this run created (--keep-on-failure keeps it)", crate::interrupt::phase());
                 let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false);
@@ -206,6 +209,9 @@ fn up_locked(
     let dir = &op.dir;
     let roles = &op.loaded.roles;
 
+    if kind != Kind::Docker {
+        return up_vm(op, o, kind, r, state);
+    }
     // The node image first: nothing is created for the lab until it exists.
     crate::interrupt::set_phase("node image");
     let spec = crate::image::Spec {
@@ -221,22 +227,7 @@ fn up_locked(
         docker::check_overlap(r, lab)?;
         check_host_ports(lab)?;
     }
-    state.lab = lab.name.value.clone();
-    state.lab_file = lab.file.display().to_string();
-    state.provider = kind.to_string();
-    state.subnet = lab.network.subnet.value.to_string();
-    state.image = Some(image.clone());
-    state.owner_pid = std::process::id();
-    state.owner_pgid = nix::unistd::getpgrp().as_raw();
-    if state.phase.is_empty() {
-        state.phase = "creating".into();
-    }
-    state.network = Some(network.clone());
-    state.host_ports = lab
-        .nodes
-        .iter()
-        .flat_map(|n| n.forward.iter().map(|f| f.host))
-        .collect();
+    record_lab(state, lab, kind, Some(image.clone()));
     // Disks are recorded before anything is attached.
     for n in &lab.nodes {
         for d in &n.disks {
@@ -310,7 +301,69 @@ fn up_locked(
     state.phase = "up".into();
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
+    provision_after_up(op, o, state)
+}
 
+/// VirtualBox and libvirt: Vagrant makes the network and the disks from the
+/// Vagrantfile and boots the lab's box; labctl records, checks and provisions
+/// as for docker.
+fn up_vm(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut State) -> Result<Exit> {
+    let lab = op.lab();
+    let dir = &op.dir;
+    if state.phase.is_empty() {
+        crate::provider::vm::check_overlap(r, lab)?;
+        check_host_ports(lab)?;
+    }
+    record_lab(state, lab, kind, None);
+    dir.save(state)?;
+    record_children(dir);
+    let rendered = crate::render::render(&op.loaded)?;
+    rendered.write_to(&dir.root)?;
+    crate::state::write_atomic(
+        &dir.runtime_file(),
+        crate::provider::vm::runtime_json(kind).as_bytes(),
+    )?;
+    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    crate::interrupt::set_phase("vagrant up");
+    crate::interrupt::check()?;
+    let parallel = crate::provider::vm::parallel(kind);
+    eprintln!(
+        "vagrant: bringing up {} node(s) with the {kind} provider ({})",
+        nodes.len(),
+        if parallel { "in parallel" } else { "one at a time, as VirtualBox requires" }
+    );
+    let t = Instant::now();
+    vagrant::up(r, &dir.root, kind, &nodes, parallel)?;
+    let t_up = t.elapsed().as_secs_f64();
+    refresh_ssh(op, r, state)?;
+    eprintln!("vagrant: machines up in {t_up:.1}s");
+    state.phase = "up".into();
+    dir.save(state)?;
+    crate::exec::set_spawn_hook(None);
+    provision_after_up(op, o, state)
+}
+
+/// What the state file says about the lab before anything is created for it.
+fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
+    state.lab = lab.name.value.clone();
+    state.lab_file = lab.file.display().to_string();
+    state.provider = kind.to_string();
+    state.subnet = lab.network.subnet.value.to_string();
+    state.image = image;
+    state.owner_pid = std::process::id();
+    state.owner_pgid = nix::unistd::getpgrp().as_raw();
+    if state.phase.is_empty() {
+        state.phase = "creating".into();
+    }
+    state.network = Some(lab.network_name());
+    state.host_ports = lab
+        .nodes
+        .iter()
+        .flat_map(|n| n.forward.iter().map(|f| f.host))
+        .collect();
+}
+
+fn provision_after_up(op: &Opened, o: &UpOptions, state: &mut State) -> Result<Exit> {
     if !o.provision {
         return Ok(Exit::Ok);
     }
@@ -459,10 +512,17 @@ fn provision_locked(
             .iter()
             .any(|r| r.value == crate::provision::BASE_IMAGE_ROLE)
     }) {
-        let node_image = state
-            .image
-            .clone()
-            .ok_or_else(|| Error::env("the state file names no node image", None))?;
+        let node_image = state.image.clone().ok_or_else(|| {
+            Error::env(
+                format!(
+                    "role {} hands the nodes a base image exported from labctl's Docker node image, and lab {} runs on {}",
+                    crate::provision::BASE_IMAGE_ROLE,
+                    lab.name.value,
+                    if state.provider.is_empty() { "an unknown provider" } else { state.provider.as_str() }
+                ),
+                Some(format!("bring the lab up with --provider docker: `labctl down {0}` then `labctl up {0} --provider docker`", lab.name.value)),
+            )
+        })?;
         opts.base_image_tar = Some(crate::image::ensure_base_image_tar(
             &System,
             &node_image,
@@ -554,20 +614,24 @@ pub struct NodeStatus {
 pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     let lab = op.lab();
     let state = op.dir.load()?.unwrap_or_default();
-    // docker ps is one fast call; `vagrant status` takes seconds.
-    let out = r.run(&Cmd::new("docker").args([
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label={}={}", docker::LABEL_LAB, lab.name.value),
-        "--format",
-        "{{.Label \"labctl.node\"}} {{.State}}",
-    ]))?;
     let mut states: BTreeMap<String, String> = BTreeMap::new();
-    for l in out.stdout.lines() {
-        if let Some((n, s)) = l.split_once(' ') {
-            states.insert(n.to_string(), s.to_string());
+    if state_kind(&state) == Kind::Docker {
+        // docker ps is one fast call; `vagrant status` takes seconds.
+        let out = r.run(&Cmd::new("docker").args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={}={}", docker::LABEL_LAB, lab.name.value),
+            "--format",
+            "{{.Label \"labctl.node\"}} {{.State}}",
+        ]))?;
+        for l in out.stdout.lines() {
+            if let Some((n, s)) = l.split_once(' ') {
+                states.insert(n.to_string(), s.to_string());
+            }
         }
+    } else if op.dir.root.join(".vagrant").exists() {
+        states.extend(vagrant::status(r, &op.dir.root)?);
     }
     Ok(lab
         .nodes
@@ -709,7 +773,14 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
     } else {
         nodes
     };
-    vagrant::up(r.as_ref(), &op.dir.root, Kind::Docker, &up_nodes, true)?;
+    let kind = state_kind(&state);
+    vagrant::up(
+        r.as_ref(),
+        &op.dir.root,
+        kind,
+        &up_nodes,
+        kind == Kind::Docker || crate::provider::vm::parallel(kind),
+    )?;
     refresh_ssh(&op, r.as_ref(), &mut state)?;
     state.phase = "up".into();
     op.dir.save(&state)?;
@@ -717,11 +788,30 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The provider a lab was brought up with; docker when the state does not say
+/// (a lab that never got that far, or a state file lost to a crash).
+pub fn state_kind(state: &State) -> Kind {
+    state.provider.parse().unwrap_or(Kind::Docker)
+}
+
+/// Network safety before any traffic from the host toward lab addresses: the
+/// lab's subnet must be routed to the lab's own network on this host.
+pub fn check_route(op: &Opened, state: &State) -> Result<()> {
+    match state_kind(state) {
+        Kind::Docker => docker::check_route(&System, op.lab()),
+        kind => crate::provider::vm::check_route(&System, kind, op.lab()),
+    }
+}
+
 /// `labctl down`: destroy machines, then everything the lab owns.
 pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
+    down_with(a, force, runner())
+}
+
+/// `down` with the runner given (tests record a VM provider's commands).
+pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
-    let r = runner();
     let mut state = match op.dir.load() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) if force => {
@@ -774,7 +864,23 @@ fn teardown(
             }
         }
     }
-    if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
+    let kind = state_kind(state);
+    if kind != Kind::Docker {
+        if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
+            // Vagrant first (it also removes the network and disks it made);
+            // whatever it lost track of is swept by name below.
+            let out = r.output(
+                &Cmd::new("vagrant")
+                    .dir(&dir.root)
+                    .args(["destroy", "-f"])
+                    .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
+            );
+            if out.map(|o| o.success()).unwrap_or(false) {
+                removed.push("machines (vagrant destroy)".to_string());
+            }
+        }
+        removed.extend(crate::provider::vm::sweep(r, kind, lab)?);
+    } else if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
         // Vagrant first, so its own bookkeeping is cleared; failures are covered
         // by the label sweep below.
         let machines = docker::lab_containers(r, &lab.name.value)
@@ -793,7 +899,20 @@ fn teardown(
             removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
         }
     }
-    removed.extend(docker::remove_all(r, &lab.name.value, &lab.network_name())?);
+    // A lab whose state is gone (already down, or lost) is swept on Docker
+    // by label when this host has Docker at all; a VM host may not.
+    let unknown = state.provider.is_empty();
+    if kind == Kind::Docker && (!unknown || r.which("docker").is_some()) {
+        removed.extend(docker::remove_all(r, &lab.name.value, &lab.network_name())?);
+    }
+    // ... and on the VM providers this host has, by machine name.
+    if unknown {
+        for (vm, tool) in [(Kind::Virtualbox, "VBoxManage"), (Kind::Libvirt, "virsh")] {
+            if r.which(tool).is_some() {
+                removed.extend(crate::provider::vm::sweep(r, vm, lab)?);
+            }
+        }
+    }
     for d in &state.disks {
         removed.extend(crate::disks::remove(r, d));
     }

@@ -5,7 +5,7 @@
 //! client without an engine), so the engine is probed with `docker info`.
 
 use crate::error::{Error, Result};
-use crate::exec::{which, Cmd, Runner};
+use crate::exec::{Cmd, Runner};
 use crate::provider::Kind;
 use std::time::{Duration, Instant};
 
@@ -96,12 +96,12 @@ pub fn engine_answers(runner: &dyn Runner) -> bool {
 pub fn missing(kind: Kind, runner: &dyn Runner) -> (Vec<&'static str>, bool) {
     let mut pkgs: Vec<&'static str> = needs(kind)
         .iter()
-        .filter(|n| which(n.program).is_none())
+        .filter(|n| runner.which(n.program).is_none())
         .map(|n| n.package)
         .collect();
     let mut start_engine = false;
     if kind == Kind::Docker && !engine_answers(runner) {
-        if which("dockerd").is_none() {
+        if runner.which("dockerd").is_none() {
             pkgs.push("docker.io");
         }
         start_engine = true;

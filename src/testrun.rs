@@ -209,7 +209,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     run.provider = state.provider.clone();
     // Nothing is sent toward lab addresses until the lab's subnet is known to
     // be routed to the lab's own network on this host.
-    crate::provider::docker::check_route(&crate::exec::System, op.lab())?;
+    lifecycle::check_route(&op, &state)?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
     let http = StdHttp;
     eprintln!(

@@ -27,7 +27,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
     }
     let r = crate::exec::System;
     let state = op.dir.load()?.unwrap_or_default();
-    crate::provider::docker::check_route(&r, lab)?;
+    lifecycle::check_route(op, &state)?;
     let _lock = HostBenchLock::acquire()?;
     let shell = crate::testrun::SshShell::new(lifecycle::targets(op, &state));
     // Container endpoints need the iperf3 image on their node, moved offline.

@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod vagrant;
+pub mod vm;
 
 use crate::exec::{which, Cmd, Runner};
 use std::fmt;

@@ -1,0 +1,236 @@
+//! The virtual-machine providers, VirtualBox and libvirt. They share the
+//! lifecycle with docker (render, `vagrant up --no-provision`, one
+//! `vagrant ssh-config`, SSH provisioning, `vagrant destroy`); what differs is
+//! here: no image to build (the lab's box is used), no network to create
+//! (Vagrant makes the host-only or libvirt network), disks made by the
+//! provider from the Vagrantfile, and the sweep that `down` runs after
+//! `vagrant destroy` so that a VM Vagrant lost track of is not left running.
+
+use crate::error::{Error, Result};
+use crate::exec::{Cmd, Runner};
+use crate::lab::Lab;
+use crate::provider::Kind;
+use ipnet::Ipv4Net;
+use serde_json::json;
+
+/// libvirt's system connection: vagrant-libvirt's default, and where its
+/// networks live.
+pub const LIBVIRT_URI: &str = "qemu:///system";
+
+/// Can Vagrant start this provider's machines in parallel? VirtualBox's
+/// provider refuses `--parallel`; libvirt's supports it.
+pub fn parallel(kind: Kind) -> bool {
+    kind != Kind::Virtualbox
+}
+
+/// The runtime file for a VM provider: only the provider's name. SSH ports are
+/// left to Vagrant: machines start one at a time (VirtualBox) or SSH goes to
+/// the guest's own address (libvirt), so its auto-correction does not race.
+pub fn runtime_json(kind: Kind) -> String {
+    serde_json::to_string_pretty(&json!({ "provider": kind.to_string(), "nodes": {} })).unwrap()
+        + "\n"
+}
+
+/// IPv4 routes of the host as (destination, device); the default route is left out.
+pub fn host_routes(r: &dyn Runner) -> Result<Vec<(Ipv4Net, String)>> {
+    let out = r.run(&Cmd::new("ip").args(["-o", "-4", "route", "show"]))?;
+    Ok(parse_routes(&out.stdout))
+}
+
+fn parse_routes(text: &str) -> Vec<(Ipv4Net, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let dest = w.next()?;
+            let net: Ipv4Net = if dest.contains('/') {
+                dest.parse().ok()?
+            } else {
+                format!("{dest}/32").parse().ok()?
+            };
+            let dev = l
+                .split_whitespace()
+                .skip_while(|x| *x != "dev")
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            Some((net, dev))
+        })
+        .collect()
+}
+
+/// Refuse a lab whose subnet overlaps a network the host already routes,
+/// before Vagrant creates a host-only or libvirt network on top of it.
+pub fn check_overlap(r: &dyn Runner, lab: &Lab) -> Result<()> {
+    let ours = lab.network.subnet.value;
+    for (net, dev) in host_routes(r)? {
+        if net.contains(&ours.network()) || ours.contains(&net.network()) {
+            return Err(Error::env(
+                format!(
+                    "subnet {ours} of lab `{}` overlaps {net}, routed on this host via {dev}",
+                    lab.name.value
+                ),
+                Some("run a second copy with --name NAME --subnet 192.168.X.0/24, or bring the other lab down".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Interfaces a provider's lab network may sit on: VirtualBox host-only
+/// adapters, libvirt bridges.
+fn lab_device(kind: Kind, dev: &str) -> bool {
+    match kind {
+        Kind::Virtualbox => dev.starts_with("vboxnet"),
+        Kind::Libvirt => dev.starts_with("virbr"),
+        Kind::Docker => false,
+    }
+}
+
+/// Network safety for VM labs: the lab's first address must be on a directly
+/// connected host-only or libvirt network, never behind a gateway.
+pub fn check_route(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<()> {
+    let probe = lab
+        .nodes
+        .first()
+        .map(|n| n.ip)
+        .unwrap_or(lab.network.subnet.value.network());
+    let out = r.output(&Cmd::new("ip").args(["-o", "route", "get", &probe.to_string()]))?;
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let dev = words
+        .iter()
+        .skip_while(|w| **w != "dev")
+        .nth(1)
+        .copied()
+        .unwrap_or("");
+    if !out.success() || words.contains(&"via") || !lab_device(kind, dev) {
+        return Err(Error::env(
+            format!(
+                "network safety: {probe} is not on a {kind} host network of this host (route: {:?}); refusing to send traffic to {}",
+                out.stdout.trim(),
+                lab.network.subnet.value
+            ),
+            Some(format!("`labctl status {}` shows whether the machines are up", lab.name.value)),
+        ));
+    }
+    Ok(())
+}
+
+/// Machines of this lab that the provider still knows, whatever Vagrant's
+/// bookkeeping says; then remove them (and, for libvirt, the lab's network).
+pub fn sweep(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<Vec<String>> {
+    let names: Vec<String> = lab
+        .nodes
+        .iter()
+        .map(|n| crate::render::machine_name(lab, &n.name))
+        .collect();
+    let mut removed = Vec::new();
+    match kind {
+        Kind::Virtualbox => {
+            let out = r.run(&Cmd::new("VBoxManage").args(["list", "vms"]))?;
+            for vm in parse_vbox_vms(&out.stdout) {
+                if !names.contains(&vm) {
+                    continue;
+                }
+                // Power off may fail on a machine that is already off; the
+                // unregister below is what counts.
+                let _ = r.output(&Cmd::new("VBoxManage").args(["controlvm", &vm, "poweroff"]));
+                r.run(&Cmd::new("VBoxManage").args(["unregistervm", &vm, "--delete"]))?;
+                removed.push(format!("VirtualBox VM {vm}"));
+            }
+            // Vagrant leaves the host-only adapter it made; its route would
+            // make the next `up` of this lab refuse its own subnet. An adapter
+            // whose address is inside the lab's subnet can only be the lab's:
+            // `up` refuses a subnet the host already routes.
+            let out = r.run(&Cmd::new("VBoxManage").args(["list", "hostonlyifs"]))?;
+            for (name, ip) in parse_hostonlyifs(&out.stdout) {
+                if lab.network.subnet.value.contains(&ip) {
+                    r.run(&Cmd::new("VBoxManage").args(["hostonlyif", "remove", &name]))?;
+                    removed.push(format!("VirtualBox host-only adapter {name}"));
+                }
+            }
+        }
+        Kind::Libvirt => {
+            let virsh = |args: &[&str]| Cmd::new("virsh").args(["-c", LIBVIRT_URI]).args(args.iter().copied());
+            let out = r.run(&virsh(&["list", "--all", "--name"]))?;
+            for dom in out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if !names.iter().any(|n| n == dom) {
+                    continue;
+                }
+                let _ = r.output(&virsh(&["destroy", dom]));
+                r.run(&virsh(&["undefine", dom, "--remove-all-storage"]))?;
+                removed.push(format!("libvirt domain {dom}"));
+            }
+            let net = lab.network_name();
+            let out = r.run(&virsh(&["net-list", "--all", "--name"]))?;
+            if out.stdout.lines().any(|l| l.trim() == net) {
+                let _ = r.output(&virsh(&["net-destroy", &net]));
+                r.run(&virsh(&["net-undefine", &net]))?;
+                removed.push(format!("libvirt network {net}"));
+            }
+        }
+        Kind::Docker => {}
+    }
+    Ok(removed)
+}
+
+/// `VBoxManage list vms` prints `"name" {uuid}` per machine.
+fn parse_vbox_vms(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix('"')?;
+            let end = rest.rfind("\" {")?;
+            Some(rest[..end].to_string())
+        })
+        .collect()
+}
+
+/// `VBoxManage list hostonlyifs`: blocks of `Key: value` lines; (Name, IPAddress).
+fn parse_hostonlyifs(text: &str) -> Vec<(String, std::net::Ipv4Addr)> {
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    for l in text.lines() {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        match k.trim() {
+            "Name" => name = Some(v.trim().to_string()),
+            "IPAddress" => {
+                if let (Some(n), Ok(ip)) = (name.take(), v.trim().parse()) {
+                    out.push((n, ip));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_parsed_without_the_default() {
+        let text = "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n192.168.56.0/24 dev vboxnet0 proto kernel scope link src 192.168.56.1\n";
+        let r = parse_routes(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].0.to_string(), "192.168.56.0/24");
+        assert_eq!(r[1].1, "vboxnet0");
+    }
+
+    #[test]
+    fn hostonly_adapters_are_read_by_name_and_address() {
+        let text = "Name:            vboxnet0\nGUID:            786f\nDHCP:            Disabled\nIPAddress:       192.168.56.1\nNetworkMask:     255.255.255.0\n\nName:            vboxnet1\nIPAddress:       192.168.60.1\n";
+        let v = parse_hostonlyifs(text);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].0, "vboxnet1");
+        assert_eq!(v[1].1.to_string(), "192.168.60.1");
+    }
+
+    #[test]
+    fn vbox_names_may_hold_quotes_and_spaces() {
+        let text = "\"labctl-wf-web1\" {0b3f}\n\"my \"odd\" vm\" {1234}\n<inaccessible> {99}\n";
+        assert_eq!(parse_vbox_vms(text), vec!["labctl-wf-web1", "my \"odd\" vm"]);
+    }
+}
