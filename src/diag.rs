@@ -185,11 +185,10 @@ impl SourceFile {
             d.line,
             d.column
         ));
-        if d.span.is_some() {
+        if let Some(span) = d.span {
             let text = self.line_text(d.line);
             out.push_str(&format!("{pad} |\n"));
             out.push_str(&format!("{} | {}\n", d.line, text));
-            let span = d.span.unwrap();
             let width = {
                 let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
                 let end = floor_char_boundary(&self.text, span.end.min(self.text.len()));

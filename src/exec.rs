@@ -257,7 +257,13 @@ impl Recorder {
 
 impl Runner for Recorder {
     fn which(&self, program: &str) -> Option<PathBuf> {
-        if self.missing_programs.lock().unwrap().iter().any(|p| p == program) {
+        if self
+            .missing_programs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p == program)
+        {
             None
         } else {
             Some(PathBuf::from("/usr/bin").join(program))

@@ -318,59 +318,6 @@ pub fn check_image_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod rootfs_tests {
-    use super::*;
-
-    #[test]
-    fn image_names() {
-        for ok in [
-            "my-debian",
-            "my-debian:bookworm",
-            "registry.local/team/base:1.0",
-            "a_b",
-        ] {
-            assert!(check_image_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "My-Debian",
-            "x:",
-            "-x",
-            "x;rm -rf /",
-            "x y",
-            "labctl-node",
-            "labctl-node:mine",
-            "a//b",
-        ] {
-            assert!(check_image_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn nothing_to_do_is_refused_before_building() {
-        let spec = Spec {
-            release: "bookworm".into(),
-            mirror: None,
-            packages: vec![],
-        };
-        let r = crate::exec::Recorder::default();
-        let e = build_rootfs_tar(&spec, None, None, &r).unwrap_err();
-        assert!(e.to_string().contains("--output"), "{e}");
-        let e = build_rootfs_tar(&spec, None, Some("labctl-node:x"), &r).unwrap_err();
-        assert!(e.to_string().contains("labctl's node images"), "{e}");
-        let e = build_rootfs_tar(
-            &spec,
-            Some(std::path::Path::new("/nonexistent-dir/x.tar.gz")),
-            None,
-            &r,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("does not exist"), "{e}");
-        assert!(r.lines().is_empty(), "nothing ran");
-    }
-}
-
 /// A small image for containers a lab runs inside its nodes (nginx, haproxy
 /// and the libraries they link; about 20 MB), made from the node
 /// image on the host and saved as a tarball that roles `docker load` offline,
@@ -441,4 +388,57 @@ pub fn ensure_base_image_tar(
     )?;
     std::fs::rename(&tmp, &tar).map_err(|e| Error::io("replace", &tar, e))?;
     Ok(tar)
+}
+
+#[cfg(test)]
+mod rootfs_tests {
+    use super::*;
+
+    #[test]
+    fn image_names() {
+        for ok in [
+            "my-debian",
+            "my-debian:bookworm",
+            "registry.local/team/base:1.0",
+            "a_b",
+        ] {
+            assert!(check_image_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "My-Debian",
+            "x:",
+            "-x",
+            "x;rm -rf /",
+            "x y",
+            "labctl-node",
+            "labctl-node:mine",
+            "a//b",
+        ] {
+            assert!(check_image_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_is_refused_before_building() {
+        let spec = Spec {
+            release: "bookworm".into(),
+            mirror: None,
+            packages: vec![],
+        };
+        let r = crate::exec::Recorder::default();
+        let e = build_rootfs_tar(&spec, None, None, &r).unwrap_err();
+        assert!(e.to_string().contains("--output"), "{e}");
+        let e = build_rootfs_tar(&spec, None, Some("labctl-node:x"), &r).unwrap_err();
+        assert!(e.to_string().contains("labctl's node images"), "{e}");
+        let e = build_rootfs_tar(
+            &spec,
+            Some(std::path::Path::new("/nonexistent-dir/x.tar.gz")),
+            None,
+            &r,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(r.lines().is_empty(), "nothing ran");
+    }
 }

@@ -89,7 +89,7 @@ pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net
             n.ip = to;
         }
         // Longest first, so .2 does not rewrite part of .21.
-        map.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        map.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
         for c in &mut lab.checks {
             if let crate::lab::CheckKind::Http { url, .. } = &mut c.kind {
                 for (from, to) in &map {
@@ -307,7 +307,13 @@ fn up_locked(
 /// VirtualBox and libvirt: Vagrant makes the network and the disks from the
 /// Vagrantfile and boots the lab's box; labctl records, checks and provisions
 /// as for docker.
-fn up_vm(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut State) -> Result<Exit> {
+fn up_vm(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+) -> Result<Exit> {
     let lab = op.lab();
     let dir = &op.dir;
     if state.phase.is_empty() {
@@ -330,7 +336,11 @@ fn up_vm(op: &Opened, o: &UpOptions, kind: Kind, r: &dyn Runner, state: &mut Sta
     eprintln!(
         "vagrant: bringing up {} node(s) with the {kind} provider ({})",
         nodes.len(),
-        if parallel { "in parallel" } else { "one at a time, as VirtualBox requires" }
+        if parallel {
+            "in parallel"
+        } else {
+            "one at a time, as VirtualBox requires"
+        }
     );
     let t = Instant::now();
     vagrant::up(r, &dir.root, kind, &nodes, parallel)?;

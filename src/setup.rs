@@ -374,9 +374,7 @@ mod tests {
             log,
         )
         .unwrap();
-        let err = d
-            .wait_until(Duration::from_secs(20), || false)
-            .unwrap_err();
+        let err = d.wait_until(Duration::from_secs(20), || false).unwrap_err();
         let text = err.render();
         assert!(text.contains("failed with exit code 3"), "{text}");
         assert!(text.contains("no iptables"), "{text}");

@@ -254,7 +254,7 @@ fn running_lab_faults() {
     let key_of = |alias: &str| {
         kh.lines()
             .find(|l| l.starts_with(alias))
-            .map(|l| l.splitn(2, ' ').nth(1).unwrap().to_string())
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
             .unwrap()
     };
     let forged: String = kh
@@ -362,7 +362,7 @@ fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
     let _down = DownGuard::new(dir, &[lab]);
     let before = snap(dir);
     let mut first = spawn(dir, &["up", lab, "--provider", "docker"]);
-    wait_until("the lock", Duration::from_secs(900), || network_exists());
+    wait_until("the lock", Duration::from_secs(900), network_exists);
     let t = Instant::now();
     let out = labctl(dir, &["up", lab, "--provider", "docker"]);
     assert_eq!(out.status.code(), Some(3));

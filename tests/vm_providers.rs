@@ -22,7 +22,8 @@ box = "debian/bookworm64"
 disks = [{ name = "data", size = "1G" }]
 "#;
 
-const ROUTES: &str = "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n";
+const ROUTES: &str =
+    "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n";
 
 /// `vagrant ssh-config` as Vagrant prints it for two machines.
 const SSH_CONFIG: &str = "Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile /x/.vagrant/machines/web1/virtualbox/private_key\n\nHost web2\n  HostName 127.0.0.1\n  User vagrant\n  Port 2200\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile /x/.vagrant/machines/web2/virtualbox/private_key\n";
@@ -86,7 +87,9 @@ fn take(f: &FakeVagrant) -> Vec<String> {
 
 fn no_docker(calls: &[String]) {
     assert!(
-        !calls.iter().any(|c| c.starts_with("docker") || c.starts_with("losetup")),
+        !calls
+            .iter()
+            .any(|c| c.starts_with("docker") || c.starts_with("losetup")),
         "a VM lab must not touch Docker or loop devices: {calls:#?}"
     );
 }
@@ -267,7 +270,11 @@ fn a_failing_vagrant_up_removes_what_the_run_made() {
     );
     r.rec.answer("VBoxManage list vms", 0, "");
     let err = lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap_err();
-    assert!(err.render().contains("nothing was left behind"), "{}", err.render());
+    assert!(
+        err.render().contains("nothing was left behind"),
+        "{}",
+        err.render()
+    );
     let calls = take(&r);
     assert_eq!(
         &calls[calls.len() - 4..],

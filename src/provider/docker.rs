@@ -150,8 +150,11 @@ pub fn runtime_json(
     serde_json::to_string_pretty(&v).unwrap() + "\n"
 }
 
+/// A Docker network: its name, subnets and the lab it is labelled with.
+pub type NetworkInfo = (String, Vec<Ipv4Net>, Option<String>);
+
 /// Subnets of every Docker network, by network name.
-pub fn network_subnets(runner: &dyn Runner) -> Result<Vec<(String, Vec<Ipv4Net>, Option<String>)>> {
+pub fn network_subnets(runner: &dyn Runner) -> Result<Vec<NetworkInfo>> {
     let ids = runner
         .run(&Cmd::new("docker").args(["network", "ls", "-q"]))?
         .stdout;
@@ -369,28 +372,6 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
     Ok(removed)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detects_missing_sys_resource() {
-        let status = "Name: x\nCapBnd:\t000001fffeffffff\n";
-        assert_eq!(
-            missing_capabilities(status, 40),
-            vec!["SYS_RESOURCE".to_string()]
-        );
-        let full = "CapBnd:\t000001ffffffffff\n";
-        assert!(missing_capabilities(full, 40).is_empty());
-        assert_eq!(nested_args_for(&[])[0], "--privileged");
-        let a = nested_args_for(&["SYS_RESOURCE".into()]);
-        assert!(a
-            .windows(2)
-            .any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
-        assert!(!a.contains(&"--privileged".to_string()));
-    }
-}
-
 /// Host ports for the nodes' SSH forwards, chosen by labctl: Vagrant's own
 /// auto-correction races when several machines start in parallel (two nodes
 /// were seen picking the same port). A node keeps the port it already has.
@@ -413,4 +394,26 @@ pub fn pick_ssh_ports(lab: &Lab, existing: &BTreeMap<String, u16>) -> BTreeMap<S
         next += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_missing_sys_resource() {
+        let status = "Name: x\nCapBnd:\t000001fffeffffff\n";
+        assert_eq!(
+            missing_capabilities(status, 40),
+            vec!["SYS_RESOURCE".to_string()]
+        );
+        let full = "CapBnd:\t000001ffffffffff\n";
+        assert!(missing_capabilities(full, 40).is_empty());
+        assert_eq!(nested_args_for(&[])[0], "--privileged");
+        let a = nested_args_for(&["SYS_RESOURCE".into()]);
+        assert!(a
+            .windows(2)
+            .any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
+        assert!(!a.contains(&"--privileged".to_string()));
+    }
 }

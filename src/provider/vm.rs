@@ -150,7 +150,11 @@ pub fn sweep(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<Vec<String>> {
             }
         }
         Kind::Libvirt => {
-            let virsh = |args: &[&str]| Cmd::new("virsh").args(["-c", LIBVIRT_URI]).args(args.iter().copied());
+            let virsh = |args: &[&str]| {
+                Cmd::new("virsh")
+                    .args(["-c", LIBVIRT_URI])
+                    .args(args.iter().copied())
+            };
             let out = r.run(&virsh(&["list", "--all", "--name"]))?;
             for dom in out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
                 if !names.iter().any(|n| n == dom) {
@@ -231,6 +235,9 @@ mod tests {
     #[test]
     fn vbox_names_may_hold_quotes_and_spaces() {
         let text = "\"labctl-wf-web1\" {0b3f}\n\"my \"odd\" vm\" {1234}\n<inaccessible> {99}\n";
-        assert_eq!(parse_vbox_vms(text), vec!["labctl-wf-web1", "my \"odd\" vm"]);
+        assert_eq!(
+            parse_vbox_vms(text),
+            vec!["labctl-wf-web1", "my \"odd\" vm"]
+        );
     }
 }

@@ -135,7 +135,13 @@ pub fn snapshot(needles: &[&str]) -> HostSnapshot {
             pid != me && (needles.iter().any(|n| l.contains(n)) || cwd_in(pid))
         })
         .filter(|l| !l.contains("ps -eo") && !l.contains("cargo") && !l.contains("/deps/"))
-        .map(|l| l.trim().splitn(2, ' ').nth(1).unwrap_or("").to_string())
+        .map(|l| {
+            l.trim()
+                .split_once(' ')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     HostSnapshot {
         containers: lines(sh("docker ps -aq --no-trunc")),
