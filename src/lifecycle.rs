@@ -276,7 +276,7 @@ fn up_locked(
         .map(|(k, v)| (k.clone(), v.ssh_port))
         .filter(|(_, p)| *p != 0)
         .collect();
-    let ssh_ports = docker::pick_ssh_ports(lab, &existing);
+    let ssh_ports = docker::pick_ssh_ports(lab, &existing, &docker::vagrant_unavailable_ports(r));
     crate::state::write_atomic(
         &dir.runtime_file(),
         docker::runtime_json(lab, &image, &devices, &ssh_ports).as_bytes(),
@@ -913,7 +913,36 @@ fn teardown(
     // by label when this host has Docker at all; a VM host may not.
     let unknown = state.provider.is_empty();
     if kind == Kind::Docker && (!unknown || r.which("docker").is_some()) {
-        removed.extend(docker::remove_all(r, &lab.name.value, &lab.network_name())?);
+        // A `docker run` that Vagrant had sent when it was stopped still
+        // completes in the daemon: after an interruption or killed children,
+        // watch a few seconds for late containers and sweep them too (a late
+        // container can also hold the network, failing the first sweep).
+        let stopped_children = crate::interrupt::interrupted()
+            || removed.iter().any(|x| x.starts_with("process group"));
+        let first = docker::remove_all(r, &lab.name.value, &lab.network_name());
+        match first {
+            Ok(v) => removed.extend(v),
+            Err(e) if !stopped_children => return Err(e),
+            Err(_) => {}
+        }
+        if stopped_children {
+            let end = Instant::now() + Duration::from_secs(4);
+            let mut last = Ok(());
+            while Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(500));
+                let late = !docker::lab_containers(r, &lab.name.value)?.is_empty();
+                if late || docker::network_exists(r, &lab.network_name()) {
+                    match docker::remove_all(r, &lab.name.value, &lab.network_name()) {
+                        Ok(v) => {
+                            removed.extend(v);
+                            last = Ok(());
+                        }
+                        Err(e) => last = Err(e),
+                    }
+                }
+            }
+            last?;
+        }
     }
     // ... and on the VM providers this host has, by machine name.
     if unknown {
@@ -940,6 +969,21 @@ fn teardown(
             ));
         }
     }
+    // Vagrant leases a port for the whole boot of a machine and releases it
+    // when done; a killed or interrupted `vagrant up` leaves the lease, which
+    // would refuse that port to the next lab for a minute. The ports are the
+    // lab's own (labctl picked them), so their leases are too.
+    let mut ports: Vec<u16> = state.host_ports.clone();
+    if let Ok(text) = std::fs::read_to_string(dir.runtime_file()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            for n in v["nodes"].as_object().into_iter().flat_map(|m| m.values()) {
+                if let Some(p) = n["ssh_port"].as_u64() {
+                    ports.push(p as u16);
+                }
+            }
+        }
+    }
+    removed.extend(docker::release_leases(&ports));
     for p in [
         dir.state_file(),
         dir.runtime_file(),

@@ -44,6 +44,23 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Wait for a point in a spawned `labctl` run; fail at once, with its stderr,
+/// if it ends before getting there.
+fn wait_for_point(child: &mut Child, dir: &Path, what: &str, mut f: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(900), || {
+        if f() {
+            return true;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "labctl ended ({status}) before {what}:\n{}",
+                std::fs::read_to_string(dir.join("spawned.err")).unwrap_or_default()
+            );
+        }
+        false
+    });
+}
+
 fn network_exists() -> bool {
     Command::new("docker")
         .args(["network", "inspect", NET])
@@ -95,7 +112,7 @@ fn sigkill_during_up_then_down_leaves_nothing() {
         let _down = DownGuard::new(dir, &[lab]);
         let before = snap(dir);
         let mut child = spawn(dir, &["up", lab, "--provider", "docker"]);
-        wait_until(what, Duration::from_secs(900), || reached(dir));
+        wait_for_point(&mut child, dir, what, || reached(dir));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // The state file is readable after the kill (written atomically).
@@ -122,8 +139,8 @@ fn ctrl_c_during_up_stops_children_and_cleans_up() {
     let lab = lab.to_str().unwrap();
     let _down = DownGuard::new(dir, &[lab]);
     let before = snap(dir);
-    let child = spawn(dir, &["up", lab, "--provider", "docker"]);
-    wait_until("containers", Duration::from_secs(900), containers_exist);
+    let mut child = spawn(dir, &["up", lab, "--provider", "docker"]);
+    wait_for_point(&mut child, dir, "containers", containers_exist);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -362,7 +379,7 @@ fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
     let _down = DownGuard::new(dir, &[lab]);
     let before = snap(dir);
     let mut first = spawn(dir, &["up", lab, "--provider", "docker"]);
-    wait_until("the lock", Duration::from_secs(900), network_exists);
+    wait_for_point(&mut first, dir, "the lock", network_exists);
     let t = Instant::now();
     let out = labctl(dir, &["up", lab, "--provider", "docker"]);
     assert_eq!(out.status.code(), Some(3));

@@ -103,6 +103,8 @@ pub struct HostSnapshot {
     pub loop_devices: BTreeSet<String>,
     pub mounts: BTreeSet<String>,
     pub processes: BTreeSet<String>,
+    /// Vagrant's forwarded-port leases (a killed `vagrant up` leaves them).
+    pub port_leases: BTreeSet<String>,
 }
 
 fn lines(s: String) -> BTreeSet<String> {
@@ -150,6 +152,9 @@ pub fn snapshot(needles: &[&str]) -> HostSnapshot {
         loop_devices: lines(sh("losetup -a -n -O NAME,BACK-FILE 2>/dev/null")),
         mounts: lines(sh("cut -d' ' -f2 /proc/mounts")),
         processes,
+        port_leases: lines(sh(
+            "ls \"${VAGRANT_HOME:-$HOME/.vagrant.d}/data/fp-leases\" 2>/dev/null",
+        )),
     }
 }
 
@@ -166,6 +171,10 @@ pub fn assert_clean(before: &HostSnapshot, after: &HostSnapshot) {
     );
     assert_eq!(before.mounts, after.mounts, "mounts left behind");
     assert_eq!(before.processes, after.processes, "processes left behind");
+    assert_eq!(
+        before.port_leases, after.port_leases,
+        "Vagrant port leases left behind"
+    );
 }
 
 pub fn json(out: &Output) -> serde_json::Value {
