@@ -344,38 +344,15 @@ pub fn ensure_base_image_tar(
         eprintln!(
             "image: making {tag} (nginx, haproxy and their libraries) for containers inside nodes"
         );
-        let script = BASE_ROOTFS_SCRIPT;
-        let out = duct::cmd(
-            "docker",
-            [
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--entrypoint",
-                "/bin/sh",
-                node_image,
-                "-c",
-                script,
-            ],
-        )
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| Error::io("run", "docker", e))?;
-        if !out.status.success() || out.stdout.is_empty() {
-            return Err(Error::Tool {
-                command: "docker run (collect the base root file system)".into(),
-                code: out.status.code(),
-                stderr: String::from_utf8_lossy(&out.stderr).into(),
-                hint: None,
-            });
-        }
+        let tar = export_from_node_image(
+            node_image,
+            BASE_ROOTFS_SCRIPT,
+            "collect the base root file system",
+        )?;
         runner.run(
             &Cmd::new("docker")
                 .args(["import", "--change", "CMD [\"/bin/bash\"]", "-", &tag])
-                .stdin(out.stdout),
+                .stdin(tar),
         )?;
     }
     std::fs::create_dir_all(cache_dir).map_err(|e| Error::io("create", cache_dir, e))?;
@@ -388,6 +365,41 @@ pub fn ensure_base_image_tar(
     )?;
     std::fs::rename(&tmp, &tar).map_err(|e| Error::io("replace", &tar, e))?;
     Ok(tar)
+}
+
+/// Run `script` in a throwaway container of the node image (no network) and
+/// return what it writes to stdout: a tar stream for `docker import`. Small
+/// images (the base image, iperf3's) are cut out of the node image this way, so
+/// they need no download.
+pub fn export_from_node_image(node_image: &str, script: &str, what: &str) -> Result<Vec<u8>> {
+    let out = duct::cmd(
+        "docker",
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            node_image,
+            "-c",
+            script,
+        ],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .map_err(|e| Error::io("run", "docker", e))?;
+    if !out.status.success() || out.stdout.is_empty() {
+        return Err(Error::Tool {
+            command: format!("docker run ({what})"),
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+            hint: None,
+        });
+    }
+    Ok(out.stdout)
 }
 
 #[cfg(test)]

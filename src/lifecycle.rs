@@ -10,7 +10,7 @@ use crate::provider::{self, docker, vagrant, Choice, Kind};
 use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -861,7 +861,16 @@ fn teardown(
         && state.owner_pid != std::process::id()
         && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.owner_pid as i32), None).is_ok();
     if !owner_alive {
-        for pg in state.child_pgids.drain(..) {
+        // A child spawned just before its owner was killed may not have made
+        // it into the state file: find the lab's tools by their working
+        // directory (Vagrant runs in the state dir) as well.
+        let mut groups = std::mem::take(&mut state.child_pgids);
+        for pg in groups_working_in(&dir.root) {
+            if !groups.contains(&pg) {
+                groups.push(pg);
+            }
+        }
+        for pg in groups {
             let pgid = nix::unistd::Pid::from_raw(pg);
             // PIDs are reused: only a group whose leader is still a tool labctl ran.
             if !group_is_ours(pg) {
@@ -1003,6 +1012,39 @@ fn teardown(
     Ok(removed)
 }
 
+/// Process groups of processes whose working directory is `dir` (never our own).
+fn groups_working_in(dir: &Path) -> Vec<i32> {
+    let Ok(dir) = dir.canonicalize() else {
+        return vec![];
+    };
+    let me = std::process::id();
+    let my_group = nix::unistd::getpgrp().as_raw();
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me || std::fs::read_link(e.path().join("cwd")).ok().as_deref() != Some(&dir) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let pgid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(2))
+            .and_then(|x| x.parse::<i32>().ok());
+        if let Some(pg) = pgid {
+            if pg != my_group && pg > 1 && !out.contains(&pg) {
+                out.push(pg);
+            }
+        }
+    }
+    out
+}
+
 /// Is process group `pg` still led by a tool labctl starts (vagrant/ruby, docker)?
 fn group_is_ours(pg: i32) -> bool {
     let Ok(cmd) = std::fs::read(format!("/proc/{pg}/cmdline")) else {
@@ -1051,4 +1093,27 @@ fn print_reach(lab: &Lab, dir: &StateDir) {
         dir.root.display()
     ));
     eprintln!("{}", lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn a_tool_running_in_the_state_dir_is_found_by_its_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(dir.path())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let found = groups_working_in(dir.path());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, vec![child.id() as i32]);
+        let other = tempfile::tempdir().unwrap();
+        assert!(groups_working_in(other.path()).is_empty());
+    }
 }

@@ -87,3 +87,33 @@ restart_service() {
     service "$1" restart
     changed
 }
+
+# install_pull_cron URL WORKDIR LOCK LOGFILE LOGROTATE_CONF [REBOOT] < comment:
+# the ansible-pull cron entry (every 3 minutes, only when the repository
+# changed, -o; flock -n skips a run while the previous one still works; with
+# REBOOT=reboot also one full run at boot), its working folder and its log
+# rotation. Standard input is the entry's header comment, `# ` lines.
+install_pull_cron() {
+    local url=$1 workdir=$2 lock=$3 logfile=$4 rotate=$5 reboot=${6:-} pull header
+    header=$(cat)
+    if [ ! -d "$(dirname "$workdir")" ]; then
+        install -d -m 0755 "$(dirname "$workdir")"
+        changed
+    fi
+    pull="ansible-pull -U $url -d $workdir -i $workdir/inventory.ini"
+    {
+        printf '%s\n' "$header"
+        printf 'SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n'
+        printf "# ansible-pull's own lines reach the log in order with its children's output.\n"
+        printf 'PYTHONUNBUFFERED=1\n'
+        printf '*/3 * * * * root flock -n %s %s -o >>%s 2>&1\n' "$lock" "$pull" "$logfile"
+        if [ "$reboot" = reboot ]; then
+            printf '@reboot root sleep 15 && flock -w 600 %s %s >>%s 2>&1\n' "$lock" "$pull" "$logfile"
+        fi
+    } | install_content /etc/cron.d/ansible-pull 0644
+    install_file "$rotate" /etc/logrotate.d/ansible-pull 0644
+    logrotate -d /etc/logrotate.d/ansible-pull >/dev/null 2>&1 || {
+        logrotate -d /etc/logrotate.d/ansible-pull
+        exit 1
+    }
+}

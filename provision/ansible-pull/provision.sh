@@ -29,30 +29,12 @@ url=$GIT_URL/$PULL_REPO.git
 head=$(git ls-remote "$url" refs/heads/main) && [ -n "$head" ] || { echo "ansible-pull: $url has no branch main" >&2; exit 1; }
 echo "ansible-pull: $url main ${head:0:12}"
 
-step "cron entry /etc/cron.d/ansible-pull"
-if [ ! -d /var/lib/ansible ]; then
-    install -d -m 0755 /var/lib/ansible
-    changed
-fi
-pull="ansible-pull -U $url -d $WORKDIR -i $WORKDIR/inventory.ini"
-install_content /etc/cron.d/ansible-pull 0644 <<CRON
+step "cron entry /etc/cron.d/ansible-pull and log rotation"
+install_pull_cron "$url" "$WORKDIR" "$LOCK" "$LOGFILE" logrotate.conf reboot <<EOF
 # labctl role ansible-pull: keep this node current from $PULL_REPO on the git server.
 # Every 3 minutes, and only when the repository changed (-o); flock -n skips a
 # run while the previous one still works. At boot, one full run (no -o).
-SHELL=/bin/sh
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# ansible-pull's own lines reach the log in order with its children's output.
-PYTHONUNBUFFERED=1
-*/3 * * * * root flock -n $LOCK $pull -o >>$LOGFILE 2>&1
-@reboot root sleep 15 && flock -w 600 $LOCK $pull >>$LOGFILE 2>&1
-CRON
-
-step "logrotate entry /etc/logrotate.d/ansible-pull"
-install_file logrotate.conf /etc/logrotate.d/ansible-pull 0644
-logrotate -d /etc/logrotate.d/ansible-pull >/dev/null 2>&1 || {
-    logrotate -d /etc/logrotate.d/ansible-pull
-    exit 1
-}
+EOF
 
 step "cron is running"
 if ! service cron status >/dev/null 2>&1; then

@@ -23,13 +23,28 @@ rev=$(ssh "${ssh_opts[@]}" "root@$GIT_HOST" 'set -e
     git rev-parse --short HEAD')
 echo "committed $rev to centraladmin_web"
 
+# The web nodes pull at the same time, as their cron lines would fire.
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+declare -A pids=()
 for entry in $WEB_NODES; do
     name=${entry%%=*} ip=${entry#*=}
     ssh "${ssh_opts[@]}" "root@$ip" 'line=$(sed -n "s|^[*]/3 [*] [*] [*] [*] root ||p" /etc/cron.d/ansible-pull)
         [ -n "$line" ] || { echo "no */3 ansible-pull line in /etc/cron.d/ansible-pull" >&2; exit 1; }
-        env -i PATH=/usr/bin:/bin /bin/sh -c "$line"'
-    echo "ran the cron line on $name"
+        env -i PATH=/usr/bin:/bin /bin/sh -c "$line"' >"$out/$name" 2>&1 &
+    pids[$name]=$!
 done
+failed=
+for name in "${!pids[@]}"; do
+    if wait "${pids[$name]}"; then
+        echo "ran the cron line on $name"
+    else
+        rc=$?
+        echo "the cron line failed on $name (exit $rc):" >&2
+        tail -n 20 "$out/$name" >&2
+        failed="$failed $name"
+    fi
+done
+[ -z "$failed" ] || exit 1
 
 # Every web node must serve the new revision through the load balancer.
 declare -A got=()

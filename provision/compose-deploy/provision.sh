@@ -121,27 +121,14 @@ else
 fi
 
 step "cron entry /etc/cron.d/ansible-pull and log rotation"
-if [ ! -d /var/lib/ansible ]; then
-    install -d -m 0755 /var/lib/ansible
-    changed
-fi
-pull="ansible-pull -U $url -d $WORKDIR -i $WORKDIR/inventory.ini"
-install_content /etc/cron.d/ansible-pull 0644 <<CRON
+install_pull_cron "$url" "$WORKDIR" "$LOCK" "$LOGFILE" logrotate.conf <<EOF
 # labctl role compose-deploy: keep the compose project current from $REPO on the git server.
 # Every 3 minutes, and only when the repository changed (-o); flock -n skips a
 # run while the previous one still works. The project starts at boot from
 # /etc/init.d/compose-deploy (listed in /etc/labctl/services).
-SHELL=/bin/sh
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# ansible-pull's own lines reach the log in order with its children's output.
-PYTHONUNBUFFERED=1
-*/3 * * * * root flock -n $LOCK $pull -o >>$LOGFILE 2>&1
-CRON
-install_file logrotate.conf /etc/logrotate.d/ansible-pull 0644
-logrotate -d /etc/logrotate.d/ansible-pull >/dev/null 2>&1 || {
-    logrotate -d /etc/logrotate.d/ansible-pull
-    exit 1
-}
+EOF
+# The command cron runs, for the deployment run below.
+pull="ansible-pull -U $url -d $WORKDIR -i $WORKDIR/inventory.ini"
 if ! service cron status >/dev/null 2>&1; then
     service cron start
     changed

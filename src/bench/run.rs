@@ -65,31 +65,7 @@ pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
     }
     let script = "set -e; f=/usr/bin/iperf3; libs=$(ldd $f | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); \
                   tar --no-recursion -chf - $f $libs /etc/passwd /etc/group /tmp 2>/dev/null";
-    let tar = duct::cmd(
-        "docker",
-        [
-            "run",
-            "--rm",
-            "--entrypoint",
-            "/bin/sh",
-            node_image,
-            "-c",
-            script,
-        ],
-    )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .map_err(|e| Error::io("run", "docker", e))?;
-    if !tar.status.success() || tar.stdout.is_empty() {
-        return Err(Error::Tool {
-            command: "docker run (collect iperf3)".into(),
-            code: tar.status.code(),
-            stderr: String::from_utf8_lossy(&tar.stderr).into(),
-            hint: None,
-        });
-    }
+    let tar = crate::image::export_from_node_image(node_image, script, "collect iperf3")?;
     r.run(
         &Cmd::new("docker")
             .args([
@@ -99,7 +75,7 @@ pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
                 "-",
                 &tag,
             ])
-            .stdin(tar.stdout),
+            .stdin(tar),
     )?;
     Ok(tag)
 }
