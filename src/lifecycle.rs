@@ -268,8 +268,6 @@ fn up_locked(
             .push((dev, crate::disks::guest_device(idx)));
     }
 
-    let rendered = crate::render::render(&op.loaded)?;
-    rendered.write_to(&dir.root)?;
     let existing: BTreeMap<String, u16> = state
         .nodes
         .iter()
@@ -277,31 +275,8 @@ fn up_locked(
         .filter(|(_, p)| *p != 0)
         .collect();
     let ssh_ports = docker::pick_ssh_ports(lab, &existing, &docker::vagrant_unavailable_ports(r));
-    crate::state::write_atomic(
-        &dir.runtime_file(),
-        docker::runtime_json(lab, &image, &devices, &ssh_ports).as_bytes(),
-    )?;
-
-    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
-    crate::interrupt::set_phase("vagrant up");
-    crate::interrupt::check()?;
-    eprintln!(
-        "vagrant: bringing up {} node(s) with the {kind} provider",
-        nodes.len()
-    );
-    let t = Instant::now();
-    vagrant::up(r, &dir.root, kind, &nodes, true)?;
-    let t_up = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    refresh_ssh(op, r, state)?;
-    eprintln!(
-        "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
-    state.phase = "up".into();
-    dir.save(state)?;
-    crate::exec::set_spawn_hook(None);
-    provision_after_up(op, o, state)
+    let runtime = docker::runtime_json(lab, &image, &devices, &ssh_ports);
+    boot_and_provision(op, o, kind, r, state, &runtime)
 }
 
 /// VirtualBox and libvirt: Vagrant makes the network and the disks from the
@@ -323,16 +298,34 @@ fn up_vm(
     record_lab(state, lab, kind, None);
     dir.save(state)?;
     record_children(dir);
+    boot_and_provision(
+        op,
+        o,
+        kind,
+        r,
+        state,
+        &crate::provider::vm::runtime_json(kind),
+    )
+}
+
+/// Every provider's last steps: write the Vagrantfile and the runtime file,
+/// `vagrant up --no-provision`, read `vagrant ssh-config` once, provision.
+fn boot_and_provision(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+    runtime: &str,
+) -> Result<Exit> {
+    let dir = &op.dir;
     let rendered = crate::render::render(&op.loaded)?;
     rendered.write_to(&dir.root)?;
-    crate::state::write_atomic(
-        &dir.runtime_file(),
-        crate::provider::vm::runtime_json(kind).as_bytes(),
-    )?;
-    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    crate::state::write_atomic(&dir.runtime_file(), runtime.as_bytes())?;
+    let nodes: Vec<String> = op.lab().nodes.iter().map(|n| n.name.clone()).collect();
     crate::interrupt::set_phase("vagrant up");
     crate::interrupt::check()?;
-    let parallel = crate::provider::vm::parallel(kind);
+    let parallel = kind.parallel_up();
     eprintln!(
         "vagrant: bringing up {} node(s) with the {kind} provider ({})",
         nodes.len(),
@@ -345,8 +338,12 @@ fn up_vm(
     let t = Instant::now();
     vagrant::up(r, &dir.root, kind, &nodes, parallel)?;
     let t_up = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     refresh_ssh(op, r, state)?;
-    eprintln!("vagrant: machines up in {t_up:.1}s");
+    eprintln!(
+        "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     state.phase = "up".into();
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
@@ -789,7 +786,7 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
         &op.dir.root,
         kind,
         &up_nodes,
-        kind == Kind::Docker || crate::provider::vm::parallel(kind),
+        kind.parallel_up(),
     )?;
     refresh_ssh(&op, r.as_ref(), &mut state)?;
     state.phase = "up".into();

@@ -19,6 +19,14 @@ pub enum Kind {
     Docker,
 }
 
+impl Kind {
+    /// Can `vagrant up` start this provider's machines in parallel? VirtualBox's
+    /// provider refuses `--parallel`; docker and libvirt support it.
+    pub fn parallel_up(self) -> bool {
+        self != Kind::Virtualbox
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -17,12 +17,6 @@ use serde_json::json;
 /// networks live.
 pub const LIBVIRT_URI: &str = "qemu:///system";
 
-/// Can Vagrant start this provider's machines in parallel? VirtualBox's
-/// provider refuses `--parallel`; libvirt's supports it.
-pub fn parallel(kind: Kind) -> bool {
-    kind != Kind::Virtualbox
-}
-
 /// The runtime file for a VM provider: only the provider's name. SSH ports are
 /// left to Vagrant: machines start one at a time (VirtualBox) or SSH goes to
 /// the guest's own address (libvirt), so its auto-correction does not race.
