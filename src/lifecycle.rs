@@ -885,13 +885,7 @@ fn teardown(
         if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
             // Vagrant first (it also removes the network and disks it made);
             // whatever it lost track of is swept by name below.
-            let out = r.output(
-                &Cmd::new("vagrant")
-                    .dir(&dir.root)
-                    .args(["destroy", "-f"])
-                    .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
-            );
-            if out.map(|o| o.success()).unwrap_or(false) {
+            if vagrant::destroy(r, &dir.root).is_ok_and(|o| o.success()) {
                 removed.push("machines (vagrant destroy)".to_string());
             }
         }
@@ -902,12 +896,7 @@ fn teardown(
         let machines = docker::lab_containers(r, &lab.name.value)
             .map(|c| c.len())
             .unwrap_or(0);
-        let _ = r.output(
-            &Cmd::new("vagrant")
-                .dir(&dir.root)
-                .args(["destroy", "-f"])
-                .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
-        );
+        let _ = vagrant::destroy(r, &dir.root);
         let left = docker::lab_containers(r, &lab.name.value)
             .map(|c| c.len())
             .unwrap_or(0);
@@ -1009,6 +998,18 @@ fn teardown(
     Ok(removed)
 }
 
+/// The process group of the process at `/proc/PID`: the 5th field of its
+/// `stat`, counted after the command name (which may hold spaces and parens).
+fn process_group_of(proc_pid: &Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(proc_pid.join("stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
 /// Process groups of processes whose working directory is `dir` (never our own).
 fn groups_working_in(dir: &Path) -> Vec<i32> {
     let Ok(dir) = dir.canonicalize() else {
@@ -1027,13 +1028,7 @@ fn groups_working_in(dir: &Path) -> Vec<i32> {
         if pid == me || std::fs::read_link(e.path().join("cwd")).ok().as_deref() != Some(&dir) {
             continue;
         }
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let pgid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(2))
-            .and_then(|x| x.parse::<i32>().ok());
-        if let Some(pg) = pgid {
+        if let Some(pg) = process_group_of(&e.path()) {
             if pg != my_group && pg > 1 && !out.contains(&pg) {
                 out.push(pg);
             }
@@ -1050,13 +1045,7 @@ fn group_is_ours(pg: i32) -> bool {
             .map(|rd| {
                 rd.filter_map(|e| e.ok()).any(|e| {
                     let p = e.path();
-                    let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-                    let pgid = stat
-                        .rsplit(')')
-                        .next()
-                        .and_then(|r| r.split_whitespace().nth(2))
-                        .and_then(|x| x.parse::<i32>().ok());
-                    pgid == Some(pg)
+                    process_group_of(&p) == Some(pg)
                         && String::from_utf8_lossy(
                             &std::fs::read(p.join("cmdline")).unwrap_or_default(),
                         )

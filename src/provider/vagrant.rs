@@ -64,6 +64,8 @@ pub fn halt(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Result<Output>
     runner.run(&vagrant(dir).arg("halt").args(nodes.iter().cloned()))
 }
 
+/// `vagrant destroy -f`; its exit code is returned, not an error: `down`
+/// sweeps what it leaves by label or name afterwards anyway.
 pub fn destroy(runner: &dyn Runner, dir: &Path) -> Result<Output> {
-    runner.run(&vagrant(dir).args(["destroy", "-f"]))
+    runner.output(&vagrant(dir).args(["destroy", "-f"]))
 }
