@@ -280,22 +280,12 @@ pub fn check_route(runner: &dyn Runner, lab: &Lab) -> Result<()> {
     let Some(bridge) = bridge_of(runner, &name) else {
         return Err(fail(format!("Docker network {name} does not exist")));
     };
-    let probe = lab
-        .nodes
-        .first()
-        .map(|n| n.ip)
-        .unwrap_or(lab.network.subnet.value.network());
-    let out = runner.output(&Cmd::new("ip").args(["-o", "route", "get", &probe.to_string()]))?;
-    if !out.success() {
+    let route = super::route_to_lab(runner, lab)?;
+    let probe = route.probe;
+    if !route.found {
         return Err(fail(format!("no route to {probe}")));
     }
-    let dev = out
-        .stdout
-        .split_whitespace()
-        .skip_while(|w| *w != "dev")
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
+    let dev = route.dev;
     if dev != bridge {
         return Err(fail(format!(
             "{probe} is routed via {dev:?}, not via the lab's bridge {bridge}"

@@ -138,3 +138,37 @@ fn libvirt_probe(runner: &dyn Runner) -> Result<(), String> {
         }
     }
 }
+
+/// The word after `key` in a line of `ip` output (`dev eth0` → `eth0`).
+pub fn word_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.split_whitespace().skip_while(|w| *w != key).nth(1)
+}
+
+/// What `ip -o route get` says about the lab's first node address: the
+/// network-safety checks of every provider look at it before any traffic.
+pub struct RouteToLab {
+    pub probe: std::net::Ipv4Addr,
+    /// `ip` found a route at all.
+    pub found: bool,
+    /// The device the route leaves by ("" when none is named).
+    pub dev: String,
+    /// Through a gateway rather than a directly connected network.
+    pub via_gateway: bool,
+    pub text: String,
+}
+
+pub fn route_to_lab(runner: &dyn Runner, lab: &crate::lab::Lab) -> crate::Result<RouteToLab> {
+    let probe = lab
+        .nodes
+        .first()
+        .map(|n| n.ip)
+        .unwrap_or(lab.network.subnet.value.network());
+    let out = runner.output(&Cmd::new("ip").args(["-o", "route", "get", &probe.to_string()]))?;
+    Ok(RouteToLab {
+        probe,
+        found: out.success(),
+        dev: word_after(&out.stdout, "dev").unwrap_or("").to_string(),
+        via_gateway: out.stdout.split_whitespace().any(|w| w == "via"),
+        text: out.stdout.trim().to_string(),
+    })
+}

@@ -41,12 +41,7 @@ fn parse_routes(text: &str) -> Vec<(Ipv4Net, String)> {
             } else {
                 format!("{dest}/32").parse().ok()?
             };
-            let dev = l
-                .split_whitespace()
-                .skip_while(|x| *x != "dev")
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
+            let dev = super::word_after(l, "dev").unwrap_or("").to_string();
             Some((net, dev))
         })
         .collect()
@@ -83,24 +78,13 @@ fn lab_device(kind: Kind, dev: &str) -> bool {
 /// Network safety for VM labs: the lab's first address must be on a directly
 /// connected host-only or libvirt network, never behind a gateway.
 pub fn check_route(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<()> {
-    let probe = lab
-        .nodes
-        .first()
-        .map(|n| n.ip)
-        .unwrap_or(lab.network.subnet.value.network());
-    let out = r.output(&Cmd::new("ip").args(["-o", "route", "get", &probe.to_string()]))?;
-    let words: Vec<&str> = out.stdout.split_whitespace().collect();
-    let dev = words
-        .iter()
-        .skip_while(|w| **w != "dev")
-        .nth(1)
-        .copied()
-        .unwrap_or("");
-    if !out.success() || words.contains(&"via") || !lab_device(kind, dev) {
+    let route = super::route_to_lab(r, lab)?;
+    if !route.found || route.via_gateway || !lab_device(kind, &route.dev) {
         return Err(Error::env(
             format!(
-                "network safety: {probe} is not on a {kind} host network of this host (route: {:?}); refusing to send traffic to {}",
-                out.stdout.trim(),
+                "network safety: {} is not on a {kind} host network of this host (route: {:?}); refusing to send traffic to {}",
+                route.probe,
+                route.text,
                 lab.network.subnet.value
             ),
             Some(format!("`labctl status {}` shows whether the machines are up", lab.name.value)),
