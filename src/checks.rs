@@ -1800,18 +1800,28 @@ ip = "192.168.57.21"
 
     impl NodeShell for Fake {
         fn run(&self, node: &str, cmd: &str, _timeout: Duration) -> crate::Result<ExecResult> {
-            self.calls.lock().unwrap().push((node.into(), cmd.into()));
-            let mut rules = self.rules.lock().unwrap();
-            let Some((_, _, replies)) = rules
-                .iter_mut()
-                .find(|(n, needle, _)| n == node && cmd.contains(needle.as_str()))
-            else {
-                panic!("no scripted reply for {node}: {cmd}");
+            // Locks tolerate poisoning and are released before the deliberate
+            // panic below: checks run on parallel threads, and a poisoned lock
+            // would make a sibling check panic too (a race that failed CI).
+            self.calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((node.into(), cmd.into()));
+            let reply = {
+                let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+                rules
+                    .iter_mut()
+                    .find(|(n, needle, _)| n == node && cmd.contains(needle.as_str()))
+                    .map(|(_, _, replies)| {
+                        if replies.len() > 1 {
+                            replies.pop_front().unwrap()
+                        } else {
+                            replies.front().cloned().expect("a reply")
+                        }
+                    })
             };
-            let r = if replies.len() > 1 {
-                replies.pop_front().unwrap()
-            } else {
-                replies.front().cloned().expect("a reply")
+            let Some(r) = reply else {
+                panic!("no scripted reply for {node}: {cmd}");
             };
             r.map_err(|e| crate::Error::env(e, None))
         }
