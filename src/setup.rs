@@ -392,6 +392,14 @@ mod tests {
             log.to_str().unwrap(),
         )
         .unwrap();
+        // Wait until the daemon has spoken (bounded), so a slow process start
+        // on a loaded machine cannot leave the excerpt empty.
+        for _ in 0..200 {
+            if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("msg=slow")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let err = d
             .wait_until(Duration::from_millis(900), || false)
             .unwrap_err();

@@ -220,7 +220,11 @@ fn running_lab_faults() {
             "--",
             "sh",
             "-c",
-            "nohup python3 -m http.server 5201 >/dev/null 2>&1 & sleep 1",
+            // Wait (bounded) until the port really listens, or the bench
+            // could start before it and test nothing.
+            "nohup python3 -m http.server 5201 >/dev/null 2>&1 & i=0; \
+             until python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5201), 1)' 2>/dev/null; do \
+             i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done",
         ],
     ));
     let out = labctl(dir, &["bench", lab, "--rounds", "1", "--duration", "1"]);

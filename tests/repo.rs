@@ -118,6 +118,21 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
+/// The gpg-agents labctl started that are still alive, after giving them up
+/// to 5 s to exit: `gpgconf --kill` asks the agent to stop, and on a loaded
+/// machine it can still be in /proc for a moment afterwards.
+fn lingering_gpg_agents(prefix: &str) -> Vec<String> {
+    let mut left = live_gpg_agents(prefix);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = live_gpg_agents(prefix);
+    }
+    left
+}
+
 fn live_gpg_agents(prefix: &str) -> Vec<String> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
@@ -242,11 +257,8 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
             .len(),
         usize::from(fresh)
     );
-    assert!(
-        live_gpg_agents("labctl-gpg-").is_empty(),
-        "gpg-agent left running: {:?}",
-        live_gpg_agents("labctl-gpg-")
-    );
+    let left = lingering_gpg_agents("labctl-gpg-");
+    assert!(left.is_empty(), "gpg-agent left running: {left:?}");
 
     // Release names the indexes with their hashes.
     let release = std::fs::read_to_string(public.join("Release")).unwrap();
@@ -474,7 +486,8 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
         .arg(&keyring)
         .arg(public.join("InRelease")));
     assert!(o.status.success());
-    assert!(live_gpg_agents("labctl-gpg-").is_empty());
+    let left = lingering_gpg_agents("labctl-gpg-");
+    assert!(left.is_empty(), "gpg-agent left running: {left:?}");
 }
 
 #[test]
