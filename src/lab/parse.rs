@@ -80,115 +80,62 @@ const DEFAULT_KEYS: &[&str] = &[
 const NETWORK_KEYS: &[&str] = &["subnet", "bandwidth"];
 const FORWARD_KEYS: &[&str] = &["guest", "host", "host_ip"];
 const DISK_KEYS: &[&str] = &["name", "size"];
-const CHECK_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "from",
-    "url",
-    "status",
-    "body",
-    "spread",
-    "requests",
-    "node",
-    "port",
-    "run",
-    "exit",
-    "stdout",
-    "path",
-    "contains",
-    "user",
-    "service",
-    "to",
-    "size",
-    "device",
+/// Keys every check kind accepts.
+const CHECK_COMMON_KEYS: &[&str] = &["name", "kind", "timeout", "interval", "disruptive"];
+/// Each check kind with the keys only it accepts. A key of another kind is an
+/// unknown key, not silently ignored. Messages list kinds and keys in this order.
+const CHECK_KINDS: &[(&str, &[&str])] = &[
+    (
+        "http",
+        &["from", "url", "status", "body", "spread", "requests"],
+    ),
+    ("port", &["node", "port", "from"]),
+    ("command", &["node", "run", "exit", "stdout"]),
+    ("file", &["node", "path", "contains"]),
+    ("cron", &["node", "user", "contains"]),
+    ("service", &["node", "service"]),
+    ("reach", &["from", "to"]),
+    ("disk", &["node", "size", "device"]),
 ];
-/// Keys each check kind accepts (the common ones first); a key of another kind
-/// is an unknown key, not silently ignored.
-const CHECK_HTTP_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "from",
-    "url",
-    "status",
-    "body",
-    "spread",
-    "requests",
-];
-const CHECK_PORT_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "port",
-    "from",
-];
-const CHECK_COMMAND_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "run",
-    "exit",
-    "stdout",
-];
-const CHECK_FILE_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "path",
-    "contains",
-];
-const CHECK_CRON_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "user",
-    "contains",
-];
-const CHECK_SERVICE_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "service",
-];
-const CHECK_REACH_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "from",
-    "to",
-];
-const CHECK_DISK_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "interval",
-    "disruptive",
-    "node",
-    "size",
-    "device",
-];
+
+/// The keys a check of `kind` accepts, common ones first; `None` for a kind
+/// that does not exist.
+fn check_kind_keys(kind: &str) -> Option<&'static [&'static str]> {
+    static BY_KIND: LazyLock<Vec<(&str, Vec<&str>)>> = LazyLock::new(|| {
+        CHECK_KINDS
+            .iter()
+            .map(|(kind, own)| (*kind, [CHECK_COMMON_KEYS, own].concat()))
+            .collect()
+    });
+    BY_KIND
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, keys)| keys.as_slice())
+}
+
+/// Every key some check kind accepts: what a check without a valid kind may
+/// hold without being told its key is unknown.
+fn all_check_keys() -> &'static [&'static str] {
+    static ALL: LazyLock<Vec<&str>> = LazyLock::new(|| {
+        let mut all = CHECK_COMMON_KEYS.to_vec();
+        for key in CHECK_KINDS.iter().flat_map(|(_, own)| own.iter()) {
+            if !all.contains(key) {
+                all.push(key);
+            }
+        }
+        all
+    });
+    &ALL
+}
+
+/// "http, port, ...": the check kinds, for messages.
+fn check_kind_names() -> String {
+    CHECK_KINDS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 const SCENARIO_KEYS: &[&str] = &[
     "name",
     "description",
@@ -423,7 +370,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
     let mut checks = Vec::new();
     if let Some(v) = top.take("check") {
         for (i, v) in array_of_tables(v, "check", cx).into_iter().enumerate() {
-            if let Some(o) = Obj::from_value(v, &format!("check[{i}]"), CHECK_KEYS, cx) {
+            if let Some(o) = Obj::from_value(v, &format!("check[{i}]"), all_check_keys(), cx) {
                 if let Some(c) = parse_check(o, i, cx) {
                     checks.push(c);
                 }
@@ -994,36 +941,26 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
         o.string("kind", cx),
         &o,
         "kind",
-        "kind = \"http\" (http, port, command, file, cron, service, reach, disk)",
+        &format!("kind = \"http\" ({})", check_kind_names()),
         has_kind,
         cx,
     ) else {
         // Without a kind only keys that no kind knows are reported.
-        for k in CHECK_KEYS {
+        for k in all_check_keys() {
             o.take(k);
         }
         o.finish(cx);
         return None;
     };
-    let kind_keys = match kind_s.value.as_str() {
-        "http" => CHECK_HTTP_KEYS,
-        "port" => CHECK_PORT_KEYS,
-        "command" => CHECK_COMMAND_KEYS,
-        "file" => CHECK_FILE_KEYS,
-        "cron" => CHECK_CRON_KEYS,
-        "service" => CHECK_SERVICE_KEYS,
-        "reach" => CHECK_REACH_KEYS,
-        "disk" => CHECK_DISK_KEYS,
-        other => {
-            cx.err(
-                &o.key_path("kind"),
-                kind_s.span,
-                format!("unknown check kind {:?}", truncate(other)),
-                "one of: http, port, command, file, cron, service, reach, disk",
-            );
-            o.finish_quiet();
-            return None;
-        }
+    let Some(kind_keys) = check_kind_keys(&kind_s.value) else {
+        cx.err(
+            &o.key_path("kind"),
+            kind_s.span,
+            format!("unknown check kind {:?}", truncate(&kind_s.value)),
+            format!("one of: {}", check_kind_names()),
+        );
+        o.finish_quiet();
+        return None;
     };
     o.set_allowed(kind_keys);
     macro_rules! need {
