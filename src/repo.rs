@@ -62,8 +62,6 @@ pub const DEFAULT_RELEASE: &str = "bookworm";
 /// Longest path inside the role upload tar (`ROLE/…`), see `provision::tar_bytes`.
 pub const MAX_UPLOAD_PATH: usize = 99;
 
-static PACKAGE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
 static RELEASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{1,30}$").unwrap());
 static FPR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9A-F]{40}$").unwrap());
 
@@ -145,7 +143,7 @@ pub fn requested(lab: &Lab, roles: &RoleSet) -> Result<Vec<Request>> {
                 .split(|c: char| c.is_whitespace() || c == ',')
                 .filter(|s| !s.is_empty())
             {
-                if !PACKAGE.is_match(p) {
+                if !crate::roles::PACKAGE.is_match(p) {
                     return Err(Error::usage(format!(
                         "node {}: {PACKAGES_VAR} names {p:?}, which is not a Debian package name (a-z, 0-9 first, then a-z, 0-9, +, ., -; 2 to 63 characters)",
                         n.name

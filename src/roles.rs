@@ -19,7 +19,10 @@ use toml_span::value::ValueInner;
 /// not a valid role name, so it can never collide with one.
 pub const SUPPORT_DIR: &str = "_labctl";
 
-static PACKAGE: LazyLock<Regex> =
+/// A Debian package name (Debian policy 5.6.1: lower-case letters, digits,
+/// `+ . -`, a letter or digit first, at least two characters). Role metadata
+/// and the offline repository's package lists both check names with it.
+pub static PACKAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9+.-]{1,62}$").unwrap());
 const META_KEYS: &[&str] = &["description", "after", "packages", "services"];
 
