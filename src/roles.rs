@@ -311,42 +311,55 @@ fn parse_meta_inner(text: &str, cx: &mut Ctx) -> Option<RoleMeta> {
             ),
         }
     }
-    for (i, p) in o
-        .strings("packages", cx)
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        if PACKAGE.is_match(&p.value) {
-            meta.packages.push(p.value);
-        } else {
-            cx.err(
-                &format!("packages[{i}]"),
-                p.span,
-                format!("invalid package name {:?}", p.value),
-                "a Debian package name",
-            );
-        }
-    }
-    for (i, s) in o
-        .strings("services", cx)
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        if ROLE_NAME.is_match(&s.value) {
-            meta.services.push(s.value);
-        } else {
-            cx.err(
-                &format!("services[{i}]"),
-                s.span,
-                format!("invalid service name {:?}", s.value),
-                "a service name",
-            );
-        }
-    }
+    meta.packages = names(
+        &mut o,
+        "packages",
+        &PACKAGE,
+        "package",
+        "a Debian package name",
+        cx,
+    );
+    meta.services = names(
+        &mut o,
+        "services",
+        &ROLE_NAME,
+        "service",
+        "a service name",
+        cx,
+    );
     o.finish(cx);
     Some(meta)
+}
+
+/// The strings under `key` that match `re`; each one that does not is an
+/// error naming its index, e.g. `invalid package name "x y"`.
+fn names(
+    o: &mut Obj<'_>,
+    key: &str,
+    re: &Regex,
+    noun: &str,
+    expected: &str,
+    cx: &mut Ctx,
+) -> Vec<String> {
+    let mut ok = Vec::new();
+    for (i, s) in o
+        .strings(key, cx)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        if re.is_match(&s.value) {
+            ok.push(s.value);
+        } else {
+            cx.err(
+                &format!("{key}[{i}]"),
+                s.span,
+                format!("invalid {noun} name {:?}", s.value),
+                expected,
+            );
+        }
+    }
+    ok
 }
 
 #[cfg(test)]
@@ -384,5 +397,36 @@ mod tests {
         assert!(rendered.contains("x/role.toml:1:10"), "{rendered}");
         assert!(rendered.contains("x/role.toml:2:13"), "{rendered}");
         assert!(rendered.contains("x/role.toml:3:1"), "{rendered}");
+        assert!(
+            rendered.contains("packages[0]: invalid package name \"Bad Name\""),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("expected a Debian package name"),
+            "{rendered}"
+        );
+
+        let src = SourceFile::new(
+            "y/role.toml",
+            "packages = [\"nginx\", \"-x\"]\nservices = [\"nginx\", \"Web Server\"]\n",
+        );
+        let Error::Invalid {
+            rendered, count, ..
+        } = parse_meta(&src).unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(count, 2, "{rendered}");
+        assert!(rendered.contains("y/role.toml:1:22"), "{rendered}");
+        assert!(
+            rendered.contains("packages[1]: invalid package name \"-x\""),
+            "{rendered}"
+        );
+        assert!(rendered.contains("y/role.toml:2:22"), "{rendered}");
+        assert!(
+            rendered.contains("services[1]: invalid service name \"Web Server\""),
+            "{rendered}"
+        );
+        assert!(rendered.contains("expected a service name"), "{rendered}");
     }
 }
