@@ -10,10 +10,7 @@ use common::*;
 #[test]
 fn bench_lab_measures_and_asserts_ratios() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-bench-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-bench-");
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["bench"]);
     let before = snapshot(&["labctl-bench", dir.to_str().unwrap()]);

@@ -9,10 +9,7 @@ use common::*;
 #[test]
 fn docker_deploy_lab_end_to_end() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-dd-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-dd-");
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["docker-deploy"]);
     let before = snapshot(&["labctl-docker-deploy", dir.to_str().unwrap()]);

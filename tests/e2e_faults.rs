@@ -102,10 +102,7 @@ fn sigkill_during_up_then_down_leaves_nothing() {
         }),
     ];
     for (what, reached) in points {
-        let tmp = tempfile::Builder::new()
-            .prefix("labctl-e2e-kill-")
-            .tempdir()
-            .unwrap();
+        let tmp = workdir("labctl-e2e-kill-");
         let dir = tmp.path();
         let lab = write_lab(dir, 30, 0);
         let lab = lab.to_str().unwrap();
@@ -130,10 +127,7 @@ fn sigkill_during_up_then_down_leaves_nothing() {
 #[test]
 fn ctrl_c_during_up_stops_children_and_cleans_up() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-int-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-int-");
     let dir = tmp.path();
     let lab = write_lab(dir, 30, 0);
     let lab = lab.to_str().unwrap();
@@ -157,10 +151,7 @@ fn ctrl_c_during_up_stops_children_and_cleans_up() {
 #[test]
 fn failing_role_is_named_and_recoverable() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-fail-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-fail-");
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 3);
     let lab_s = lab.to_str().unwrap().to_string();
@@ -198,10 +189,7 @@ fn failing_role_is_named_and_recoverable() {
 #[test]
 fn running_lab_faults() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-run-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-run-");
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 0);
     let lab_s = lab.to_str().unwrap().to_string();
@@ -373,10 +361,7 @@ fn running_lab_faults() {
 #[test]
 fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-lock-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-lock-");
     let dir = tmp.path();
     let lab = write_lab(dir, 20, 0);
     let lab = lab.to_str().unwrap();
@@ -405,10 +390,7 @@ fn second_up_fails_at_once_and_stale_lock_is_taken_over() {
 #[test]
 fn corrupt_state_files_give_clear_errors() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-state-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-state-");
     let dir = tmp.path();
     let lab = write_lab(dir, 0, 0);
     let lab = lab.to_str().unwrap();

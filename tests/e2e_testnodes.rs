@@ -10,10 +10,7 @@ use common::*;
 #[test]
 fn testnodes_lab_end_to_end() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-tn-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-tn-");
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["testnodes"]);
     let before = snapshot(&["labctl-testnodes", dir.to_str().unwrap()]);

@@ -14,10 +14,7 @@ fn results(v: &serde_json::Value) -> Vec<serde_json::Value> {
 #[test]
 fn workflow_lab_end_to_end() {
     let _g = serial();
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-wf-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-wf-");
     let dir = tmp.path();
     let _down = DownGuard::new(dir, &["workflow"]);
     let before = snapshot(&["labctl-workflow", dir.to_str().unwrap()]);

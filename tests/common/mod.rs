@@ -67,15 +67,18 @@ pub fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A fresh folder for one test's lab and its `.labctl` state, removed when
+/// dropped; the prefix says which test left it if a run is killed.
+pub fn workdir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+}
+
 /// Copy a fixture lab (lab file and provision/) into a fresh temp dir.
 pub fn fixture_lab(name: &str) -> (tempfile::TempDir, PathBuf) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    let tmp = tempfile::Builder::new()
-        .prefix("labctl-e2e-")
-        .tempdir()
-        .unwrap();
+    let tmp = workdir("labctl-e2e-");
     copy_dir(&src, tmp.path());
     let lab = tmp.path().join("lab.toml");
     (tmp, lab)
