@@ -87,6 +87,29 @@ impl Role {
     }
 }
 
+impl Role {
+    /// A role from its files; its metadata is `role.toml` among them (none
+    /// means no metadata), reported as `meta_path` in errors.
+    fn new(
+        name: String,
+        files: BTreeMap<String, Vec<u8>>,
+        meta_path: &Path,
+        origin: Origin,
+    ) -> Result<Role> {
+        let meta_text = files
+            .get("role.toml")
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let meta = parse_meta(&SourceFile::new(meta_path, meta_text))?;
+        Ok(Role {
+            name,
+            meta,
+            files,
+            origin,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RoleSet {
     pub roles: BTreeMap<String, Role>,
@@ -110,21 +133,9 @@ impl RoleSet {
                 set.support = files;
                 continue;
             }
-            let meta_text = files
-                .get("role.toml")
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            let src = SourceFile::new(format!("<builtin>/provision/{name}/role.toml"), meta_text);
-            let meta = parse_meta(&src)?;
-            set.roles.insert(
-                name.clone(),
-                Role {
-                    name,
-                    meta,
-                    files,
-                    origin: Origin::Builtin,
-                },
-            );
+            let meta_path = PathBuf::from(format!("<builtin>/provision/{name}/role.toml"));
+            let role = Role::new(name, files, &meta_path, Origin::Builtin)?;
+            set.roles.insert(role.name.clone(), role);
         }
         if let Some(dir) = user_dir {
             let pdir = dir.join("provision");
@@ -161,20 +172,8 @@ impl RoleSet {
                         )));
                     }
                     let meta_path = path.join("role.toml");
-                    let meta_text = files
-                        .get("role.toml")
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default();
-                    let meta = parse_meta(&SourceFile::new(&meta_path, meta_text))?;
-                    set.roles.insert(
-                        name.clone(),
-                        Role {
-                            name,
-                            meta,
-                            files,
-                            origin: Origin::Dir(path.clone()),
-                        },
-                    );
+                    let role = Role::new(name, files, &meta_path, Origin::Dir(path.clone()))?;
+                    set.roles.insert(role.name.clone(), role);
                 }
             }
         }
