@@ -50,21 +50,6 @@ const TOP: &[&str] = &[
     "allow_public_addresses",
     "secret_vars",
 ];
-const NODE_KEYS: &[&str] = &[
-    "name",
-    "count",
-    "ip",
-    "box",
-    "memory",
-    "cpus",
-    "boot_timeout",
-    "roles",
-    "forward",
-    "vars",
-    "disks",
-    "nested_containers",
-    "bandwidth",
-];
 const DEFAULT_KEYS: &[&str] = &[
     "box",
     "memory",
@@ -77,6 +62,12 @@ const DEFAULT_KEYS: &[&str] = &[
     "nested_containers",
     "bandwidth",
 ];
+/// A node's keys: its own, then every key `[defaults]` may set for it.
+fn node_keys() -> &'static [&'static str] {
+    static KEYS: LazyLock<Vec<&str>> =
+        LazyLock::new(|| [&["name", "count", "ip"], DEFAULT_KEYS].concat());
+    &KEYS
+}
 const NETWORK_KEYS: &[&str] = &["subnet", "bandwidth"];
 const FORWARD_KEYS: &[&str] = &["guest", "host", "host_ip"];
 const DISK_KEYS: &[&str] = &["name", "size"];
@@ -352,7 +343,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
                 );
             }
             for (i, v) in tables.into_iter().enumerate() {
-                if let Some(o) = Obj::from_value(v, &format!("node[{i}]"), NODE_KEYS, cx) {
+                if let Some(o) = Obj::from_value(v, &format!("node[{i}]"), node_keys(), cx) {
                     specs.push((i, parse_node_spec(o, cx)));
                 }
             }
