@@ -672,9 +672,17 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
 fn render(arg: &str, out: Option<PathBuf>) -> Result<Exit> {
     let l = lab::load(arg)?;
     eprint!("{}", l.render_warnings());
-    let dir = out.unwrap_or_else(|| crate::state::default_state_dir(&l.lab));
+    let dir = match out {
+        Some(dir) => dir,
+        None => {
+            // The default folder is the lab's state dir, which `up` and `down` use too.
+            let dir = crate::state::default_state_dir(&l.lab);
+            crate::state::StateDir::new(&dir).claim(&l.lab.name.value)?;
+            dir
+        }
+    };
     let r = crate::render::render(&l)?;
-    r.write_to(&dir)?;
+    let dir = r.write_to(&dir)?;
     println!(
         "rendered lab {} into {} ({} files)",
         l.lab.name.value,

@@ -818,6 +818,16 @@ pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
 /// `down` with the runner given (tests record a VM provider's commands).
 pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
+    // `down` deletes files: only in a folder labctl marked as this lab's own.
+    // A folder that does not exist holds nothing of the lab, and is not made.
+    if !op.dir.check_owned(&op.lab().name.value)? && !force {
+        eprintln!(
+            "lab {}: nothing to remove (no state dir at {})",
+            op.lab().name.value,
+            op.dir.root.display()
+        );
+        return Ok(Exit::Ok);
+    }
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let mut state = match op.dir.load() {
         Ok(s) => s.unwrap_or_default(),
@@ -827,6 +837,17 @@ pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
         }
         Err(e) => return Err(e),
     };
+    if state.provider.is_empty() && !force {
+        // Nothing was recorded, so this state dir created nothing that is
+        // still there (every resource is recorded before it is made). The
+        // label sweep is for a lost state file, and asked for with --force:
+        // without it, `down` of a lab that is not up asks no provider at all.
+        eprintln!(
+            "lab {}: nothing to remove (already down)",
+            op.lab().name.value
+        );
+        return Ok(Exit::Ok);
+    }
     let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false)?;
     if removed.is_empty() {
         eprintln!(
@@ -904,10 +925,12 @@ fn teardown(
             removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
         }
     }
-    // A lab whose state is gone (already down, or lost) is swept on Docker
-    // by label when this host has Docker at all; a VM host may not.
+    // A lab whose state file was lost (`down --force`) is swept by label on
+    // each provider that answers here; one that does not answer (no engine,
+    // no libvirtd) cannot hold the lab's machines and is skipped, said so.
     let unknown = state.provider.is_empty();
-    if kind == Kind::Docker && (!unknown || r.which("docker").is_some()) {
+    let answers = |k: Kind| !unknown || provider_answers(r, k);
+    if kind == Kind::Docker && answers(Kind::Docker) {
         // A `docker run` that Vagrant had sent when it was stopped still
         // completes in the daemon: after an interruption or killed children,
         // watch a few seconds for late containers and sweep them too (a late
@@ -941,27 +964,55 @@ fn teardown(
     }
     // ... and on the VM providers this host has, by machine name.
     if unknown {
-        for (vm, tool) in [(Kind::Virtualbox, "VBoxManage"), (Kind::Libvirt, "virsh")] {
-            if r.which(tool).is_some() {
+        for vm in [Kind::Virtualbox, Kind::Libvirt] {
+            if answers(vm) {
                 removed.extend(crate::provider::vm::sweep(r, vm, lab)?);
             }
         }
     }
+    // Disk files are removed only from the state dir's own `disks/` folder,
+    // whatever the state file lists (a hand-edited or corrupt one could name
+    // any file), and never through a symbolic link.
+    let disks_dir = dir.disks();
+    let own_disk = |file: &Path| {
+        let plain_dir = std::fs::symlink_metadata(&disks_dir).is_ok_and(|m| m.is_dir());
+        let plain_file = std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file());
+        plain_dir
+            && plain_file
+            && dir.holds(file)
+            && file.parent().and_then(|p| p.canonicalize().ok()) == disks_dir.canonicalize().ok()
+    };
     for d in &state.disks {
-        removed.extend(crate::disks::remove(r, d));
+        let file = Path::new(&d.file);
+        if !file.exists() && std::fs::symlink_metadata(file).is_err() {
+            continue;
+        }
+        if own_disk(file) {
+            removed.extend(crate::disks::remove(r, d));
+        } else {
+            eprintln!(
+                "warning: state file lists disk {} outside {}; left alone",
+                d.file,
+                disks_dir.display()
+            );
+        }
     }
     // Disk files not in the state (a crash before it was saved cannot happen,
     // since they are recorded first, but a corrupt state file can).
-    if let Ok(rd) = std::fs::read_dir(dir.disks()) {
-        for e in rd.filter_map(|e| e.ok()) {
-            let f = e.path().display().to_string();
-            removed.extend(crate::disks::remove(
-                r,
-                &LoopDisk {
-                    file: f,
-                    ..Default::default()
-                },
-            ));
+    if std::fs::symlink_metadata(&disks_dir).is_ok_and(|m| m.is_dir()) {
+        if let Ok(rd) = std::fs::read_dir(&disks_dir) {
+            for e in rd.filter_map(|e| e.ok()) {
+                let f = e.path();
+                if f.extension().is_some_and(|x| x == "img") && own_disk(&f) {
+                    removed.extend(crate::disks::remove(
+                        r,
+                        &LoopDisk {
+                            file: f.display().to_string(),
+                            ..Default::default()
+                        },
+                    ));
+                }
+            }
         }
     }
     // Vagrant leases a port for the whole boot of a machine and releases it
@@ -987,6 +1038,7 @@ fn teardown(
     ] {
         let _ = std::fs::remove_file(p);
     }
+    // remove_dir_all removes a symbolic link itself, never what it points to.
     let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
     let _ = std::fs::remove_dir_all(dir.disks());
     if !quiet {
@@ -996,6 +1048,24 @@ fn teardown(
     }
     *state = State::default();
     Ok(removed)
+}
+
+/// Does provider `k` answer on this host? Asked only when no state says which
+/// provider a lab used (`down --force`): a provider that is not installed or
+/// whose daemon is not running cannot hold the lab's machines.
+fn provider_answers(r: &dyn Runner, k: Kind) -> bool {
+    let cmd = match k {
+        Kind::Docker => Cmd::new("docker").args(["info", "--format", "{{.ID}}"]),
+        Kind::Libvirt => {
+            Cmd::new("virsh").args(["-c", crate::provider::vm::LIBVIRT_URI, "version"])
+        }
+        Kind::Virtualbox => Cmd::new("VBoxManage").arg("--version"),
+    };
+    let ok = r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success());
+    if !ok {
+        eprintln!("down: {k} does not answer on this host; not swept");
+    }
+    ok
 }
 
 /// The process group of the process at `/proc/PID`: the 5th field of its

@@ -10,7 +10,7 @@ use crate::lab::{Lab, Loaded};
 use crate::roles::SUPPORT_DIR;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Every rendered file, by path relative to the output folder.
 #[derive(Debug, Clone)]
@@ -24,26 +24,13 @@ impl Rendered {
     }
 
     /// Write every file under `dir`, replacing only what changed (keeps mtimes of
-    /// unchanged files so Vagrant and editors are not disturbed).
-    pub fn write_to(&self, dir: &Path) -> Result<()> {
-        if dir
-            .components()
-            .any(|c| c == std::path::Component::ParentDir)
-        {
-            return Err(Error::usage(format!(
-                "output folder {} contains `..`; give a plain path",
-                dir.display()
-            )));
-        }
-        if std::fs::symlink_metadata(dir)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(false)
-        {
-            return Err(Error::usage(format!(
-                "output folder {} is a symbolic link; refusing to write through it",
-                dir.display()
-            )));
-        }
+    /// unchanged files so Vagrant and editors are not disturbed). Returns the
+    /// folder written, resolved: symbolic links in the path the caller named
+    /// are followed once (like `/tmp` on some systems), and nothing is written
+    /// outside the resolved folder: a symbolic link found inside it is refused.
+    pub fn write_to(&self, dir: &Path) -> Result<PathBuf> {
+        let dir = resolve_out_dir(dir)?;
+        let dir = dir.as_path();
         for (rel, bytes) in &self.files {
             let path = dir.join(rel);
             // Never write through a symbolic link planted inside the output folder.
@@ -72,7 +59,43 @@ impl Rendered {
             }
             crate::state::write_atomic(&path, bytes)?;
         }
-        Ok(())
+        Ok(dir.to_path_buf())
+    }
+}
+
+/// The absolute folder `dir` names, with the symbolic links of its existing
+/// part resolved; the part that does not exist yet is appended as given.
+/// `..` is refused: a plain path says where files go.
+pub fn resolve_out_dir(dir: &Path) -> Result<PathBuf> {
+    if dir
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(Error::usage(format!(
+            "output folder {} contains `..`; give a plain path",
+            dir.display()
+        )));
+    }
+    let abs = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(real) => {
+                let mut out = real;
+                for c in rest.iter().rev() {
+                    out.push(c);
+                }
+                return Ok(out);
+            }
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(p), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = p;
+                }
+                _ => return Err(Error::usage(format!("cannot resolve {}", dir.display()))),
+            },
+        }
     }
 }
 

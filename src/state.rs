@@ -39,6 +39,12 @@ pub fn default_state_dir(lab: &crate::lab::Lab) -> PathBuf {
     base.join(".labctl").join(&lab.name.value)
 }
 
+/// The file that makes a folder a labctl state dir. labctl writes it when it
+/// first uses a folder (which must then be missing or empty) and never removes
+/// it, so a destructive command can tell its own folder from one a user named
+/// by mistake (`--state-dir ~`) or one another lab owns.
+pub const MARKER: &str = ".labctl-state-dir";
+
 /// Paths inside a lab's state dir.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -48,6 +54,101 @@ pub struct StateDir {
 impl StateDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StateDir { root: root.into() }
+    }
+    pub fn marker(&self) -> PathBuf {
+        self.root.join(MARKER)
+    }
+
+    /// Make this folder lab `lab`'s state dir, or confirm that it already is:
+    /// a missing or empty folder gets the marker; a folder with the marker of
+    /// this lab is used as it is; anything else is refused (exit 2) before
+    /// labctl writes a byte into it.
+    pub fn claim(&self, lab: &str) -> Result<()> {
+        if self.owner()?.is_some() {
+            return self.check_owned(lab).map(|_| ());
+        }
+        let empty = match std::fs::read_dir(&self.root) {
+            Ok(mut rd) => rd.next().is_none(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(Error::io("read", &self.root, e)),
+        };
+        if !empty {
+            return Err(self.not_ours("it is not empty and has no state-dir marker", lab));
+        }
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io("create", &self.root, e))?;
+        write_atomic(
+            &self.marker(),
+            format!("labctl state dir\nlab = {lab}\n").as_bytes(),
+        )
+    }
+
+    /// Before a destructive command: `Ok(false)` when the folder does not
+    /// exist (nothing of the lab can be here), `Ok(true)` when it carries the
+    /// marker of lab `lab`; any other folder is refused with exit 2.
+    pub fn check_owned(&self, lab: &str) -> Result<bool> {
+        match std::fs::symlink_metadata(&self.root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("read", &self.root, e)),
+            Ok(_) => {}
+        }
+        match self.owner()? {
+            Some(owner) if owner == lab => Ok(true),
+            Some(owner) => Err(self.not_ours(&format!("it belongs to lab `{owner}`"), lab)),
+            None => Err(self.not_ours("it has no state-dir marker", lab)),
+        }
+    }
+
+    /// The lab named in the marker; `None` when there is no marker (a marker
+    /// that is a symbolic link or not labctl's text counts as none).
+    fn owner(&self) -> Result<Option<String>> {
+        let path = self.marker();
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        let mut lines = text.lines();
+        if lines.next() != Some("labctl state dir") {
+            return Ok(None);
+        }
+        Ok(lines
+            .find_map(|l| l.strip_prefix("lab = "))
+            .map(|s| s.trim().to_string()))
+    }
+
+    fn not_ours(&self, why: &str, lab: &str) -> Error {
+        Error::Usage {
+            message: format!(
+                "{} is not the state dir of lab `{lab}`: {why}; refusing to use it",
+                self.root.display()
+            ),
+            hint: Some(format!(
+                "labctl keeps each lab's files in a folder of its own, marked by {MARKER}; \
+                 give --state-dir a new or empty folder (default: .labctl/{lab} beside the lab file)"
+            )),
+        }
+    }
+
+    /// Is `path` a file or folder strictly inside this state dir, reached
+    /// without following a symbolic link out of it? `path` itself may be a
+    /// symbolic link (removing one removes only the link).
+    pub fn holds(&self, path: &Path) -> bool {
+        let (Ok(root), Some(parent), Some(name)) =
+            (self.root.canonicalize(), path.parent(), path.file_name())
+        else {
+            return false;
+        };
+        if name == ".." || name == "." {
+            return false;
+        }
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        parent.canonicalize().is_ok_and(|p| p.starts_with(&root))
     }
     pub fn state_file(&self) -> PathBuf {
         self.root.join("state.json")
@@ -176,7 +277,7 @@ impl LabLock {
         #[allow(deprecated)]
         use nix::fcntl::{flock, FlockArg};
         use std::os::fd::AsRawFd;
-        std::fs::create_dir_all(&dir.root).map_err(|e| Error::io("create", &dir.root, e))?;
+        dir.claim(lab)?;
         let path = dir.lock_file();
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -227,6 +328,53 @@ mod tests {
         std::fs::write(sd.state_file(), "{\"lab\": ").unwrap();
         let e = sd.load().unwrap_err().render();
         assert!(e.contains("not a valid state file"), "{e}");
+    }
+
+    #[test]
+    fn a_state_dir_is_claimed_only_when_new_empty_or_already_ours() {
+        let d = tempfile::tempdir().unwrap();
+        // Missing: made and marked.
+        let sd = StateDir::new(d.path().join("new"));
+        assert!(!sd.check_owned("lab").unwrap());
+        sd.claim("lab").unwrap();
+        assert!(sd.check_owned("lab").unwrap());
+        sd.claim("lab").unwrap();
+        // Another lab's: refused, for claim and for destructive commands.
+        let e = sd.claim("other").unwrap_err();
+        assert_eq!(e.exit(), crate::Exit::Usage);
+        assert!(
+            e.render().contains("belongs to lab `lab`"),
+            "{}",
+            e.render()
+        );
+        // Not empty and unmarked (a home folder): refused, nothing written.
+        let home = StateDir::new(d.path().join("home"));
+        std::fs::create_dir_all(home.root.join(".vagrant")).unwrap();
+        assert!(home.claim("lab").is_err() && home.check_owned("lab").is_err());
+        assert!(!home.marker().exists());
+        // A marker that is a symbolic link to a real marker does not count.
+        let linked = StateDir::new(d.path().join("linked"));
+        std::fs::create_dir_all(&linked.root).unwrap();
+        std::os::unix::fs::symlink(sd.marker(), linked.marker()).unwrap();
+        assert!(linked.check_owned("lab").is_err());
+    }
+
+    #[test]
+    fn holds_means_inside_without_following_a_link_out() {
+        let d = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let sd = StateDir::new(d.path());
+        std::fs::create_dir_all(sd.disks()).unwrap();
+        std::os::unix::fs::symlink(out.path(), d.path().join("escape")).unwrap();
+        assert!(sd.holds(&sd.disks().join("a.img")));
+        assert!(
+            sd.holds(&d.path().join("escape")),
+            "the link itself is inside"
+        );
+        assert!(!sd.holds(&d.path().join("escape/a.img")));
+        assert!(!sd.holds(&sd.disks().join("../../x")));
+        assert!(!sd.holds(out.path()));
+        assert!(!sd.holds(d.path()), "the root itself is not inside");
     }
 
     #[test]

@@ -397,14 +397,40 @@ fn render_refuses_path_escapes_in_out() {
         0,
         "nothing written through the link"
     );
-    // The output folder itself as a link.
-    std::os::unix::fs::symlink(victim.path(), tmp.path().join("link")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
-        .args(["render", "workflow", "--out", "link"])
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--out` named through a symbolic link (the folder itself, or a folder on
+/// the way, like `/tmp` on some systems) is resolved once and printed; every
+/// file lands inside the folder printed, nothing outside it.
+#[test]
+fn render_out_through_a_link_writes_only_inside_the_folder_it_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(target.path(), tmp.path().join("link")).unwrap();
+    for (arg, real) in [
+        ("link", target.path().to_path_buf()),
+        ("link/sub", target.path().join("sub")),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+            .args(["render", "workflow", "--out", arg])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let real = real.canonicalize().unwrap();
+        assert!(
+            stdout(&out).contains(&format!("into {} (", real.display())),
+            "prints the resolved folder: {}",
+            show(&out)
+        );
+        assert!(real.join("Vagrantfile").is_file());
+    }
+    // Nothing but the link itself was made beside it.
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("link")]);
 }
 
 #[test]

@@ -396,6 +396,12 @@ fn corrupt_state_files_give_clear_errors() {
     let lab = lab.to_str().unwrap();
     let state = dir.join(".labctl/faults/state.json");
     std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    // A state dir of labctl's (its marker) whose state file got damaged.
+    std::fs::write(
+        dir.join(".labctl/faults/.labctl-state-dir"),
+        "labctl state dir\nlab = faults\n",
+    )
+    .unwrap();
     for (what, content) in [
         ("empty", ""),
         ("truncated", "{\"lab\": \"faults\", \"provider\": \"doc"),
