@@ -163,7 +163,10 @@ fn outputs() -> BTreeMap<String, String> {
         "usage/test-two-labs-one-name.txt".into(),
         run(&["test", "workflow", "bench", "--name", "x"]),
     );
-    out.insert("usage/unknown-lab.txt".into(), run(&["status", "nosuchlab"]));
+    out.insert(
+        "usage/unknown-lab.txt".into(),
+        run(&["status", "nosuchlab"]),
+    );
     out.insert(
         "usage/bench-junit.txt".into(),
         run(&["bench", "bench", "--report", "junit:x.xml"]),
@@ -185,9 +188,7 @@ fn the_binary_prints_what_it_printed_before() {
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
         if want != text {
-            differ.push(format!(
-                "{name}\n--- expected\n{want}\n--- got\n{text}"
-            ));
+            differ.push(format!("{name}\n--- expected\n{want}\n--- got\n{text}"));
         }
     }
     assert!(
