@@ -20,8 +20,9 @@
 //!   `reach` and `port` only connect to lab addresses.
 
 use crate::lab::{Check, CheckKind, Lab};
-use crate::render::shell_quote;
+use crate::shell::{sh, sh_root, shell_quote};
 use crate::ssh::ExecResult;
+use crate::text::{first_line, head, human_bytes, last_line, one_line, tail};
 use regex::Regex;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -406,17 +407,6 @@ fn opt_regex(pat: Option<&str>, what: &str) -> Result<Option<Regex>, Attempt> {
 
 // ---------------------------------------------------------------------------
 // Shell helpers
-
-/// A script run by `sh`, whatever the login shell.
-pub fn sh(script: &str) -> String {
-    format!("sh -c {}", shell_quote(script))
-}
-
-/// A script run by `sh` as root: directly when already root, else `sudo -n`.
-pub fn sh_root(script: &str) -> String {
-    let q = shell_quote(script);
-    format!("if [ \"$(id -u)\" -eq 0 ]; then sh -c {q}; else sudo -n sh -c {q}; fi")
-}
 
 /// Script that exits 0 when a TCP connection to `ip:port` opens within `secs`.
 fn tcp_probe(ip: Ipv4Addr, port: u16, secs: u64) -> String {
@@ -1364,21 +1354,6 @@ fn parse_disks(out: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-pub fn human_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < U.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
-
 fn disk_attempt(
     lab: &Lab,
     node: &str,
@@ -1633,61 +1608,6 @@ fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, String> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-// ---------------------------------------------------------------------------
-// Text helpers
-
-/// One line of at most `max` characters: control characters become spaces.
-pub fn one_line(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut last_space = false;
-    for c in s.trim().chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        out.push(c);
-    }
-    if out.chars().count() > max {
-        out = out.chars().take(max.saturating_sub(1)).collect::<String>() + "…";
-    }
-    out
-}
-
-fn first_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| one_line(l, 200))
-        .unwrap_or_default()
-}
-
-fn last_line(s: &str) -> Option<String> {
-    s.lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(|l| one_line(l, 200))
-}
-
-/// The first `max` characters.
-fn head(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max).collect::<String>() + "\n[… cut]"
-    }
-}
-
-/// The last `max` characters.
-fn tail(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        s.to_string()
-    } else {
-        "[cut …]\n".to_string() + &s.chars().skip(n - max).collect::<String>()
-    }
 }
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ fn list() -> Result<Exit> {
             l.lab.description.clone(),
         ]);
     }
-    print!("{}", crate::report::table(&rows));
+    print!("{}", crate::text::table(&rows));
     Ok(Exit::Ok)
 }
 

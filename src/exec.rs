@@ -59,7 +59,7 @@ impl Cmd {
         for a in &self.args {
             s.push(' ');
             if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
-                s.push_str(&crate::render::shell_quote(a));
+                s.push_str(&crate::shell::shell_quote(a));
             } else {
                 s.push_str(a);
             }

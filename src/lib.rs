@@ -23,9 +23,11 @@ pub mod repo;
 pub mod report;
 pub mod roles;
 pub mod setup;
+pub mod shell;
 pub mod ssh;
 pub mod state;
 pub mod testrun;
+pub mod text;
 pub mod validate;
 
 pub use error::{Error, Exit, Result};

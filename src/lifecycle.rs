@@ -682,7 +682,7 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
         for s in st {
             rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
         }
-        print!("{}", crate::report::table(&rows));
+        print!("{}", crate::text::table(&rows));
     }
     Ok(Exit::Ok)
 }
@@ -706,7 +706,7 @@ pub fn exec(a: &LabArgs, node: &str, command: &[String]) -> Result<Exit> {
     let conn = connect(&op, &state, node)?;
     let cmd = command
         .iter()
-        .map(|w| crate::render::shell_quote(w))
+        .map(|w| crate::shell::shell_quote(w))
         .collect::<Vec<_>>()
         .join(" ");
     let res = conn.exec(

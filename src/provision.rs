@@ -6,8 +6,9 @@
 use crate::error::{Error, Result};
 use crate::lab::Lab;
 use crate::plan::{Plan, TaskId};
-use crate::render::{env_name, role_env, shell_quote};
+use crate::render::{env_name, role_env};
 use crate::roles::{RoleSet, SUPPORT_DIR};
+use crate::shell::shell_quote;
 use crate::ssh::{Conn, Target};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -125,7 +126,7 @@ impl Report {
                 format!("{:.1}s", t.seconds),
             ]);
         }
-        crate::report::table(&rows)
+        crate::text::table(&rows)
     }
 }
 

@@ -1120,12 +1120,9 @@ fn sha256_file(p: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// KiB or MiB, as the repository's messages give sizes.
 fn human(b: u64) -> String {
-    if b >= 1 << 20 {
-        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", b as f64 / 1024.0)
-    }
+    crate::text::human_bytes_in(b, 1, 2)
 }
 
 #[cfg(test)]

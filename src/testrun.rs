@@ -139,7 +139,7 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
                 res,
             ]);
         }
-        eprint!("\n{}", crate::report::table(&rows));
+        eprint!("\n{}", crate::text::table(&rows));
     }
     Ok(worst)
 }
@@ -230,7 +230,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
                 eprintln!(
                     "  ..    {} (attempt {attempt}: {})",
                     check.name,
-                    checks::one_line(message, 100)
+                    crate::text::one_line(message, 100)
                 );
             }
         }

@@ -4,6 +4,7 @@
 
 use super::stats::{self, RatioCheck, Round, ScenarioInfo, ScenarioSummary, StatsConfig, Verdict};
 use crate::lab::model::Ratio;
+use crate::text::Align;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -148,50 +149,12 @@ pub fn cpu_model_from_cpuinfo(text: &str) -> Option<String> {
     })
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Align {
-    Left,
-    Right,
-}
-
-/// Columns separated by two spaces, each aligned its own way; the last column is
-/// not padded so lines carry no trailing blanks.
+/// Columns separated by two spaces, each aligned its own way, under a header.
 fn aligned(header: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String {
     let all: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
         .chain(rows.iter().cloned())
         .collect();
-    let mut widths = vec![0; header.len()];
-    for r in &all {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in &all {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            let pad = " ".repeat(widths[i] - c.chars().count());
-            let last = i + 1 == r.len();
-            match aligns[i] {
-                Align::Right => {
-                    line.push_str(&pad);
-                    line.push_str(c);
-                }
-                Align::Left => {
-                    line.push_str(c);
-                    if !last {
-                        line.push_str(&pad);
-                    }
-                }
-            }
-            if !last {
-                line.push_str("  ");
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::text::table_aligned(&all, aligns)
 }
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {

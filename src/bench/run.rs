@@ -9,7 +9,7 @@ use crate::checks::NodeShell;
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::{AddressMode, BenchEndpoint, ContainerMode, Lab, Scenario};
-use crate::render::shell_quote;
+use crate::shell::shell_quote;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,36 +1,11 @@
-//! Terminal tables, and the results of `labctl test` as JSON ([`json`]) and JUnit
+//! The results of `labctl test` as JSON ([`json`]) and JUnit
 //! XML ([`junit`]).
 
 pub mod json;
 pub mod junit;
 
-use crate::checks::{one_line, CheckResult};
-
-/// Left-aligned columns separated by two spaces; the last column is not padded.
-pub fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(c);
-                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use crate::checks::CheckResult;
+use crate::text::{one_line, table};
 
 /// One lab's `labctl test` run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -156,15 +131,6 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_aligns_columns() {
-        let t = table(&[
-            vec!["a".into(), "bb".into(), "c".into()],
-            vec!["ddd".into(), "e".into(), "".into()],
-        ]);
-        assert_eq!(t, "a    bb  c\nddd  e\n");
-    }
 
     #[test]
     fn summary_table_lists_every_check() {

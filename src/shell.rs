@@ -1,0 +1,29 @@
+//! POSIX shell words: the one quoting function, and the wrappers that run a
+//! script under `sh` whatever the node user's login shell is.
+
+/// A single-quoted POSIX shell word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A script run by `sh`, whatever the login shell.
+pub fn sh(script: &str) -> String {
+    format!("sh -c {}", shell_quote(script))
+}
+
+/// A script run by `sh` as root: directly when already root, else `sudo -n`.
+pub fn sh_root(script: &str) -> String {
+    let q = shell_quote(script);
+    format!("if [ \"$(id -u)\" -eq 0 ]; then sh -c {q}; else sudo -n sh -c {q}; fi")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_inert() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_quote("$(id)"), "'$(id)'");
+    }
+}
