@@ -20,8 +20,8 @@
 //!   `reach` and `port` only connect to lab addresses.
 
 use crate::lab::{Check, CheckKind, Lab};
+use crate::remote::{ExecResult, NodeShell};
 use crate::shell::{sh, sh_root, shell_quote};
-use crate::ssh::ExecResult;
 use crate::text::{first_line, head, human_bytes, last_line, one_line, tail};
 use regex::Regex;
 use std::io::{Read, Write};
@@ -29,15 +29,6 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// Runs shell commands on lab nodes (implemented by the caller over SSH).
-///
-/// `run_all` calls it from up to [`MAX_PARALLEL`] threads at once, possibly for
-/// the same node: an implementation over one [`crate::ssh::Conn`] per node must
-/// serialize calls per connection (the SSH session toggles blocking mode per exec).
-pub trait NodeShell: Sync {
-    fn run(&self, node: &str, cmd: &str, timeout: Duration) -> crate::Result<ExecResult>;
-}
 
 /// Host-side HTTP GET, only ever called after the caller's network-safety check.
 /// Returns the status code and the body (lossily decoded), or a one-line error.

@@ -7,6 +7,7 @@ use crate::error::{Error, Exit, Result};
 use crate::exec::{Cmd, Runner, System};
 use crate::lab::{Lab, Loaded};
 use crate::provider::{self, docker, vagrant, Choice, Kind};
+use crate::remote::ssh_config;
 use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -411,9 +412,8 @@ fn check_host_ports(lab: &Lab) -> Result<()> {
 fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
     let lab = op.lab();
     let text = vagrant::ssh_config(r, &op.dir.root)?;
-    let mut cfg =
-        String::from("# SSH config of the lab, written by labctl. Host keys are verified.\n");
-    for (host, hostname, port, user, key) in crate::ssh::parse_ssh_config(&text) {
+    let mut hosts = Vec::new();
+    for (host, hostname, port, user, key) in ssh_config::parse(&text) {
         let Some(n) = lab.node(&host) else { continue };
         state.nodes.insert(
             host.clone(),
@@ -425,33 +425,32 @@ fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
                 ssh_key: key.clone(),
             },
         );
-        cfg.push_str(&format!(
-            "\nHost {host}\n  HostName {hostname}\n  Port {port}\n  User {user}\n  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n  HostKeyAlias {}\n  UserKnownHostsFile \"{}\"\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
-            alias(lab, &host),
-            std::path::absolute(op.dir.known_hosts()).unwrap_or(op.dir.known_hosts()).display()
-        ));
+        hosts.push(ssh_config::Host {
+            alias: lab.machine_name(&host),
+            name: host,
+            hostname,
+            port,
+            user,
+            key,
+        });
     }
-    crate::state::write_atomic(&op.dir.ssh_config(), cfg.as_bytes())
+    ssh_config::write(&op.dir.ssh_config(), &op.dir.known_hosts(), &hosts)
 }
 
-pub fn alias(lab: &Lab, node: &str) -> String {
-    format!("labctl-{}-{}", lab.name.value, node)
-}
-
-pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::ssh::Target> {
+pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::remote::Target> {
     state
         .nodes
         .iter()
         .map(|(name, n)| {
             (
                 name.clone(),
-                crate::ssh::Target {
+                crate::remote::Target {
                     node: name.clone(),
                     host: n.ssh_host.clone(),
                     port: n.ssh_port,
                     user: n.ssh_user.clone(),
                     key: PathBuf::from(&n.ssh_key),
-                    alias: alias(op.lab(), name),
+                    alias: op.lab().machine_name(name),
                     known_hosts: op.dir.known_hosts(),
                 },
             )
@@ -688,7 +687,7 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
 }
 
 /// Connect to one node of a running lab.
-pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::ssh::Conn> {
+pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::remote::Conn> {
     let t = targets(op, state);
     let Some(target) = t.get(node) else {
         return Err(Error::usage(format!(
@@ -696,7 +695,7 @@ pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::ssh::Con
             op.lab().name.value
         )));
     };
-    crate::ssh::Conn::connect(target, Duration::from_secs(20))
+    crate::remote::Conn::connect(target, Duration::from_secs(20))
 }
 
 /// `labctl exec LAB NODE -- CMD...`: exit code passed through.

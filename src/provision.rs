@@ -6,10 +6,10 @@
 use crate::error::{Error, Result};
 use crate::lab::Lab;
 use crate::plan::{Plan, TaskId};
+use crate::remote::{Conn, Target};
 use crate::render::{env_name, role_env};
 use crate::roles::{RoleSet, SUPPORT_DIR};
 use crate::shell::shell_quote;
-use crate::ssh::{Conn, Target};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;

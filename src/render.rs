@@ -228,10 +228,6 @@ pub fn role_env(lab: &Lab, node: &crate::lab::Node, role: &str) -> Vec<(String, 
     env
 }
 
-pub fn machine_name(lab: &Lab, node: &str) -> String {
-    format!("labctl-{}-{}", lab.name.value, node)
-}
-
 pub fn render(loaded: &Loaded) -> Result<Rendered> {
     let lab = &loaded.lab;
     let mut tera = tera::Tera::default();
@@ -258,7 +254,7 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
         .iter()
         .map(|n| NodeCtx {
             name: n.name.clone(),
-            machine: machine_name(lab, &n.name),
+            machine: lab.machine_name(&n.name),
             ip: n.ip.to_string(),
             r#box: n.box_name.clone(),
             memory: n.memory_mib,

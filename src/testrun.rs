@@ -3,15 +3,13 @@
 //! honest code (0 all passed, 1 a check failed, 2 bad lab / no checks, 3 labctl
 //! could not do its job).
 
-use crate::checks::{self, CheckEvent, NodeShell, StdHttp};
+use crate::checks::{self, CheckEvent, StdHttp};
 use crate::error::{Error, Exit, Result};
 use crate::lifecycle::{self, LabArgs, Opened, UpOptions};
+use crate::remote::SshShell;
 use crate::report::LabRun;
-use crate::ssh::{Conn, ExecResult, Target};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Destroy {
@@ -34,43 +32,6 @@ impl std::str::FromStr for ReportSpec {
             Some(("junit", p)) if !p.is_empty() => Ok(ReportSpec::Junit(p.into())),
             _ => Err(format!("expected json:PATH or junit:PATH, got {s:?}")),
         }
-    }
-}
-
-/// Runs commands on nodes over SSH: one session per node, opened on first use
-/// and reused; calls on one node are serialized.
-pub struct SshShell {
-    targets: BTreeMap<String, Target>,
-    conns: BTreeMap<String, Mutex<Option<Conn>>>,
-}
-
-impl SshShell {
-    pub fn new(targets: BTreeMap<String, Target>) -> Self {
-        let conns = targets
-            .keys()
-            .map(|k| (k.clone(), Mutex::new(None)))
-            .collect();
-        SshShell { targets, conns }
-    }
-}
-
-impl NodeShell for SshShell {
-    fn run(&self, node: &str, cmd: &str, timeout: Duration) -> Result<ExecResult> {
-        let (Some(t), Some(slot)) = (self.targets.get(node), self.conns.get(node)) else {
-            return Err(Error::usage(format!(
-                "no running node `{node}` in this lab"
-            )));
-        };
-        let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if g.is_none() {
-            *g = Some(Conn::connect(t, Duration::from_secs(15))?);
-        }
-        let res = g.as_ref().unwrap().run(cmd, timeout);
-        if res.is_err() {
-            // A broken session is dropped; the next attempt reconnects.
-            *g = None;
-        }
-        res
     }
 }
 

@@ -4,9 +4,10 @@
 use super::output::RunRecord;
 use super::run::{self, BenchOptions, HostBenchLock};
 use super::stats::{Outcome, Verdict};
-use crate::checks::{CheckResult, NodeShell};
+use crate::checks::CheckResult;
 use crate::error::{Error, Exit, Result};
 use crate::lifecycle::{self, LabArgs, Opened};
+use crate::remote::NodeShell;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
     let state = op.dir.load()?.unwrap_or_default();
     lifecycle::check_route(op, &state)?;
     let _lock = HostBenchLock::acquire()?;
-    let shell = crate::testrun::SshShell::new(lifecycle::targets(op, &state));
+    let shell = crate::remote::SshShell::new(lifecycle::targets(op, &state));
     // Container endpoints need the iperf3 image on their node, moved offline.
     let needs: std::collections::BTreeSet<String> = lab
         .scenarios

@@ -5,10 +5,10 @@
 use super::iperf;
 use super::output::{RecordMeta, RunRecord};
 use super::stats::{round_plan, Outcome, Round, Run, ScenarioInfo, StatsConfig};
-use crate::checks::NodeShell;
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::{AddressMode, BenchEndpoint, ContainerMode, Lab, Scenario};
+use crate::remote::NodeShell;
 use crate::shell::shell_quote;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -75,6 +75,12 @@ impl Lab {
         out
     }
 
+    /// The name of a node's machine (container or VM), and the alias its SSH
+    /// host key is recorded under: `labctl-LAB-NODE`.
+    pub fn machine_name(&self, node: &str) -> String {
+        format!("labctl-{}-{}", self.name.value, node)
+    }
+
     /// The Docker network (and libvirt/VirtualBox network name) labctl owns.
     pub fn network_name(&self) -> String {
         format!("labctl-{}", self.name.value)

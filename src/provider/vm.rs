@@ -99,7 +99,7 @@ pub fn sweep(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<Vec<String>> {
     let names: Vec<String> = lab
         .nodes
         .iter()
-        .map(|n| crate::render::machine_name(lab, &n.name))
+        .map(|n| lab.machine_name(&n.name))
         .collect();
     let mut removed = Vec::new();
     match kind {

@@ -1,4 +1,4 @@
-//! SSH to lab nodes with `ssh2`: one session per node reused for every step,
+//! One SSH connection to a lab node with `ssh2`: one session per node reused for every step,
 //! host keys recorded on first contact under a lab/node alias and verified after,
 //! uploads over SFTP, and commands with their output streamed line by line.
 
@@ -344,77 +344,9 @@ pub fn forget_host(known_hosts: &Path, alias: &str) -> Result<()> {
     crate::state::write_atomic(known_hosts, kept.as_bytes())
 }
 
-/// Parse `vagrant ssh-config` output into (host alias -> (HostName, Port, User, IdentityFile)).
-pub fn parse_ssh_config(text: &str) -> Vec<(String, String, u16, String, String)> {
-    let mut out = Vec::new();
-    let mut cur: Option<(String, String, u16, String, String)> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        let mut it = line.splitn(2, char::is_whitespace);
-        let (Some(k), Some(v)) = (it.next(), it.next()) else {
-            continue;
-        };
-        let v = v.trim().trim_matches('"').to_string();
-        match k {
-            "Host" => {
-                if let Some(c) = cur.take() {
-                    out.push(c);
-                }
-                cur = Some((v, String::new(), 22, String::new(), String::new()));
-            }
-            "HostName" => {
-                if let Some(c) = cur.as_mut() {
-                    c.1 = v
-                }
-            }
-            "Port" => {
-                if let Some(c) = cur.as_mut() {
-                    c.2 = v.parse().unwrap_or(22)
-                }
-            }
-            "User" => {
-                if let Some(c) = cur.as_mut() {
-                    c.3 = v
-                }
-            }
-            "IdentityFile" => {
-                if let Some(c) = cur.as_mut() {
-                    if c.4.is_empty() {
-                        c.4 = v
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(c) = cur {
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_vagrant_ssh_config() {
-        let text = "Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile /x/.vagrant/machines/web1/docker/private_key\n  IdentitiesOnly yes\n\nHost web2\n  HostName 127.0.0.1\n  User vagrant\n  Port 2200\n  IdentityFile \"/y/private_key\"\n";
-        let v = parse_ssh_config(text);
-        assert_eq!(v.len(), 2);
-        assert_eq!(
-            v[0],
-            (
-                "web1".into(),
-                "127.0.0.1".into(),
-                2222,
-                "vagrant".into(),
-                "/x/.vagrant/machines/web1/docker/private_key".into()
-            )
-        );
-        assert_eq!(v[1].2, 2200);
-        assert_eq!(v[1].4, "/y/private_key");
-    }
 
     #[test]
     fn forget_removes_only_alias() {
