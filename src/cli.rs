@@ -1,8 +1,8 @@
 //! The command line: argument parsing with clap and dispatch to the library.
 
 use crate::error::{Error, Exit, Result};
-use crate::lab;
 use crate::lifecycle::{self, LabArgs};
+use crate::load;
 use crate::provider::Choice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -592,7 +592,7 @@ fn list() -> Result<Exit> {
         "DESCRIPTION".into(),
     ]];
     for name in crate::assets::lab_names() {
-        let l = lab::load(&name)?;
+        let l = load::load(&name)?;
         rows.push(vec![
             name,
             l.lab.nodes.len().to_string(),
@@ -612,7 +612,7 @@ fn lint(labs: Vec<String>) -> Result<Exit> {
     };
     let mut errors = 0;
     for arg in &labs {
-        let l = lab::load(arg)?;
+        let l = load::load(arg)?;
         let f = crate::lint::lint(&l)?;
         errors += crate::lint::report(&l, &f);
         if f.is_empty() {
@@ -630,7 +630,7 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
     };
     let mut failed = 0;
     for arg in &labs {
-        match lab::load(arg) {
+        match load::load(arg) {
             Ok(l) => {
                 eprint!("{}", l.render_warnings());
                 let findings = crate::lint::lint(&l)?;
@@ -670,7 +670,7 @@ fn validate(labs: Vec<String>) -> Result<Exit> {
 }
 
 fn render(arg: &str, out: Option<PathBuf>) -> Result<Exit> {
-    let l = lab::load(arg)?;
+    let l = load::load(arg)?;
     eprint!("{}", l.render_warnings());
     let dir = match out {
         Some(dir) => dir,

@@ -15,6 +15,7 @@ pub mod interrupt;
 pub mod lab;
 pub mod lifecycle;
 pub mod lint;
+pub mod load;
 pub mod plan;
 pub mod provider;
 pub mod provision;

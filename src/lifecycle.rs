@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Exit, Result};
 use crate::exec::{Cmd, Runner, System};
-use crate::lab::{Lab, Loaded};
+use crate::lab::Lab;
+use crate::load::Loaded;
 use crate::provider::{self, docker, vagrant, Choice, Kind};
 use crate::remote::ssh_config;
 use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
@@ -40,7 +41,7 @@ impl Opened {
 
 /// Load a lab and apply `--name`/`--subnet`.
 pub fn open(a: &LabArgs) -> Result<Opened> {
-    let mut loaded = crate::lab::load(&a.lab)?;
+    let mut loaded = crate::load::load(&a.lab)?;
     relocate(&mut loaded.lab, a.name.as_deref(), a.subnet)?;
     let dir = StateDir::new(
         a.state_dir

@@ -5,7 +5,7 @@
 //! patterns unless a lab says `insecure = true`, and then warns on every run.
 
 use crate::diag::{Diagnostic, Severity, SourceFile};
-use crate::lab::Loaded;
+use crate::load::Loaded;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn shipped_labs_are_clean() {
         for name in crate::assets::lab_names() {
-            let l = crate::lab::load(&name).unwrap();
+            let l = crate::load::load(&name).unwrap();
             let f = lint(&l).unwrap();
             assert!(f.is_empty(), "{name}: {f:#?}");
         }

@@ -6,7 +6,8 @@
 
 use crate::error::{Error, Result};
 use crate::lab::units::human_size;
-use crate::lab::{Lab, Loaded};
+use crate::lab::Lab;
+use crate::load::Loaded;
 use crate::roles::SUPPORT_DIR;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

@@ -1289,7 +1289,7 @@ mod tests {
 
     fn lab(text: &str) -> Lab {
         let roles = RoleSet::load(None).unwrap();
-        crate::lab::load_source(crate::diag::SourceFile::new("t.toml", text), None, roles)
+        crate::load::load_source(crate::diag::SourceFile::new("t.toml", text), None, roles)
             .unwrap()
             .lab
     }

@@ -19,7 +19,7 @@ fn shipped() -> Vec<String> {
 fn check(text: &str) {
     let src = SourceFile::new("fuzz.toml", text);
     let lines = text.split('\n').count().max(1);
-    for d in labctl::lab::diagnose(&src, &ROLES) {
+    for d in labctl::load::diagnose(&src, &ROLES) {
         assert!(
             d.line >= 1 && d.line <= lines,
             "line {} outside 1..={lines}: {d}",
@@ -30,7 +30,7 @@ fn check(text: &str) {
         assert!(rendered.contains("fuzz.toml:"), "{rendered}");
     }
     // Loading (parse + validate) must not panic either; render only what loads.
-    if let Ok(l) = labctl::lab::load_source(src, None, ROLES.clone()) {
+    if let Ok(l) = labctl::load::load_source(src, None, ROLES.clone()) {
         let r = labctl::render::render(&l).expect("a valid lab renders");
         assert!(r.text("Vagrantfile").contains("Vagrant.configure"));
     }

@@ -8,7 +8,7 @@
 //! quote, a table at its `[[header]]`, a key at its first character.
 
 use labctl::diag::{Diagnostic, SourceFile};
-use labctl::lab;
+use labctl::load as lab;
 use labctl::roles::RoleSet;
 use labctl::Error;
 use rstest::rstest;

@@ -5,7 +5,7 @@
 //! cargo test --test render` and `git diff tests/snapshots/`).
 
 use labctl::diag::SourceFile;
-use labctl::lab;
+use labctl::load as lab;
 use labctl::render::{render, Rendered};
 use labctl::roles::RoleSet;
 use rstest::rstest;

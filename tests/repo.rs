@@ -161,7 +161,7 @@ fn testnodes_repository_is_complete_signed_and_trusted_by_apt() {
         Some(d) => PathBuf::from(d),
         None => tmp.path().join("repo"),
     };
-    let loaded = labctl::lab::load("testnodes").unwrap();
+    let loaded = labctl::load::load("testnodes").unwrap();
     let lab = &loaded.lab;
     let wanted: Vec<String> = repo::requested(lab, &loaded.roles)
         .unwrap()
@@ -511,7 +511,7 @@ roles = ["offline-apt"]
 vars = { offline_packages = "tree labctl-no-such-package" }
 "#,
     );
-    let loaded = labctl::lab::load_source(src, None, roles).unwrap();
+    let loaded = labctl::load::load_source(src, None, roles).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let err = repo::build(
         &loaded.lab,

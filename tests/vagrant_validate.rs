@@ -6,7 +6,7 @@
 //! `ruby` and `vagrant` are required (CI installs Debian's `ruby` and `vagrant`
 //! packages): when they are missing these tests fail, they never skip.
 
-use labctl::lab::{self, Loaded};
+use labctl::load::{self as lab, Loaded};
 use labctl::render::{env_name, render};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
