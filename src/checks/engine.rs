@@ -1,0 +1,573 @@
+//! The check engine: one check retried until it passes or its timeout
+//! elapses, every check of a lab run in parallel (at most [`MAX_PARALLEL`] at
+//! once), a panicking check turned into a failed result, and the dispatch to
+//! each kind's attempt.
+
+use super::http_client::HostHttp;
+use super::{command, cron, disk, file, http, port, reach, service};
+use crate::lab::{Check, CheckKind, Lab};
+use crate::remote::{ExecResult, NodeShell};
+use crate::shell::shell_quote;
+use crate::text::one_line;
+use regex::Regex;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What one check did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub kind: &'static str,
+    pub passed: bool,
+    /// One line: what was expected versus what was seen (of the last attempt).
+    pub message: String,
+    /// Details of the last attempt: command output, response excerpts.
+    pub output: String,
+    pub attempts: u32,
+    pub seconds: f64,
+}
+
+/// At most this many checks run at once in [`run_all`].
+pub const MAX_PARALLEL: usize = 4;
+/// Each attempt gets at least this long (or the check's timeout if shorter), even
+/// when the check's deadline is closer: a last attempt is never starved.
+pub(super) const MIN_ATTEMPT: Duration = Duration::from_secs(5);
+/// Per HTTP request ceiling; spread checks divide the attempt's budget further.
+pub(super) const MAX_REQUEST: Duration = Duration::from_secs(10);
+/// Bodies and outputs are cut to this many characters in results.
+pub(super) const MAX_OUTPUT: usize = 4000;
+/// Added to an attempt's budget for the SSH command timeout.
+pub(super) const SSH_SLACK: Duration = Duration::from_secs(2);
+/// Exit code the generated scripts use for "the thing is not there".
+pub(super) const MISSING: i32 = 66;
+
+/// The outcome of one attempt.
+#[derive(Debug)]
+pub(super) struct Attempt {
+    pub(super) passed: bool,
+    pub(super) message: String,
+    pub(super) output: String,
+    /// Retrying cannot help (bad configuration, refused target).
+    pub(super) fatal: bool,
+}
+
+impl Attempt {
+    pub(super) fn pass(message: impl Into<String>, output: impl Into<String>) -> Self {
+        Attempt {
+            passed: true,
+            message: message.into(),
+            output: output.into(),
+            fatal: false,
+        }
+    }
+    pub(super) fn fail(message: impl Into<String>, output: impl Into<String>) -> Self {
+        Attempt {
+            passed: false,
+            message: message.into(),
+            output: output.into(),
+            fatal: false,
+        }
+    }
+    pub(super) fn fatal(message: impl Into<String>) -> Self {
+        Attempt {
+            passed: false,
+            message: message.into(),
+            output: String::new(),
+            fatal: true,
+        }
+    }
+}
+
+/// Run one check until it passes or its timeout elapses, sleeping `interval`
+/// between attempts. `on_attempt` sees the message of every failed attempt that
+/// will be retried. The result carries the last attempt's message and output.
+pub fn run_check(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    on_attempt: &mut dyn FnMut(&str),
+) -> CheckResult {
+    let start = Instant::now();
+    let deadline = start + check.timeout;
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .max(check.timeout.min(MIN_ATTEMPT));
+        let a = attempt(check, lab, shell, http, budget);
+        let now = Instant::now();
+        if a.passed || a.fatal || now >= deadline {
+            return CheckResult {
+                name: check.name.clone(),
+                kind: check.kind.kind_name(),
+                passed: a.passed,
+                message: one_line(&a.message, 500),
+                output: a.output,
+                attempts,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+        }
+        on_attempt(&a.message);
+        std::thread::sleep(check.interval.min(deadline - now));
+    }
+}
+
+/// Progress of [`run_all`], delivered on the calling thread.
+#[derive(Debug)]
+pub enum CheckEvent<'a> {
+    Started {
+        index: usize,
+        check: &'a Check,
+    },
+    /// Attempt `attempt` failed and the check will try again.
+    Retrying {
+        index: usize,
+        check: &'a Check,
+        attempt: u32,
+        message: &'a str,
+    },
+    Finished {
+        index: usize,
+        check: &'a Check,
+        result: &'a CheckResult,
+    },
+}
+
+pub(super) enum Msg {
+    Started(usize),
+    Retrying(usize, u32, String),
+    Finished(usize, CheckResult),
+}
+
+/// Run every check of the lab; results come back in file order. With `parallel`,
+/// up to [`MAX_PARALLEL`] checks run at once on worker threads (checks are
+/// independent); `on_event` is always called on the calling thread.
+pub fn run_all(
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    parallel: bool,
+    on_event: &mut dyn FnMut(CheckEvent<'_>),
+) -> Vec<CheckResult> {
+    let checks = &lab.checks;
+    let workers = if parallel {
+        MAX_PARALLEL.min(checks.len())
+    } else {
+        1
+    };
+    let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    if workers <= 1 {
+        for (i, check) in checks.iter().enumerate() {
+            on_event(CheckEvent::Started { index: i, check });
+            let mut n = 0;
+            let r = guarded_run(check, lab, shell, http, &mut |m: &str| {
+                n += 1;
+                on_event(CheckEvent::Retrying {
+                    index: i,
+                    check,
+                    attempt: n,
+                    message: m,
+                });
+            });
+            on_event(CheckEvent::Finished {
+                index: i,
+                check,
+                result: &r,
+            });
+            results[i] = Some(r);
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<Msg>();
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let next = &next;
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= checks.len() {
+                        break;
+                    }
+                    let _ = tx.send(Msg::Started(i));
+                    let mut n = 0;
+                    let r = guarded_run(&checks[i], lab, shell, http, &mut |m: &str| {
+                        n += 1;
+                        let _ = tx.send(Msg::Retrying(i, n, m.to_string()));
+                    });
+                    let _ = tx.send(Msg::Finished(i, r));
+                });
+            }
+            drop(tx);
+            for m in rx {
+                match m {
+                    Msg::Started(i) => on_event(CheckEvent::Started {
+                        index: i,
+                        check: &checks[i],
+                    }),
+                    Msg::Retrying(i, n, message) => on_event(CheckEvent::Retrying {
+                        index: i,
+                        check: &checks[i],
+                        attempt: n,
+                        message: &message,
+                    }),
+                    Msg::Finished(i, r) => {
+                        on_event(CheckEvent::Finished {
+                            index: i,
+                            check: &checks[i],
+                            result: &r,
+                        });
+                        results[i] = Some(r);
+                    }
+                }
+            }
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every check reports a result"))
+        .collect()
+}
+
+/// `run_check`, with a panic turned into a failed result so one bad check cannot
+/// take the others down.
+pub(super) fn guarded_run(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    on_attempt: &mut dyn FnMut(&str),
+) -> CheckResult {
+    let start = Instant::now();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_check(check, lab, shell, http, on_attempt)
+    }))
+    .unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        CheckResult {
+            name: check.name.clone(),
+            kind: check.kind.kind_name(),
+            passed: false,
+            message: one_line(
+                &format!("internal error while running the check: {what}"),
+                500,
+            ),
+            output: String::new(),
+            attempts: 1,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    })
+}
+
+fn attempt(
+    check: &Check,
+    lab: &Lab,
+    shell: &dyn NodeShell,
+    http: &dyn HostHttp,
+    budget: Duration,
+) -> Attempt {
+    match &check.kind {
+        CheckKind::Http {
+            from,
+            url,
+            status,
+            body,
+            spread,
+            requests,
+        } => {
+            let re = match opt_regex(body.as_deref(), "body") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            let spread: Vec<&str> = spread.iter().map(|s| s.value.as_str()).collect();
+            http::attempt(
+                lab,
+                from,
+                url,
+                *status,
+                re.as_ref(),
+                &spread,
+                *requests,
+                budget,
+                shell,
+                http,
+            )
+        }
+        CheckKind::Port { node, port, from } => port::attempt(
+            lab,
+            &node.value,
+            *port,
+            from.as_ref().map(|f| f.value.as_str()),
+            budget,
+            shell,
+        ),
+        CheckKind::Command {
+            node,
+            run,
+            exit,
+            stdout,
+        } => {
+            let re = match opt_regex(stdout.as_deref(), "stdout") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            command::attempt(lab, &node.value, run, *exit, re.as_ref(), budget, shell)
+        }
+        CheckKind::File {
+            node,
+            path,
+            contains,
+        } => {
+            let re = match opt_regex(contains.as_deref(), "contains") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            file::attempt(lab, &node.value, path, re.as_ref(), budget, shell)
+        }
+        CheckKind::Cron {
+            node,
+            user,
+            contains,
+        } => {
+            let re = match opt_regex(contains.as_deref(), "contains") {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            cron::attempt(lab, &node.value, user, re.as_ref(), budget, shell)
+        }
+        CheckKind::Service { node, service } => {
+            service::attempt(lab, &node.value, service, budget, shell)
+        }
+        CheckKind::Reach { from, to } => reach::attempt(lab, &from.value, &to.value, budget, shell),
+        CheckKind::Disk {
+            node,
+            size_bytes,
+            device,
+        } => disk::attempt(
+            lab,
+            &node.value,
+            *size_bytes,
+            device.as_deref(),
+            budget,
+            shell,
+        ),
+    }
+}
+
+pub(super) fn opt_regex(pat: Option<&str>, what: &str) -> Result<Option<Regex>, Attempt> {
+    match pat {
+        None => Ok(None),
+        Some(p) => Regex::new(p).map(Some).map_err(|e| {
+            Attempt::fatal(format!(
+                "invalid {what} regex /{p}/: {}",
+                one_line(&e.to_string(), 200)
+            ))
+        }),
+    }
+}
+
+/// Script that exits 0 when a TCP connection to `ip:port` opens within `secs`.
+pub(super) fn tcp_probe(ip: Ipv4Addr, port: u16, secs: u64) -> String {
+    format!(
+        "timeout {secs} bash -c {}",
+        shell_quote(&format!("exec 3<>/dev/tcp/{ip}/{port}"))
+    )
+}
+
+pub(super) fn node_ip(lab: &Lab, node: &str) -> Result<Ipv4Addr, Attempt> {
+    lab.node(node)
+        .map(|n| n.ip)
+        .ok_or_else(|| Attempt::fatal(format!("unknown node `{node}`")))
+}
+
+/// Run on a node; an SSH failure is a failed (retryable) attempt. Generated
+/// scripts bound their own network waits within `budget`; the SSH timeout adds
+/// [`SSH_SLACK`] so that those fire first and report what they saw.
+pub(super) fn run_on(
+    shell: &dyn NodeShell,
+    node: &str,
+    cmd: &str,
+    budget: Duration,
+) -> Result<ExecResult, Attempt> {
+    shell.run(node, cmd, budget + SSH_SLACK).map_err(|e| {
+        Attempt::fail(
+            format!("cannot run on {node}: {}", one_line(&e.to_string(), 300)),
+            "",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cron::cron_script;
+    use super::super::disk::{disk_script, parse_disks};
+    use super::super::reach::reach_script;
+    use super::*;
+    use crate::checks::testing::*;
+    use crate::shell::{sh, sh_root};
+
+    /// Sleeps a little per command and records the highest concurrency seen.
+    struct Slow {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+    impl NodeShell for Slow {
+        fn run(&self, _node: &str, cmd: &str, _: Duration) -> crate::Result<ExecResult> {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(ms(15));
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            let code = if cmd.contains("fail") { 1 } else { 0 };
+            Ok(ExecResult {
+                code,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
+        }
+    }
+
+    fn lab_with_checks(n: usize) -> Lab {
+        let mut lab = lab();
+        lab.checks = (0..n)
+            .map(|i| Check {
+                name: format!("c{i}"),
+                timeout: ms(20),
+                interval: ms(5),
+                ..check(command(if i % 3 == 0 { "fail" } else { "true" }, 0, None))
+            })
+            .collect();
+        lab
+    }
+
+    #[test]
+    fn run_all_parallel_is_bounded_and_keeps_file_order() {
+        let lab = lab_with_checks(10);
+        let shell = Slow {
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
+        let mut finished = Vec::new();
+        let mut started = 0;
+        let mut retries = 0;
+        let results = run_all(&lab, &shell, &NoHttp, true, &mut |e| match e {
+            CheckEvent::Started { .. } => started += 1,
+            CheckEvent::Retrying { check, attempt, .. } => {
+                assert!(
+                    check.name == "c0"
+                        || check.name == "c3"
+                        || check.name == "c6"
+                        || check.name == "c9"
+                );
+                assert!(attempt >= 1);
+                retries += 1;
+            }
+            CheckEvent::Finished {
+                index,
+                check,
+                result,
+            } => {
+                assert_eq!(check.name, result.name);
+                finished.push(index);
+            }
+        });
+        let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, (0..10).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        assert_eq!(results.iter().filter(|r| !r.passed).count(), 4);
+        assert_eq!((started, finished.len()), (10, 10));
+        assert_eq!(
+            retries,
+            results.iter().map(|r| r.attempts - 1).sum::<u32>(),
+            "every retry is reported"
+        );
+        let max = shell.max.load(Ordering::SeqCst);
+        assert!(max > 1 && max <= MAX_PARALLEL, "concurrency {max}");
+    }
+
+    #[test]
+    fn run_all_sequential() {
+        let lab = lab_with_checks(4);
+        let shell = Slow {
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
+        let mut order = Vec::new();
+        let results = run_all(&lab, &shell, &NoHttp, false, &mut |e| {
+            if let CheckEvent::Finished { index, .. } = e {
+                order.push(index)
+            }
+        });
+        assert_eq!(order, vec![0, 1, 2, 3]);
+        assert_eq!(results.len(), 4);
+        assert_eq!(shell.max.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn run_all_survives_a_panicking_shell() {
+        let mut lab = lab();
+        lab.checks = vec![check(command("a", 0, None)), check(command("b", 0, None))];
+        let shell = Fake::new().on("mgmt", "a", vec![ok(0, "")]); // "b" panics: no rule
+        let results = run_all(&lab, &shell, &NoHttp, true, &mut |_| {});
+        assert!(results[0].passed);
+        assert!(
+            !results[1].passed && results[1].message.starts_with("internal error"),
+            "{:?}",
+            results[1]
+        );
+    }
+
+    #[test]
+    fn cron_and_disk_scripts_run_in_sh() {
+        if !is_root() {
+            return;
+        }
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh_root(&cron_script("root")), ms(5000))
+        .unwrap();
+        assert!(
+            r.stdout.starts_with("@@labctl-crontab\n") && r.stdout.contains("@@labctl-rc "),
+            "{r:?}"
+        );
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh(&disk_script(None)), ms(5000))
+        .unwrap();
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.lines().all(|l| parse_disks(l).len() == 1),
+            "{}",
+            r.stdout
+        );
+        let r = LocalShell {
+            path: None,
+            cwd: None,
+        }
+        .run("x", &sh(&disk_script(Some("/dev/null"))), ms(5000))
+        .unwrap();
+        assert_eq!(r.code, MISSING, "a character device is not a disk: {r:?}");
+        for s in [
+            reach_script(Ipv4Addr::new(192, 168, 57, 11)),
+            tcp_probe(Ipv4Addr::new(192, 168, 57, 11), 8080, 3),
+        ] {
+            // Parse only: these would send packets.
+            let st = std::process::Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(sh(&s))
+                .status()
+                .unwrap();
+            assert!(st.success(), "{s}");
+        }
+    }
+}

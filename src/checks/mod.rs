@@ -1,0 +1,43 @@
+//! Running a lab's `[[check]]`s (docs/lab-file.md): every kind retries until it
+//! passes or its timeout elapses (retry-until-healthy), then reports the last
+//! failure. Commands run on nodes through a [`NodeShell`] (SSH in production, a
+//! scripted fake in tests); host-side HTTP goes through a [`HostHttp`].
+//!
+//! Rules every kind follows:
+//! - Values from the lab file reach a node's shell only through
+//!   [`shell_quote`]; each generated script runs under `sh -c`, so the node
+//!   user's login shell does not matter. `command` checks are the exception: `run`
+//!   *is* a shell command and is sent as written, as the SSH user.
+//! - Privileged reads (`file`, `cron`, `service`) run as root: directly when the
+//!   SSH user is root, else with `sudo -n` (never prompting).
+//! - Output is matched in Rust with the `regex` crate, never with grep, so a lab
+//!   file's regex means the same thing everywhere.
+//! - Network safety: HTTP targets are re-checked here against the lab (node names,
+//!   addresses in the lab subnet, loopback only on a forwarded port from the
+//!   host, or any loopback port from a node); anything else fails the check
+//!   without sending a packet. Node names are resolved from the lab, never by DNS;
+//!   proxies from the environment are ignored and redirects are not followed.
+//!   `reach` and `port` only connect to lab addresses.
+//!
+//! The room: [`engine`] retries and runs checks in parallel; one file per
+//! kind (`http`, `port`, `command`, `file`, `cron`, `service`, `reach`,
+//! `disk`) builds that kind's node-side command and judges its output;
+//! [`http_client`] is the host-side HTTP client.
+
+pub mod engine;
+pub mod http_client;
+
+mod command;
+mod cron;
+mod disk;
+mod file;
+mod http;
+mod port;
+mod reach;
+mod service;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use engine::{run_all, run_check, CheckEvent, CheckResult, MAX_PARALLEL};
+pub use http_client::{HostHttp, StdHttp};
