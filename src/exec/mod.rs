@@ -4,6 +4,8 @@
 //! sequence labctl would run (for providers that cannot run here) while real
 //! runs use `duct`. Failures carry the command line and the tail of stderr.
 
+pub mod procs;
+
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -1,0 +1,262 @@
+//! `labctl down`: end what a dead labctl left running, destroy the machines,
+//! sweep by label or name, remove disks, leases and the state files.
+
+use super::*;
+
+/// `labctl down`: destroy machines, then everything the lab owns.
+pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
+    down_with(a, force, runner())
+}
+
+/// `down` with the runner given (tests record a VM provider's commands).
+pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
+    let op = open(a)?;
+    // `down` deletes files: only in a folder labctl marked as this lab's own.
+    // A folder that does not exist holds nothing of the lab, and is not made.
+    if !op.dir.check_owned(&op.lab().name.value)? && !force {
+        eprintln!(
+            "lab {}: nothing to remove (no state dir at {})",
+            op.lab().name.value,
+            op.dir.root.display()
+        );
+        return Ok(Exit::Ok);
+    }
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let mut state = match op.dir.load() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) if force => {
+            eprintln!("warning: {e}; removing by label");
+            State::default()
+        }
+        Err(e) => return Err(e),
+    };
+    if state.provider.is_empty() && !force {
+        // Nothing was recorded, so this state dir created nothing that is
+        // still there (every resource is recorded before it is made). The
+        // label sweep is for a lost state file, and asked for with --force:
+        // without it, `down` of a lab that is not up asks no provider at all.
+        eprintln!(
+            "lab {}: nothing to remove (already down)",
+            op.lab().name.value
+        );
+        return Ok(Exit::Ok);
+    }
+    let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false)?;
+    if removed.is_empty() {
+        eprintln!(
+            "lab {}: nothing to remove (already down)",
+            op.lab().name.value
+        );
+    } else {
+        eprintln!(
+            "lab {} is down; removed: {}",
+            op.lab().name.value,
+            removed.join(", ")
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// Remove every trace of a lab; idempotent. Returns what was removed.
+pub(super) fn teardown(
+    lab: &Lab,
+    dir: &StateDir,
+    r: &dyn Runner,
+    state: &mut State,
+    quiet: bool,
+) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    // Children of a labctl that died (vagrant, docker) go first, or they would
+    // keep creating things while we remove them.
+    let owner_alive = state.owner_pid != 0
+        && state.owner_pid != std::process::id()
+        && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.owner_pid as i32), None).is_ok();
+    if !owner_alive {
+        // A child spawned just before its owner was killed may not have made
+        // it into the state file: find the lab's tools by their working
+        // directory (Vagrant runs in the state dir) as well.
+        let mut groups = std::mem::take(&mut state.child_pgids);
+        for pg in crate::exec::procs::groups_working_in(&dir.root) {
+            if !groups.contains(&pg) {
+                groups.push(pg);
+            }
+        }
+        for pg in groups {
+            let pgid = nix::unistd::Pid::from_raw(pg);
+            // PIDs are reused: only a group whose leader is still a tool labctl ran.
+            if !crate::exec::procs::group_is_ours(pg) {
+                continue;
+            }
+            if nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM).is_ok() {
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                removed.push(format!("process group {pg}"));
+            }
+        }
+    }
+    let kind = state_kind(state);
+    if kind != Kind::Docker {
+        if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
+            // Vagrant first (it also removes the network and disks it made);
+            // whatever it lost track of is swept by name below.
+            if vagrant::destroy(r, &dir.root).is_ok_and(|o| o.success()) {
+                removed.push("machines (vagrant destroy)".to_string());
+            }
+        }
+        removed.extend(crate::provider::vm::sweep(r, kind, lab)?);
+    } else if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
+        // Vagrant first, so its own bookkeeping is cleared; failures are covered
+        // by the label sweep below.
+        let machines = docker::lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        let _ = vagrant::destroy(r, &dir.root);
+        let left = docker::lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        if machines > left {
+            removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
+        }
+    }
+    // A lab whose state file was lost (`down --force`) is swept by label on
+    // each provider that answers here; one that does not answer (no engine,
+    // no libvirtd) cannot hold the lab's machines and is skipped, said so.
+    let unknown = state.provider.is_empty();
+    let answers = |k: Kind| !unknown || provider_answers(r, k);
+    if kind == Kind::Docker && answers(Kind::Docker) {
+        // A `docker run` that Vagrant had sent when it was stopped still
+        // completes in the daemon: after an interruption or killed children,
+        // watch a few seconds for late containers and sweep them too (a late
+        // container can also hold the network, failing the first sweep).
+        let stopped_children = crate::interrupt::interrupted()
+            || removed.iter().any(|x| x.starts_with("process group"));
+        let first = docker::remove_all(r, &lab.name.value, &lab.network_name());
+        match first {
+            Ok(v) => removed.extend(v),
+            Err(e) if !stopped_children => return Err(e),
+            Err(_) => {}
+        }
+        if stopped_children {
+            let end = Instant::now() + Duration::from_secs(4);
+            let mut last = Ok(());
+            while Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(500));
+                let late = !docker::lab_containers(r, &lab.name.value)?.is_empty();
+                if late || docker::network_exists(r, &lab.network_name()) {
+                    match docker::remove_all(r, &lab.name.value, &lab.network_name()) {
+                        Ok(v) => {
+                            removed.extend(v);
+                            last = Ok(());
+                        }
+                        Err(e) => last = Err(e),
+                    }
+                }
+            }
+            last?;
+        }
+    }
+    // ... and on the VM providers this host has, by machine name.
+    if unknown {
+        for vm in [Kind::Virtualbox, Kind::Libvirt] {
+            if answers(vm) {
+                removed.extend(crate::provider::vm::sweep(r, vm, lab)?);
+            }
+        }
+    }
+    // Disk files are removed only from the state dir's own `disks/` folder,
+    // whatever the state file lists (a hand-edited or corrupt one could name
+    // any file), and never through a symbolic link.
+    let disks_dir = dir.disks();
+    let own_disk = |file: &Path| {
+        let plain_dir = std::fs::symlink_metadata(&disks_dir).is_ok_and(|m| m.is_dir());
+        let plain_file = std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file());
+        plain_dir
+            && plain_file
+            && dir.holds(file)
+            && file.parent().and_then(|p| p.canonicalize().ok()) == disks_dir.canonicalize().ok()
+    };
+    for d in &state.disks {
+        let file = Path::new(&d.file);
+        if !file.exists() && std::fs::symlink_metadata(file).is_err() {
+            continue;
+        }
+        if own_disk(file) {
+            removed.extend(crate::disks::remove(r, d));
+        } else {
+            eprintln!(
+                "warning: state file lists disk {} outside {}; left alone",
+                d.file,
+                disks_dir.display()
+            );
+        }
+    }
+    // Disk files not in the state (a crash before it was saved cannot happen,
+    // since they are recorded first, but a corrupt state file can).
+    if std::fs::symlink_metadata(&disks_dir).is_ok_and(|m| m.is_dir()) {
+        if let Ok(rd) = std::fs::read_dir(&disks_dir) {
+            for e in rd.filter_map(|e| e.ok()) {
+                let f = e.path();
+                if f.extension().is_some_and(|x| x == "img") && own_disk(&f) {
+                    removed.extend(crate::disks::remove(
+                        r,
+                        &LoopDisk {
+                            file: f.display().to_string(),
+                            ..Default::default()
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    // Vagrant leases a port for the whole boot of a machine and releases it
+    // when done; a killed or interrupted `vagrant up` leaves the lease, which
+    // would refuse that port to the next lab for a minute. The ports are the
+    // lab's own (labctl picked them), so their leases are too.
+    let mut ports: Vec<u16> = state.host_ports.clone();
+    if let Ok(text) = std::fs::read_to_string(dir.runtime_file()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            for n in v["nodes"].as_object().into_iter().flat_map(|m| m.values()) {
+                if let Some(p) = n["ssh_port"].as_u64() {
+                    ports.push(p as u16);
+                }
+            }
+        }
+    }
+    removed.extend(docker::release_leases(&ports));
+    for p in [
+        dir.state_file(),
+        dir.runtime_file(),
+        dir.known_hosts(),
+        dir.ssh_config(),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    // remove_dir_all removes a symbolic link itself, never what it points to.
+    let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
+    let _ = std::fs::remove_dir_all(dir.disks());
+    if !quiet {
+        for x in &removed {
+            eprintln!("down: removed {x}");
+        }
+    }
+    *state = State::default();
+    Ok(removed)
+}
+
+/// Does provider `k` answer on this host? Asked only when no state says which
+/// provider a lab used (`down --force`): a provider that is not installed or
+/// whose daemon is not running cannot hold the lab's machines.
+fn provider_answers(r: &dyn Runner, k: Kind) -> bool {
+    let cmd = match k {
+        Kind::Docker => Cmd::new("docker").args(["info", "--format", "{{.ID}}"]),
+        Kind::Libvirt => {
+            Cmd::new("virsh").args(["-c", crate::provider::vm::LIBVIRT_URI, "version"])
+        }
+        Kind::Virtualbox => Cmd::new("VBoxManage").arg("--version"),
+    };
+    let ok = r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success());
+    if !ok {
+        eprintln!("down: {k} does not answer on this host; not swept");
+    }
+    ok
+}

@@ -1,0 +1,226 @@
+//! The machine lifecycle, one verb per file: [`up`](up()), [`down`](down()),
+//! [`provision`](provision()), [`status`](status()), access ([`ssh`](ssh()),
+//! [`exec`](exec())) and power ([`halt`](halt()), [`restart`](restart())).
+//! This file opens a lab for them (`--name`/`--subnet` copies, the state dir)
+//! and holds what several verbs share.
+//!
+//! Every resource is recorded in the state file (or labelled with the lab)
+//! before it is created, so `down` can remove everything even after a crash.
+
+use crate::error::{Error, Exit, Result};
+use crate::exec::{Cmd, Runner, System};
+use crate::lab::Lab;
+use crate::load::Loaded;
+use crate::provider::{self, docker, vagrant, Choice, Kind};
+use crate::remote::ssh_config;
+use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod access;
+mod down;
+mod power;
+mod provision;
+mod status;
+mod up;
+
+pub use access::{exec, ssh};
+pub use down::{down, down_with};
+pub use power::{halt, restart};
+pub use provision::provision;
+pub use status::{node_status, status, NodeStatus};
+pub use up::{up, up_with};
+
+/// Options shared by commands that open a lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabArgs {
+    pub lab: String,
+    /// Run a second copy under another name.
+    pub name: Option<String>,
+    /// ... on another subnet (host numbers kept).
+    pub subnet: Option<ipnet::Ipv4Net>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A lab opened for a lifecycle command: model, roles, state dir.
+pub struct Opened {
+    pub loaded: Loaded,
+    pub dir: StateDir,
+}
+
+impl Opened {
+    pub fn lab(&self) -> &Lab {
+        &self.loaded.lab
+    }
+}
+
+/// Load a lab and apply `--name`/`--subnet`.
+pub fn open(a: &LabArgs) -> Result<Opened> {
+    let mut loaded = crate::load::load(&a.lab)?;
+    relocate(&mut loaded.lab, a.name.as_deref(), a.subnet)?;
+    let dir = StateDir::new(
+        a.state_dir
+            .clone()
+            .unwrap_or_else(|| crate::state::default_state_dir(&loaded.lab)),
+    );
+    // A copy made with --subnet remembers it: later commands need not repeat it.
+    if a.subnet.is_none() {
+        if let Ok(Some(st)) = dir.load() {
+            if let Ok(net) = st.subnet.parse::<ipnet::Ipv4Net>() {
+                if net != loaded.lab.network.subnet.value {
+                    relocate(&mut loaded.lab, None, Some(net))?;
+                }
+            }
+        }
+    }
+    Ok(Opened { loaded, dir })
+}
+
+/// Rename a lab and move it to another subnet, keeping host numbers; check URLs
+/// naming old addresses follow.
+pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net>) -> Result<()> {
+    if let Some(n) = name {
+        if !crate::lab::parse::LAB_NAME.is_match(n) {
+            return Err(Error::usage(format!("--name {n:?} is not a lab name (a lower-case letter, then up to 30 of a-z, 0-9, -)")));
+        }
+        lab.name.value = n.to_string();
+    }
+    if let Some(new) = subnet {
+        let old = lab.network.subnet.value;
+        if new.prefix_len() != old.prefix_len() {
+            return Err(Error::usage(format!(
+                "--subnet {new} must have the lab's prefix length /{}",
+                old.prefix_len()
+            )));
+        }
+        if new.network() != new.addr() {
+            return Err(Error::usage(format!("--subnet {new} has host bits set")));
+        }
+        let shift = |ip: Ipv4Addr| {
+            Ipv4Addr::from(u32::from(new.network()) + (u32::from(ip) - u32::from(old.network())))
+        };
+        let mut map = Vec::new();
+        for n in &mut lab.nodes {
+            let to = shift(n.ip);
+            map.push((n.ip.to_string(), to.to_string()));
+            n.ip = to;
+        }
+        // Longest first, so .2 does not rewrite part of .21.
+        map.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
+        for c in &mut lab.checks {
+            if let crate::lab::CheckKind::Http { url, .. } = &mut c.kind {
+                for (from, to) in &map {
+                    if url.contains(from.as_str()) {
+                        *url = url.replace(from.as_str(), to);
+                        break;
+                    }
+                }
+            }
+        }
+        lab.network.subnet.value = new;
+    }
+    Ok(())
+}
+
+fn runner() -> Arc<dyn Runner> {
+    Arc::new(System)
+}
+
+pub struct UpOptions {
+    pub provider: Choice,
+    pub no_setup: bool,
+    pub rebuild_image: bool,
+    pub provision: bool,
+    pub keep_on_failure: bool,
+}
+
+/// Read `vagrant ssh-config` once for all nodes; write the lab's own ssh_config
+/// (host keys verified against the lab's known_hosts under a lab/node alias).
+fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
+    let lab = op.lab();
+    let text = vagrant::ssh_config(r, &op.dir.root)?;
+    let mut hosts = Vec::new();
+    for (host, hostname, port, user, key) in ssh_config::parse(&text) {
+        let Some(n) = lab.node(&host) else { continue };
+        state.nodes.insert(
+            host.clone(),
+            NodeState {
+                ip: n.ip.to_string(),
+                ssh_host: hostname.clone(),
+                ssh_port: port,
+                ssh_user: user.clone(),
+                ssh_key: key.clone(),
+            },
+        );
+        hosts.push(ssh_config::Host {
+            alias: lab.machine_name(&host),
+            name: host,
+            hostname,
+            port,
+            user,
+            key,
+        });
+    }
+    ssh_config::write(&op.dir.ssh_config(), &op.dir.known_hosts(), &hosts)
+}
+
+pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::remote::Target> {
+    state
+        .nodes
+        .iter()
+        .map(|(name, n)| {
+            (
+                name.clone(),
+                crate::remote::Target {
+                    node: name.clone(),
+                    host: n.ssh_host.clone(),
+                    port: n.ssh_port,
+                    user: n.ssh_user.clone(),
+                    key: PathBuf::from(&n.ssh_key),
+                    alias: op.lab().machine_name(name),
+                    known_hosts: op.dir.known_hosts(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn require_up(op: &Opened) -> Result<State> {
+    match op.dir.load()? {
+        Some(s) if s.phase == "up" || s.phase == "halted" => Ok(s),
+        _ => Err(Error::env(
+            format!("lab {} is not up", op.lab().name.value),
+            Some(format!("run `labctl up {}` first", op.lab().name.value)),
+        )),
+    }
+}
+
+/// Connect to one node of a running lab.
+pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::remote::Conn> {
+    let t = targets(op, state);
+    let Some(target) = t.get(node) else {
+        return Err(Error::usage(format!(
+            "lab {} has no running node `{node}`",
+            op.lab().name.value
+        )));
+    };
+    crate::remote::Conn::connect(target, Duration::from_secs(20))
+}
+
+/// The provider a lab was brought up with; docker when the state does not say
+/// (a lab that never got that far, or a state file lost to a crash).
+pub fn state_kind(state: &State) -> Kind {
+    state.provider.parse().unwrap_or(Kind::Docker)
+}
+
+/// Network safety before any traffic from the host toward lab addresses: the
+/// lab's subnet must be routed to the lab's own network on this host.
+pub fn check_route(op: &Opened, state: &State) -> Result<()> {
+    match state_kind(state) {
+        Kind::Docker => docker::check_route(&System, op.lab()),
+        kind => crate::provider::vm::check_route(&System, kind, op.lab()),
+    }
+}

@@ -1,0 +1,152 @@
+//! `labctl provision`, and the provisioning step of `up`: secrets from the
+//! host environment, the offline repository and base image when roles need
+//! them, then the roles over SSH.
+
+use super::*;
+
+/// Secret role variables, read from the host environment now and never stored.
+pub(super) fn secrets(lab: &Lab) -> Result<Vec<(String, String)>> {
+    let mut v = Vec::new();
+    for (var, env) in &lab.secret_vars {
+        match std::env::var(&env.value) {
+            Ok(val) => v.push((var.clone(), val)),
+            Err(_) => {
+                return Err(Error::env(
+                    format!(
+                        "secret `{var}` needs the environment variable {} on the host",
+                        env.value
+                    ),
+                    Some(format!("export {}=... before running labctl", env.value)),
+                ))
+            }
+        }
+    }
+    Ok(v)
+}
+
+pub(super) fn provision_locked(
+    op: &Opened,
+    state: &mut State,
+    nodes: Option<BTreeSet<String>>,
+    roles: Option<BTreeSet<String>>,
+) -> Result<crate::provision::Report> {
+    let lab = op.lab();
+    let plan = crate::plan::build(lab, &op.loaded.roles);
+    let mut opts = crate::provision::Options {
+        only_nodes: nodes,
+        only_roles: roles,
+        log_dir: op.dir.logs(),
+        secrets: secrets(lab)?,
+        published: state.published.clone(),
+        role_timeout: Duration::from_secs(900),
+        connect_wait: Duration::from_secs(60),
+        quiet: false,
+        repo_dir: None,
+        base_image_tar: None,
+    };
+    // A lab with an offline repository gets it built (or confirmed current)
+    // before its roles run; an unchanged rebuild costs a few seconds.
+    if lab
+        .nodes
+        .iter()
+        .any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE))
+    {
+        let dir = crate::repo::default_dir(&op.dir);
+        let info = crate::repo::build(lab, &op.loaded.roles, &dir, &System)?;
+        eprintln!(
+            "repo: {} packages signed with key {}",
+            info.packages, info.key_fingerprint
+        );
+        opts.repo_dir = Some(dir);
+    }
+    if lab.nodes.iter().any(|n| {
+        n.roles
+            .iter()
+            .any(|r| r.value == crate::provision::BASE_IMAGE_ROLE)
+    }) {
+        let node_image = state.image.clone().ok_or_else(|| {
+            Error::env(
+                format!(
+                    "role {} hands the nodes a base image exported from labctl's Docker node image, and lab {} runs on {}",
+                    crate::provision::BASE_IMAGE_ROLE,
+                    lab.name.value,
+                    if state.provider.is_empty() { "an unknown provider" } else { state.provider.as_str() }
+                ),
+                Some(format!("bring the lab up with --provider docker: `labctl down {0}` then `labctl up {0} --provider docker`", lab.name.value)),
+            )
+        })?;
+        opts.base_image_tar = Some(crate::image::ensure_base_image_tar(
+            &System,
+            &node_image,
+            &op.dir.root.join("images"),
+        )?);
+    }
+    let started = Instant::now();
+    let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;
+    // Published values are kept (public keys, revisions); secrets never are.
+    let secret_values: Vec<&String> = opts.secrets.iter().map(|(_, v)| v).collect();
+    state.published = report
+        .published
+        .iter()
+        .filter(|(_, v)| !secret_values.contains(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    op.dir.save(state)?;
+    eprint!("{}", report.table());
+    let changed = report
+        .tasks
+        .iter()
+        .filter(|t| t.outcome == crate::provision::Outcome::Changed)
+        .count();
+    eprintln!(
+        "provisioned {} role run(s) in {:.1}s: {changed} changed",
+        report.tasks.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(report)
+}
+
+/// `labctl provision`: re-run roles (all, or some nodes/roles).
+pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool) -> Result<Exit> {
+    let op = open(a)?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let mut state = require_up(&op)?;
+    for n in &nodes {
+        if op.lab().node(n).is_none() {
+            return Err(Error::usage(format!(
+                "lab {} has no node `{n}`",
+                op.lab().name.value
+            )));
+        }
+    }
+    for r in &roles {
+        if !op.lab().roles().contains(r) {
+            return Err(Error::usage(format!(
+                "no node of lab {} has role `{r}` (roles: {})",
+                op.lab().name.value,
+                op.lab().roles().join(", ")
+            )));
+        }
+    }
+    let report = provision_locked(
+        &op,
+        &mut state,
+        (!nodes.is_empty()).then(|| nodes.into_iter().collect()),
+        (!roles.is_empty()).then(|| roles.into_iter().collect()),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    }
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(&report))
+    }
+}
+
+pub(super) fn provision_error(report: &crate::provision::Report) -> Error {
+    Error::env(
+        format!("provisioning failed:\n  {}", report.failures().join("\n  ")),
+        Some("fix the role and run `labctl provision LAB` again".into()),
+    )
+}

@@ -1,0 +1,81 @@
+//! `labctl status`: every node's state, address, provider and SSH address.
+
+use super::*;
+
+#[derive(serde::Serialize)]
+pub struct NodeStatus {
+    pub node: String,
+    pub state: String,
+    pub ip: String,
+    pub provider: String,
+    pub ssh: String,
+}
+
+pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
+    let lab = op.lab();
+    let state = op.dir.load()?.unwrap_or_default();
+    let mut states: BTreeMap<String, String> = BTreeMap::new();
+    if state_kind(&state) == Kind::Docker {
+        // docker ps is one fast call; `vagrant status` takes seconds.
+        let out = r.run(&Cmd::new("docker").args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={}={}", docker::LABEL_LAB, lab.name.value),
+            "--format",
+            "{{.Label \"labctl.node\"}} {{.State}}",
+        ]))?;
+        for l in out.stdout.lines() {
+            if let Some((n, s)) = l.split_once(' ') {
+                states.insert(n.to_string(), s.to_string());
+            }
+        }
+    } else if op.dir.root.join(".vagrant").exists() {
+        states.extend(vagrant::status(r, &op.dir.root)?);
+    }
+    Ok(lab
+        .nodes
+        .iter()
+        .map(|n| NodeStatus {
+            node: n.name.clone(),
+            state: states
+                .get(&n.name)
+                .cloned()
+                .unwrap_or_else(|| "not created".into()),
+            ip: n.ip.to_string(),
+            provider: if state.provider.is_empty() {
+                "-".into()
+            } else {
+                state.provider.clone()
+            },
+            ssh: state
+                .nodes
+                .get(&n.name)
+                .map(|s| format!("{}:{}", s.ssh_host, s.ssh_port))
+                .unwrap_or_else(|| "-".into()),
+        })
+        .collect())
+}
+
+pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
+    let op = open(a)?;
+    let r = runner();
+    let st = node_status(&op, r.as_ref())?;
+    if json {
+        let v = serde_json::json!({ "lab": op.lab().name.value, "network": op.lab().network_name(), "subnet": op.lab().network.subnet.value.to_string(), "nodes": st });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap());
+    } else {
+        let mut rows = vec![vec![
+            "NODE".to_string(),
+            "STATE".into(),
+            "IP".into(),
+            "PROVIDER".into(),
+            "SSH".into(),
+        ]];
+        for s in st {
+            rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
+        }
+        print!("{}", crate::text::table(&rows));
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,311 @@
+//! `labctl up`: check, record, create, boot and provision a lab; remove what a
+//! failed first `up` created.
+
+use super::down::teardown;
+use super::provision::{provision_error, provision_locked, secrets};
+use super::*;
+
+/// Bring a lab up (create what is missing) and provision it.
+pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
+    up_with(a, o, runner())
+}
+
+/// `up` with the runner given: tests record the commands a VM provider would run.
+pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
+    let op = open(a)?;
+    eprint!("{}", op.loaded.render_warnings());
+    let findings = crate::lint::lint(&op.loaded)?;
+    if crate::lint::report(&op.loaded, &findings) > 0 {
+        return Err(Error::usage(format!(
+            "lab {} uses insecure patterns (see above); `labctl lint` lists them",
+            op.lab().name.value
+        )));
+    }
+    let (kind, why) = provider::choose(o.provider, r.as_ref());
+    eprintln!("provider: {kind} ({why})");
+    crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
+    // Missing secrets are found before anything is created.
+    secrets(op.lab())?;
+    let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let started = Instant::now();
+    let mut state = op.dir.load()?.unwrap_or_default();
+    let fresh = state.phase.is_empty();
+    let result = up_locked(&op, o, kind, r.as_ref(), &mut state);
+    match result {
+        Ok(exit) => {
+            eprintln!(
+                "lab {} is up ({:.1}s)",
+                op.lab().name.value,
+                started.elapsed().as_secs_f64()
+            );
+            print_reach(op.lab(), &op.dir);
+            Ok(exit)
+        }
+        Err(e) => {
+            // Resources are recorded in the state file before they are made:
+            // with no state file, this run made nothing (a preflight refused).
+            if fresh && !op.dir.state_file().exists() {
+                return Err(e);
+            }
+            if fresh && !o.keep_on_failure && matches!(e, Error::Interrupted { .. }) {
+                eprintln!("interrupted during {}; removing what this run created (--keep-on-failure keeps it)", crate::interrupt::phase());
+                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false);
+                return Err(e);
+            }
+            if fresh && !o.keep_on_failure {
+                eprint!("{}", e.render());
+                eprintln!("up failed; removed what this run created (run with --keep-on-failure to keep it and debug)");
+                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, true);
+                return Err(Error::env(
+                    format!(
+                        "lab {} could not be brought up (details above); nothing was left behind",
+                        op.lab().name.value
+                    ),
+                    Some(format!(
+                        "fix the cause and run `labctl up {}` again",
+                        op.lab().name.value
+                    )),
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn record_children(dir: &StateDir) {
+    let dir = dir.clone();
+    crate::exec::set_spawn_hook(Some(Box::new(move |pid, started| {
+        if let Ok(Some(mut s)) = dir.load() {
+            if started {
+                s.child_pgids.push(pid as i32);
+            } else {
+                s.child_pgids.retain(|p| *p != pid as i32);
+            }
+            let _ = dir.save(&s);
+        }
+    })));
+}
+
+fn up_locked(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+) -> Result<Exit> {
+    let lab = op.lab();
+    let dir = &op.dir;
+    let roles = &op.loaded.roles;
+
+    if kind != Kind::Docker {
+        return up_vm(op, o, kind, r, state);
+    }
+    // The node image first: nothing is created for the lab until it exists.
+    crate::interrupt::set_phase("node image");
+    let spec = crate::image::Spec {
+        release: "bookworm".into(),
+        mirror: None,
+        packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+    };
+    let image = crate::image::ensure(&spec, r, o.rebuild_image)?;
+
+    let network = lab.network_name();
+    let have_network = docker::network_exists(r, &network);
+    if !have_network {
+        docker::check_overlap(r, lab)?;
+        check_host_ports(lab)?;
+    }
+    record_lab(state, lab, kind, Some(image.clone()));
+    // Disks are recorded before anything is attached.
+    for n in &lab.nodes {
+        for d in &n.disks {
+            let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
+            let file = std::path::absolute(&file)
+                .unwrap_or(file)
+                .display()
+                .to_string();
+            if !state.disks.iter().any(|x| x.file == file) {
+                state.disks.push(LoopDisk {
+                    node: n.name.clone(),
+                    disk: d.name.clone(),
+                    file,
+                    size_bytes: d.size_bytes,
+                    device: None,
+                });
+            }
+        }
+    }
+    dir.save(state)?;
+    record_children(dir);
+    crate::interrupt::set_phase("network and disks");
+    crate::interrupt::check()?;
+    if !have_network {
+        docker::create_network(r, lab)?;
+    }
+    let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for i in 0..state.disks.len() {
+        let d = state.disks[i].clone();
+        crate::disks::create_file(&d)?;
+        let dev = crate::disks::attach(r, &d)?;
+        state.disks[i].device = Some(dev.clone());
+        dir.save(state)?;
+        let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
+        devices
+            .entry(d.node.clone())
+            .or_default()
+            .push((dev, crate::disks::guest_device(idx)));
+    }
+
+    let existing: BTreeMap<String, u16> = state
+        .nodes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.ssh_port))
+        .filter(|(_, p)| *p != 0)
+        .collect();
+    let ssh_ports = docker::pick_ssh_ports(lab, &existing, &docker::vagrant_unavailable_ports(r));
+    let runtime = docker::runtime_json(lab, &image, &devices, &ssh_ports);
+    boot_and_provision(op, o, kind, r, state, &runtime)
+}
+
+/// VirtualBox and libvirt: Vagrant makes the network and the disks from the
+/// Vagrantfile and boots the lab's box; labctl records, checks and provisions
+/// as for docker.
+fn up_vm(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+) -> Result<Exit> {
+    let lab = op.lab();
+    let dir = &op.dir;
+    if state.phase.is_empty() {
+        crate::provider::vm::check_overlap(r, lab)?;
+        check_host_ports(lab)?;
+    }
+    record_lab(state, lab, kind, None);
+    dir.save(state)?;
+    record_children(dir);
+    boot_and_provision(
+        op,
+        o,
+        kind,
+        r,
+        state,
+        &crate::provider::vm::runtime_json(kind),
+    )
+}
+
+/// Every provider's last steps: write the Vagrantfile and the runtime file,
+/// `vagrant up --no-provision`, read `vagrant ssh-config` once, provision.
+fn boot_and_provision(
+    op: &Opened,
+    o: &UpOptions,
+    kind: Kind,
+    r: &dyn Runner,
+    state: &mut State,
+    runtime: &str,
+) -> Result<Exit> {
+    let dir = &op.dir;
+    let rendered = crate::render::render(&op.loaded)?;
+    rendered.write_to(&dir.root)?;
+    crate::state::write_atomic(&dir.runtime_file(), runtime.as_bytes())?;
+    let nodes: Vec<String> = op.lab().nodes.iter().map(|n| n.name.clone()).collect();
+    crate::interrupt::set_phase("vagrant up");
+    crate::interrupt::check()?;
+    let parallel = kind.parallel_up();
+    eprintln!(
+        "vagrant: bringing up {} node(s) with the {kind} provider ({})",
+        nodes.len(),
+        if parallel {
+            "in parallel"
+        } else {
+            "one at a time, as VirtualBox requires"
+        }
+    );
+    let t = Instant::now();
+    vagrant::up(r, &dir.root, kind, &nodes, parallel)?;
+    let t_up = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    refresh_ssh(op, r, state)?;
+    eprintln!(
+        "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    state.phase = "up".into();
+    dir.save(state)?;
+    crate::exec::set_spawn_hook(None);
+    provision_after_up(op, o, state)
+}
+
+/// What the state file says about the lab before anything is created for it.
+fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
+    state.lab = lab.name.value.clone();
+    state.lab_file = lab.file.display().to_string();
+    state.provider = kind.to_string();
+    state.subnet = lab.network.subnet.value.to_string();
+    state.image = image;
+    state.owner_pid = std::process::id();
+    state.owner_pgid = nix::unistd::getpgrp().as_raw();
+    if state.phase.is_empty() {
+        state.phase = "creating".into();
+    }
+    state.network = Some(lab.network_name());
+    state.host_ports = lab
+        .nodes
+        .iter()
+        .flat_map(|n| n.forward.iter().map(|f| f.host))
+        .collect();
+}
+
+fn provision_after_up(op: &Opened, o: &UpOptions, state: &mut State) -> Result<Exit> {
+    if !o.provision {
+        return Ok(Exit::Ok);
+    }
+    crate::interrupt::set_phase("provisioning");
+    crate::interrupt::check()?;
+    let report = provision_locked(op, state, None, None)?;
+    crate::interrupt::check()?;
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(&report))
+    }
+}
+
+fn check_host_ports(lab: &Lab) -> Result<()> {
+    for n in &lab.nodes {
+        for f in &n.forward {
+            if std::net::TcpListener::bind((f.host_ip, f.host)).is_err() {
+                return Err(Error::env(
+                    format!("host port {}:{} (forwarded to {}:{}) is already in use", f.host_ip, f.host, n.name, f.guest),
+                    Some("another lab or program holds it; bring that down or change `forward` in the lab file".into()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_reach(lab: &Lab, dir: &StateDir) {
+    let name = &lab.name.value;
+    let mut lines = vec![format!("reach the lab:")];
+    for n in &lab.nodes {
+        for f in &n.forward {
+            lines.push(format!(
+                "  http://{}:{}/  ->  {}:{}",
+                f.host_ip, f.host, n.name, f.guest
+            ));
+        }
+    }
+    if let Some(n) = lab.nodes.first() {
+        lines.push(format!("  labctl ssh {name} {}", n.name));
+        lines.push(format!("  labctl exec {name} {} -- hostname", n.name));
+    }
+    lines.push(format!("  labctl test {name}      labctl down {name}"));
+    lines.push(format!(
+        "  state, logs and the rendered Vagrantfile: {}",
+        dir.root.display()
+    ));
+    eprintln!("{}", lines.join("\n"));
+}
