@@ -167,7 +167,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     }
     let op = lifecycle::open(a)?;
     let state = op.dir.load()?.unwrap_or_default();
-    run.provider = state.provider.clone();
+    run.provider = state.provider.map(|k| k.to_string()).unwrap_or_default();
     // Nothing is sent toward lab addresses until the lab's subnet is known to
     // be routed to the lab's own network on this host.
     lifecycle::check_route(&op, &state)?;
@@ -275,7 +275,7 @@ fn is_running(op: &Opened) -> Result<bool> {
     let Some(state) = op.dir.load()? else {
         return Ok(false);
     };
-    if state.phase != "up" {
+    if state.phase != crate::state::Phase::Up {
         return Ok(false);
     }
     let st = lifecycle::node_status(op, &crate::exec::System)?;

@@ -108,7 +108,10 @@ pub fn bench(
     out: &Outputs,
 ) -> Result<Exit> {
     let op = lifecycle::open(a)?;
-    let running = op.dir.load()?.is_some_and(|s| s.phase == "up");
+    let running = op
+        .dir
+        .load()?
+        .is_some_and(|s| s.phase == crate::state::Phase::Up);
     if !running {
         lifecycle::up(a, up)?;
     }

@@ -30,7 +30,7 @@ pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
         }
         Err(e) => return Err(e),
     };
-    if state.provider.is_empty() && !force {
+    if state.provider.is_none() && !force {
         // Nothing was recorded, so this state dir created nothing that is
         // still there (every resource is recorded before it is made). The
         // label sweep is for a lost state file, and asked for with --force:
@@ -121,7 +121,7 @@ pub(super) fn teardown(
     // A lab whose state file was lost (`down --force`) is swept by label on
     // each provider that answers here; one that does not answer (no engine,
     // no libvirtd) cannot hold the lab's machines and is skipped, said so.
-    let unknown = state.provider.is_empty();
+    let unknown = state.provider.is_none();
     let answers = |k: Kind| !unknown || provider_answers(r, k);
     if kind == Kind::Docker && answers(Kind::Docker) {
         // A `docker run` that Vagrant had sent when it was stopped still
@@ -213,14 +213,8 @@ pub(super) fn teardown(
     // would refuse that port to the next lab for a minute. The ports are the
     // lab's own (labctl picked them), so their leases are too.
     let mut ports: Vec<u16> = state.host_ports.clone();
-    if let Ok(text) = std::fs::read_to_string(dir.runtime_file()) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            for n in v["nodes"].as_object().into_iter().flat_map(|m| m.values()) {
-                if let Some(p) = n["ssh_port"].as_u64() {
-                    ports.push(p as u16);
-                }
-            }
-        }
+    if let Some(rt) = crate::state::runtime::Runtime::read(&dir.runtime_file()) {
+        ports.extend(rt.nodes.values().filter_map(|n| n.ssh_port));
     }
     removed.extend(docker::release_leases(&ports));
     for p in [

@@ -13,7 +13,7 @@ use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::provider::{self, docker, vagrant, Choice, Kind};
 use crate::remote::ssh_config;
-use crate::state::{LabLock, LoopDisk, NodeState, State, StateDir};
+use crate::state::{LabLock, LoopDisk, NodeState, Phase, State, StateDir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,7 @@ pub fn open(a: &LabArgs) -> Result<Opened> {
     // A copy made with --subnet remembers it: later commands need not repeat it.
     if a.subnet.is_none() {
         if let Ok(Some(st)) = dir.load() {
-            if let Ok(net) = st.subnet.parse::<ipnet::Ipv4Net>() {
+            if let Some(net) = st.subnet {
                 if net != loaded.lab.network.subnet.value {
                     relocate(&mut loaded.lab, None, Some(net))?;
                 }
@@ -190,7 +190,7 @@ pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::remote::Ta
 
 fn require_up(op: &Opened) -> Result<State> {
     match op.dir.load()? {
-        Some(s) if s.phase == "up" || s.phase == "halted" => Ok(s),
+        Some(s) if s.phase == Phase::Up || s.phase == Phase::Halted => Ok(s),
         _ => Err(Error::env(
             format!("lab {} is not up", op.lab().name.value),
             Some(format!("run `labctl up {}` first", op.lab().name.value)),
@@ -213,7 +213,7 @@ pub fn connect(op: &Opened, state: &State, node: &str) -> Result<crate::remote::
 /// The provider a lab was brought up with; docker when the state does not say
 /// (a lab that never got that far, or a state file lost to a crash).
 pub fn state_kind(state: &State) -> Kind {
-    state.provider.parse().unwrap_or(Kind::Docker)
+    state.provider.unwrap_or(Kind::Docker)
 }
 
 /// Network safety before any traffic from the host toward lab addresses: the

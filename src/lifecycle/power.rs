@@ -9,7 +9,7 @@ pub fn halt(a: &LabArgs) -> Result<Exit> {
     let mut state = require_up(&op)?;
     let r = runner();
     vagrant::halt(r.as_ref(), &op.dir.root, &[])?;
-    state.phase = "halted".into();
+    state.phase = Phase::Halted;
     op.dir.save(&state)?;
     eprintln!("lab {} halted", op.lab().name.value);
     Ok(Exit::Ok)
@@ -46,7 +46,7 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
         kind.parallel_up(),
     )?;
     refresh_ssh(&op, r.as_ref(), &mut state)?;
-    state.phase = "up".into();
+    state.phase = Phase::Up;
     op.dir.save(&state)?;
     eprintln!("restarted {} (no re-provisioning)", up_nodes.join(", "));
     Ok(Exit::Ok)

@@ -70,7 +70,7 @@ pub(super) fn provision_locked(
                     "role {} hands the nodes a base image exported from labctl's Docker node image, and lab {} runs on {}",
                     crate::provision::BASE_IMAGE_ROLE,
                     lab.name.value,
-                    if state.provider.is_empty() { "an unknown provider" } else { state.provider.as_str() }
+                    match state.provider { Some(k) => k.to_string(), None => "an unknown provider".to_string() }
                 ),
                 Some(format!("bring the lab up with --provider docker: `labctl down {0}` then `labctl up {0} --provider docker`", lab.name.value)),
             )

@@ -43,11 +43,10 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
                 .cloned()
                 .unwrap_or_else(|| "not created".into()),
             ip: n.ip.to_string(),
-            provider: if state.provider.is_empty() {
-                "-".into()
-            } else {
-                state.provider.clone()
-            },
+            provider: state
+                .provider
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| "-".into()),
             ssh: state
                 .nodes
                 .get(&n.name)

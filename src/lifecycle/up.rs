@@ -4,6 +4,7 @@
 use super::down::teardown;
 use super::provision::{provision_error, provision_locked, secrets};
 use super::*;
+use crate::state::runtime::Runtime;
 
 /// Bring a lab up (create what is missing) and provision it.
 pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
@@ -29,7 +30,7 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let started = Instant::now();
     let mut state = op.dir.load()?.unwrap_or_default();
-    let fresh = state.phase.is_empty();
+    let fresh = state.phase == Phase::New;
     let result = up_locked(&op, o, kind, r.as_ref(), &mut state);
     match result {
         Ok(exit) => {
@@ -163,7 +164,7 @@ fn up_locked(
         .filter(|(_, p)| *p != 0)
         .collect();
     let ssh_ports = docker::pick_ssh_ports(lab, &existing, &docker::vagrant_unavailable_ports(r));
-    let runtime = docker::runtime_json(lab, &image, &devices, &ssh_ports);
+    let runtime = docker::runtime(lab, &image, &devices, &ssh_ports);
     boot_and_provision(op, o, kind, r, state, &runtime)
 }
 
@@ -179,21 +180,14 @@ fn up_vm(
 ) -> Result<Exit> {
     let lab = op.lab();
     let dir = &op.dir;
-    if state.phase.is_empty() {
+    if state.phase == Phase::New {
         crate::provider::vm::check_overlap(r, lab)?;
         check_host_ports(lab)?;
     }
     record_lab(state, lab, kind, None);
     dir.save(state)?;
     record_children(dir);
-    boot_and_provision(
-        op,
-        o,
-        kind,
-        r,
-        state,
-        &crate::provider::vm::runtime_json(kind),
-    )
+    boot_and_provision(op, o, kind, r, state, &crate::provider::vm::runtime(kind))
 }
 
 /// Every provider's last steps: write the Vagrantfile and the runtime file,
@@ -204,12 +198,12 @@ fn boot_and_provision(
     kind: Kind,
     r: &dyn Runner,
     state: &mut State,
-    runtime: &str,
+    runtime: &Runtime,
 ) -> Result<Exit> {
     let dir = &op.dir;
     let rendered = crate::render::render(&op.loaded)?;
     rendered.write_to(&dir.root)?;
-    crate::state::write_atomic(&dir.runtime_file(), runtime.as_bytes())?;
+    crate::state::write_atomic(&dir.runtime_file(), runtime.to_text().as_bytes())?;
     let nodes: Vec<String> = op.lab().nodes.iter().map(|n| n.name.clone()).collect();
     crate::interrupt::set_phase("vagrant up");
     crate::interrupt::check()?;
@@ -232,7 +226,7 @@ fn boot_and_provision(
         "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
         t.elapsed().as_secs_f64()
     );
-    state.phase = "up".into();
+    state.phase = Phase::Up;
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
     provision_after_up(op, o, state)
@@ -242,13 +236,13 @@ fn boot_and_provision(
 fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
     state.lab = lab.name.value.clone();
     state.lab_file = lab.file.display().to_string();
-    state.provider = kind.to_string();
-    state.subnet = lab.network.subnet.value.to_string();
+    state.provider = Some(kind);
+    state.subnet = Some(lab.network.subnet.value);
     state.image = image;
     state.owner_pid = std::process::id();
     state.owner_pgid = nix::unistd::getpgrp().as_raw();
-    if state.phase.is_empty() {
-        state.phase = "creating".into();
+    if state.phase == Phase::New {
+        state.phase = Phase::Creating;
     }
     state.network = Some(lab.network_name());
     state.host_ports = lab

@@ -5,8 +5,8 @@
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::Lab;
+use crate::state::runtime::{Runtime, RuntimeNode};
 use ipnet::Ipv4Net;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 pub const LABEL_LAB: &str = "labctl.lab";
@@ -131,23 +131,29 @@ pub fn node_args(lab: &Lab, node: &crate::lab::Node, devices: &[(String, String)
 }
 
 /// The runtime file the Vagrantfile reads (host-dependent values only).
-pub fn runtime_json(
+pub fn runtime(
     lab: &Lab,
     image: &str,
     devices: &BTreeMap<String, Vec<(String, String)>>,
     ssh_ports: &BTreeMap<String, u16>,
-) -> String {
-    let mut nodes = serde_json::Map::new();
-    for n in &lab.nodes {
-        let d = devices.get(&n.name).cloned().unwrap_or_default();
-        let mut v = json!({ "create_args": node_args(lab, n, &d) });
-        if let Some(p) = ssh_ports.get(&n.name) {
-            v["ssh_port"] = json!(p);
-        }
-        nodes.insert(n.name.clone(), v);
+) -> Runtime {
+    let nodes = lab
+        .nodes
+        .iter()
+        .map(|n| {
+            let d = devices.get(&n.name).cloned().unwrap_or_default();
+            let node = RuntimeNode {
+                create_args: node_args(lab, n, &d),
+                ssh_port: ssh_ports.get(&n.name).copied(),
+            };
+            (n.name.clone(), node)
+        })
+        .collect();
+    Runtime {
+        image: Some(image.to_string()),
+        nodes,
+        provider: crate::state::Kind::Docker,
     }
-    let v = json!({ "provider": "docker", "image": image, "nodes": nodes });
-    serde_json::to_string_pretty(&v).unwrap() + "\n"
 }
 
 /// A Docker network: its name, subnets and the lab it is labelled with.

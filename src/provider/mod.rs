@@ -7,47 +7,7 @@ pub mod vagrant;
 pub mod vm;
 
 use crate::exec::{which, Cmd, Runner};
-use std::fmt;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Virtualbox,
-    Libvirt,
-    Docker,
-}
-
-impl Kind {
-    /// Can `vagrant up` start this provider's machines in parallel? VirtualBox's
-    /// provider refuses `--parallel`; docker and libvirt support it.
-    pub fn parallel_up(self) -> bool {
-        self != Kind::Virtualbox
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Virtualbox => "virtualbox",
-            Kind::Libvirt => "libvirt",
-            Kind::Docker => "docker",
-        })
-    }
-}
-
-impl std::str::FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "virtualbox" => Ok(Kind::Virtualbox),
-            "libvirt" => Ok(Kind::Libvirt),
-            "docker" => Ok(Kind::Docker),
-            _ => Err(format!("unknown provider {s}")),
-        }
-    }
-}
+pub use crate::state::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Choice {

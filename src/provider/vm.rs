@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::Lab;
 use crate::provider::Kind;
+use crate::state::runtime::Runtime;
 use ipnet::Ipv4Net;
-use serde_json::json;
 
 /// libvirt's system connection: vagrant-libvirt's default, and where its
 /// networks live.
@@ -20,9 +20,12 @@ pub const LIBVIRT_URI: &str = "qemu:///system";
 /// The runtime file for a VM provider: only the provider's name. SSH ports are
 /// left to Vagrant: machines start one at a time (VirtualBox) or SSH goes to
 /// the guest's own address (libvirt), so its auto-correction does not race.
-pub fn runtime_json(kind: Kind) -> String {
-    serde_json::to_string_pretty(&json!({ "provider": kind.to_string(), "nodes": {} })).unwrap()
-        + "\n"
+pub fn runtime(kind: Kind) -> Runtime {
+    Runtime {
+        image: None,
+        nodes: Default::default(),
+        provider: kind,
+    }
 }
 
 /// IPv4 routes of the host as (destination, device); the default route is left out.

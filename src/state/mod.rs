@@ -1,6 +1,14 @@
-//! Per-lab state: the state dir, atomic file writes.
+//! Per-lab state: the state dir and its marker, the typed state file
+//! (provider [`Kind`], [`Phase`], subnet), the lab lock, the typed runtime
+//! file the Vagrantfile reads ([`runtime`]), and atomic file writes.
+
+pub mod runtime;
+mod typed;
+
+pub use typed::{Kind, Phase};
 
 use crate::error::{Error, Result};
+use ipnet::Ipv4Net;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -215,8 +223,12 @@ fn corrupt(path: &Path, why: &str) -> Error {
 pub struct State {
     pub lab: String,
     pub lab_file: String,
-    pub provider: String,
-    pub subnet: String,
+    /// The provider the lab was brought up with; written `""` when not known.
+    #[serde(with = "typed::empty_is_none")]
+    pub provider: Option<Kind>,
+    /// The lab's subnet (a `--subnet` copy's own); written `""` when not known.
+    #[serde(with = "typed::empty_is_none")]
+    pub subnet: Option<Ipv4Net>,
     /// Network labctl created for the lab (docker network name).
     #[serde(default)]
     pub network: Option<String>,
@@ -235,9 +247,8 @@ pub struct State {
     /// Process groups of long-running children (vagrant) while they run.
     #[serde(default)]
     pub child_pgids: Vec<i32>,
-    /// `creating`, `up`, `halted`.
     #[serde(default)]
-    pub phase: String,
+    pub phase: Phase,
     #[serde(default)]
     pub nodes: std::collections::BTreeMap<String, NodeState>,
     /// Values roles published (public keys, revisions); never secrets.
@@ -317,7 +328,7 @@ mod tests {
         assert!(sd.load().unwrap().is_none());
         let st = State {
             lab: "x".into(),
-            phase: "up".into(),
+            phase: Phase::Up,
             ..Default::default()
         };
         sd.save(&st).unwrap();
