@@ -170,7 +170,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     run.provider = state.provider.map(|k| k.to_string()).unwrap_or_default();
     // Nothing is sent toward lab addresses until the lab's subnet is known to
     // be routed to the lab's own network on this host.
-    lifecycle::check_route(&op, &state)?;
+    lifecycle::check_route(&op, &state, &crate::exec::System)?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
     let http = StdHttp;
     eprintln!(

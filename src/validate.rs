@@ -379,7 +379,7 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
             CheckKind::Http {
                 from, url, spread, ..
             } => {
-                if let From::Node(f) = from {
+                if let CheckFrom::Node(f) = from {
                     if lab.node(f).is_none() {
                         cx.push(
                             Diagnostic::error(
@@ -501,7 +501,7 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
 
 /// Checks may only target lab addresses (or loopback ports the lab forwards), so
 /// no test traffic ever leaves for an address outside the lab.
-fn check_url_target(lab: &Lab, from: &From, url: &str, key: &str, span: Span, cx: &mut Ctx) {
+fn check_url_target(lab: &Lab, from: &CheckFrom, url: &str, key: &str, span: Span, cx: &mut Ctx) {
     let rest = url.split_once("://").map(|x| x.1).unwrap_or("");
     let hostport = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = match hostport.rsplit_once(':') {
@@ -510,16 +510,18 @@ fn check_url_target(lab: &Lab, from: &From, url: &str, key: &str, span: Span, cx
     };
     let ok = match host.parse::<Ipv4Addr>() {
         Ok(ip) if ip.is_loopback() => match from {
-            From::Host => {
+            CheckFrom::Host => {
                 let port: Option<u16> = hostport.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
                 lab.nodes
                     .iter()
                     .any(|n| n.forward.iter().any(|f| Some(f.host) == port))
             }
-            From::Node(_) => true,
+            CheckFrom::Node(_) => true,
         },
         Ok(ip) => lab.network.subnet.value.contains(&ip),
-        Err(_) => host == "localhost" && matches!(from, From::Node(_)) || lab.node(host).is_some(),
+        Err(_) => {
+            host == "localhost" && matches!(from, CheckFrom::Node(_)) || lab.node(host).is_some()
+        }
     };
     if !ok {
         cx.push(

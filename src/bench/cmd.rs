@@ -28,7 +28,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
     }
     let r = crate::exec::System;
     let state = op.dir.load()?.unwrap_or_default();
-    lifecycle::check_route(op, &state)?;
+    lifecycle::check_route(op, &state, &r)?;
     let _lock = HostBenchLock::acquire()?;
     let shell = crate::remote::SshShell::new(lifecycle::targets(op, &state));
     // Container endpoints need the iperf3 image on their node, moved offline.

@@ -1,10 +1,13 @@
-//! The host-independent half of `labctl bench`: reading iperf3's JSON, turning
-//! interleaved rounds into per-scenario figures and ratio verdicts, and writing the
-//! table, CSV, JSON run record and SVG chart.
+//! `labctl bench`: iperf3 scenarios on a lab's nodes, with the write-up's
+//! table and ratio verdicts.
 //!
-//! Nothing here runs a process or touches the network, so all of it is unit-tested
-//! on fixtures and known numbers; the runner that starts iperf3 on the nodes feeds
-//! its outputs in through [`iperf::parse`] and [`stats::Round`].
+//! Two halves. [`iperf`], [`stats`], [`output`] and [`chart`] are pure: they
+//! read iperf3's JSON, turn interleaved rounds into per-scenario figures and
+//! ratio verdicts, and write the table, CSV, JSON run record and SVG chart;
+//! nothing in them runs a process or touches the network, so all of it is
+//! unit-tested on fixtures and known numbers. [`run`] (iperf3 servers and
+//! clients on the nodes) and [`cmd`] (the command itself) run processes and
+//! feed their outputs in through [`iperf::parse`] and [`stats::Round`].
 
 pub mod chart;
 pub mod cmd;

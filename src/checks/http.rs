@@ -82,7 +82,7 @@ pub(super) struct HttpTarget {
 /// the last line before a packet leaves) and resolve node names.
 pub(super) fn http_target(
     lab: &Lab,
-    from: &crate::lab::From,
+    from: &crate::lab::CheckFrom,
     url: &str,
 ) -> Result<HttpTarget, String> {
     let refuse = |why: &str| {
@@ -93,7 +93,7 @@ pub(super) fn http_target(
     let Some(u) = Url::parse(url) else {
         return refuse("not an http(s) URL labctl understands");
     };
-    let from_host = matches!(from, crate::lab::From::Host);
+    let from_host = matches!(from, crate::lab::CheckFrom::Host);
     let host_header = match u.port {
         Some(p) => format!("{}:{p}", u.host),
         None => u.host.clone(),
@@ -213,7 +213,7 @@ pub(super) fn names_backend(body: &str, name: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn attempt(
     lab: &Lab,
-    from: &crate::lab::From,
+    from: &crate::lab::CheckFrom,
     url: &str,
     status: u16,
     body_re: Option<&Regex>,
@@ -232,7 +232,7 @@ pub(super) fn attempt(
     let mut extra = String::new();
     // One entry per request: Ok((status, body)) or Err(why no response).
     let responses: Vec<Result<(u16, String), String>> = match from {
-        crate::lab::From::Host => {
+        crate::lab::CheckFrom::Host => {
             let end = Instant::now() + budget;
             (0..requests)
                 .map(|_| {
@@ -244,7 +244,7 @@ pub(super) fn attempt(
                 })
                 .collect()
         }
-        crate::lab::From::Node(node) => {
+        crate::lab::CheckFrom::Node(node) => {
             let cmd = sh(&node_http_script(&target, requests, per_request));
             let r = match run_on(shell, node, &cmd, budget) {
                 Ok(r) => r,
@@ -410,10 +410,10 @@ pub(super) fn attempt(
     )
 }
 
-pub(super) fn from_name(from: &crate::lab::From) -> &str {
+pub(super) fn from_name(from: &crate::lab::CheckFrom) -> &str {
     match from {
-        crate::lab::From::Host => "host",
-        crate::lab::From::Node(n) => n,
+        crate::lab::CheckFrom::Host => "host",
+        crate::lab::CheckFrom::Node(n) => n,
     }
 }
 
@@ -824,7 +824,7 @@ mod tests {
         for (client, path) in variants {
             let (port, h) = serve(responses());
             let url = format!("http://127.0.0.1:{port}/a'b$(id)?q=1");
-            let target = http_target(&lab(), &From::Node("mgmt".into()), &url).unwrap();
+            let target = http_target(&lab(), &CheckFrom::Node("mgmt".into()), &url).unwrap();
             let cmd = sh(&node_http_script(&target, 3, Duration::from_secs(5)));
             let r = LocalShell {
                 path: path.clone(),

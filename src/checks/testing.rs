@@ -6,7 +6,7 @@ pub(crate) use super::engine::*;
 pub(crate) use super::http_client::*;
 pub(crate) use crate::diag::Span;
 pub(crate) use crate::lab::{Check, CheckKind, Lab};
-pub(crate) use crate::lab::{From, Sp};
+pub(crate) use crate::lab::{CheckFrom, Sp};
 pub(crate) use crate::remote::{ExecResult, NodeShell};
 pub(crate) use std::collections::VecDeque;
 pub(crate) use std::io::{Read, Write};
@@ -198,7 +198,7 @@ pub(crate) fn http_node(
     requests: u32,
 ) -> CheckKind {
     CheckKind::Http {
-        from: From::Node("mgmt".into()),
+        from: CheckFrom::Node("mgmt".into()),
         url: url.into(),
         status: 200,
         body: body.map(String::from),
@@ -213,7 +213,7 @@ pub(crate) fn http_host(
     requests: u32,
 ) -> CheckKind {
     CheckKind::Http {
-        from: From::Host,
+        from: CheckFrom::Host,
         url: url.into(),
         status: 200,
         body: body.map(String::from),

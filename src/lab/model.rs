@@ -137,9 +137,10 @@ impl Disk {
     }
 }
 
-/// Where a check runs from.
+/// Where a check runs from (named so that it does not shadow `std::convert::From`
+/// where the model is glob-imported).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum From {
+pub enum CheckFrom {
     Host,
     Node(String),
 }
@@ -162,7 +163,7 @@ pub enum CheckKind {
     /// HTTP GET; `spread` asserts `requests` requests reach every listed backend
     /// (the backend's name must appear in the body).
     Http {
-        from: From,
+        from: CheckFrom,
         url: String,
         status: u16,
         body: Option<String>,

@@ -967,7 +967,7 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
         Some(match kind_s.value.as_str() {
             "http" => {
                 let from = match o.string("from", cx) {
-                    Some(f) if f.value == "host" => Some(From::Host),
+                    Some(f) if f.value == "host" => Some(CheckFrom::Host),
                     Some(f) => {
                         if check_re(
                             &o.key_path("from"),
@@ -976,12 +976,12 @@ fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<Check> {
                             "\"host\" or a node name",
                             cx,
                         ) {
-                            Some(From::Node(f.value))
+                            Some(CheckFrom::Node(f.value))
                         } else {
                             None
                         }
                     }
-                    None => Some(From::Host),
+                    None => Some(CheckFrom::Host),
                 };
                 let url = need!(
                     o.string("url", cx),

@@ -218,9 +218,9 @@ pub fn state_kind(state: &State) -> Kind {
 
 /// Network safety before any traffic from the host toward lab addresses: the
 /// lab's subnet must be routed to the lab's own network on this host.
-pub fn check_route(op: &Opened, state: &State) -> Result<()> {
+pub fn check_route(op: &Opened, state: &State, r: &dyn Runner) -> Result<()> {
     match state_kind(state) {
-        Kind::Docker => docker::check_route(&System, op.lab()),
-        kind => crate::provider::vm::check_route(&System, kind, op.lab()),
+        Kind::Docker => docker::check_route(r, op.lab()),
+        kind => crate::provider::vm::check_route(r, kind, op.lab()),
     }
 }

@@ -29,6 +29,7 @@ pub(super) fn provision_locked(
     state: &mut State,
     nodes: Option<BTreeSet<String>>,
     roles: Option<BTreeSet<String>>,
+    r: &dyn Runner,
 ) -> Result<crate::provision::Report> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
@@ -52,7 +53,7 @@ pub(super) fn provision_locked(
         .any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE))
     {
         let dir = crate::repo::default_dir(&op.dir);
-        let info = crate::repo::build(lab, &op.loaded.roles, &dir, &System)?;
+        let info = crate::repo::build(lab, &op.loaded.roles, &dir, r)?;
         eprintln!(
             "repo: {} packages signed with key {}",
             info.packages, info.key_fingerprint
@@ -76,7 +77,7 @@ pub(super) fn provision_locked(
             )
         })?;
         opts.base_image_tar = Some(crate::image::ensure_base_image_tar(
-            &System,
+            r,
             &node_image,
             &op.dir.root.join("images"),
         )?);
@@ -133,6 +134,7 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
         &mut state,
         (!nodes.is_empty()).then(|| nodes.into_iter().collect()),
         (!roles.is_empty()).then(|| roles.into_iter().collect()),
+        runner().as_ref(),
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());

@@ -229,7 +229,7 @@ fn boot_and_provision(
     state.phase = Phase::Up;
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
-    provision_after_up(op, o, state)
+    provision_after_up(op, o, state, r)
 }
 
 /// What the state file says about the lab before anything is created for it.
@@ -252,13 +252,18 @@ fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
         .collect();
 }
 
-fn provision_after_up(op: &Opened, o: &UpOptions, state: &mut State) -> Result<Exit> {
+fn provision_after_up(
+    op: &Opened,
+    o: &UpOptions,
+    state: &mut State,
+    r: &dyn Runner,
+) -> Result<Exit> {
     if !o.provision {
         return Ok(Exit::Ok);
     }
     crate::interrupt::set_phase("provisioning");
     crate::interrupt::check()?;
-    let report = provision_locked(op, state, None, None)?;
+    let report = provision_locked(op, state, None, None, r)?;
     crate::interrupt::check()?;
     if report.ok() {
         Ok(Exit::Ok)
