@@ -94,72 +94,23 @@ pub(super) fn teardown(
             }
         }
     }
-    let kind = state_kind(state);
-    if kind != Kind::Docker {
-        if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
-            // Vagrant first (it also removes the network and disks it made);
-            // whatever it lost track of is swept by name below.
-            if vagrant::destroy(r, &dir.root).is_ok_and(|o| o.success()) {
-                removed.push("machines (vagrant destroy)".to_string());
-            }
-        }
-        removed.extend(crate::provider::vm::sweep(r, kind, lab)?);
-    } else if dir.root.join("Vagrantfile").exists() && dir.root.join(".vagrant").exists() {
-        // Vagrant first, so its own bookkeeping is cleared; failures are covered
-        // by the label sweep below.
-        let machines = docker::lab_containers(r, &lab.name.value)
-            .map(|c| c.len())
-            .unwrap_or(0);
-        let _ = vagrant::destroy(r, &dir.root);
-        let left = docker::lab_containers(r, &lab.name.value)
-            .map(|c| c.len())
-            .unwrap_or(0);
-        if machines > left {
-            removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
-        }
-    }
-    // A lab whose state file was lost (`down --force`) is swept by label on
-    // each provider that answers here; one that does not answer (no engine,
-    // no libvirtd) cannot hold the lab's machines and is skipped, said so.
+    let p = provider::of(state_kind(state));
+    removed.extend(p.destroy(r, lab, &dir.root));
+    // A lab whose state file was lost (`down --force`) is swept on each
+    // provider that answers here (by label on docker, by machine name on the
+    // VM providers); one that does not answer (no engine, no libvirtd) cannot
+    // hold the lab's machines and is skipped, said so.
     let unknown = state.provider.is_none();
-    let answers = |k: Kind| !unknown || provider_answers(r, k);
-    if kind == Kind::Docker && answers(Kind::Docker) {
-        // A `docker run` that Vagrant had sent when it was stopped still
-        // completes in the daemon: after an interruption or killed children,
-        // watch a few seconds for late containers and sweep them too (a late
-        // container can also hold the network, failing the first sweep).
-        let stopped_children = crate::interrupt::interrupted()
-            || removed.iter().any(|x| x.starts_with("process group"));
-        let first = docker::remove_all(r, &lab.name.value, &lab.network_name());
-        match first {
-            Ok(v) => removed.extend(v),
-            Err(e) if !stopped_children => return Err(e),
-            Err(_) => {}
-        }
-        if stopped_children {
-            let end = Instant::now() + Duration::from_secs(4);
-            let mut last = Ok(());
-            while Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(500));
-                let late = !docker::lab_containers(r, &lab.name.value)?.is_empty();
-                if late || docker::network_exists(r, &lab.network_name()) {
-                    match docker::remove_all(r, &lab.name.value, &lab.network_name()) {
-                        Ok(v) => {
-                            removed.extend(v);
-                            last = Ok(());
-                        }
-                        Err(e) => last = Err(e),
-                    }
-                }
-            }
-            last?;
-        }
+    let stopped_children =
+        crate::interrupt::interrupted() || removed.iter().any(|x| x.starts_with("process group"));
+    if !unknown || provider::answers(p, r) {
+        removed.extend(p.sweep(r, lab, stopped_children)?);
     }
-    // ... and on the VM providers this host has, by machine name.
     if unknown {
         for vm in [Kind::Virtualbox, Kind::Libvirt] {
-            if answers(vm) {
-                removed.extend(crate::provider::vm::sweep(r, vm, lab)?);
+            let p = provider::of(vm);
+            if provider::answers(p, r) {
+                removed.extend(p.sweep(r, lab, stopped_children)?);
             }
         }
     }
@@ -235,22 +186,4 @@ pub(super) fn teardown(
     }
     *state = State::default();
     Ok(removed)
-}
-
-/// Does provider `k` answer on this host? Asked only when no state says which
-/// provider a lab used (`down --force`): a provider that is not installed or
-/// whose daemon is not running cannot hold the lab's machines.
-fn provider_answers(r: &dyn Runner, k: Kind) -> bool {
-    let cmd = match k {
-        Kind::Docker => Cmd::new("docker").args(["info", "--format", "{{.ID}}"]),
-        Kind::Libvirt => {
-            Cmd::new("virsh").args(["-c", crate::provider::vm::LIBVIRT_URI, "version"])
-        }
-        Kind::Virtualbox => Cmd::new("VBoxManage").arg("--version"),
-    };
-    let ok = r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success());
-    if !ok {
-        eprintln!("down: {k} does not answer on this host; not swept");
-    }
-    ok
 }

@@ -8,7 +8,7 @@
 //! before it is created, so `down` can remove everything even after a crash.
 
 use crate::error::{Error, Exit, Result};
-use crate::exec::{Cmd, Runner, System};
+use crate::exec::{Runner, System};
 use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::provider::{self, docker, vagrant, Choice, Kind};
@@ -219,8 +219,5 @@ pub fn state_kind(state: &State) -> Kind {
 /// Network safety before any traffic from the host toward lab addresses: the
 /// lab's subnet must be routed to the lab's own network on this host.
 pub fn check_route(op: &Opened, state: &State, r: &dyn Runner) -> Result<()> {
-    match state_kind(state) {
-        Kind::Docker => docker::check_route(r, op.lab()),
-        kind => crate::provider::vm::check_route(r, kind, op.lab()),
-    }
+    provider::of(state_kind(state)).check_route(r, op.lab())
 }

@@ -14,25 +14,7 @@ pub struct NodeStatus {
 pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     let lab = op.lab();
     let state = op.dir.load()?.unwrap_or_default();
-    let mut states: BTreeMap<String, String> = BTreeMap::new();
-    if state_kind(&state) == Kind::Docker {
-        // docker ps is one fast call; `vagrant status` takes seconds.
-        let out = r.run(&Cmd::new("docker").args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label={}={}", docker::LABEL_LAB, lab.name.value),
-            "--format",
-            "{{.Label \"labctl.node\"}} {{.State}}",
-        ]))?;
-        for l in out.stdout.lines() {
-            if let Some((n, s)) = l.split_once(' ') {
-                states.insert(n.to_string(), s.to_string());
-            }
-        }
-    } else if op.dir.root.join(".vagrant").exists() {
-        states.extend(vagrant::status(r, &op.dir.root)?);
-    }
+    let states = provider::of(state_kind(&state)).states(r, lab, &op.dir.root)?;
     Ok(lab
         .nodes
         .iter()

@@ -87,6 +87,8 @@ fn record_children(dir: &StateDir) {
     })));
 }
 
+/// Under the lab lock: ask the provider to check the host and make what the
+/// lab needs, record it, create it, then boot and provision.
 fn up_locked(
     op: &Opened,
     o: &UpOptions,
@@ -96,98 +98,17 @@ fn up_locked(
 ) -> Result<Exit> {
     let lab = op.lab();
     let dir = &op.dir;
-    let roles = &op.loaded.roles;
-
-    if kind != Kind::Docker {
-        return up_vm(op, o, kind, r, state);
-    }
-    // The node image first: nothing is created for the lab until it exists.
-    crate::interrupt::set_phase("node image");
-    let spec = crate::image::Spec {
-        release: "bookworm".into(),
-        mirror: None,
-        packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
-    };
-    let image = crate::image::ensure(&spec, r, o.rebuild_image)?;
-
-    let network = lab.network_name();
-    let have_network = docker::network_exists(r, &network);
-    if !have_network {
-        docker::check_overlap(r, lab)?;
+    let p = provider::of(kind);
+    let pre = p.preflight(r, &op.loaded, state, o.rebuild_image)?;
+    if pre.fresh {
         check_host_ports(lab)?;
     }
-    record_lab(state, lab, kind, Some(image.clone()));
-    // Disks are recorded before anything is attached.
-    for n in &lab.nodes {
-        for d in &n.disks {
-            let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
-            let file = std::path::absolute(&file)
-                .unwrap_or(file)
-                .display()
-                .to_string();
-            if !state.disks.iter().any(|x| x.file == file) {
-                state.disks.push(LoopDisk {
-                    node: n.name.clone(),
-                    disk: d.name.clone(),
-                    file,
-                    size_bytes: d.size_bytes,
-                    device: None,
-                });
-            }
-        }
-    }
+    record_lab(state, lab, kind, pre.image.clone());
+    p.record(lab, dir, state);
     dir.save(state)?;
     record_children(dir);
-    crate::interrupt::set_phase("network and disks");
-    crate::interrupt::check()?;
-    if !have_network {
-        docker::create_network(r, lab)?;
-    }
-    let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for i in 0..state.disks.len() {
-        let d = state.disks[i].clone();
-        crate::disks::create_file(&d)?;
-        let dev = crate::disks::attach(r, &d)?;
-        state.disks[i].device = Some(dev.clone());
-        dir.save(state)?;
-        let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
-        devices
-            .entry(d.node.clone())
-            .or_default()
-            .push((dev, crate::disks::guest_device(idx)));
-    }
-
-    let existing: BTreeMap<String, u16> = state
-        .nodes
-        .iter()
-        .map(|(k, v)| (k.clone(), v.ssh_port))
-        .filter(|(_, p)| *p != 0)
-        .collect();
-    let ssh_ports = docker::pick_ssh_ports(lab, &existing, &docker::vagrant_unavailable_ports(r));
-    let runtime = docker::runtime(lab, &image, &devices, &ssh_ports);
+    let runtime = p.create(r, lab, dir, state, &pre)?;
     boot_and_provision(op, o, kind, r, state, &runtime)
-}
-
-/// VirtualBox and libvirt: Vagrant makes the network and the disks from the
-/// Vagrantfile and boots the lab's box; labctl records, checks and provisions
-/// as for docker.
-fn up_vm(
-    op: &Opened,
-    o: &UpOptions,
-    kind: Kind,
-    r: &dyn Runner,
-    state: &mut State,
-) -> Result<Exit> {
-    let lab = op.lab();
-    let dir = &op.dir;
-    if state.phase == Phase::New {
-        crate::provider::vm::check_overlap(r, lab)?;
-        check_host_ports(lab)?;
-    }
-    record_lab(state, lab, kind, None);
-    dir.save(state)?;
-    record_children(dir);
-    boot_and_provision(op, o, kind, r, state, &crate::provider::vm::runtime(kind))
 }
 
 /// Every provider's last steps: write the Vagrantfile and the runtime file,

@@ -6,8 +6,105 @@ pub mod docker;
 pub mod vagrant;
 pub mod vm;
 
+use crate::error::Result;
 use crate::exec::{which, Cmd, Runner};
+use crate::lab::Lab;
+use crate::load::Loaded;
+use crate::state::runtime::Runtime;
 pub use crate::state::Kind;
+use crate::state::{State, StateDir};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a provider answers for itself; the lifecycle asks, in this order, on
+/// `up`: [`preflight`](Provider::preflight), [`record`](Provider::record)
+/// (the state is saved after it), [`create`](Provider::create); on `status`:
+/// [`states`](Provider::states); before traffic: [`check_route`](Provider::check_route);
+/// on `down`: [`destroy`](Provider::destroy), [`sweep`](Provider::sweep).
+/// [`of`] gives the provider of a [`Kind`].
+pub trait Provider: Sync {
+    fn kind(&self) -> Kind;
+
+    /// Before anything is recorded for the lab: make what it needs that is
+    /// not the lab's own (the docker node image) and refuse a lab that
+    /// cannot go here (a subnet another network has). Nothing of the lab is
+    /// created yet.
+    fn preflight(
+        &self,
+        r: &dyn Runner,
+        loaded: &Loaded,
+        state: &State,
+        rebuild_image: bool,
+    ) -> Result<Preflight>;
+
+    /// Record in `state` what [`create`](Provider::create) will make
+    /// (record-before-create: the caller saves the state next).
+    fn record(&self, _lab: &Lab, _dir: &StateDir, _state: &mut State) {}
+
+    /// Create the lab's own resources (network, disks) and return the runtime
+    /// file the Vagrantfile reads. Saves the state as each resource is made.
+    fn create(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        state: &mut State,
+        pre: &Preflight,
+    ) -> Result<Runtime>;
+
+    /// The state of each machine the provider knows, by node name.
+    fn states(&self, r: &dyn Runner, lab: &Lab, dir: &Path) -> Result<BTreeMap<String, String>>;
+
+    /// Network safety: the lab's subnet is routed to the lab's own network
+    /// on this host, before any traffic is sent toward it.
+    fn check_route(&self, r: &dyn Runner, lab: &Lab) -> Result<()>;
+
+    /// A command that succeeds when the provider works on this host.
+    fn probe(&self) -> Cmd;
+
+    /// `vagrant destroy` in the state dir `dir`, when Vagrant made machines
+    /// there; what was removed.
+    fn destroy(&self, r: &dyn Runner, lab: &Lab, dir: &Path) -> Vec<String>;
+
+    /// Remove whatever of the lab the provider still holds, by label or by
+    /// name, whatever Vagrant's bookkeeping says. `stopped_children`: labctl's
+    /// own tools were just stopped, and late resources may still appear.
+    fn sweep(&self, r: &dyn Runner, lab: &Lab, stopped_children: bool) -> Result<Vec<String>>;
+}
+
+/// What [`Provider::preflight`] found, for [`Provider::create`].
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// The node image the machines boot (docker); `None` where a box is used.
+    pub image: Option<String>,
+    /// Nothing of the lab exists yet: the caller checks the host's ports too.
+    pub fresh: bool,
+}
+
+static DOCKER: docker::Docker = docker::Docker;
+static VIRTUALBOX: vm::Vm = vm::Vm(Kind::Virtualbox);
+static LIBVIRT: vm::Vm = vm::Vm(Kind::Libvirt);
+
+/// The provider of a kind.
+pub fn of(kind: Kind) -> &'static dyn Provider {
+    match kind {
+        Kind::Docker => &DOCKER,
+        Kind::Virtualbox => &VIRTUALBOX,
+        Kind::Libvirt => &LIBVIRT,
+    }
+}
+
+/// Does the provider answer on this host? Asked only when no state says which
+/// provider a lab used (`down --force`): a provider that is not installed or
+/// whose daemon is not running cannot hold the lab's machines.
+pub fn answers(p: &dyn Provider, r: &dyn Runner) -> bool {
+    let cmd = p.probe();
+    let ok = r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success());
+    if !ok {
+        eprintln!("down: {} does not answer on this host; not swept", p.kind());
+    }
+    ok
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Choice {
@@ -117,7 +214,7 @@ pub struct RouteToLab {
     pub text: String,
 }
 
-pub fn route_to_lab(runner: &dyn Runner, lab: &crate::lab::Lab) -> crate::Result<RouteToLab> {
+pub fn route_to_lab(runner: &dyn Runner, lab: &Lab) -> Result<RouteToLab> {
     let probe = lab
         .nodes
         .first()

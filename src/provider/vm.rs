@@ -6,12 +6,87 @@
 //! provider from the Vagrantfile, and the sweep that `down` runs after
 //! `vagrant destroy` so that a VM Vagrant lost track of is not left running.
 
+use super::{Preflight, Provider};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::Lab;
+use crate::load::Loaded;
 use crate::provider::Kind;
 use crate::state::runtime::Runtime;
+use crate::state::{Phase, State, StateDir};
 use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A VM provider: Vagrant makes the network and the disks from the
+/// Vagrantfile and boots the lab's box; labctl records, checks and provisions
+/// as for docker, and sweeps by machine name on `down`.
+pub struct Vm(pub Kind);
+
+impl Provider for Vm {
+    fn kind(&self) -> Kind {
+        self.0
+    }
+
+    fn preflight(
+        &self,
+        r: &dyn Runner,
+        loaded: &Loaded,
+        state: &State,
+        _rebuild_image: bool,
+    ) -> Result<Preflight> {
+        let fresh = state.phase == Phase::New;
+        if fresh {
+            check_overlap(r, &loaded.lab)?;
+        }
+        Ok(Preflight { image: None, fresh })
+    }
+
+    fn create(
+        &self,
+        _r: &dyn Runner,
+        _lab: &Lab,
+        _dir: &StateDir,
+        _state: &mut State,
+        _pre: &Preflight,
+    ) -> Result<Runtime> {
+        Ok(runtime(self.0))
+    }
+
+    fn states(&self, r: &dyn Runner, _lab: &Lab, dir: &Path) -> Result<BTreeMap<String, String>> {
+        if !dir.join(".vagrant").exists() {
+            return Ok(BTreeMap::new());
+        }
+        Ok(super::vagrant::status(r, dir)?.into_iter().collect())
+    }
+
+    fn check_route(&self, r: &dyn Runner, lab: &Lab) -> Result<()> {
+        check_route(r, self.0, lab)
+    }
+
+    fn probe(&self) -> Cmd {
+        match self.0 {
+            Kind::Libvirt => Cmd::new("virsh").args(["-c", LIBVIRT_URI, "version"]),
+            _ => Cmd::new("VBoxManage").arg("--version"),
+        }
+    }
+
+    fn destroy(&self, r: &dyn Runner, _lab: &Lab, dir: &Path) -> Vec<String> {
+        // Vagrant first (it also removes the network and disks it made);
+        // whatever it lost track of is swept by name afterwards.
+        if dir.join("Vagrantfile").exists()
+            && dir.join(".vagrant").exists()
+            && super::vagrant::destroy(r, dir).is_ok_and(|o| o.success())
+        {
+            return vec!["machines (vagrant destroy)".to_string()];
+        }
+        vec![]
+    }
+
+    fn sweep(&self, r: &dyn Runner, lab: &Lab, _stopped_children: bool) -> Result<Vec<String>> {
+        sweep(r, self.0, lab)
+    }
+}
 
 /// libvirt's system connection: vagrant-libvirt's default, and where its
 /// networks live.

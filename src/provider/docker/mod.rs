@@ -2,14 +2,195 @@
 //! labctl, labelled with the lab), the capabilities this host can grant to nodes
 //! that run Docker themselves, the runtime file, and cleanup by label.
 
+use super::{Preflight, Provider};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::Lab;
+use crate::load::Loaded;
 use crate::state::runtime::{Runtime, RuntimeNode};
+use crate::state::Kind;
+use crate::state::{LoopDisk, State, StateDir};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 pub const LABEL_LAB: &str = "labctl.lab";
+
+/// The docker provider: a node image labctl builds, a Docker network and
+/// loop-device disks labctl creates and owns, containers found by label.
+pub struct Docker;
+
+impl Provider for Docker {
+    fn kind(&self) -> Kind {
+        Kind::Docker
+    }
+
+    fn preflight(
+        &self,
+        r: &dyn Runner,
+        loaded: &Loaded,
+        _state: &State,
+        rebuild_image: bool,
+    ) -> Result<Preflight> {
+        let lab = &loaded.lab;
+        let roles = &loaded.roles;
+        // The node image first: nothing is created for the lab until it exists.
+        crate::interrupt::set_phase("node image");
+        let spec = crate::image::Spec {
+            release: "bookworm".into(),
+            mirror: None,
+            packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+        };
+        let image = crate::image::ensure(&spec, r, rebuild_image)?;
+        let have_network = network_exists(r, &lab.network_name());
+        if !have_network {
+            check_overlap(r, lab)?;
+        }
+        Ok(Preflight {
+            image: Some(image),
+            fresh: !have_network,
+        })
+    }
+
+    fn record(&self, lab: &Lab, dir: &StateDir, state: &mut State) {
+        // Disks are recorded before anything is attached.
+        for n in &lab.nodes {
+            for d in &n.disks {
+                let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
+                let file = std::path::absolute(&file)
+                    .unwrap_or(file)
+                    .display()
+                    .to_string();
+                if !state.disks.iter().any(|x| x.file == file) {
+                    state.disks.push(LoopDisk {
+                        node: n.name.clone(),
+                        disk: d.name.clone(),
+                        file,
+                        size_bytes: d.size_bytes,
+                        device: None,
+                    });
+                }
+            }
+        }
+    }
+
+    fn create(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        state: &mut State,
+        pre: &Preflight,
+    ) -> Result<Runtime> {
+        crate::interrupt::set_phase("network and disks");
+        crate::interrupt::check()?;
+        if pre.fresh {
+            create_network(r, lab)?;
+        }
+        let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for i in 0..state.disks.len() {
+            let d = state.disks[i].clone();
+            crate::disks::create_file(&d)?;
+            let dev = crate::disks::attach(r, &d)?;
+            state.disks[i].device = Some(dev.clone());
+            dir.save(state)?;
+            let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
+            devices
+                .entry(d.node.clone())
+                .or_default()
+                .push((dev, crate::disks::guest_device(idx)));
+        }
+        let existing: BTreeMap<String, u16> = state
+            .nodes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.ssh_port))
+            .filter(|(_, p)| *p != 0)
+            .collect();
+        let ssh_ports = pick_ssh_ports(lab, &existing, &vagrant_unavailable_ports(r));
+        let image = pre.image.clone().unwrap_or_default();
+        Ok(runtime(lab, &image, &devices, &ssh_ports))
+    }
+
+    fn states(&self, r: &dyn Runner, lab: &Lab, _dir: &Path) -> Result<BTreeMap<String, String>> {
+        // docker ps is one fast call; `vagrant status` takes seconds.
+        let out = r.run(&Cmd::new("docker").args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={}={}", LABEL_LAB, lab.name.value),
+            "--format",
+            "{{.Label \"labctl.node\"}} {{.State}}",
+        ]))?;
+        let mut states = BTreeMap::new();
+        for l in out.stdout.lines() {
+            if let Some((n, s)) = l.split_once(' ') {
+                states.insert(n.to_string(), s.to_string());
+            }
+        }
+        Ok(states)
+    }
+
+    fn check_route(&self, r: &dyn Runner, lab: &Lab) -> Result<()> {
+        check_route(r, lab)
+    }
+
+    fn probe(&self) -> Cmd {
+        Cmd::new("docker").args(["info", "--format", "{{.ID}}"])
+    }
+
+    fn destroy(&self, r: &dyn Runner, lab: &Lab, dir: &Path) -> Vec<String> {
+        if !(dir.join("Vagrantfile").exists() && dir.join(".vagrant").exists()) {
+            return vec![];
+        }
+        // Vagrant first, so its own bookkeeping is cleared; failures are covered
+        // by the label sweep afterwards.
+        let machines = lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        let _ = super::vagrant::destroy(r, dir);
+        let left = lab_containers(r, &lab.name.value)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        if machines > left {
+            vec![format!("{} machine(s) (vagrant destroy)", machines - left)]
+        } else {
+            vec![]
+        }
+    }
+
+    fn sweep(&self, r: &dyn Runner, lab: &Lab, stopped_children: bool) -> Result<Vec<String>> {
+        // A `docker run` that Vagrant had sent when it was stopped still
+        // completes in the daemon: after an interruption or killed children,
+        // watch a few seconds for late containers and sweep them too (a late
+        // container can also hold the network, failing the first sweep).
+        let mut removed = Vec::new();
+        match remove_all(r, &lab.name.value, &lab.network_name()) {
+            Ok(v) => removed.extend(v),
+            Err(e) if !stopped_children => return Err(e),
+            Err(_) => {}
+        }
+        if stopped_children {
+            let end = Instant::now() + Duration::from_secs(4);
+            let mut last = Ok(());
+            while Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(500));
+                let late = !lab_containers(r, &lab.name.value)?.is_empty();
+                if late || network_exists(r, &lab.network_name()) {
+                    match remove_all(r, &lab.name.value, &lab.network_name()) {
+                        Ok(v) => {
+                            removed.extend(v);
+                            last = Ok(());
+                        }
+                        Err(e) => last = Err(e),
+                    }
+                }
+            }
+            last?;
+        }
+        Ok(removed)
+    }
+}
 
 /// Linux capability names by number (capability(7)), for `--cap-drop`.
 const CAP_NAMES: &[&str] = &[
