@@ -377,13 +377,17 @@ pub fn run(cli: Cli) -> Result<Exit> {
         } if output.is_some() || import.is_some() => {
             let r = crate::exec::System;
             crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
-            let spec = crate::image::Spec {
+            let spec = crate::provider::docker::image::Spec {
                 release,
                 mirror,
                 packages,
             };
-            let b =
-                crate::image::build_rootfs_tar(&spec, output.as_deref(), import.as_deref(), &r)?;
+            let b = crate::provider::docker::image::build_rootfs_tar(
+                &spec,
+                output.as_deref(),
+                import.as_deref(),
+                &r,
+            )?;
             if let (Some(o), Some(n)) = (&b.output, b.bytes) {
                 println!("{} ({} MiB)", o.display(), n >> 20);
             }
@@ -435,12 +439,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 return Err(Error::usage("--packages builds a root file system of your own: add --output FILE or --import NAME"));
             }
             let roles = crate::roles::RoleSet::load(None)?;
-            let spec = crate::image::Spec {
+            let spec = crate::provider::docker::image::Spec {
                 release,
                 mirror,
                 packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
             };
-            let tag = crate::image::ensure(&spec, &r, rebuild)?;
+            let tag = crate::provider::docker::image::ensure(&spec, &r, rebuild)?;
             println!("{tag}");
             Ok(Exit::Ok)
         }

@@ -65,7 +65,11 @@ pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
     }
     let script = "set -e; f=/usr/bin/iperf3; libs=$(ldd $f | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); \
                   tar --no-recursion -chf - $f $libs /etc/passwd /etc/group /tmp 2>/dev/null";
-    let tar = crate::image::export_from_node_image(node_image, script, "collect iperf3")?;
+    let tar = crate::provider::docker::image::export_from_node_image(
+        node_image,
+        script,
+        "collect iperf3",
+    )?;
     r.run(
         &Cmd::new("docker")
             .args([

@@ -132,7 +132,7 @@ pub(super) fn teardown(
             continue;
         }
         if own_disk(file) {
-            removed.extend(crate::disks::remove(r, d));
+            removed.extend(crate::provider::docker::disks::remove(r, d));
         } else {
             eprintln!(
                 "warning: state file lists disk {} outside {}; left alone",
@@ -148,7 +148,7 @@ pub(super) fn teardown(
             for e in rd.filter_map(|e| e.ok()) {
                 let f = e.path();
                 if f.extension().is_some_and(|x| x == "img") && own_disk(&f) {
-                    removed.extend(crate::disks::remove(
+                    removed.extend(crate::provider::docker::disks::remove(
                         r,
                         &LoopDisk {
                             file: f.display().to_string(),

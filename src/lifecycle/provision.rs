@@ -76,7 +76,7 @@ pub(super) fn provision_locked(
                 Some(format!("bring the lab up with --provider docker: `labctl down {0}` then `labctl up {0} --provider docker`", lab.name.value)),
             )
         })?;
-        opts.base_image_tar = Some(crate::image::ensure_base_image_tar(
+        opts.base_image_tar = Some(crate::provider::docker::image::ensure_base_image_tar(
             r,
             &node_image,
             &op.dir.root.join("images"),

@@ -15,6 +15,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+pub mod disks;
+pub mod image;
+mod ports;
+
+pub use ports::{pick_ssh_ports, release_leases, vagrant_lease_dir, vagrant_unavailable_ports};
+
 pub const LABEL_LAB: &str = "labctl.lab";
 
 /// The docker provider: a node image labctl builds, a Docker network and
@@ -37,12 +43,12 @@ impl Provider for Docker {
         let roles = &loaded.roles;
         // The node image first: nothing is created for the lab until it exists.
         crate::interrupt::set_phase("node image");
-        let spec = crate::image::Spec {
+        let spec = crate::provider::docker::image::Spec {
             release: "bookworm".into(),
             mirror: None,
             packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
         };
-        let image = crate::image::ensure(&spec, r, rebuild_image)?;
+        let image = crate::provider::docker::image::ensure(&spec, r, rebuild_image)?;
         let have_network = network_exists(r, &lab.network_name());
         if !have_network {
             check_overlap(r, lab)?;
@@ -91,15 +97,15 @@ impl Provider for Docker {
         let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for i in 0..state.disks.len() {
             let d = state.disks[i].clone();
-            crate::disks::create_file(&d)?;
-            let dev = crate::disks::attach(r, &d)?;
+            disks::create_file(&d)?;
+            let dev = disks::attach(r, &d)?;
             state.disks[i].device = Some(dev.clone());
             dir.save(state)?;
             let idx = devices.get(&d.node).map(|v| v.len()).unwrap_or(0);
             devices
                 .entry(d.node.clone())
                 .or_default()
-                .push((dev, crate::disks::guest_device(idx)));
+                .push((dev, disks::guest_device(idx)));
         }
         let existing: BTreeMap<String, u16> = state
             .nodes
@@ -549,147 +555,9 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
     Ok(removed)
 }
 
-/// Host ports for the nodes' SSH forwards, chosen by labctl: Vagrant's own
-/// auto-correction races when several machines start in parallel (two nodes
-/// were seen picking the same port). A node keeps the port it already has.
-/// `unavailable` are ports Vagrant would refuse although nothing listens on
-/// them ([`vagrant_unavailable_ports`]).
-pub fn pick_ssh_ports(
-    lab: &Lab,
-    existing: &BTreeMap<String, u16>,
-    unavailable: &std::collections::BTreeSet<u16>,
-) -> BTreeMap<String, u16> {
-    let mut out = BTreeMap::new();
-    let mut taken: Vec<u16> = existing.values().copied().collect();
-    let mut next = 2200u16;
-    for n in &lab.nodes {
-        if let Some(p) = existing.get(&n.name) {
-            out.insert(n.name.clone(), *p);
-            continue;
-        }
-        while next < 2999
-            && (taken.contains(&next)
-                || unavailable.contains(&next)
-                || std::net::TcpListener::bind(("127.0.0.1", next)).is_err())
-        {
-            next += 1;
-        }
-        out.insert(n.name.clone(), next);
-        taken.push(next);
-        next += 1;
-    }
-    out
-}
-
-/// Ports Vagrant's docker provider refuses to forward although nothing may
-/// listen on them: those bound by any container, running or stopped (it reads
-/// every container's port bindings), and those with a fresh lease in
-/// Vagrant's global `data/fp-leases` (a lease lives 60 s and is left behind
-/// when a `vagrant up` is killed, so the next lab on that port would fail).
-pub fn vagrant_unavailable_ports(runner: &dyn Runner) -> std::collections::BTreeSet<u16> {
-    let mut ports = std::collections::BTreeSet::new();
-    let ids = runner
-        .output(&Cmd::new("docker").args(["ps", "-aq"]))
-        .map(|o| o.stdout)
-        .unwrap_or_default();
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    if !ids.is_empty() {
-        let out = runner
-            .output(
-                &Cmd::new("docker")
-                    .args(["inspect", "--format", "{{json .HostConfig.PortBindings}}"])
-                    .args(ids.iter().copied()),
-            )
-            .map(|o| o.stdout)
-            .unwrap_or_default();
-        ports.extend(parse_port_bindings(&out));
-    }
-    if let Some(dir) = vagrant_lease_dir() {
-        ports.extend(fresh_leases(&dir, std::time::SystemTime::now()));
-    }
-    ports
-}
-
-/// Host ports in `docker inspect --format '{{json .HostConfig.PortBindings}}'` lines.
-fn parse_port_bindings(text: &str) -> Vec<u16> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .flat_map(|v| {
-            v.as_object()
-                .map(|m| m.values().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .flat_map(|b| b.as_array().cloned().unwrap_or_default())
-        .filter_map(|h| h["HostPort"].as_str()?.parse().ok())
-        .collect()
-}
-
-/// Vagrant's port leases: `$VAGRANT_HOME/data/fp-leases` (default ~/.vagrant.d).
-pub fn vagrant_lease_dir() -> Option<std::path::PathBuf> {
-    let home = match std::env::var_os("VAGRANT_HOME") {
-        Some(h) => std::path::PathBuf::from(h),
-        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".vagrant.d"),
-    };
-    Some(home.join("data").join("fp-leases"))
-}
-
-/// Ports with a lease younger than Vagrant's 60 s; files are named `PORT` or
-/// `1_2_3_4_PORT` (the host IP with dots as underscores).
-fn fresh_leases(dir: &std::path::Path, now: std::time::SystemTime) -> Vec<u16> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    rd.filter_map(|e| e.ok())
-        .filter(|e| {
-            e.metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_none_or(|age| age.as_secs() < 60)
-        })
-        .filter_map(|e| e.file_name().to_str()?.rsplit('_').next()?.parse().ok())
-        .collect()
-}
-
-/// Remove Vagrant's leases on `ports` (for 127.0.0.1): called by `down` after
-/// it ended the lab's own `vagrant` processes, which can no longer release them.
-pub fn release_leases(ports: &[u16]) -> Vec<String> {
-    let Some(dir) = vagrant_lease_dir() else {
-        return vec![];
-    };
-    ports
-        .iter()
-        .filter_map(|p| {
-            let f = dir.join(format!("127_0_0_1_{p}"));
-            std::fs::remove_file(&f)
-                .ok()
-                .map(|_| format!("Vagrant port lease {p}"))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_bindings_of_stopped_and_running_containers() {
-        let text = "{\"22/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"2201\"}]}\nnull\n{}\n{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"8080\"}],\"443/tcp\":null}\n";
-        assert_eq!(parse_port_bindings(text), vec![2201, 8080]);
-    }
-
-    #[test]
-    fn fresh_leases_count_and_stale_ones_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("127_0_0_1_2201"), "1\n").unwrap();
-        std::fs::write(dir.path().join("2300"), "1\n").unwrap();
-        let now = std::time::SystemTime::now();
-        let mut fresh = fresh_leases(dir.path(), now);
-        fresh.sort();
-        assert_eq!(fresh, vec![2201, 2300]);
-        let later = now + std::time::Duration::from_secs(61);
-        assert!(fresh_leases(dir.path(), later).is_empty());
-    }
 
     #[test]
     fn detects_missing_sys_resource() {

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use std::io::BufRead;
 use std::path::PathBuf;
 
-pub const BUILD_SCRIPT: &str = include_str!("../image/build-rootfs.sh");
-pub const INIT_SCRIPT: &str = include_str!("../image/init.sh");
+pub const BUILD_SCRIPT: &str = include_str!("../../../image/build-rootfs.sh");
+pub const INIT_SCRIPT: &str = include_str!("../../../image/init.sh");
 /// Prints the small nginx + haproxy root file system for containers in nodes.
-pub const BASE_ROOTFS_SCRIPT: &str = include_str!("../image/base-rootfs.sh");
+pub const BASE_ROOTFS_SCRIPT: &str = include_str!("../../../image/base-rootfs.sh");
 pub const REPO: &str = "labctl-node";
 
 #[derive(Debug, Clone)]
