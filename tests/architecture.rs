@@ -112,7 +112,7 @@ fn crate_edges(code: &str) -> BTreeSet<String> {
             let mut item_start = true;
             let mut word = String::new();
             for c in group.chars() {
-                if !(c.is_alphanumeric() || c == '_') && !word.is_empty() {
+                if !(c.is_alphanumeric() || c == '_' || word.is_empty()) {
                     out.insert(std::mem::take(&mut word));
                 }
                 match c {
@@ -123,11 +123,8 @@ fn crate_edges(code: &str) -> BTreeSet<String> {
                     '}' if depth == 0 => break,
                     '}' => depth -= 1,
                     ',' if depth == 0 => item_start = true,
-                    c if c.is_alphanumeric() || c == '_' => {
-                        if item_start {
-                            word.push(c);
-                        }
-                    }
+                    c if (c.is_alphanumeric() || c == '_') && item_start => word.push(c),
+                    c if c.is_alphanumeric() || c == '_' => {}
                     c if !c.is_whitespace() => item_start = false,
                     _ => {}
                 }
