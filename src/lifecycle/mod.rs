@@ -34,15 +34,31 @@ pub use provision::provision;
 pub use status::{node_status, status, NodeStatus};
 pub use up::{up, up_with};
 
-/// Options shared by commands that open a lab.
-#[derive(Debug, Clone, Default)]
+/// Which lab, and which copy of it: the arguments every command that opens a
+/// lab takes (flattened into the command line by `cli`).
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct LabArgs {
+    /// Lab name (see `labctl list`) or path to a lab file
     pub lab: String,
-    /// Run a second copy under another name.
+    /// Run a second copy of the lab under this name
+    #[arg(long)]
     pub name: Option<String>,
-    /// ... on another subnet (host numbers kept).
+    /// Put the copy on this subnet (same prefix length; host numbers are kept)
+    #[arg(long)]
     pub subnet: Option<ipnet::Ipv4Net>,
+    /// State dir (default: .labctl/NAME beside the lab file, or in the current dir for shipped labs)
+    #[arg(long)]
     pub state_dir: Option<PathBuf>,
+}
+
+impl LabArgs {
+    /// The shipped lab or lab file `lab` itself: no copy, the default state dir.
+    pub fn named(lab: impl Into<String>) -> LabArgs {
+        LabArgs {
+            lab: lab.into(),
+            ..Default::default()
+        }
+    }
 }
 
 /// A lab opened for a lifecycle command: model, roles, state dir.
@@ -135,6 +151,20 @@ pub struct UpOptions {
     pub rebuild_image: bool,
     pub provision: bool,
     pub keep_on_failure: bool,
+}
+
+impl UpOptions {
+    /// What `test` and `bench` bring a lab up with: provisioned, the cached
+    /// node image, and what a failed first `up` created removed.
+    pub fn new(provider: Choice, no_setup: bool) -> UpOptions {
+        UpOptions {
+            provider,
+            no_setup,
+            rebuild_image: false,
+            provision: true,
+            keep_on_failure: false,
+        }
+    }
 }
 
 /// Read `vagrant ssh-config` once for all nodes; write the lab's own ssh_config

@@ -1,12 +1,13 @@
 //! The command line: argument parsing with clap and dispatch to the library.
 
-use crate::error::{Error, Exit, Result};
-use crate::lifecycle::{self, LabArgs};
-use crate::load;
+use crate::error::{Exit, Result};
+use crate::lifecycle::{self, LabArgs, UpOptions};
 use crate::provider::Choice;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod commands;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,7 +97,7 @@ Runs `labctl setup` first when something is missing (unless --no-setup)."
     )]
     Up {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         #[arg(long, value_enum, default_value = "auto")]
         provider: Choice,
         /// Fail instead of installing what is missing on the host
@@ -120,7 +121,7 @@ Roles report changed, unchanged or skipped honestly."
     )]
     Provision {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         /// Only this node (repeatable)
         #[arg(long)]
         node: Vec<String>,
@@ -136,7 +137,7 @@ Roles report changed, unchanged or skipped honestly."
     #[command(after_help = "Examples:\n  labctl status workflow\n  labctl status workflow --json")]
     Status {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         #[arg(long)]
         json: bool,
     },
@@ -145,7 +146,7 @@ Roles report changed, unchanged or skipped honestly."
     #[command(after_help = "Examples:\n  labctl ssh workflow web1")]
     Ssh {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         node: String,
     },
 
@@ -155,7 +156,7 @@ Roles report changed, unchanged or skipped honestly."
     )]
     Exec {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         node: String,
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -165,14 +166,14 @@ Roles report changed, unchanged or skipped honestly."
     #[command(after_help = "Examples:\n  labctl halt workflow")]
     Halt {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
     },
 
     /// Restart a lab's machines, or one node, without re-provisioning
     #[command(after_help = "Examples:\n  labctl restart workflow\n  labctl restart workflow web2")]
     Restart {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         node: Option<String>,
     },
 
@@ -257,38 +258,11 @@ Idempotent: `down` on a lab that is already gone succeeds."
     )]
     Down {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         /// Proceed even if the state file is unreadable (removes by label)
         #[arg(long)]
         force: bool,
     },
-}
-
-/// Which lab, and which copy of it.
-#[derive(Args, Debug, Clone)]
-pub struct LabOpt {
-    /// Lab name (see `labctl list`) or path to a lab file
-    pub lab: String,
-    /// Run a second copy of the lab under this name
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Put the copy on this subnet (same prefix length; host numbers are kept)
-    #[arg(long)]
-    pub subnet: Option<ipnet::Ipv4Net>,
-    /// State dir (default: .labctl/NAME beside the lab file, or in the current dir for shipped labs)
-    #[arg(long)]
-    pub state_dir: Option<PathBuf>,
-}
-
-impl LabOpt {
-    fn args(&self) -> LabArgs {
-        LabArgs {
-            lab: self.lab.clone(),
-            name: self.name.clone(),
-            subnet: self.subnet,
-            state_dir: self.state_dir.clone(),
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -329,7 +303,7 @@ offline-apt role trust that key alone (never AllowUnauthenticated or trusted=yes
     )]
     Build {
         #[command(flatten)]
-        lab: LabOpt,
+        lab: LabArgs,
         /// Print what was built as JSON
         #[arg(long)]
         json: bool,
@@ -350,20 +324,11 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
-        Command::List => list(),
-        Command::Validate { labs } => validate(labs),
-        Command::Lint { labs } => lint(labs),
-        Command::Render { lab, out } => render(&lab, out),
-        Command::Setup { provider } => {
-            let r = crate::exec::System;
-            let (kind, why) = crate::provider::choose(provider, &r);
-            eprintln!("provider: {kind} ({why})");
-            let done = crate::setup::ensure(kind, &r, true)?;
-            if done.is_empty() {
-                eprintln!("setup: everything the {kind} provider needs is present");
-            }
-            Ok(Exit::Ok)
-        }
+        Command::List => commands::list(),
+        Command::Validate { labs } => commands::validate(labs),
+        Command::Lint { labs } => commands::lint(labs),
+        Command::Render { lab, out } => commands::render(&lab, out),
+        Command::Setup { provider } => commands::setup(provider),
         Command::Image {
             command:
                 ImageCommand::Build {
@@ -375,54 +340,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     import,
                 },
         } if output.is_some() || import.is_some() => {
-            let r = crate::exec::System;
-            crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
-            let spec = crate::provider::docker::image::Spec {
-                release,
-                mirror,
-                packages,
-            };
-            let b = crate::provider::docker::image::build_rootfs_tar(
-                &spec,
-                output.as_deref(),
-                import.as_deref(),
-                &r,
-            )?;
-            if let (Some(o), Some(n)) = (&b.output, b.bytes) {
-                println!("{} ({} MiB)", o.display(), n >> 20);
-            }
-            if let Some(i) = &b.imported {
-                println!("{i}");
-            }
-            Ok(Exit::Ok)
+            commands::image_rootfs(mirror, release, packages, output, import)
         }
         Command::Repo {
             command: RepoCommand::Build { lab, json },
-        } => {
-            let op = lifecycle::open(&lab.args())?;
-            let _lock = crate::state::LabLock::acquire(&op.dir, &op.lab().name.value)?;
-            let info = crate::repo::build(
-                op.lab(),
-                &op.loaded.roles,
-                &crate::repo::default_dir(&op.dir),
-                &crate::exec::System,
-            )?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&info).unwrap_or_default()
-                );
-            } else {
-                println!(
-                    "{} ({} packages, {} KiB, key {})",
-                    info.dir.display(),
-                    info.packages,
-                    info.bytes / 1024,
-                    info.key_fingerprint
-                );
-            }
-            Ok(Exit::Ok)
-        }
+        } => commands::repo_build(lab, json),
         Command::Image {
             command:
                 ImageCommand::Build {
@@ -432,22 +354,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     packages,
                     ..
                 },
-        } => {
-            let r = crate::exec::System;
-            crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
-            if !packages.is_empty() {
-                return Err(Error::usage("--packages builds a root file system of your own: add --output FILE or --import NAME"));
-            }
-            let roles = crate::roles::RoleSet::load(None)?;
-            let spec = crate::provider::docker::image::Spec {
-                release,
-                mirror,
-                packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
-            };
-            let tag = crate::provider::docker::image::ensure(&spec, &r, rebuild)?;
-            println!("{tag}");
-            Ok(Exit::Ok)
-        }
+        } => commands::image_build(rebuild, mirror, release, packages),
         Command::Up {
             lab,
             provider,
@@ -456,13 +363,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
             no_provision,
             keep_on_failure,
         } => lifecycle::up(
-            &lab.args(),
-            &lifecycle::UpOptions {
-                provider,
-                no_setup,
+            &lab,
+            &UpOptions {
                 rebuild_image,
                 provision: !no_provision,
                 keep_on_failure,
+                ..UpOptions::new(provider, no_setup)
             },
         ),
         Command::Provision {
@@ -470,13 +376,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
             node,
             role,
             json,
-        } => lifecycle::provision(&lab.args(), node, role, json),
-        Command::Status { lab, json } => lifecycle::status(&lab.args(), json),
-        Command::Ssh { lab, node } => lifecycle::ssh(&lab.args(), &node),
-        Command::Exec { lab, node, command } => lifecycle::exec(&lab.args(), &node, &command),
-        Command::Halt { lab } => lifecycle::halt(&lab.args()),
-        Command::Restart { lab, node } => lifecycle::restart(&lab.args(), node.as_deref()),
-        Command::Down { lab, force } => lifecycle::down(&lab.args(), force),
+        } => lifecycle::provision(&lab, node, role, json),
+        Command::Status { lab, json } => lifecycle::status(&lab, json),
+        Command::Ssh { lab, node } => lifecycle::ssh(&lab, &node),
+        Command::Exec { lab, node, command } => lifecycle::exec(&lab, &node, &command),
+        Command::Halt { lab } => lifecycle::halt(&lab),
+        Command::Restart { lab, node } => lifecycle::restart(&lab, node.as_deref()),
+        Command::Down { lab, force } => lifecycle::down(&lab, force),
         Command::Bench {
             lab,
             rounds,
@@ -487,39 +393,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
             compare,
             provider,
             no_setup,
-        } => {
-            if let Some(c) = compare {
-                return crate::bench::cmd::compare(&c[0], &c[1]);
-            }
-            let json = match report {
-                Some(crate::testrun::ReportSpec::Json(p)) => Some(p),
-                Some(_) => {
-                    return Err(Error::usage(
-                        "bench writes json:PATH reports (JUnit comes from `labctl test`)",
-                    ))
-                }
-                None => None,
-            };
-            let lab = LabArgs {
-                lab: lab.unwrap_or_default(),
-                name: None,
-                subnet: None,
-                state_dir: None,
-            };
-            crate::bench::cmd::bench(
-                &lab,
-                &lifecycle::UpOptions {
-                    provider,
-                    no_setup,
-                    rebuild_image: false,
-                    provision: true,
-                    keep_on_failure: false,
-                },
-                rounds,
-                duration,
-                &crate::bench::cmd::Outputs { json, csv, chart },
-            )
-        }
+        } => commands::bench(
+            lab, rounds, duration, report, csv, chart, compare, provider, no_setup,
+        ),
         Command::Test {
             labs,
             all,
@@ -533,165 +409,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
             bench_duration,
             name,
             subnet,
-        } => {
-            let skip = skip
-                .iter()
-                .map(|s| {
-                    regex::Regex::new(s)
-                        .map_err(|e| Error::usage(format!("--skip {s:?} is not a regex: {e}")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let names = if all {
-                crate::assets::lab_names()
-            } else {
-                labs
-            };
-            if names.is_empty() {
-                return Err(Error::usage("name a lab to test, or --all"));
-            }
-            if names.len() > 1 && (name.is_some() || subnet.is_some()) {
-                return Err(Error::usage("--name and --subnet apply to one lab"));
-            }
-            let args: Vec<LabArgs> = names
-                .into_iter()
-                .map(|l| LabArgs {
-                    lab: l,
-                    name: name.clone(),
-                    subnet,
-                    state_dir: None,
-                })
-                .collect();
-            let destroy = destroy.unwrap_or(if all {
-                crate::testrun::Destroy::Always
-            } else {
-                crate::testrun::Destroy::Never
-            });
-            crate::testrun::test(
-                &args,
-                &crate::testrun::TestOptions {
-                    up: lifecycle::UpOptions {
-                        provider,
-                        no_setup,
-                        rebuild_image: false,
-                        provision: true,
-                        keep_on_failure: false,
-                    },
-                    reports,
-                    destroy,
-                    parallel: !serial,
-                    skip,
-                    bench_rounds,
-                    bench_duration,
-                },
-            )
-        }
-    }
-}
-
-fn list() -> Result<Exit> {
-    let mut rows = vec![vec![
-        "LAB".to_string(),
-        "NODES".into(),
-        "SUBNET".into(),
-        "DESCRIPTION".into(),
-    ]];
-    for name in crate::assets::lab_names() {
-        let l = load::load(&name)?;
-        rows.push(vec![
+        } => commands::test(
+            labs,
+            all,
+            reports,
+            destroy,
+            provider,
+            no_setup,
+            serial,
+            skip,
+            bench_rounds,
+            bench_duration,
             name,
-            l.lab.nodes.len().to_string(),
-            l.lab.network.subnet.value.to_string(),
-            l.lab.description.clone(),
-        ]);
+            subnet,
+        ),
     }
-    print!("{}", crate::text::table(&rows));
-    Ok(Exit::Ok)
-}
-
-fn lint(labs: Vec<String>) -> Result<Exit> {
-    let labs = if labs.is_empty() {
-        crate::assets::lab_names()
-    } else {
-        labs
-    };
-    let mut errors = 0;
-    for arg in &labs {
-        let l = load::load(arg)?;
-        let f = crate::lint::lint(&l)?;
-        errors += crate::lint::report(&l, &f);
-        if f.is_empty() {
-            println!("{}: no insecure patterns", l.source.path.display());
-        }
-    }
-    Ok(if errors > 0 { Exit::Usage } else { Exit::Ok })
-}
-
-fn validate(labs: Vec<String>) -> Result<Exit> {
-    let labs = if labs.is_empty() {
-        crate::assets::lab_names()
-    } else {
-        labs
-    };
-    let mut failed = 0;
-    for arg in &labs {
-        match load::load(arg) {
-            Ok(l) => {
-                eprint!("{}", l.render_warnings());
-                let findings = crate::lint::lint(&l)?;
-                if crate::lint::report(&l, &findings) > 0 {
-                    failed += 1;
-                    continue;
-                }
-                let w = l.warnings.len();
-                println!(
-                    "{}: ok ({} nodes, {} checks{})",
-                    l.source.path.display(),
-                    l.lab.nodes.len(),
-                    l.lab.checks.len(),
-                    if w > 0 {
-                        format!(", {w} warning{}", if w == 1 { "" } else { "s" })
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            Err(e @ (Error::Invalid { .. } | Error::UnknownLab { .. })) => {
-                eprint!("{}", e.render());
-                failed += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if failed > 0 {
-        eprintln!(
-            "{failed} of {} lab{} invalid",
-            labs.len(),
-            if labs.len() == 1 { "" } else { "s" }
-        );
-        return Ok(Exit::Usage);
-    }
-    Ok(Exit::Ok)
-}
-
-fn render(arg: &str, out: Option<PathBuf>) -> Result<Exit> {
-    let l = load::load(arg)?;
-    eprint!("{}", l.render_warnings());
-    let dir = match out {
-        Some(dir) => dir,
-        None => {
-            // The default folder is the lab's state dir, which `up` and `down` use too.
-            let dir = crate::state::default_state_dir(&l.lab);
-            crate::state::StateDir::new(&dir).claim(&l.lab.name.value)?;
-            dir
-        }
-    };
-    let r = crate::render::render(&l)?;
-    let dir = r.write_to(&dir)?;
-    println!(
-        "rendered lab {} into {} ({} files)",
-        l.lab.name.value,
-        dir.display(),
-        r.files.len()
-    );
-    Ok(Exit::Ok)
 }

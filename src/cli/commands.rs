@@ -1,0 +1,299 @@
+//! What each command does beyond calling the library: the dispatch in
+//! [`super::run`] hands each command's arguments to one function here.
+
+use crate::error::{Error, Exit, Result};
+use crate::lifecycle::{self, LabArgs, UpOptions};
+use crate::load;
+use crate::provider::Choice;
+use std::path::PathBuf;
+
+pub fn setup(provider: Choice) -> Result<Exit> {
+    let r = crate::exec::System;
+    let (kind, why) = crate::provider::choose(provider, &r);
+    eprintln!("provider: {kind} ({why})");
+    let done = crate::setup::ensure(kind, &r, true)?;
+    if done.is_empty() {
+        eprintln!("setup: everything the {kind} provider needs is present");
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn image_rootfs(
+    mirror: Option<String>,
+    release: String,
+    packages: Vec<String>,
+    output: Option<PathBuf>,
+    import: Option<String>,
+) -> Result<Exit> {
+    let r = crate::exec::System;
+    crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
+    let spec = crate::provider::docker::image::Spec {
+        release,
+        mirror,
+        packages,
+    };
+    let b = crate::provider::docker::image::build_rootfs_tar(
+        &spec,
+        output.as_deref(),
+        import.as_deref(),
+        &r,
+    )?;
+    if let (Some(o), Some(n)) = (&b.output, b.bytes) {
+        println!("{} ({} MiB)", o.display(), n >> 20);
+    }
+    if let Some(i) = &b.imported {
+        println!("{i}");
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn repo_build(lab: LabArgs, json: bool) -> Result<Exit> {
+    let op = lifecycle::open(&lab)?;
+    let _lock = crate::state::LabLock::acquire(&op.dir, &op.lab().name.value)?;
+    let info = crate::repo::build(
+        op.lab(),
+        &op.loaded.roles,
+        &crate::repo::default_dir(&op.dir),
+        &crate::exec::System,
+    )?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&info).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} ({} packages, {} KiB, key {})",
+            info.dir.display(),
+            info.packages,
+            info.bytes / 1024,
+            info.key_fingerprint
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn image_build(
+    rebuild: bool,
+    mirror: Option<String>,
+    release: String,
+    packages: Vec<String>,
+) -> Result<Exit> {
+    let r = crate::exec::System;
+    crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
+    if !packages.is_empty() {
+        return Err(Error::usage(
+            "--packages builds a root file system of your own: add --output FILE or --import NAME",
+        ));
+    }
+    let roles = crate::roles::RoleSet::load(None)?;
+    let spec = crate::provider::docker::image::Spec {
+        release,
+        mirror,
+        packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+    };
+    let tag = crate::provider::docker::image::ensure(&spec, &r, rebuild)?;
+    println!("{tag}");
+    Ok(Exit::Ok)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn bench(
+    lab: Option<String>,
+    rounds: Option<u32>,
+    duration: Option<u32>,
+    report: Option<crate::testrun::ReportSpec>,
+    csv: Option<PathBuf>,
+    chart: Option<PathBuf>,
+    compare: Option<Vec<PathBuf>>,
+    provider: Choice,
+    no_setup: bool,
+) -> Result<Exit> {
+    if let Some(c) = compare {
+        return crate::bench::cmd::compare(&c[0], &c[1]);
+    }
+    let json = match report {
+        Some(crate::testrun::ReportSpec::Json(p)) => Some(p),
+        Some(_) => {
+            return Err(Error::usage(
+                "bench writes json:PATH reports (JUnit comes from `labctl test`)",
+            ))
+        }
+        None => None,
+    };
+    crate::bench::cmd::bench(
+        &LabArgs::named(lab.unwrap_or_default()),
+        &UpOptions::new(provider, no_setup),
+        rounds,
+        duration,
+        &crate::bench::cmd::Outputs { json, csv, chart },
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn test(
+    labs: Vec<String>,
+    all: bool,
+    reports: Vec<crate::testrun::ReportSpec>,
+    destroy: Option<crate::testrun::Destroy>,
+    provider: Choice,
+    no_setup: bool,
+    serial: bool,
+    skip: Vec<String>,
+    bench_rounds: Option<u32>,
+    bench_duration: Option<u32>,
+    name: Option<String>,
+    subnet: Option<ipnet::Ipv4Net>,
+) -> Result<Exit> {
+    let skip = skip
+        .iter()
+        .map(|s| {
+            regex::Regex::new(s)
+                .map_err(|e| Error::usage(format!("--skip {s:?} is not a regex: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names = if all {
+        crate::assets::lab_names()
+    } else {
+        labs
+    };
+    if names.is_empty() {
+        return Err(Error::usage("name a lab to test, or --all"));
+    }
+    if names.len() > 1 && (name.is_some() || subnet.is_some()) {
+        return Err(Error::usage("--name and --subnet apply to one lab"));
+    }
+    let args: Vec<LabArgs> = names
+        .into_iter()
+        .map(|l| LabArgs {
+            name: name.clone(),
+            subnet,
+            ..LabArgs::named(l)
+        })
+        .collect();
+    let destroy = destroy.unwrap_or(if all {
+        crate::testrun::Destroy::Always
+    } else {
+        crate::testrun::Destroy::Never
+    });
+    crate::testrun::test(
+        &args,
+        &crate::testrun::TestOptions {
+            up: UpOptions::new(provider, no_setup),
+            reports,
+            destroy,
+            parallel: !serial,
+            skip,
+            bench_rounds,
+            bench_duration,
+        },
+    )
+}
+
+pub fn list() -> Result<Exit> {
+    let mut rows = vec![vec![
+        "LAB".to_string(),
+        "NODES".into(),
+        "SUBNET".into(),
+        "DESCRIPTION".into(),
+    ]];
+    for name in crate::assets::lab_names() {
+        let l = load::load(&name)?;
+        rows.push(vec![
+            name,
+            l.lab.nodes.len().to_string(),
+            l.lab.network.subnet.value.to_string(),
+            l.lab.description.clone(),
+        ]);
+    }
+    print!("{}", crate::text::table(&rows));
+    Ok(Exit::Ok)
+}
+
+pub fn lint(labs: Vec<String>) -> Result<Exit> {
+    let labs = if labs.is_empty() {
+        crate::assets::lab_names()
+    } else {
+        labs
+    };
+    let mut errors = 0;
+    for arg in &labs {
+        let l = load::load(arg)?;
+        let f = crate::lint::lint(&l)?;
+        errors += crate::lint::report(&l, &f);
+        if f.is_empty() {
+            println!("{}: no insecure patterns", l.source.path.display());
+        }
+    }
+    Ok(if errors > 0 { Exit::Usage } else { Exit::Ok })
+}
+
+pub fn validate(labs: Vec<String>) -> Result<Exit> {
+    let labs = if labs.is_empty() {
+        crate::assets::lab_names()
+    } else {
+        labs
+    };
+    let mut failed = 0;
+    for arg in &labs {
+        match load::load(arg) {
+            Ok(l) => {
+                eprint!("{}", l.render_warnings());
+                let findings = crate::lint::lint(&l)?;
+                if crate::lint::report(&l, &findings) > 0 {
+                    failed += 1;
+                    continue;
+                }
+                let w = l.warnings.len();
+                println!(
+                    "{}: ok ({} nodes, {} checks{})",
+                    l.source.path.display(),
+                    l.lab.nodes.len(),
+                    l.lab.checks.len(),
+                    if w > 0 {
+                        format!(", {w} warning{}", if w == 1 { "" } else { "s" })
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Err(e @ (Error::Invalid { .. } | Error::UnknownLab { .. })) => {
+                eprint!("{}", e.render());
+                failed += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "{failed} of {} lab{} invalid",
+            labs.len(),
+            if labs.len() == 1 { "" } else { "s" }
+        );
+        return Ok(Exit::Usage);
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn render(arg: &str, out: Option<PathBuf>) -> Result<Exit> {
+    let l = load::load(arg)?;
+    eprint!("{}", l.render_warnings());
+    let dir = match out {
+        Some(dir) => dir,
+        None => {
+            // The default folder is the lab's state dir, which `up` and `down` use too.
+            let dir = crate::state::default_state_dir(&l.lab);
+            crate::state::StateDir::new(&dir).claim(&l.lab.name.value)?;
+            dir
+        }
+    };
+    let r = crate::render::render(&l)?;
+    let dir = r.write_to(&dir)?;
+    println!(
+        "rendered lab {} into {} ({} files)",
+        l.lab.name.value,
+        dir.display(),
+        r.files.len()
+    );
+    Ok(Exit::Ok)
+}
