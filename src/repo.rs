@@ -35,6 +35,12 @@
 //!     ├── lab-repo.gpg (binary public key, for /etc/apt/keyrings/), lab-repo.asc
 //!     └── pool/*.deb
 //! ```
+//!
+//! Why this file is long (about 1k lines of code): the package closure (APT),
+//! the download, the signing key and signature (gpg) and the flat layout are
+//! four concerns of one build; `build_with` (188 lines) still runs them in
+//! one function. Splitting into repo/{closure,sign,layout}.rs is the next move
+//! (issue 11 left it for lack of time; tests/repo.rs pins the behaviour).
 
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
