@@ -7,7 +7,8 @@
 //! viewer, plotters only estimates widths).
 
 use super::stats::ScenarioSummary;
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -97,26 +98,7 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
         });
         chart.draw_series(bars).map_err(err)?;
 
-        // min-max whiskers: a vertical line with caps 16 px wide.
-        for (i, s) in summaries.iter().enumerate() {
-            let (Some(lo), Some(hi)) = (s.min_gbps, s.max_gbps) else {
-                continue;
-            };
-            let x = SegmentValue::CenterOf(i as i32);
-            let style = ShapeStyle::from(&WHISKER).stroke_width(2);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x.clone(), lo), (x.clone(), hi)],
-                    style,
-                )))
-                .map_err(err)?;
-            for y in [lo, hi] {
-                let cap = EmptyElement::at((x.clone(), y))
-                    + PathElement::new(vec![(-8, 0), (8, 0)], style);
-                chart.draw_series(std::iter::once(cap)).map_err(err)?;
-            }
-        }
-
+        whiskers(&mut chart, summaries)?;
         if let Some(b) = base {
             let line = DashedPathElement::new(
                 vec![
@@ -141,29 +123,62 @@ pub fn svg(title: &str, summaries: &[ScenarioSummary]) -> Result<String, ChartEr
             chart.draw_series(std::iter::once(label)).map_err(err)?;
         }
 
-        // % of raw above each bar (above its whisker), or why there is no bar.
-        let centered = Pos::new(HPos::Center, VPos::Bottom);
-        for (i, s) in summaries.iter().enumerate() {
-            let x = SegmentValue::CenterOf(i as i32);
-            let (text, y) = match (s.median_gbps, s.ratio_to_baseline) {
-                (Some(m), Some(r)) => (
-                    format!("{:.0}% ({m:.1})", r * 100.0),
-                    s.max_gbps.unwrap_or(m),
-                ),
-                (Some(m), None) => (format!("{m:.1}"), s.max_gbps.unwrap_or(m)),
-                (None, _) => ("not measured".to_string(), 0.0),
-            };
-            let label = EmptyElement::at((x, y))
-                + Text::new(
-                    text,
-                    (0, -6),
-                    TextStyle::from(("sans-serif", 13).into_font()).pos(centered),
-                );
-            chart.draw_series(std::iter::once(label)).map_err(err)?;
-        }
+        bar_labels(&mut chart, summaries)?;
         root.present().map_err(err)?;
     }
     Ok(out)
+}
+
+/// The chart's coordinates: one segment per scenario, Gbit/s upward.
+type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<SegmentedCoord<RangedCoordi32>, RangedCoordf64>>;
+
+/// min-max whiskers: a vertical line with caps 16 px wide.
+fn whiskers(chart: &mut Chart<'_, '_>, summaries: &[ScenarioSummary]) -> Result<(), ChartError> {
+    for (i, s) in summaries.iter().enumerate() {
+        let (Some(lo), Some(hi)) = (s.min_gbps, s.max_gbps) else {
+            continue;
+        };
+        let x = SegmentValue::CenterOf(i as i32);
+        let style = ShapeStyle::from(&WHISKER).stroke_width(2);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x.clone(), lo), (x.clone(), hi)],
+                style,
+            )))
+            .map_err(err)?;
+        for y in [lo, hi] {
+            let cap =
+                EmptyElement::at((x.clone(), y)) + PathElement::new(vec![(-8, 0), (8, 0)], style);
+            chart.draw_series(std::iter::once(cap)).map_err(err)?;
+        }
+    }
+
+    Ok(())
+}
+
+/// % of raw above each bar (above its whisker), or why there is no bar.
+fn bar_labels(chart: &mut Chart<'_, '_>, summaries: &[ScenarioSummary]) -> Result<(), ChartError> {
+    let centered = Pos::new(HPos::Center, VPos::Bottom);
+    for (i, s) in summaries.iter().enumerate() {
+        let x = SegmentValue::CenterOf(i as i32);
+        let (text, y) = match (s.median_gbps, s.ratio_to_baseline) {
+            (Some(m), Some(r)) => (
+                format!("{:.0}% ({m:.1})", r * 100.0),
+                s.max_gbps.unwrap_or(m),
+            ),
+            (Some(m), None) => (format!("{m:.1}"), s.max_gbps.unwrap_or(m)),
+            (None, _) => ("not measured".to_string(), 0.0),
+        };
+        let label = EmptyElement::at((x, y))
+            + Text::new(
+                text,
+                (0, -6),
+                TextStyle::from(("sans-serif", 13).into_font()).pos(centered),
+            );
+        chart.draw_series(std::iter::once(label)).map_err(err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -210,6 +210,9 @@ pub(super) fn names_backend(body: &str, name: &str) -> bool {
     re.is_match(body)
 }
 
+/// One request's result: `(status, body)`, or why there was no response.
+type Response = Result<(u16, String), String>;
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn attempt(
     lab: &Lab,
@@ -229,59 +232,20 @@ pub(super) fn attempt(
     };
     let requests = requests.max(1);
     let per_request = (budget / requests).clamp(Duration::from_secs(1).min(budget), MAX_REQUEST);
-    let mut extra = String::new();
-    // One entry per request: Ok((status, body)) or Err(why no response).
-    let responses: Vec<Result<(u16, String), String>> = match from {
-        crate::lab::CheckFrom::Host => {
-            let end = Instant::now() + budget;
-            (0..requests)
-                .map(|_| {
-                    let left = end.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err("no time left in this attempt".to_string());
-                    }
-                    http.get(&target.url_ip, per_request.min(left))
-                })
-                .collect()
-        }
+    let (responses, extra) = match from {
+        crate::lab::CheckFrom::Host => (
+            from_host(http, &target, requests, per_request, budget),
+            String::new(),
+        ),
         crate::lab::CheckFrom::Node(node) => {
-            let cmd = sh(&node_http_script(&target, requests, per_request));
-            let r = match run_on(shell, node, &cmd, budget) {
-                Ok(r) => r,
+            match from_node(shell, node, &target, requests, per_request, budget) {
+                Ok(x) => x,
                 Err(a) => return a,
-            };
-            if r.code == 127 {
-                return Attempt::fail(format!("cannot send HTTP requests from {node}: neither curl nor python3 is installed"), r.stderr);
             }
-            let stderr_first = r
-                .stderr
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or("no HTTP response")
-                .to_string();
-            let mut v: Vec<Result<(u16, String), String>> = parse_node_http(&r.stdout)
-                .into_iter()
-                .map(|(c, b)| {
-                    if c == 0 {
-                        Err(stderr_first.clone())
-                    } else {
-                        Ok((c, b))
-                    }
-                })
-                .collect();
-            while v.len() < requests as usize {
-                v.push(Err(format!("no result (exit {}): {stderr_first}", r.code)));
-            }
-            v.truncate(requests as usize);
-            if !r.stderr.trim().is_empty() {
-                extra = format!("stderr from {node}:\n{}\n", tail(&r.stderr, 1500));
-            }
-            v
         }
     };
-
-    let judge = |r: &Result<(u16, String), String>| -> Result<(), String> {
+    let output = describe(&target, from, &responses, &extra);
+    let judge = |r: &Response| -> Result<(), String> {
         match r {
             Err(e) => Err(format!("request failed: {}", one_line(e, 200))),
             Ok((c, _)) if *c != status => Err(format!("status {c} (expected {status})")),
@@ -297,11 +261,93 @@ pub(super) fn attempt(
     };
     let verdicts: Vec<Result<(), String>> = responses.iter().map(judge).collect();
     let bad: Vec<&String> = verdicts.iter().filter_map(|v| v.as_ref().err()).collect();
-    let n = responses.len();
+    let re_note = body_re
+        .map(|re| format!(", body matches /{}/", re.as_str()))
+        .unwrap_or_default();
+    if spread.is_empty() {
+        plain_verdict(responses.len(), status, &re_note, &bad, output)
+    } else {
+        spread_verdict(&responses, spread, status, &re_note, &bad, output)
+    }
+}
 
+/// `requests` GETs from the host, within `budget` altogether.
+fn from_host(
+    http: &dyn HostHttp,
+    target: &HttpTarget,
+    requests: u32,
+    per_request: Duration,
+    budget: Duration,
+) -> Vec<Response> {
+    let end = Instant::now() + budget;
+    (0..requests)
+        .map(|_| {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("no time left in this attempt".to_string());
+            }
+            http.get(&target.url_ip, per_request.min(left))
+        })
+        .collect()
+}
+
+/// `requests` GETs from a node in one command; with the node's stderr as
+/// extra output when it said something.
+fn from_node(
+    shell: &dyn NodeShell,
+    node: &str,
+    target: &HttpTarget,
+    requests: u32,
+    per_request: Duration,
+    budget: Duration,
+) -> Result<(Vec<Response>, String), Attempt> {
+    let cmd = sh(&node_http_script(target, requests, per_request));
+    let r = run_on(shell, node, &cmd, budget)?;
+    if r.code == 127 {
+        return Err(Attempt::fail(
+            format!("cannot send HTTP requests from {node}: neither curl nor python3 is installed"),
+            r.stderr,
+        ));
+    }
+    let stderr_first = r
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no HTTP response")
+        .to_string();
+    let mut v: Vec<Response> = parse_node_http(&r.stdout)
+        .into_iter()
+        .map(|(c, b)| {
+            if c == 0 {
+                Err(stderr_first.clone())
+            } else {
+                Ok((c, b))
+            }
+        })
+        .collect();
+    while v.len() < requests as usize {
+        v.push(Err(format!("no result (exit {}): {stderr_first}", r.code)));
+    }
+    v.truncate(requests as usize);
+    let mut extra = String::new();
+    if !r.stderr.trim().is_empty() {
+        extra = format!("stderr from {node}:\n{}\n", tail(&r.stderr, 1500));
+    }
+    Ok((v, extra))
+}
+
+/// The check's output: a histogram of statuses, the last response, `extra`.
+fn describe(
+    target: &HttpTarget,
+    from: &crate::lab::CheckFrom,
+    responses: &[Response],
+    extra: &str,
+) -> String {
+    let n = responses.len();
     let mut output = String::new();
     let mut hist: Vec<(String, usize)> = Vec::new();
-    for r in &responses {
+    for r in responses {
         let k = match r {
             Ok((c, _)) => c.to_string(),
             Err(_) => "error".to_string(),
@@ -329,31 +375,42 @@ pub(super) fn attempt(
             Err(e) => output.push_str(&format!("last request failed: {e}\n")),
         }
     }
-    output.push_str(&extra);
+    output.push_str(extra);
+    output
+}
 
-    let re_note = body_re
-        .map(|re| format!(", body matches /{}/", re.as_str()))
-        .unwrap_or_default();
-    if spread.is_empty() {
-        return if bad.is_empty() {
-            if n == 1 {
-                Attempt::pass(format!("status {status}{re_note}"), output)
-            } else {
-                Attempt::pass(
-                    format!("{n} of {n} responses: status {status}{re_note}"),
-                    output,
-                )
-            }
-        } else if n == 1 {
-            Attempt::fail(bad[0].clone(), output)
+/// Without `spread`: every response must pass.
+fn plain_verdict(n: usize, status: u16, re_note: &str, bad: &[&String], output: String) -> Attempt {
+    if bad.is_empty() {
+        if n == 1 {
+            Attempt::pass(format!("status {status}{re_note}"), output)
         } else {
-            Attempt::fail(
-                format!("{} of {n} requests failed; first: {}", bad.len(), bad[0]),
+            Attempt::pass(
+                format!("{n} of {n} responses: status {status}{re_note}"),
                 output,
             )
-        };
+        }
+    } else if n == 1 {
+        Attempt::fail(bad[0].clone(), output)
+    } else {
+        Attempt::fail(
+            format!("{} of {n} requests failed; first: {}", bad.len(), bad[0]),
+            output,
+        )
     }
+}
 
+/// With `spread`: every listed backend must have answered at least once, and
+/// every request must pass.
+fn spread_verdict(
+    responses: &[Response],
+    spread: &[&str],
+    status: u16,
+    re_note: &str,
+    bad: &[&String],
+    output: String,
+) -> Attempt {
+    let n = responses.len();
     let counts: Vec<(&str, usize)> = spread
         .iter()
         .map(|name| {

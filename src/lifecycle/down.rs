@@ -114,9 +114,42 @@ pub(super) fn teardown(
             }
         }
     }
-    // Disk files are removed only from the state dir's own `disks/` folder,
-    // whatever the state file lists (a hand-edited or corrupt one could name
-    // any file), and never through a symbolic link.
+    removed.extend(remove_disks(dir, r, state));
+    // Vagrant leases a port for the whole boot of a machine and releases it
+    // when done; a killed or interrupted `vagrant up` leaves the lease, which
+    // would refuse that port to the next lab for a minute. The ports are the
+    // lab's own (labctl picked them), so their leases are too.
+    let mut ports: Vec<u16> = state.host_ports.clone();
+    if let Some(rt) = crate::state::runtime::Runtime::read(&dir.runtime_file()) {
+        ports.extend(rt.nodes.values().filter_map(|n| n.ssh_port));
+    }
+    removed.extend(docker::release_leases(&ports));
+    for p in [
+        dir.state_file(),
+        dir.runtime_file(),
+        dir.known_hosts(),
+        dir.ssh_config(),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    // remove_dir_all removes a symbolic link itself, never what it points to.
+    let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
+    let _ = std::fs::remove_dir_all(dir.disks());
+    if !quiet {
+        for x in &removed {
+            eprintln!("down: removed {x}");
+        }
+    }
+    *state = State::default();
+    Ok(removed)
+}
+
+/// The lab's disk files and their loop devices. Disk files are removed only
+/// from the state dir's own `disks/` folder, whatever the state file lists (a
+/// hand-edited or corrupt one could name any file), and never through a
+/// symbolic link.
+fn remove_disks(dir: &StateDir, r: &dyn Runner, state: &State) -> Vec<String> {
+    let mut removed = Vec::new();
     let disks_dir = dir.disks();
     let own_disk = |file: &Path| {
         let plain_dir = std::fs::symlink_metadata(&disks_dir).is_ok_and(|m| m.is_dir());
@@ -159,31 +192,5 @@ pub(super) fn teardown(
             }
         }
     }
-    // Vagrant leases a port for the whole boot of a machine and releases it
-    // when done; a killed or interrupted `vagrant up` leaves the lease, which
-    // would refuse that port to the next lab for a minute. The ports are the
-    // lab's own (labctl picked them), so their leases are too.
-    let mut ports: Vec<u16> = state.host_ports.clone();
-    if let Some(rt) = crate::state::runtime::Runtime::read(&dir.runtime_file()) {
-        ports.extend(rt.nodes.values().filter_map(|n| n.ssh_port));
-    }
-    removed.extend(docker::release_leases(&ports));
-    for p in [
-        dir.state_file(),
-        dir.runtime_file(),
-        dir.known_hosts(),
-        dir.ssh_config(),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
-    // remove_dir_all removes a symbolic link itself, never what it points to.
-    let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
-    let _ = std::fs::remove_dir_all(dir.disks());
-    if !quiet {
-        for x in &removed {
-            eprintln!("down: removed {x}");
-        }
-    }
-    *state = State::default();
-    Ok(removed)
+    removed
 }
