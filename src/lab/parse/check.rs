@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// A required key: its value, or an error naming the key with an example.
+/// Whether the key was present is asked before its value is taken.
+macro_rules! need {
+    ($o:expr, $cx:expr, $e:expr, $key:literal, $ex:literal) => {{
+        let present = $o.has($key);
+        let v = $e;
+        require(v, $o, $key, $ex, present, $cx)
+    }};
+}
+
 /// Keys every check kind accepts.
 pub(super) const CHECK_COMMON_KEYS: &[&str] =
     &["name", "kind", "timeout", "interval", "disruptive"];
@@ -137,186 +147,19 @@ pub(super) fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<
         return None;
     };
     o.set_allowed(kind_keys);
-    macro_rules! need {
-        ($e:expr, $key:literal, $ex:literal) => {{
-            let present = o.has($key);
-            let v = $e;
-            require(v, &o, $key, $ex, present, cx)
-        }};
-    }
-    // A closure so that a missing value ends this kind early while `finish`
-    // below still reports the check's unknown keys.
-    let kind = (|| {
-        Some(match kind_s.value.as_str() {
-            "http" => {
-                let from = match o.string("from", cx) {
-                    Some(f) if f.value == "host" => Some(CheckFrom::Host),
-                    Some(f) => {
-                        if check_re(
-                            &o.key_path("from"),
-                            &f,
-                            &HOST_LABEL,
-                            "\"host\" or a node name",
-                            cx,
-                        ) {
-                            Some(CheckFrom::Node(f.value))
-                        } else {
-                            None
-                        }
-                    }
-                    None => Some(CheckFrom::Host),
-                };
-                let url = need!(
-                    o.string("url", cx),
-                    "url",
-                    "url = \"http://192.168.57.11:8080/\""
-                );
-                if let Some(u) = &url {
-                    check_text(&o.key_path("url"), u, MAX_TEXT, cx);
-                    if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
-                        cx.err(
-                            &o.key_path("url"),
-                            u.span,
-                            "URL scheme is not http",
-                            "an http:// or https:// URL",
-                        );
-                    }
-                }
-                let status = o
-                    .int_in("status", 100, 599, "an HTTP status", cx)
-                    .map(|s| s.value as u16)
-                    .unwrap_or(200);
-                let body = regex_key(&mut o, "body", cx);
-                let spread = o.strings("spread", cx).unwrap_or_default();
-                for (i, s) in spread.iter().enumerate() {
-                    check_re(
-                        &format!("{}[{i}]", o.key_path("spread")),
-                        s,
-                        &HOST_LABEL,
-                        "a node name",
-                        cx,
-                    );
-                }
-                let requests = o
-                    .int_in("requests", 1, 1000, "a request count", cx)
-                    .map(|r| r.value as u32)
-                    .unwrap_or(if spread.is_empty() { 1 } else { 20 });
-                CheckKind::Http {
-                    from: from?,
-                    url: url?.value,
-                    status,
-                    body,
-                    spread,
-                    requests,
-                }
-            }
-            "port" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"lb\"");
-                let port = need!(
-                    o.int_in("port", 1, 65535, "a port", cx),
-                    "port",
-                    "port = 8080"
-                );
-                let from = node_ref(&mut o, "from", cx);
-                CheckKind::Port {
-                    node: node?,
-                    port: port?.value as u16,
-                    from,
-                }
-            }
-            "command" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"mgmt\"");
-                let run = need!(o.string("run", cx), "run", "run = \"ansible all -m ping\"");
-                if let Some(r) = &run {
-                    check_text(&o.key_path("run"), r, 4096, cx);
-                }
-                let exit = o
-                    .int_in("exit", 0, 255, "an exit code", cx)
-                    .map(|e| e.value as i32)
-                    .unwrap_or(0);
-                let stdout = regex_key(&mut o, "stdout", cx);
-                CheckKind::Command {
-                    node: node?,
-                    run: run?.value,
-                    exit,
-                    stdout,
-                }
-            }
-            "file" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-                let path = need!(
-                    abs_path(&mut o, "path", cx),
-                    "path",
-                    "path = \"/etc/hosts\""
-                );
-                let contains = regex_key(&mut o, "contains", cx);
-                CheckKind::File {
-                    node: node?,
-                    path: path?,
-                    contains,
-                }
-            }
-            "cron" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-                let user = o.string("user", cx);
-                if let Some(u) = &user {
-                    check_re(&o.key_path("user"), u, &ROLE_NAME, "a user name", cx);
-                }
-                let contains = regex_key(&mut o, "contains", cx);
-                CheckKind::Cron {
-                    node: node?,
-                    user: user.map(|u| u.value).unwrap_or_else(|| "root".into()),
-                    contains,
-                }
-            }
-            "service" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"web1\"");
-                let service = need!(o.string("service", cx), "service", "service = \"nginx\"");
-                if let Some(s) = &service {
-                    check_re(&o.key_path("service"), s, &ROLE_NAME, "a service name", cx);
-                }
-                CheckKind::Service {
-                    node: node?,
-                    service: service?.value,
-                }
-            }
-            "reach" => {
-                let from = need!(node_ref(&mut o, "from", cx), "from", "from = \"web1\"");
-                let to = need!(node_ref(&mut o, "to", cx), "to", "to = \"lb\"");
-                CheckKind::Reach {
-                    from: from?,
-                    to: to?,
-                }
-            }
-            "disk" => {
-                let node = need!(node_ref(&mut o, "node", cx), "node", "node = \"testnode1\"");
-                let size = need!(
-                    o.scalar_text("size", "a size like \"8G\"", cx),
-                    "size",
-                    "size = \"8G\""
-                );
-                let device = abs_path(&mut o, "device", cx);
-                let bytes = size.as_ref().and_then(|s| {
-                    let b = units::parse_size(&s.value, 1 << 20);
-                    if b.is_none() {
-                        cx.err(
-                            &o.key_path("size"),
-                            s.span,
-                            format!("invalid size {:?}", truncate(&s.value)),
-                            "a size like \"8G\"",
-                        );
-                    }
-                    b
-                });
-                CheckKind::Disk {
-                    node: node?,
-                    size_bytes: bytes?,
-                    device,
-                }
-            }
-            _ => unreachable!("check kinds are matched above"),
-        })
-    })();
+    // A missing value ends the kind's reader early while `finish` below still
+    // reports the check's unknown keys.
+    let kind = match kind_s.value.as_str() {
+        "http" => http(&mut o, cx),
+        "port" => port(&mut o, cx),
+        "command" => command(&mut o, cx),
+        "file" => file(&mut o, cx),
+        "cron" => cron(&mut o, cx),
+        "service" => service(&mut o, cx),
+        "reach" => reach(&mut o, cx),
+        "disk" => disk(&mut o, cx),
+        _ => unreachable!("check kinds are matched above"),
+    };
     o.finish(cx);
     let kind = kind?;
     let name = name
@@ -329,6 +172,214 @@ pub(super) fn parse_check(mut o: Obj<'_>, index: usize, cx: &mut Ctx) -> Option<
         interval: interval.unwrap_or(Duration::from_secs(1)),
         disruptive,
         kind,
+    })
+}
+
+/// `kind = "http"`.
+fn http(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let from = match o.string("from", cx) {
+        Some(f) if f.value == "host" => Some(CheckFrom::Host),
+        Some(f) => {
+            if check_re(
+                &o.key_path("from"),
+                &f,
+                &HOST_LABEL,
+                "\"host\" or a node name",
+                cx,
+            ) {
+                Some(CheckFrom::Node(f.value))
+            } else {
+                None
+            }
+        }
+        None => Some(CheckFrom::Host),
+    };
+    let url = need!(
+        o,
+        cx,
+        o.string("url", cx),
+        "url",
+        "url = \"http://192.168.57.11:8080/\""
+    );
+    if let Some(u) = &url {
+        check_text(&o.key_path("url"), u, MAX_TEXT, cx);
+        if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
+            cx.err(
+                &o.key_path("url"),
+                u.span,
+                "URL scheme is not http",
+                "an http:// or https:// URL",
+            );
+        }
+    }
+    let status = o
+        .int_in("status", 100, 599, "an HTTP status", cx)
+        .map(|s| s.value as u16)
+        .unwrap_or(200);
+    let body = regex_key(o, "body", cx);
+    let spread = o.strings("spread", cx).unwrap_or_default();
+    for (i, s) in spread.iter().enumerate() {
+        check_re(
+            &format!("{}[{i}]", o.key_path("spread")),
+            s,
+            &HOST_LABEL,
+            "a node name",
+            cx,
+        );
+    }
+    let requests = o
+        .int_in("requests", 1, 1000, "a request count", cx)
+        .map(|r| r.value as u32)
+        .unwrap_or(if spread.is_empty() { 1 } else { 20 });
+    Some(CheckKind::Http {
+        from: from?,
+        url: url?.value,
+        status,
+        body,
+        spread,
+        requests,
+    })
+}
+
+/// `kind = "port"`.
+fn port(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(o, cx, node_ref(o, "node", cx), "node", "node = \"lb\"");
+    let port = need!(
+        o,
+        cx,
+        o.int_in("port", 1, 65535, "a port", cx),
+        "port",
+        "port = 8080"
+    );
+    let from = node_ref(o, "from", cx);
+    Some(CheckKind::Port {
+        node: node?,
+        port: port?.value as u16,
+        from,
+    })
+}
+
+/// `kind = "command"`.
+fn command(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(o, cx, node_ref(o, "node", cx), "node", "node = \"mgmt\"");
+    let run = need!(
+        o,
+        cx,
+        o.string("run", cx),
+        "run",
+        "run = \"ansible all -m ping\""
+    );
+    if let Some(r) = &run {
+        check_text(&o.key_path("run"), r, 4096, cx);
+    }
+    let exit = o
+        .int_in("exit", 0, 255, "an exit code", cx)
+        .map(|e| e.value as i32)
+        .unwrap_or(0);
+    let stdout = regex_key(o, "stdout", cx);
+    Some(CheckKind::Command {
+        node: node?,
+        run: run?.value,
+        exit,
+        stdout,
+    })
+}
+
+/// `kind = "file"`.
+fn file(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(o, cx, node_ref(o, "node", cx), "node", "node = \"web1\"");
+    let path = need!(
+        o,
+        cx,
+        abs_path(o, "path", cx),
+        "path",
+        "path = \"/etc/hosts\""
+    );
+    let contains = regex_key(o, "contains", cx);
+    Some(CheckKind::File {
+        node: node?,
+        path: path?,
+        contains,
+    })
+}
+
+/// `kind = "cron"`.
+fn cron(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(o, cx, node_ref(o, "node", cx), "node", "node = \"web1\"");
+    let user = o.string("user", cx);
+    if let Some(u) = &user {
+        check_re(&o.key_path("user"), u, &ROLE_NAME, "a user name", cx);
+    }
+    let contains = regex_key(o, "contains", cx);
+    Some(CheckKind::Cron {
+        node: node?,
+        user: user.map(|u| u.value).unwrap_or_else(|| "root".into()),
+        contains,
+    })
+}
+
+/// `kind = "service"`.
+fn service(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(o, cx, node_ref(o, "node", cx), "node", "node = \"web1\"");
+    let service = need!(
+        o,
+        cx,
+        o.string("service", cx),
+        "service",
+        "service = \"nginx\""
+    );
+    if let Some(s) = &service {
+        check_re(&o.key_path("service"), s, &ROLE_NAME, "a service name", cx);
+    }
+    Some(CheckKind::Service {
+        node: node?,
+        service: service?.value,
+    })
+}
+
+/// `kind = "reach"`.
+fn reach(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let from = need!(o, cx, node_ref(o, "from", cx), "from", "from = \"web1\"");
+    let to = need!(o, cx, node_ref(o, "to", cx), "to", "to = \"lb\"");
+    Some(CheckKind::Reach {
+        from: from?,
+        to: to?,
+    })
+}
+
+/// `kind = "disk"`.
+fn disk(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
+    let node = need!(
+        o,
+        cx,
+        node_ref(o, "node", cx),
+        "node",
+        "node = \"testnode1\""
+    );
+    let size = need!(
+        o,
+        cx,
+        o.scalar_text("size", "a size like \"8G\"", cx),
+        "size",
+        "size = \"8G\""
+    );
+    let device = abs_path(o, "device", cx);
+    let bytes = size.as_ref().and_then(|s| {
+        let b = units::parse_size(&s.value, 1 << 20);
+        if b.is_none() {
+            cx.err(
+                &o.key_path("size"),
+                s.span,
+                format!("invalid size {:?}", truncate(&s.value)),
+                "a size like \"8G\"",
+            );
+        }
+        b
+    });
+    Some(CheckKind::Disk {
+        node: node?,
+        size_bytes: bytes?,
+        device,
     })
 }
 

@@ -178,6 +178,48 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
         .map(|b| b.value)
         .unwrap_or(false);
 
+    let secret_vars = secret_vars(&mut top, cx);
+
+    // [network]
+    let network = network(&mut top, cx);
+
+    // [defaults]
+    let defaults = match top.take("defaults") {
+        Some(v) => Obj::from_value(v, "defaults", DEFAULT_KEYS, cx)
+            .map(|o| parse_node_spec(o, cx))
+            .unwrap_or_default(),
+        None => NodeSpec::default(),
+    };
+
+    // [[node]]
+    let specs = node_specs(&mut top, cx);
+
+    let checks = checks(&mut top, cx);
+    let scenarios = scenarios(&mut top, cx);
+    let ratios = ratios(&mut top, network.as_ref(), cx);
+    let bench = bench_settings(&mut top, cx);
+    top.finish(cx);
+
+    let nodes = expand_nodes(&defaults, specs, cx);
+    Some(Lab {
+        name: name.unwrap_or_else(|| Sp::new(String::new(), Span::default())),
+        description: description.map(|d| d.value).unwrap_or_default(),
+        file: Default::default(),
+        dir: None,
+        network: network?,
+        nodes,
+        checks,
+        scenarios,
+        ratios,
+        bench,
+        insecure,
+        allow_public_addresses: allow_public,
+        secret_vars,
+    })
+}
+
+/// `secret_vars`: role variable name -> host environment variable name.
+fn secret_vars(top: &mut Obj<'_>, cx: &mut Ctx) -> BTreeMap<String, Sp<String>> {
     let mut secret_vars = BTreeMap::new();
     if let Some(pairs) = top.string_map("secret_vars", cx) {
         for (k, v) in pairs {
@@ -199,9 +241,12 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             }
         }
     }
+    secret_vars
+}
 
-    // [network]
-    let network = match top.take("network") {
+/// `[network]`: the subnet (required) and an optional link rate.
+fn network(top: &mut Obj<'_>, cx: &mut Ctx) -> Option<Network> {
+    match top.take("network") {
         Some(v) => Obj::from_value(v, "network", NETWORK_KEYS, cx).and_then(|mut o| {
             let subnet = o.string("subnet", cx);
             let bandwidth = parse_rate_key(&mut o, "bandwidth", cx);
@@ -233,17 +278,11 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             );
             None
         }
-    };
+    }
+}
 
-    // [defaults]
-    let defaults = match top.take("defaults") {
-        Some(v) => Obj::from_value(v, "defaults", DEFAULT_KEYS, cx)
-            .map(|o| parse_node_spec(o, cx))
-            .unwrap_or_default(),
-        None => NodeSpec::default(),
-    };
-
-    // [[node]]
+/// `[[node]]` tables as written (at least one).
+fn node_specs(top: &mut Obj<'_>, cx: &mut Ctx) -> Vec<(usize, NodeSpec)> {
     let mut specs = Vec::new();
     match top.take("node") {
         Some(v) => {
@@ -273,7 +312,11 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             .expected("[[node]] tables"),
         ),
     }
+    specs
+}
 
+/// `[[check]]` tables.
+fn checks(top: &mut Obj<'_>, cx: &mut Ctx) -> Vec<Check> {
     let mut checks = Vec::new();
     if let Some(v) = top.take("check") {
         for (i, v) in array_of_tables(v, "check", cx).into_iter().enumerate() {
@@ -284,6 +327,11 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             }
         }
     }
+    checks
+}
+
+/// `[[scenario]]` tables.
+fn scenarios(top: &mut Obj<'_>, cx: &mut Ctx) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
     if let Some(v) = top.take("scenario") {
         for (i, v) in array_of_tables(v, "scenario", cx).into_iter().enumerate() {
@@ -294,17 +342,26 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             }
         }
     }
+    scenarios
+}
+
+/// `[[ratio]]` tables; whether `[network]` has a bandwidth decides `of = "rate"`.
+fn ratios(top: &mut Obj<'_>, network: Option<&Network>, cx: &mut Ctx) -> Vec<Ratio> {
     let mut ratios = Vec::new();
     if let Some(v) = top.take("ratio") {
         for (i, v) in array_of_tables(v, "ratio", cx).into_iter().enumerate() {
             if let Some(o) = Obj::from_value(v, &format!("ratio[{i}]"), RATIO_KEYS, cx) {
-                if let Some(r) = parse_ratio(o, network.as_ref().map(|n| n.bandwidth.is_some()), cx)
-                {
+                if let Some(r) = parse_ratio(o, network.map(|n| n.bandwidth.is_some()), cx) {
                     ratios.push(r);
                 }
             }
         }
     }
+    ratios
+}
+
+/// `[bench]`.
+fn bench_settings(top: &mut Obj<'_>, cx: &mut Ctx) -> BenchSettings {
     let mut bench = BenchSettings::default();
     if let Some(v) = top.take("bench") {
         if let Some(mut o) = Obj::from_value(v, "bench", BENCH_KEYS, cx) {
@@ -314,24 +371,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
             o.finish(cx);
         }
     }
-    top.finish(cx);
-
-    let nodes = expand_nodes(&defaults, specs, cx);
-    Some(Lab {
-        name: name.unwrap_or_else(|| Sp::new(String::new(), Span::default())),
-        description: description.map(|d| d.value).unwrap_or_default(),
-        file: Default::default(),
-        dir: None,
-        network: network?,
-        nodes,
-        checks,
-        scenarios,
-        ratios,
-        bench,
-        insecure,
-        allow_public_addresses: allow_public,
-        secret_vars,
-    })
+    bench
 }
 
 fn array_of_tables<'de>(mut v: Value<'de>, path: &str, cx: &mut Ctx) -> Vec<Value<'de>> {

@@ -76,6 +76,27 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
             n.box_name = Some(b.value);
         }
     }
+    memory(&mut o, &mut n, cx);
+    if let Some(c) = o.int_in("cpus", 1, 64, "a CPU count", cx) {
+        n.cpus = Some(c.value as u32);
+    }
+    if o.has("boot_timeout") {
+        if let Some(d) = parse_duration_key(&mut o, "boot_timeout", Duration::from_secs(3600), cx) {
+            n.boot_timeout_s = Some(d.as_secs().max(1) as u32);
+        }
+    }
+    roles(&mut o, &mut n, cx);
+    forwards(&mut o, &mut n, cx);
+    vars(&mut o, &mut n, cx);
+    disks(&mut o, &mut n, cx);
+    n.nested_containers = o.bool("nested_containers", cx).map(|b| b.value);
+    n.bandwidth = parse_rate_key(&mut o, "bandwidth", cx);
+    o.finish(cx);
+    n
+}
+
+/// The memory size, in MiB or with a unit.
+fn memory(o: &mut Obj<'_>, n: &mut NodeSpec, cx: &mut Ctx) {
     if let Some(m) = o.scalar_text(
         "memory",
         "a memory size in MiB or with a unit, like 256 or \"2G\"",
@@ -97,14 +118,10 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
             ),
         }
     }
-    if let Some(c) = o.int_in("cpus", 1, 64, "a CPU count", cx) {
-        n.cpus = Some(c.value as u32);
-    }
-    if o.has("boot_timeout") {
-        if let Some(d) = parse_duration_key(&mut o, "boot_timeout", Duration::from_secs(3600), cx) {
-            n.boot_timeout_s = Some(d.as_secs().max(1) as u32);
-        }
-    }
+}
+
+/// The role list: role names only, no paths.
+fn roles(o: &mut Obj<'_>, n: &mut NodeSpec, cx: &mut Ctx) {
     if let Some(roles) = o.strings("roles", cx) {
         let path = o.key_path("roles");
         let mut ok = Vec::new();
@@ -121,6 +138,10 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         }
         n.roles = Some(ok);
     }
+}
+
+/// Forwarded ports: `guest` and `host`, `host_ip` 127.0.0.1 unless said.
+fn forwards(o: &mut Obj<'_>, n: &mut NodeSpec, cx: &mut Ctx) {
     if let Some((arr, _)) = o.array("forward", cx) {
         let path = o.key_path("forward");
         let mut fw = Vec::new();
@@ -156,6 +177,10 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         }
         n.forward = Some(fw);
     }
+}
+
+/// Role variables: names, and values that stay inert text.
+fn vars(o: &mut Obj<'_>, n: &mut NodeSpec, cx: &mut Ctx) {
     if let Some(vars) = o.string_map("vars", cx) {
         let path = o.key_path("vars");
         let mut ok = Vec::new();
@@ -183,6 +208,10 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         }
         n.vars = Some(ok);
     }
+}
+
+/// Extra disks: a name and a size each.
+fn disks(o: &mut Obj<'_>, n: &mut NodeSpec, cx: &mut Ctx) {
     if let Some((arr, _)) = o.array("disks", cx) {
         let path = o.key_path("disks");
         let mut disks = Vec::new();
@@ -254,10 +283,6 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         }
         n.disks = Some(disks);
     }
-    n.nested_containers = o.bool("nested_containers", cx).map(|b| b.value);
-    n.bandwidth = parse_rate_key(&mut o, "bandwidth", cx);
-    o.finish(cx);
-    n
 }
 
 impl Obj<'_> {
