@@ -318,7 +318,7 @@ fn sync_pool(
     if !missing.is_empty() {
         download(apt, runner, &missing, pool)?;
     }
-    for e in read_dir(&pool)? {
+    for e in read_dir(pool)? {
         let name = e.file_name().to_string_lossy().into_owned();
         if !wanted.contains_key(&name) {
             std::fs::remove_file(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
