@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::lab::Lab;
 use crate::plan::{Plan, TaskId};
+use crate::remote::marker::{self, Piece};
 use crate::remote::{Conn, Target};
 use crate::render::{env_name, role_env};
 use crate::roles::{RoleSet, SUPPORT_DIR};
@@ -471,7 +472,10 @@ impl NodeRun<'_> {
             "sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{env_path}"
         );
         let res = conn.exec(&cmd, None, self.opts.role_timeout, &mut |is_err, line| {
-            if let Some(rest) = line.strip_prefix("::labctl:: step ") {
+            if let Some(rest) = marker::parse(line)
+                .filter(|m| m.kind == "step")
+                .map(|m| m.args)
+            {
                 let (num, name) = rest.split_once(' ').unwrap_or((rest, ""));
                 step = num
                     .split('/')
@@ -519,13 +523,21 @@ impl NodeRun<'_> {
         }
         // What the role said about itself, and what it published.
         let q = conn.run(
-            &format!("cat /var/lib/labctl/roles/{r}.result 2>/dev/null; echo ::publish::; cat /var/lib/labctl/roles/{r}.publish 2>/dev/null", r = t.role),
+            &format!("cat /var/lib/labctl/roles/{r}.result 2>/dev/null; echo; echo '::labctl:: publish'; cat /var/lib/labctl/roles/{r}.publish 2>/dev/null", r = t.role),
             Duration::from_secs(30),
         )?;
-        let (result, pubs) = q
-            .stdout
-            .split_once("::publish::")
-            .unwrap_or((&q.stdout, ""));
+        let pieces = marker::split(&q.stdout);
+        let text = |i: usize| match pieces.get(i) {
+            Some(Piece::Text(t)) => *t,
+            _ => "",
+        };
+        let (result, pubs) = match pieces
+            .iter()
+            .position(|p| matches!(p, Piece::Marker(m) if m.kind == "publish"))
+        {
+            Some(i) => (text(i - 1), text(i + 1)),
+            None => (q.stdout.as_str(), ""),
+        };
         let outcome = match result.trim() {
             "changed" => Outcome::Changed,
             "skipped" => Outcome::Skipped,

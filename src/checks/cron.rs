@@ -2,6 +2,7 @@
 
 use super::engine::*;
 use crate::lab::Lab;
+use crate::remote::marker;
 use crate::remote::NodeShell;
 use crate::shell::{sh_root, shell_quote};
 use crate::text::*;
@@ -49,12 +50,13 @@ pub(super) fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>)
     let mut section: Option<String> = None; // None: crontab -l; Some(file)
     let mut in_crontab = false;
     for line in out.lines() {
-        if line == "@@labctl-crontab" {
+        let m = marker::parse(line);
+        if matches!(m, Some(m) if m.kind == "crontab") {
             in_crontab = true;
             section = None;
             continue;
         }
-        if let Some(rc) = line.strip_prefix("@@labctl-rc ") {
+        if let Some(rc) = m.filter(|m| m.kind == "rc").map(|m| m.args) {
             in_crontab = false;
             if rc.trim() == "0" {
                 entries.extend(crontab_lines.iter().filter(|l| cron_job_line(l)).map(|l| {
@@ -76,7 +78,7 @@ pub(super) fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>)
             }
             continue;
         }
-        if let Some(f) = line.strip_prefix("@@labctl-file ") {
+        if let Some(f) = m.filter(|m| m.kind == "file").map(|m| m.args) {
             section = Some(f.to_string());
             if f.starts_with("/etc/cron.d/") && !cron_d_name_ok(f) {
                 notes.push(format!(
@@ -102,8 +104,8 @@ pub(super) fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>)
 
 pub(super) fn cron_script(user: &str) -> String {
     format!(
-        "echo @@labctl-crontab; crontab -l -u {u} 2>&1; rc=$?; echo; echo \"@@labctl-rc $rc\"; \
-         for f in /etc/crontab /etc/cron.d/*; do [ -f \"$f\" ] || continue; printf '@@labctl-file %s\\n' \"$f\"; cat -- \"$f\"; echo; done; true",
+        "echo '::labctl:: crontab'; crontab -l -u {u} 2>&1; rc=$?; echo; echo \"::labctl:: rc $rc\"; \
+         for f in /etc/crontab /etc/cron.d/*; do [ -f \"$f\" ] || continue; printf '::labctl:: file %s\\n' \"$f\"; cat -- \"$f\"; echo; done; true",
         u = shell_quote(user)
     )
 }
@@ -123,7 +125,11 @@ pub(super) fn attempt(
         Ok(r) => r,
         Err(a) => return a,
     };
-    if !r.stdout.contains("@@labctl-crontab") {
+    if !r
+        .stdout
+        .lines()
+        .any(|l| marker::parse(l).is_some_and(|m| m.kind == "crontab"))
+    {
         return Attempt::fail(
             format!(
                 "cannot read cron tables on {node} (exit {}): {}",
@@ -179,11 +185,11 @@ mod tests {
     use super::*;
     use crate::checks::testing::*;
 
-    const CRON_OUT: &str = "@@labctl-crontab\nno crontab for root\n\n@@labctl-rc 1\n\
-        @@labctl-file /etc/crontab\nSHELL=/bin/sh\n17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n\n\
-        @@labctl-file /etc/cron.d/ansible-pull\n# pull\nPATH=/usr/bin:/bin\n*/3 * * * * root flock -n /run/ap.lock ansible-pull -U http://192.168.57.2/centraladmin_web.git local.yml >>/var/log/ansible-pull.log 2>&1\n@reboot root ansible-pull -U http://192.168.57.2/centraladmin_web.git\n\n\
-        @@labctl-file /etc/cron.d/old.dpkg-old\n* * * * * root ansible-pull centraladmin_lb\n\n\
-        @@labctl-file /etc/cron.d/other\n* * * * * www-data ansible-pull centraladmin_lb\n\n";
+    const CRON_OUT: &str = "::labctl:: crontab\nno crontab for root\n\n::labctl:: rc 1\n\
+        ::labctl:: file /etc/crontab\nSHELL=/bin/sh\n17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n\n\
+        ::labctl:: file /etc/cron.d/ansible-pull\n# pull\nPATH=/usr/bin:/bin\n*/3 * * * * root flock -n /run/ap.lock ansible-pull -U http://192.168.57.2/centraladmin_web.git local.yml >>/var/log/ansible-pull.log 2>&1\n@reboot root ansible-pull -U http://192.168.57.2/centraladmin_web.git\n\n\
+        ::labctl:: file /etc/cron.d/old.dpkg-old\n* * * * * root ansible-pull centraladmin_lb\n\n\
+        ::labctl:: file /etc/cron.d/other\n* * * * * www-data ansible-pull centraladmin_lb\n\n";
 
     #[test]
     fn cron_reads_crontab_and_cron_d_for_the_user() {
@@ -202,7 +208,7 @@ mod tests {
             .iter()
             .any(|n| n.contains("old.dpkg-old: ignored by cron")));
 
-        let (entries, _) = parse_cron("@@labctl-crontab\n# m h dom mon dow command\n*/5 * * * * /usr/local/bin/job\n\n@@labctl-rc 0\n", "vagrant");
+        let (entries, _) = parse_cron("::labctl:: crontab\n# m h dom mon dow command\n*/5 * * * * /usr/local/bin/job\n\n::labctl:: rc 0\n", "vagrant");
         assert_eq!(
             entries,
             vec![CronEntry {
@@ -250,7 +256,7 @@ mod tests {
             vec![
                 ok(
                     0,
-                    "@@labctl-crontab\nno crontab for nobody\n@@labctl-rc 1\n",
+                    "::labctl:: crontab\nno crontab for nobody\n::labctl:: rc 1\n",
                 ),
                 ok(0, CRON_OUT),
             ],

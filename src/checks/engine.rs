@@ -534,7 +534,7 @@ mod tests {
         .run("x", &sh_root(&cron_script("root")), ms(5000))
         .unwrap();
         assert!(
-            r.stdout.starts_with("@@labctl-crontab\n") && r.stdout.contains("@@labctl-rc "),
+            r.stdout.starts_with("::labctl:: crontab\n") && r.stdout.contains("::labctl:: rc "),
             "{r:?}"
         );
         let r = LocalShell {

@@ -3,6 +3,7 @@
 use super::engine::*;
 use super::http_client::HostHttp;
 use crate::lab::Lab;
+use crate::remote::marker::{self, Piece};
 use crate::remote::NodeShell;
 use crate::shell::{sh, shell_quote};
 use crate::text::*;
@@ -148,10 +149,8 @@ for _ in range(n):
         c,b=str(e.code),e.read()
     except Exception as e:
         sys.stderr.write('%s\n'%e)
-    sys.stdout.buffer.write(b+b'\n@@labctl-http '+c.encode()+b'@@\n'); sys.stdout.flush()
+    sys.stdout.buffer.write(b+b'\n::labctl:: http '+c.encode()+b'\n'); sys.stdout.flush()
 "#;
-
-pub(super) const HTTP_MARK: &str = "\n@@labctl-http ";
 
 /// The node-side script: `requests` GETs with curl (python3 when curl is missing),
 /// each body followed by a status marker line.
@@ -165,10 +164,7 @@ pub(super) fn node_http_script(t: &HttpTarget, requests: u32, per_request: Durat
     };
     let curl = format!(
         "curl -sS --noproxy '*' --proto '=http,https' --max-time {secs}{resolve} -w {} {}",
-        shell_quote(&format!(
-            "{}%{{http_code}}@@\\n",
-            HTTP_MARK.replace('\n', "\\n")
-        )),
+        shell_quote("\\n::labctl:: http %{http_code}\\n"),
         shell_quote(&t.url)
     );
     let py = format!(
@@ -187,15 +183,18 @@ pub(super) fn node_http_script(t: &HttpTarget, requests: u32, per_request: Durat
 /// Split the node script's output into `(status, body)` per request (status 0:
 /// no HTTP response).
 pub(super) fn parse_node_http(stdout: &str) -> Vec<(u16, String)> {
+    let pieces = marker::split(stdout);
     let mut out = Vec::new();
-    let mut rest = stdout;
-    while let Some(i) = rest.find(HTTP_MARK) {
-        let body = &rest[..i];
-        let after = &rest[i + HTTP_MARK.len()..];
-        let Some(j) = after.find("@@") else { break };
-        let code = after[..j].trim().parse::<u16>().unwrap_or(0);
-        out.push((code, body.to_string()));
-        rest = after[j + 2..].strip_prefix('\n').unwrap_or(&after[j + 2..]);
+    for (k, p) in pieces.iter().enumerate() {
+        let Piece::Marker(m) = p else { continue };
+        if m.kind != "http" {
+            continue;
+        }
+        let body = match k.checked_sub(1).map(|b| pieces[b]) {
+            Some(Piece::Text(t)) => t,
+            _ => "",
+        };
+        out.push((m.args.trim().parse::<u16>().unwrap_or(0), body.to_string()));
     }
     out
 }

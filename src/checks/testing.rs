@@ -222,7 +222,7 @@ pub(crate) fn http_host(
     }
 }
 pub(crate) fn resp(code: u16, body: &str) -> String {
-    format!("{body}\n@@labctl-http {code}@@\n")
+    format!("{body}\n::labctl:: http {code}\n")
 }
 
 /// Runs commands with the local `sh`, as a node's SSH session would.

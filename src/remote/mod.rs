@@ -1,8 +1,10 @@
 //! Reaching lab nodes: one SSH connection ([`Conn`]), the [`NodeShell`] seam
 //! that checks and bench run commands through, its SSH implementation
-//! ([`SshShell`], one session per node) and the lab's own `ssh_config`.
+//! ([`SshShell`], one session per node), the lab's own `ssh_config`, and the
+//! one in-band protocol of node-side output ([`marker`]).
 
 mod conn;
+pub mod marker;
 mod pool;
 pub mod ssh_config;
 
