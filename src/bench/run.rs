@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::{AddressMode, BenchEndpoint, ContainerMode, Lab, Scenario};
 use crate::remote::NodeShell;
-use crate::shell::shell_quote;
+use crate::shell::sh_args;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,8 +63,7 @@ pub fn ensure_iperf_image(r: &dyn Runner, node_image: &str) -> Result<String> {
     {
         return Ok(tag);
     }
-    let script = "set -e; f=/usr/bin/iperf3; libs=$(ldd $f | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); \
-                  tar --no-recursion -chf - $f $libs /etc/passwd /etc/group /tmp 2>/dev/null";
+    let script = include_str!("scripts/collect-iperf3.sh");
     let tar = crate::provider::docker::image::export_from_node_image(
         node_image,
         script,
@@ -92,14 +91,7 @@ pub fn load_on_node(
     tag: &str,
     load: &dyn Fn(&str, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let have = shell.run(
-        node,
-        &format!(
-            "sudo docker image inspect {} >/dev/null 2>&1 && echo yes",
-            shell_quote(tag)
-        ),
-        Duration::from_secs(30),
-    )?;
+    let have = shell.run(node, &step(&["have-image", tag]), Duration::from_secs(30))?;
     if have.stdout.trim() == "yes" {
         return Ok(());
     }
@@ -108,6 +100,20 @@ pub fn load_on_node(
         .run()
         .map_err(|e| Error::io("run", "docker save", e))?;
     load(node, &saved.stdout)
+}
+
+/// One step of a scenario on a node: scripts/iperf.sh with its arguments.
+fn step(args: &[&str]) -> String {
+    sh_args(include_str!("scripts/iperf.sh"), "labctl-iperf", args)
+}
+
+/// How an endpoint runs iperf3, as iperf.sh names it.
+fn mode(c: ContainerMode) -> &'static str {
+    match c {
+        ContainerMode::None => "none",
+        ContainerMode::Host => "host",
+        ContainerMode::Bridge => "bridge",
+    }
 }
 
 fn ep_desc(e: &BenchEndpoint) -> String {
@@ -136,17 +142,9 @@ fn run_once(
     let name = format!("labctl-iperf-s-{port}");
     let t = Duration::from_secs(30);
     let p = port.to_string();
+    let mode = mode(srv.container);
     // Server side.
-    let start = match srv.container {
-        ContainerMode::None => format!("iperf3 -s -1 -D -p {p}"),
-        ContainerMode::Host => {
-            format!("sudo docker run -d --rm --net=host --name {name} {tag} -s -1 -p {p}")
-        }
-        ContainerMode::Bridge => {
-            format!("sudo docker run -d --rm -p {p}:{p} --name {name} {tag} -s -1 -p {p}")
-        }
-    };
-    let out = shell.run(&srv.node.value, &start, t)?;
+    let out = shell.run(&srv.node.value, &step(&["server", mode, &p, &name, tag]), t)?;
     if out.code != 0 {
         return Err(Error::env(
             format!(
@@ -160,52 +158,39 @@ fn run_once(
     }
     let addr = match (srv.container, srv.address) {
         (ContainerMode::Bridge, AddressMode::Container) => {
-            let o = shell.run(
-                &srv.node.value,
-                &format!("sudo docker inspect -f '{{{{.NetworkSettings.IPAddress}}}}' {name}"),
-                t,
-            )?;
+            let o = shell.run(&srv.node.value, &step(&["address", &name]), t)?;
             o.stdout.trim().to_string()
         }
         _ => node_ip,
     };
     // Wait until the server listens (bounded).
-    let wait = match srv.container {
-        ContainerMode::Bridge => format!("for i in $(seq 50); do sudo docker logs {name} 2>&1 | grep -q 'listening' && exit 0; sleep 0.1; done; exit 1"),
-        _ => format!("for i in $(seq 50); do ss -ltn | grep -q ':{p} ' && exit 0; sleep 0.1; done; exit 1"),
-    };
-    let _ = shell.run(&srv.node.value, &wait, t);
+    let _ = shell.run(&srv.node.value, &step(&["wait", mode, &p, &name]), t);
     // Client side.
     let cl = &s.client;
-    let args = format!(
-        "-c {} -p {p} -t {duration} -O {} -P {} -J",
-        shell_quote(&addr),
-        s.omit_s,
-        s.parallel
-    );
-    let run = match cl.container {
-        ContainerMode::None => format!("iperf3 {args}"),
-        ContainerMode::Host => format!("sudo docker run --rm --net=host {tag} {args}"),
-        ContainerMode::Bridge => format!("sudo docker run --rm {tag} {args}"),
-    };
+    let run = step(&[
+        "client",
+        self::mode(cl.container),
+        tag,
+        &addr,
+        &p,
+        &duration.to_string(),
+        &s.omit_s.to_string(),
+        &s.parallel.to_string(),
+    ]);
     let res = shell.run(
         &cl.node.value,
         &run,
         Duration::from_secs(duration as u64 + 60),
     );
     // Stop the server whatever happened (a -1 server exits by itself after one test).
-    let stop = match srv.container {
-        ContainerMode::None => format!("pkill -f 'iperf3 -s -1 -D -p {p}$' || true"),
-        _ => format!("sudo docker rm -f {name} >/dev/null 2>&1 || true"),
-    };
-    let _ = shell.run(&srv.node.value, &stop, t);
+    let _ = shell.run(&srv.node.value, &step(&["stop", mode, &p, &name]), t);
     let res = res?;
     Ok(res.stdout)
 }
 
 /// A port that is free on the server node (and its containers' published ports).
 fn free_port(shell: &dyn NodeShell, node: &str, start: u16) -> Result<u16> {
-    let o = shell.run(node, "ss -Htan | awk '{print $4}'", Duration::from_secs(20))?;
+    let o = shell.run(node, &step(&["ports"]), Duration::from_secs(20))?;
     let used: Vec<u16> = o
         .stdout
         .lines()
@@ -286,7 +271,7 @@ pub fn run(
     if let Some(n) = lab.scenarios.first() {
         if let Ok(v) = shell.run(
             &n.client.node.value,
-            "iperf3 --version | head -n1",
+            &step(&["version"]),
             Duration::from_secs(10),
         ) {
             tools.insert("iperf3".into(), v.stdout.trim().to_string());

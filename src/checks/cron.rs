@@ -4,7 +4,7 @@ use super::engine::*;
 use crate::lab::Lab;
 use crate::remote::marker;
 use crate::remote::NodeShell;
-use crate::shell::{sh_root, shell_quote};
+use crate::shell::sh_root_args;
 use crate::text::*;
 use regex::Regex;
 use std::time::Duration;
@@ -102,12 +102,9 @@ pub(super) fn parse_cron(out: &str, user: &str) -> (Vec<CronEntry>, Vec<String>)
     (entries, notes)
 }
 
+/// The cron command for `user`, run as root (it reads other users' crontabs).
 pub(super) fn cron_script(user: &str) -> String {
-    format!(
-        "echo '::labctl:: crontab'; crontab -l -u {u} 2>&1; rc=$?; echo; echo \"::labctl:: rc $rc\"; \
-         for f in /etc/crontab /etc/cron.d/*; do [ -f \"$f\" ] || continue; printf '::labctl:: file %s\\n' \"$f\"; cat -- \"$f\"; echo; done; true",
-        u = shell_quote(user)
-    )
+    sh_root_args(include_str!("scripts/cron.sh"), "labctl-cron", &[user])
 }
 
 pub(super) fn attempt(
@@ -121,7 +118,7 @@ pub(super) fn attempt(
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
-    let r = match run_on(shell, node, &sh_root(&cron_script(user)), budget) {
+    let r = match run_on(shell, node, &cron_script(user), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -230,7 +227,7 @@ mod tests {
         assert!(r.passed, "{r:?}");
         assert_eq!(r.message, "cron entry for root in /etc/cron.d/ansible-pull matches /ansible-pull .*centraladmin_web/");
         assert!(
-            shell.calls()[0].1.contains("crontab -l -u '\\''root'\\''"),
+            shell.calls()[0].1.contains("labctl-cron 'root'"),
             "user quoted: {}",
             shell.calls()[0].1
         );

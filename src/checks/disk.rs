@@ -3,19 +3,17 @@
 use super::engine::*;
 use crate::lab::Lab;
 use crate::remote::NodeShell;
-use crate::shell::{sh, shell_quote};
+use crate::shell::sh_args;
 use crate::text::*;
 use std::time::Duration;
 
+/// The disk command: every block device, or only `device`.
 pub(super) fn disk_script(device: Option<&str>) -> String {
-    match device {
-        None => "for d in /sys/block/*; do [ -r \"$d/size\" ] && printf '%s %s\\n' \"${d##*/}\" \"$(cat \"$d/size\")\"; done; true".to_string(),
-        Some(dev) => format!(
-            "d=$(readlink -f -- {q}) && [ -b \"$d\" ] || {{ echo \"not a block device: \"{q} >&2; exit {MISSING}; }}; \
-             n=${{d##*/}}; printf '%s %s\\n' \"$n\" \"$(cat \"/sys/class/block/$n/size\")\"",
-            q = shell_quote(dev)
-        ),
-    }
+    sh_args(
+        include_str!("scripts/disk.sh"),
+        "labctl-disk",
+        &[device.unwrap_or("")],
+    )
 }
 
 /// `NAME SECTORS` lines to `(name, bytes)`.
@@ -42,7 +40,7 @@ pub(super) fn attempt(
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
-    let r = match run_on(shell, node, &sh(&disk_script(device)), budget) {
+    let r = match run_on(shell, node, &disk_script(device), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -148,7 +146,7 @@ mod tests {
 
         let shell = Fake::new().on(
             "lb",
-            "readlink -f -- '\\''/dev/sdb'\\''",
+            "labctl-disk '/dev/sdb'",
             vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * gib / 512))],
         );
         let c = Check {

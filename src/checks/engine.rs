@@ -7,7 +7,7 @@ use super::http_client::HostHttp;
 use super::{command, cron, disk, file, http, port, reach, service};
 use crate::lab::{Check, CheckKind, Lab};
 use crate::remote::{ExecResult, NodeShell};
-use crate::shell::shell_quote;
+use crate::shell::sh_args;
 use crate::text::one_line;
 use regex::Regex;
 use std::net::Ipv4Addr;
@@ -40,8 +40,6 @@ pub(super) const MAX_REQUEST: Duration = Duration::from_secs(10);
 pub(super) const MAX_OUTPUT: usize = 4000;
 /// Added to an attempt's budget for the SSH command timeout.
 pub(super) const SSH_SLACK: Duration = Duration::from_secs(2);
-/// Exit code the generated scripts use for "the thing is not there".
-pub(super) const MISSING: i32 = 66;
 
 /// The outcome of one attempt.
 #[derive(Debug)]
@@ -373,11 +371,15 @@ pub(super) fn opt_regex(pat: Option<&str>, what: &str) -> Result<Option<Regex>, 
     }
 }
 
-/// Script that exits 0 when a TCP connection to `ip:port` opens within `secs`.
+/// Exit code the node-side scripts use for "the thing is not there".
+pub(super) const MISSING: i32 = 66;
+
+/// A command that exits 0 when a TCP connection to `ip:port` opens within `secs`.
 pub(super) fn tcp_probe(ip: Ipv4Addr, port: u16, secs: u64) -> String {
-    format!(
-        "timeout {secs} bash -c {}",
-        shell_quote(&format!("exec 3<>/dev/tcp/{ip}/{port}"))
+    sh_args(
+        include_str!("scripts/tcp-probe.sh"),
+        "labctl-tcp",
+        &[&ip.to_string(), &port.to_string(), &secs.to_string()],
     )
 }
 

@@ -3,7 +3,7 @@
 use super::engine::*;
 use crate::lab::Lab;
 use crate::remote::NodeShell;
-use crate::shell::{sh_root, shell_quote};
+use crate::shell::sh_root_args;
 use crate::text::*;
 use regex::Regex;
 use std::time::Duration;
@@ -19,12 +19,17 @@ pub(super) fn attempt(
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
-    let p = shell_quote(path);
+    // Without `contains` the file is not read at all.
     let script = match contains {
-        None => format!("test -f {p} || exit {MISSING}"),
-        Some(_) => format!("test -f {p} || exit {MISSING}; cat -- {p}"),
+        None => include_str!("scripts/file-exists.sh"),
+        Some(_) => include_str!("scripts/file-read.sh"),
     };
-    let r = match run_on(shell, node, &sh_root(&script), budget) {
+    let r = match run_on(
+        shell,
+        node,
+        &sh_root_args(script, "labctl-file", &[path]),
+        budget,
+    ) {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -130,9 +135,9 @@ mod tests {
         let shell = Fake::new().on("web2", "test -f", vec![ok(MISSING, "")]);
         run(&check(file(hostile, None)), &shell, &NoHttp);
         let cmd = &shell.calls()[0].1;
-        // The path is quoted inside the script, and the script is quoted again for sh -c.
-        let script = format!("test -f {} || exit {MISSING}", shell_quote(hostile));
-        assert_eq!(cmd, &sh_root(&script));
+        // The path reaches the script (a file of labctl's) as one quoted argument.
+        let script = include_str!("scripts/file-exists.sh");
+        assert_eq!(cmd, &sh_root_args(script, "labctl-file", &[hostile]));
         // (Executing hostile values for real, with a harmless payload, is in
         // file_check_with_hostile_path_runs_safely_in_sh.)
 

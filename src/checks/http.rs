@@ -5,7 +5,7 @@ use super::http_client::HostHttp;
 use crate::lab::Lab;
 use crate::remote::marker::{self, Piece};
 use crate::remote::NodeShell;
-use crate::shell::{sh, shell_quote};
+use crate::shell::sh_args;
 use crate::text::*;
 use regex::Regex;
 use std::net::Ipv4Addr;
@@ -135,48 +135,26 @@ pub(super) fn http_target(
     Ok(t)
 }
 
-/// Python fallback of the curl loop: same output format, no proxies, no redirects.
-pub(super) const PY_HTTP: &str = r#"import sys,urllib.request,urllib.error
-n,t,u,h=int(sys.argv[1]),float(sys.argv[2]),sys.argv[3],sys.argv[4]
-class R(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self,*a,**k): return None
-o=urllib.request.build_opener(urllib.request.ProxyHandler({}),R())
-for _ in range(n):
-    c,b='000',b''
-    try:
-        with o.open(urllib.request.Request(u,headers={'Host':h}),timeout=t) as f: c,b=str(f.status),f.read()
-    except urllib.error.HTTPError as e:
-        c,b=str(e.code),e.read()
-    except Exception as e:
-        sys.stderr.write('%s\n'%e)
-    sys.stdout.buffer.write(b+b'\n::labctl:: http '+c.encode()+b'\n'); sys.stdout.flush()
-"#;
-
-/// The node-side script: `requests` GETs with curl (python3 when curl is missing),
-/// each body followed by a status marker line.
+/// The node-side command: `requests` GETs with curl (python3 when curl is
+/// missing), each body followed by a status marker line (scripts/http.sh).
 pub(super) fn node_http_script(t: &HttpTarget, requests: u32, per_request: Duration) -> String {
     let secs = per_request.as_secs().max(1);
     let resolve = match &t.resolve {
-        Some((name, port, ip)) => {
-            format!(" --resolve {}", shell_quote(&format!("{name}:{port}:{ip}")))
-        }
+        Some((name, port, ip)) => format!("{name}:{port}:{ip}"),
         None => String::new(),
     };
-    let curl = format!(
-        "curl -sS --noproxy '*' --proto '=http,https' --max-time {secs}{resolve} -w {} {}",
-        shell_quote("\\n::labctl:: http %{http_code}\\n"),
-        shell_quote(&t.url)
-    );
-    let py = format!(
-        "python3 -c {} {requests} {secs} {} {}",
-        shell_quote(PY_HTTP),
-        shell_quote(&t.url_ip),
-        shell_quote(&t.host_header)
-    );
-    format!(
-        "if command -v curl >/dev/null 2>&1; then i=0; while [ $i -lt {requests} ]; do {curl}; i=$((i+1)); done; \
-         elif command -v python3 >/dev/null 2>&1; then {py}; \
-         else echo 'labctl: neither curl nor python3 on this node' >&2; exit 127; fi"
+    sh_args(
+        include_str!("scripts/http.sh"),
+        "labctl-http",
+        &[
+            &requests.to_string(),
+            &secs.to_string(),
+            &t.url,
+            &resolve,
+            &t.url_ip,
+            &t.host_header,
+            include_str!("scripts/http.py"),
+        ],
     )
 }
 
@@ -300,7 +278,7 @@ fn from_node(
     per_request: Duration,
     budget: Duration,
 ) -> Result<(Vec<Response>, String), Attempt> {
-    let cmd = sh(&node_http_script(target, requests, per_request));
+    let cmd = node_http_script(target, requests, per_request);
     let r = run_on(shell, node, &cmd, budget)?;
     if r.code == 127 {
         return Err(Attempt::fail(
@@ -477,6 +455,7 @@ pub(super) fn from_name(from: &crate::lab::CheckFrom) -> &str {
 mod tests {
     use super::*;
     use crate::checks::testing::*;
+    use crate::shell::{sh, shell_quote};
 
     #[test]
     fn http_from_node_passes_and_resolves_node_names_without_dns() {
@@ -602,7 +581,7 @@ mod tests {
         assert_eq!(r.message, "backend web2 never answered: web1: 10, web2: 0 over 10 requests (expected every listed backend)");
         let cmd = &shell.calls()[0].1;
         assert!(
-            cmd.contains("-lt 10 ]"),
+            cmd.contains("labctl-http '10' "),
             "ten requests in one command: {cmd}"
         );
     }

@@ -1,13 +1,18 @@
 //! Running a lab's `[[check]]`s (docs/lab-file.md): every kind retries until it
 //! passes or its timeout elapses (retry-until-healthy), then reports the last
-//! failure. Commands run on nodes through a [`NodeShell`] (SSH in production, a
-//! scripted fake in tests); host-side HTTP goes through a [`HostHttp`].
+//! failure. Commands run on nodes through a
+//! [`NodeShell`](crate::remote::NodeShell) (SSH in production, a scripted fake
+//! in tests); host-side HTTP goes through a [`HostHttp`].
 //!
 //! Rules every kind follows:
-//! - Values from the lab file reach a node's shell only through
-//!   [`shell_quote`]; each generated script runs under `sh -c`, so the node
-//!   user's login shell does not matter. `command` checks are the exception: `run`
-//!   *is* a shell command and is sent as written, as the SSH user.
+//! - The node-side scripts are files (`checks/scripts/`, included with
+//!   `include_str!`); values from the lab file reach them only as quoted
+//!   arguments ([`crate::shell::sh_args`]), never spliced into script text.
+//!   Each runs under `sh -c`, so the node user's login shell does not matter.
+//!   `command` checks are the exception: `run` *is* a shell command and is sent
+//!   as written, as the SSH user.
+//! - Node-side output that labctl reads is cut with marker lines
+//!   ([`crate::remote::marker`]).
 //! - Privileged reads (`file`, `cron`, `service`) run as root: directly when the
 //!   SSH user is root, else with `sudo -n` (never prompting).
 //! - Output is matched in Rust with the `regex` crate, never with grep, so a lab

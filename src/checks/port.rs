@@ -88,7 +88,7 @@ pub(super) fn attempt(
         );
     };
     let secs = budget.as_secs().clamp(1, 10);
-    let r = match run_on(shell, f, &sh(&tcp_probe(ip, port, secs)), budget) {
+    let r = match run_on(shell, f, &tcp_probe(ip, port, secs), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -127,7 +127,7 @@ mod tests {
     fn port_listening_and_reachable() {
         let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on(
             "mgmt",
-            "/dev/tcp/192.168.57.11/8080",
+            "labctl-tcp '192.168.57.11' '8080'",
             vec![ok(0, "")],
         );
         let (r, _) = run(
@@ -187,7 +187,7 @@ mod tests {
     fn port_unreachable_from_node_then_reachable() {
         let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on(
             "mgmt",
-            "/dev/tcp/",
+            "labctl-tcp",
             vec![with_err(1, "", "bash: connect: Connection refused\n")],
         );
         let (r, _) = run(
@@ -203,7 +203,7 @@ mod tests {
 
         let shell = Fake::new()
             .on("lb", "ss -ltn", vec![ok(0, "State\n"), ok(0, SS)])
-            .on("mgmt", "/dev/tcp/", vec![with_err(124, "", ""), ok(0, "")]);
+            .on("mgmt", "labctl-tcp", vec![with_err(124, "", ""), ok(0, "")]);
         let (r, seen) = run(
             &patient(CheckKind::Port {
                 node: sp("lb"),

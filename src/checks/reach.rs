@@ -3,18 +3,17 @@
 use super::engine::*;
 use crate::lab::Lab;
 use crate::remote::NodeShell;
-use crate::shell::sh;
+use crate::shell::sh_args;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-/// Reach passes on an ICMP echo reply OR a TCP connection to port 22 of the
-/// target: ping may be missing, lack CAP_NET_RAW in a container, or be filtered,
-/// while every node runs sshd (labctl reaches it that way).
+/// The reach command for address `ip`: ping, else TCP port 22 (see
+/// scripts/reach.sh for why both).
 pub(super) fn reach_script(ip: Ipv4Addr) -> String {
-    format!(
-        "if command -v ping >/dev/null 2>&1 && ping -c1 -W2 {ip} >/dev/null 2>&1; then echo icmp; exit 0; fi; \
-         if {}; then echo tcp22; exit 0; fi; echo none; exit 1",
-        tcp_probe(ip, 22, 3)
+    sh_args(
+        include_str!("scripts/reach.sh"),
+        "labctl-reach",
+        &[&ip.to_string()],
     )
 }
 
@@ -32,7 +31,7 @@ pub(super) fn attempt(
         Ok(ip) => ip,
         Err(a) => return a,
     };
-    let r = match run_on(shell, from, &sh(&reach_script(ip)), budget) {
+    let r = match run_on(shell, from, &reach_script(ip), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -62,12 +61,19 @@ mod tests {
             from: sp("web2"),
             to: sp("lb"),
         };
-        let shell = Fake::new().on("web2", "ping -c1 -W2 192.168.57.11", vec![ok(0, "icmp\n")]);
+        let shell = Fake::new().on(
+            "web2",
+            "labctl-reach '192.168.57.11'",
+            vec![ok(0, "icmp\n")],
+        );
         assert_eq!(
             run(&check(reach()), &shell, &NoHttp).0.message,
             "web2 reaches lb (192.168.57.11) by ping"
         );
-        assert!(shell.calls()[0].1.contains("/dev/tcp/192.168.57.11/22"));
+        assert!(
+            shell.calls()[0].1.contains("ping -c1 -W2 \"$1\"")
+                && shell.calls()[0].1.contains("/dev/tcp/$0/22")
+        );
 
         let shell = Fake::new().on("web2", "ping", vec![ok(1, "none\n"), ok(0, "tcp22\n")]);
         let (r, _) = run(&patient(reach()), &shell, &NoHttp);

@@ -3,7 +3,7 @@
 use super::engine::*;
 use crate::lab::Lab;
 use crate::remote::NodeShell;
-use crate::shell::{sh_root, shell_quote};
+use crate::shell::sh_root_args;
 use crate::text::*;
 use std::time::Duration;
 
@@ -20,7 +20,11 @@ pub(super) fn attempt(
     let r = match run_on(
         shell,
         node,
-        &sh_root(&format!("service {} status", shell_quote(service))),
+        &sh_root_args(
+            include_str!("scripts/service.sh"),
+            "labctl-service",
+            &[service],
+        ),
         budget,
     ) {
         Ok(r) => r,

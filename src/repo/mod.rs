@@ -36,8 +36,8 @@
 //!     └── pool/*.deb
 //! ```
 //!
-//! The room: [`apt`] resolves the closure with a private APT configuration
-//! and downloads it; [`sign`] holds the lab's key, the Release file and its
+//! The room: `apt` resolves the closure with a private APT configuration
+//! and downloads it; `sign` holds the lab's key, the Release file and its
 //! signatures; this file lays the repository out and drives the build.
 
 mod apt;

@@ -5,9 +5,9 @@
 //! the subnet, unique names, references between nodes, checks and roles) live in
 //! `crate::validate`.
 //!
-//! The grammar is split by table: [`node`] (`[defaults]` and `[[node]]`,
-//! `count` expansion), [`check`] (`[[check]]`, one function per kind) and
-//! [`bench`] (`[[scenario]]`, `[[ratio]]`); this file reads the top level and
+//! The grammar is split by table: `node` (`[defaults]` and `[[node]]`,
+//! `count` expansion), `check` (`[[check]]`, one function per kind) and
+//! `bench` (`[[scenario]]`, `[[ratio]]`); this file reads the top level and
 //! holds the value readers they share.
 
 mod bench;

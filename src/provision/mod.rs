@@ -10,7 +10,7 @@ use crate::remote::marker::{self, Piece};
 use crate::remote::{Conn, Target};
 use crate::render::{env_name, role_env};
 use crate::roles::{RoleSet, SUPPORT_DIR};
-use crate::shell::shell_quote;
+use crate::shell::{sh_args, shell_quote};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -468,8 +468,11 @@ impl NodeRun<'_> {
         let mut step = 0usize;
         let mut step_name = String::new();
         let mut tail: Vec<String> = Vec::new();
+        // The wrapper is a file of the role folders; the env file's path is
+        // its one argument.
         let cmd = format!(
-            "sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{env_path}"
+            "sudo -n /bin/sh {REMOTE_DIR}/roles/{SUPPORT_DIR}/wrapper.sh \"$HOME\"/{}",
+            shell_quote(&env_path)
         );
         let res = conn.exec(&cmd, None, self.opts.role_timeout, &mut |is_err, line| {
             if let Some(rest) = marker::parse(line)
@@ -523,7 +526,11 @@ impl NodeRun<'_> {
         }
         // What the role said about itself, and what it published.
         let q = conn.run(
-            &format!("cat /var/lib/labctl/roles/{r}.result 2>/dev/null; echo; echo '::labctl:: publish'; cat /var/lib/labctl/roles/{r}.publish 2>/dev/null", r = t.role),
+            &sh_args(
+                include_str!("scripts/role-result.sh"),
+                "labctl-role-result",
+                &[&t.role],
+            ),
             Duration::from_secs(30),
         )?;
         let pieces = marker::split(&q.stdout);
