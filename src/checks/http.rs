@@ -2,6 +2,7 @@
 
 use super::engine::*;
 use super::http_client::HostHttp;
+use crate::lab::target::{self, Allowed, Refused, Url};
 use crate::lab::Lab;
 use crate::remote::marker::{self, Piece};
 use crate::remote::NodeShell;
@@ -10,61 +11,6 @@ use crate::text::*;
 use regex::Regex;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-
-/// Parts of an http(s) URL, as far as checks need them.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Url {
-    pub(super) scheme: String,
-    pub(super) host: String,
-    pub(super) port: Option<u16>,
-    /// Path, query and fragment, starting with `/` (`/` when absent).
-    pub(super) rest: String,
-}
-
-impl Url {
-    pub(super) fn parse(url: &str) -> Option<Url> {
-        let (scheme, rest) = url.split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return None;
-        }
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if authority.is_empty()
-            || authority.contains(['@', '[', ']'])
-            || authority
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return None;
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
-            None => (authority, None),
-        };
-        let rest = match tail.chars().next() {
-            None => "/".to_string(),
-            Some('/') => tail.to_string(),
-            Some(_) => format!("/{tail}"),
-        };
-        Some(Url {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port,
-            rest,
-        })
-    }
-    pub(super) fn port_or_default(&self) -> u16 {
-        self.port
-            .unwrap_or(if self.scheme == "https" { 443 } else { 80 })
-    }
-    pub(super) fn with_host(&self, host: &str) -> String {
-        match self.port {
-            Some(p) => format!("{}://{host}:{p}{}", self.scheme, self.rest),
-            None => format!("{}://{host}{}", self.scheme, self.rest),
-        }
-    }
-}
 
 /// Where an HTTP check may send its requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +37,7 @@ pub(super) fn http_target(
             "refusing to send traffic to {url}: {why} (checks only target the lab's own addresses)"
         ))
     };
-    let Some(u) = Url::parse(url) else {
+    let Some(u) = Url::parse(url).filter(Url::is_http) else {
         return refuse("not an http(s) URL labctl understands");
     };
     let from_host = matches!(from, crate::lab::CheckFrom::Host);
@@ -105,29 +51,25 @@ pub(super) fn http_target(
         resolve: None,
         host_header,
     };
-    if let Ok(ip) = u.host.parse::<Ipv4Addr>() {
-        if ip.is_loopback() {
-            if from_host
-                && !lab
-                    .nodes
-                    .iter()
-                    .any(|n| n.forward.iter().any(|f| Some(f.host) == u.port))
-            {
-                return refuse("the host's loopback is only used on a port the lab forwards");
-            }
-        } else if !lab.network.subnet.value.contains(&ip) {
+    match target::allowed(lab, from, &u) {
+        Ok(Allowed::Address(_)) => {}
+        Ok(Allowed::Localhost) => t.url_ip = u.with_host("127.0.0.1"),
+        Ok(Allowed::Node(n)) => {
+            t.url_ip = u.with_host(&n.ip.to_string());
+            t.resolve = Some((u.host.clone(), u.port_or_default(), n.ip));
+        }
+        Err(Refused::LoopbackNotForwarded) => {
+            return refuse("the host's loopback is only used on a port the lab forwards")
+        }
+        Err(Refused::OutsideSubnet(ip)) => {
             return refuse(&format!(
                 "{ip} is outside the lab subnet {}",
                 lab.network.subnet.value
-            ));
+            ))
         }
-    } else if u.host == "localhost" && !from_host {
-        t.url_ip = u.with_host("127.0.0.1");
-    } else if let Some(n) = lab.node(&u.host) {
-        t.url_ip = u.with_host(&n.ip.to_string());
-        t.resolve = Some((u.host.clone(), u.port_or_default(), n.ip));
-    } else {
-        return refuse(&format!("`{}` is not a node of this lab", u.host));
+        Err(Refused::NotANode(host)) => {
+            return refuse(&format!("`{host}` is not a node of this lab"))
+        }
     }
     if from_host && u.scheme != "http" {
         return Err(format!("{url}: labctl's host-side client speaks plain http only; run this check from a node (from = \"NODE\")"));

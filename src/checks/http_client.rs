@@ -1,6 +1,6 @@
 //! The host-side HTTP client of `http` checks run from the host.
 
-use super::http::Url;
+use crate::lab::target::Url;
 use crate::text::one_line;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

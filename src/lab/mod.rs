@@ -4,6 +4,7 @@
 pub mod model;
 pub mod parse;
 pub mod reader;
+pub mod target;
 pub mod units;
 
 pub use model::*;

@@ -2,6 +2,7 @@
 //! that are the lab's own addresses.
 
 use super::*;
+use crate::lab::target::{self, Url};
 
 /// Every check's references.
 pub(super) fn checks(lab: &Lab, cx: &mut Ctx) {
@@ -74,25 +75,13 @@ pub(super) fn checks(lab: &Lab, cx: &mut Ctx) {
 /// Checks may only target lab addresses (or loopback ports the lab forwards), so
 /// no test traffic ever leaves for an address outside the lab.
 fn check_url_target(lab: &Lab, from: &CheckFrom, url: &str, key: &str, span: Span, cx: &mut Ctx) {
-    let rest = url.split_once("://").map(|x| x.1).unwrap_or("");
-    let hostport = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match hostport.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => hostport,
-    };
-    let ok = match host.parse::<Ipv4Addr>() {
-        Ok(ip) if ip.is_loopback() => match from {
-            CheckFrom::Host => {
-                let port: Option<u16> = hostport.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
-                lab.nodes
-                    .iter()
-                    .any(|n| n.forward.iter().any(|f| Some(f.host) == port))
-            }
-            CheckFrom::Node(_) => true,
-        },
-        Ok(ip) => lab.network.subnet.value.contains(&ip),
-        Err(_) => {
-            host == "localhost" && matches!(from, CheckFrom::Node(_)) || lab.node(host).is_some()
+    let (ok, host) = match Url::parse(url) {
+        Some(u) => (target::allowed(lab, from, &u).is_ok(), u.host),
+        // Not a URL the policy understands: named by its authority.
+        None => {
+            let rest = url.split_once("://").map(|x| x.1).unwrap_or("");
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            (false, authority.to_string())
         }
     };
     if !ok {
