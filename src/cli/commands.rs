@@ -1,6 +1,7 @@
 //! What each command does beyond calling the library: the dispatch in
 //! [`super::run`] hands each command's arguments to one function here.
 
+use super::{BenchArgs, TestArgs};
 use crate::error::{Error, Exit, Result};
 use crate::lifecycle::{self, LabArgs, UpOptions};
 use crate::load;
@@ -97,18 +98,18 @@ pub fn image_build(
     Ok(Exit::Ok)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn bench(
-    lab: Option<String>,
-    rounds: Option<u32>,
-    duration: Option<u32>,
-    report: Option<crate::testrun::ReportSpec>,
-    csv: Option<PathBuf>,
-    chart: Option<PathBuf>,
-    compare: Option<Vec<PathBuf>>,
-    provider: Choice,
-    no_setup: bool,
-) -> Result<Exit> {
+pub fn bench(args: BenchArgs) -> Result<Exit> {
+    let BenchArgs {
+        lab,
+        rounds,
+        duration,
+        report,
+        csv,
+        chart,
+        compare,
+        provider,
+        no_setup,
+    } = args;
     if let Some(c) = compare {
         return crate::bench::cmd::compare(&c[0], &c[1]);
     }
@@ -130,21 +131,21 @@ pub fn bench(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn test(
-    labs: Vec<String>,
-    all: bool,
-    reports: Vec<crate::testrun::ReportSpec>,
-    destroy: Option<crate::testrun::Destroy>,
-    provider: Choice,
-    no_setup: bool,
-    serial: bool,
-    skip: Vec<String>,
-    bench_rounds: Option<u32>,
-    bench_duration: Option<u32>,
-    name: Option<String>,
-    subnet: Option<ipnet::Ipv4Net>,
-) -> Result<Exit> {
+pub fn test(args: TestArgs) -> Result<Exit> {
+    let TestArgs {
+        labs,
+        all,
+        reports,
+        destroy,
+        provider,
+        no_setup,
+        serial,
+        skip,
+        bench_rounds,
+        bench_duration,
+        name,
+        subnet,
+    } = args;
     let skip = skip
         .iter()
         .map(|s| {

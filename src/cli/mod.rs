@@ -3,7 +3,7 @@
 use crate::error::{Exit, Result};
 use crate::lifecycle::{self, LabArgs, UpOptions};
 use crate::provider::Choice;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -183,73 +183,14 @@ Roles report changed, unchanged or skipped honestly."
 Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file or a lab without checks,\n\
 3 labctl could not do its job (provider, tool, network safety)."
     )]
-    Test {
-        /// Labs by name or path
-        labs: Vec<String>,
-        /// Every shipped lab, one after the other
-        #[arg(long)]
-        all: bool,
-        /// Write a report: json:PATH or junit:PATH (repeatable)
-        #[arg(long = "report", value_name = "FORMAT:PATH")]
-        reports: Vec<crate::testrun::ReportSpec>,
-        /// Destroy each lab after its run (default: never for named labs, always with --all)
-        #[arg(long, value_enum)]
-        destroy: Option<crate::testrun::Destroy>,
-        #[arg(long, value_enum, default_value = "auto")]
-        provider: Choice,
-        #[arg(long)]
-        no_setup: bool,
-        /// Run checks one at a time
-        #[arg(long)]
-        serial: bool,
-        /// Leave out checks whose name matches this regex (repeatable)
-        #[arg(long, value_name = "REGEX")]
-        skip: Vec<String>,
-        /// Bench rounds for labs with ratio bounds (default: the lab's)
-        #[arg(long)]
-        bench_rounds: Option<u32>,
-        /// Seconds per iperf3 run for labs with ratio bounds
-        #[arg(long)]
-        bench_duration: Option<u32>,
-        /// Run a copy of the lab under this name (one lab only)
-        #[arg(long)]
-        name: Option<String>,
-        /// ... on this subnet
-        #[arg(long)]
-        subnet: Option<ipnet::Ipv4Net>,
-    },
+    Test(TestArgs),
 
     /// Run a lab's iperf3 scenarios and print the bandwidth table with ratio verdicts
     #[command(
         after_help = "Examples:\n  labctl bench bench\n  labctl bench bench --rounds 3 --duration 2 --report json:run.json --csv run.csv --chart run.svg\n  labctl bench --compare before.json after.json\n\n\
 Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 could not run."
     )]
-    Bench {
-        /// Lab name or path (not needed with --compare)
-        #[arg(required_unless_present = "compare")]
-        lab: Option<String>,
-        /// Interleaved rounds (default: the lab's [bench] rounds)
-        #[arg(long)]
-        rounds: Option<u32>,
-        /// Seconds per iperf3 run, overriding each scenario's duration
-        #[arg(long)]
-        duration: Option<u32>,
-        /// Write the run record: json:PATH
-        #[arg(long = "report", value_name = "json:PATH")]
-        report: Option<crate::testrun::ReportSpec>,
-        #[arg(long, value_name = "PATH")]
-        csv: Option<PathBuf>,
-        /// SVG bar chart
-        #[arg(long, value_name = "PATH")]
-        chart: Option<PathBuf>,
-        /// Print the change per scenario between two run records
-        #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
-        compare: Option<Vec<PathBuf>>,
-        #[arg(long, value_enum, default_value = "auto")]
-        provider: Choice,
-        #[arg(long)]
-        no_setup: bool,
-    },
+    Bench(BenchArgs),
 
     /// Destroy a lab and everything it owns (network, containers, volumes, disks)
     #[command(
@@ -263,6 +204,73 @@ Idempotent: `down` on a lab that is already gone succeeds."
         #[arg(long)]
         force: bool,
     },
+}
+
+// The arguments of `labctl test` (no doc comment: clap would take it for the command's about).
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Labs by name or path
+    pub labs: Vec<String>,
+    /// Every shipped lab, one after the other
+    #[arg(long)]
+    pub all: bool,
+    /// Write a report: json:PATH or junit:PATH (repeatable)
+    #[arg(long = "report", value_name = "FORMAT:PATH")]
+    pub reports: Vec<crate::testrun::ReportSpec>,
+    /// Destroy each lab after its run (default: never for named labs, always with --all)
+    #[arg(long, value_enum)]
+    pub destroy: Option<crate::testrun::Destroy>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub provider: Choice,
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Run checks one at a time
+    #[arg(long)]
+    pub serial: bool,
+    /// Leave out checks whose name matches this regex (repeatable)
+    #[arg(long, value_name = "REGEX")]
+    pub skip: Vec<String>,
+    /// Bench rounds for labs with ratio bounds (default: the lab's)
+    #[arg(long)]
+    pub bench_rounds: Option<u32>,
+    /// Seconds per iperf3 run for labs with ratio bounds
+    #[arg(long)]
+    pub bench_duration: Option<u32>,
+    /// Run a copy of the lab under this name (one lab only)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// ... on this subnet
+    #[arg(long)]
+    pub subnet: Option<ipnet::Ipv4Net>,
+}
+
+// The arguments of `labctl bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Lab name or path (not needed with --compare)
+    #[arg(required_unless_present = "compare")]
+    pub lab: Option<String>,
+    /// Interleaved rounds (default: the lab's [bench] rounds)
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Seconds per iperf3 run, overriding each scenario's duration
+    #[arg(long)]
+    pub duration: Option<u32>,
+    /// Write the run record: json:PATH
+    #[arg(long = "report", value_name = "json:PATH")]
+    pub report: Option<crate::testrun::ReportSpec>,
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// SVG bar chart
+    #[arg(long, value_name = "PATH")]
+    pub chart: Option<PathBuf>,
+    /// Print the change per scenario between two run records
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub compare: Option<Vec<PathBuf>>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub provider: Choice,
+    #[arg(long)]
+    pub no_setup: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -383,45 +391,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Halt { lab } => lifecycle::halt(&lab),
         Command::Restart { lab, node } => lifecycle::restart(&lab, node.as_deref()),
         Command::Down { lab, force } => lifecycle::down(&lab, force),
-        Command::Bench {
-            lab,
-            rounds,
-            duration,
-            report,
-            csv,
-            chart,
-            compare,
-            provider,
-            no_setup,
-        } => commands::bench(
-            lab, rounds, duration, report, csv, chart, compare, provider, no_setup,
-        ),
-        Command::Test {
-            labs,
-            all,
-            reports,
-            destroy,
-            provider,
-            no_setup,
-            serial,
-            skip,
-            bench_rounds,
-            bench_duration,
-            name,
-            subnet,
-        } => commands::test(
-            labs,
-            all,
-            reports,
-            destroy,
-            provider,
-            no_setup,
-            serial,
-            skip,
-            bench_rounds,
-            bench_duration,
-            name,
-            subnet,
-        ),
+        Command::Bench(args) => commands::bench(args),
+        Command::Test(args) => commands::test(args),
     }
 }

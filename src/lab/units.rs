@@ -2,16 +2,22 @@
 
 use std::time::Duration;
 
-/// Parse a size; a bare number means `default_unit` (e.g. MiB for memory).
-/// Units are binary: K/KiB, M/MiB, G/GiB, T/TiB (a VM's "8G" disk is 8 GiB).
-pub fn parse_size(text: &str, default_unit: u64) -> Option<u64> {
+/// The leading digits of `text` (trimmed; at most `max_digits` of them) as a
+/// number, and what follows them.
+fn number_and_unit(text: &str, max_digits: usize) -> Option<(u64, &str)> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    if num.is_empty() || num.len() > 15 {
+    if num.is_empty() || num.len() > max_digits {
         return None;
     }
-    let n: u64 = num.parse().ok()?;
+    Some((num.parse().ok()?, unit))
+}
+
+/// Parse a size; a bare number means `default_unit` (e.g. MiB for memory).
+/// Units are binary: K/KiB, M/MiB, G/GiB, T/TiB (a VM's "8G" disk is 8 GiB).
+pub fn parse_size(text: &str, default_unit: u64) -> Option<u64> {
+    let (n, unit) = number_and_unit(text, 15)?;
     let mult: u64 = match unit.trim() {
         "" => default_unit,
         "K" | "KiB" | "k" => 1 << 10,
@@ -25,13 +31,7 @@ pub fn parse_size(text: &str, default_unit: u64) -> Option<u64> {
 
 /// Parse a duration: `90`, `90s`, `500ms`, `2m`, `1h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    if num.is_empty() || num.len() > 9 {
-        return None;
-    }
-    let n: u64 = num.parse().ok()?;
+    let (n, unit) = number_and_unit(text, 9)?;
     Some(match unit {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),
@@ -43,13 +43,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// Parse a link rate in bits per second: `2Gbit`, `500Mbit`, `10gbit`, `100kbit`.
 pub fn parse_rate(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    if num.is_empty() || num.len() > 9 {
-        return None;
-    }
-    let n: u64 = num.parse().ok()?;
+    let (n, unit) = number_and_unit(text, 9)?;
     let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "kbit" => 1_000,
         "mbit" => 1_000_000,

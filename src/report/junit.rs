@@ -17,34 +17,37 @@ fn xml_char(c: char) -> bool {
 
 /// Escape text content.
 pub fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().filter(|c| xml_char(*c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape(s, &[('\r', "&#13;")])
 }
 
 /// Escape an attribute value (double-quoted); whitespace that attribute-value
 /// normalization would flatten is written as character references.
 pub fn escape_attr(s: &str) -> String {
+    escape(
+        s,
+        &[
+            ('"', "&quot;"),
+            ('\'', "&apos;"),
+            ('\n', "&#10;"),
+            ('\r', "&#13;"),
+            ('\t', "&#9;"),
+        ],
+    )
+}
+
+/// `&`, `<` and `>` as entities, `more` as given, and characters XML 1.0
+/// forbids dropped.
+fn escape(s: &str, more: &[(char, &str)]) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars().filter(|c| xml_char(*c)) {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
+            c => match more.iter().find(|(m, _)| *m == c) {
+                Some((_, e)) => out.push_str(e),
+                None => out.push(c),
+            },
         }
     }
     out
