@@ -7,8 +7,7 @@ use crate::checks::{self, CheckEvent, StdHttp};
 use crate::error::{Error, Exit, Result};
 use crate::lifecycle::{self, LabArgs, Opened, UpOptions};
 use crate::remote::SshShell;
-use crate::report::LabRun;
-use std::path::PathBuf;
+use crate::report::{LabRun, ReportSpec};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,23 +15,6 @@ pub enum Destroy {
     Always,
     Passing,
     Never,
-}
-
-#[derive(Debug, Clone)]
-pub enum ReportSpec {
-    Json(PathBuf),
-    Junit(PathBuf),
-}
-
-impl std::str::FromStr for ReportSpec {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.split_once(':') {
-            Some(("json", p)) if !p.is_empty() => Ok(ReportSpec::Json(p.into())),
-            Some(("junit", p)) if !p.is_empty() => Ok(ReportSpec::Junit(p.into())),
-            _ => Err(format!("expected json:PATH or junit:PATH, got {s:?}")),
-        }
-    }
 }
 
 pub struct TestOptions {

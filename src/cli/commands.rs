@@ -114,7 +114,7 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
         return crate::bench::cmd::compare(&c[0], &c[1]);
     }
     let json = match report {
-        Some(crate::testrun::ReportSpec::Json(p)) => Some(p),
+        Some(crate::report::ReportSpec::Json(p)) => Some(p),
         Some(_) => {
             return Err(Error::usage(
                 "bench writes json:PATH reports (JUnit comes from `labctl test`)",

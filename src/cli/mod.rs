@@ -216,7 +216,7 @@ pub struct TestArgs {
     pub all: bool,
     /// Write a report: json:PATH or junit:PATH (repeatable)
     #[arg(long = "report", value_name = "FORMAT:PATH")]
-    pub reports: Vec<crate::testrun::ReportSpec>,
+    pub reports: Vec<crate::report::ReportSpec>,
     /// Destroy each lab after its run (default: never for named labs, always with --all)
     #[arg(long, value_enum)]
     pub destroy: Option<crate::testrun::Destroy>,
@@ -258,7 +258,7 @@ pub struct BenchArgs {
     pub duration: Option<u32>,
     /// Write the run record: json:PATH
     #[arg(long = "report", value_name = "json:PATH")]
-    pub report: Option<crate::testrun::ReportSpec>,
+    pub report: Option<crate::report::ReportSpec>,
     #[arg(long, value_name = "PATH")]
     pub csv: Option<PathBuf>,
     /// SVG bar chart

@@ -305,13 +305,12 @@ fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
                 ssh2::HostKeyType::Unknown => return Err(ssh_err(t, "unknown host key type", "")),
             };
             kh.add(&t.alias, key, &t.node, fmt).map_err(|e| ssh_err(t, "known_hosts", e))?;
-            if let Some(dir) = t.known_hosts.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-            }
-            let tmp = t.known_hosts.with_extension("tmp");
-            kh.write_file(&tmp, KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot write {}", tmp.display()), e))?;
-            std::fs::rename(&tmp, &t.known_hosts).map_err(|e| Error::io("replace", &t.known_hosts, e))?;
-            Ok(())
+            // libssh2 writes only to a path: a scratch file, whose text then
+            // replaces the known_hosts atomically like every file labctl writes.
+            let scratch = tempfile::NamedTempFile::new().map_err(|e| Error::io("create a temp file in", std::env::temp_dir(), e))?;
+            kh.write_file(scratch.path(), KnownHostFileKind::OpenSSH).map_err(|e| ssh_err(t, &format!("cannot write {}", scratch.path().display()), e))?;
+            let text = std::fs::read(scratch.path()).map_err(|e| Error::io("read", scratch.path(), e))?;
+            crate::state::write_atomic(&t.known_hosts, &text)
         }
         CheckResult::Mismatch => Err(Error::env(
             format!("node {}: its SSH host key changed since first contact; refusing to connect", t.node),

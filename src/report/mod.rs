@@ -6,6 +6,26 @@ pub mod junit;
 
 use crate::checks::CheckResult;
 use crate::text::{one_line, table};
+use std::path::PathBuf;
+
+/// A report asked for on the command line: `json:PATH` or `junit:PATH`
+/// (`labctl test` writes both kinds, `labctl bench` its JSON run record).
+#[derive(Debug, Clone)]
+pub enum ReportSpec {
+    Json(PathBuf),
+    Junit(PathBuf),
+}
+
+impl std::str::FromStr for ReportSpec {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            Some(("json", p)) if !p.is_empty() => Ok(ReportSpec::Json(p.into())),
+            Some(("junit", p)) if !p.is_empty() => Ok(ReportSpec::Junit(p.into())),
+            _ => Err(format!("expected json:PATH or junit:PATH, got {s:?}")),
+        }
+    }
+}
 
 /// One lab's `labctl test` run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,13 +86,10 @@ pub(crate) fn millis(s: f64) -> f64 {
     }
 }
 
-/// Write a report file, creating its folder.
+/// Write a report file, creating its folder; atomically, like every file
+/// labctl writes.
 pub(crate) fn write_file(path: &std::path::Path, text: &str) -> crate::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::Error::io("create the report folder", dir, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| crate::Error::io("write the report", path, e))
+    crate::state::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]
