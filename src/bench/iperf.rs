@@ -606,6 +606,7 @@ mod tests {
     }
 
     #[test]
+    // Alike on purpose (duplicates): each fixture's figures are asserted in full.
     fn doubled_output_reads_one_copy() {
         let r = parse(DOUBLED).unwrap();
         assert_eq!(r.receiver_bits_per_second, NORMAL_BPS);

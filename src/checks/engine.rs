@@ -264,6 +264,9 @@ pub(super) fn guarded_run(
     })
 }
 
+// Each kind's `attempt` takes the same inputs and starts the same way
+// (the node must be the lab's, then one command on it): alike on purpose
+// (duplicates), so that a kind reads on its own in its file.
 fn attempt(
     check: &Check,
     lab: &Lab,
@@ -493,6 +496,7 @@ mod tests {
     }
 
     #[test]
+    // Alike on purpose (duplicates): the parallel and the sequential run are checked the same way.
     fn run_all_sequential() {
         let lab = lab_with_checks(4);
         let shell = Slow {

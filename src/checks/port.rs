@@ -185,6 +185,7 @@ mod tests {
 
     #[test]
     fn port_unreachable_from_node_then_reachable() {
+        // Alike on purpose (duplicates): each port test states its whole scenario.
         let shell = Fake::new().on("lb", "ss -ltn", vec![ok(0, SS)]).on(
             "mgmt",
             "labctl-tcp",

@@ -206,6 +206,7 @@ pub(crate) fn http_node(
         requests,
     }
 }
+// Alike on purpose (duplicates): http_node and http_host differ only in `from`, which the tests read as the point.
 pub(crate) fn http_host(
     url: &str,
     body: Option<&str>,

@@ -28,6 +28,7 @@ impl Provider for Vm {
         self.0
     }
 
+    // Alike on purpose (duplicates): a trait method's signature, as the trait in provider/mod.rs declares it.
     fn preflight(
         &self,
         r: &dyn Runner,

@@ -753,6 +753,7 @@ vars = { offline_packages = "tree, hello" }
     }
 
     #[test]
+    // Alike on purpose (duplicates): each test writes its own lab file in full.
     fn bad_package_names_and_labs_without_consumers_are_refused() {
         let roles = RoleSet::load(None).unwrap();
         let l = lab("name = \"t\"\n[network]\nsubnet = \"192.168.60.0/24\"\n[[node]]\nname = \"a\"\nip = \"192.168.60.5\"\n");

@@ -55,6 +55,8 @@ pub(super) fn names_and_addresses(lab: &Lab, cx: &mut Ctx) {
             }
             continue;
         }
+        // Alike on purpose (duplicates): each address rule reports once per
+        // declaration, in its own words.
         if n.ip == subnet.network() || n.ip == subnet.broadcast() {
             if reported_decl_ip.insert(n.decl_index) {
                 let what = if n.ip == subnet.network() {

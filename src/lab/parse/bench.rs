@@ -176,6 +176,8 @@ pub(super) fn parse_ratio(
     cx: &mut Ctx,
 ) -> Option<Ratio> {
     let span = o.span;
+    // Alike on purpose (duplicates): a ratio's name is read like a check's
+    // (check.rs), with its own message.
     let name = o.string("name", cx);
     if let Some(n) = &name {
         check_re(

@@ -32,6 +32,7 @@ impl Provider for Docker {
         Kind::Docker
     }
 
+    // Alike on purpose (duplicates): a trait method's signature, as the trait in provider/mod.rs declares it.
     fn preflight(
         &self,
         r: &dyn Runner,
