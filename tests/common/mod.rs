@@ -152,13 +152,32 @@ pub fn snapshot(needles: &[&str]) -> HostSnapshot {
         containers: lines(sh("docker ps -aq --no-trunc")),
         networks: lines(sh("docker network ls -q --no-trunc")),
         volumes: lines(sh("docker volume ls -q")),
-        loop_devices: lines(sh("losetup -a -n -O NAME,BACK-FILE 2>/dev/null")),
-        mounts: lines(sh("cut -d' ' -f2 /proc/mounts")),
+        loop_devices: lines(sh("losetup -a -n -O NAME,BACK-FILE 2>/dev/null"))
+            .into_iter()
+            .filter(|l| lab_owned(l, needles))
+            .collect(),
+        mounts: lines(sh("cut -d' ' -f2 /proc/mounts"))
+            .into_iter()
+            .filter(|m| lab_owned(m, needles))
+            .collect(),
         processes,
         port_leases: lines(sh(
             "ls \"${VAGRANT_HOME:-$HOME/.vagrant.d}/data/fp-leases\" 2>/dev/null",
         )),
     }
+}
+
+/// Loop devices and mounts a lab can leave: its disks (backed by files in a
+/// `.labctl/` state dir), Docker's container mounts, and anything under the
+/// test's own folders. Other mounts and loop devices on the host (a box build
+/// running beside the tests, say) are not the lab's and are left out of the
+/// comparison, so the tests stay true on a busy machine.
+fn lab_owned(line: &str, needles: &[&str]) -> bool {
+    line.contains("/.labctl/")
+        || line.contains("labctl")
+        || line.contains("/var/lib/docker/")
+        || line.contains("/run/docker/")
+        || needles.iter().any(|n| n.starts_with('/') && line.contains(n))
 }
 
 pub fn assert_clean(before: &HostSnapshot, after: &HostSnapshot) {
