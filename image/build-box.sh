@@ -25,8 +25,9 @@
 # and box.img (qcow2, compressed clusters: gzip on top would only cost time).
 #
 # The guest:
-# - no SSH host keys: ssh.service gets a drop-in whose ExecStartPre runs
-#   `ssh-keygen -A` first, so each VM makes its own on first boot and keeps them;
+# - no SSH host keys: ssh.service gets a drop-in whose ExecStartPre makes the
+#   missing Ed25519 and ECDSA keys (no RSA: slow under TCG) before `sshd -t`,
+#   so each VM makes its own on first boot and keeps them;
 # - an empty /etc/machine-id: each VM makes its own on first boot. (Two VMs
 #   sharing one would send the same DHCP client identifier and get the SAME
 #   address on the management network.)
@@ -37,7 +38,8 @@
 # - services of PACKAGES are installed but not enabled (as in the docker node,
 #   where labctl-init starts only what /etc/labctl/services lists): every
 #   enabled .service/.socket/.timer outside a short list (ssh, networkd,
-#   resolved, cron, logrotate.timer, getty) is disabled at build time, and
+#   resolved, cron, logrotate.timer, getty) is disabled at build time (also
+#   e2scrub_reap, 30+ s of CPU at every TCG boot), and
 #   labctl-services.service starts the services listed in
 #   /etc/labctl/services at every boot, as labctl-init does on docker;
 # - apt: the rootfs' sources and apt.conf.d settings (copied from the host by
@@ -57,7 +59,7 @@ die() { printf '[build-box] error: %s\n' "$*" >&2; exit 1; }
 # What a VM needs on top of the node rootfs.
 VM_PACKAGES=(linux-image-amd64 initramfs-tools systemd-sysv udev dbus systemd-resolved kmod)
 # Units that stay enabled (everything else enabled by a package is disabled).
-KEEP_ENABLED_RE='^(ssh\.service|sshd\.service|systemd-networkd\.(service|socket)|systemd-resolved\.service|cron\.service|logrotate\.timer|getty@\.service|serial-getty@\.service|e2scrub_reap\.service|systemd-pstore\.service|labctl-services\.service|dbus\.service|systemd-timesyncd\.service|remote-fs\.target|fstrim\.timer)$'
+KEEP_ENABLED_RE='^(ssh\.service|sshd\.service|systemd-networkd\.(service|socket)|systemd-resolved\.service|cron\.service|logrotate\.timer|getty@\.service|serial-getty@\.service|systemd-pstore\.service|labctl-services\.service|dbus\.service|systemd-timesyncd\.service|remote-fs\.target|fstrim\.timer)$'
 
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
@@ -190,15 +192,19 @@ LinkLocalAddressing=no
 EOF
 
 # SSH host keys: none in the image; made on first boot, before sshd's own check.
+# Ed25519 and ECDSA only: an RSA-3072 key takes 2 s on an idle TCG guest and
+# 20-30 s while two guests boot on 2 busy cores, on the path to "SSH ready".
 install -d -m 0755 "$ROOT/etc/systemd/system/ssh.service.d"
 cat >"$ROOT/etc/systemd/system/ssh.service.d/labctl-hostkeys.conf" <<'EOF'
 # labctl box: the image ships no host keys; each VM makes its own on first
-# boot (ssh-keygen -A only creates missing ones) and keeps them after.
+# boot (only missing ones) and keeps them after.
 [Service]
 ExecStartPre=
-ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/bin/sh -c 'for t in ed25519 ecdsa; do f=/etc/ssh/ssh_host_$${t}_key; [ -s "$$f" ] || ssh-keygen -q -t "$$t" -N "" -f "$$f"; done'
 ExecStartPre=/usr/sbin/sshd -t
 EOF
+printf 'HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n' \
+    >"$ROOT/etc/ssh/sshd_config.d/labctl-hostkeys.conf"
 rm -f -- "$ROOT"/etc/ssh/ssh_host_*
 
 # Services listed in /etc/labctl/services start at boot, as labctl-init does on docker.
