@@ -27,7 +27,9 @@
 # The guest:
 # - no SSH host keys: ssh.service gets a drop-in whose ExecStartPre makes the
 #   missing Ed25519 and ECDSA keys (no RSA: slow under TCG) before `sshd -t`,
-#   so each VM makes its own on first boot and keeps them;
+#   so each VM makes its own on first boot and keeps them; the public keys are
+#   printed on ttyS0 ("labctl-hostkey TYPE BASE64") before sshd starts, at
+#   every boot, for labctl to read from the VM's console log;
 # - an empty /etc/machine-id: each VM makes its own on first boot. (Two VMs
 #   sharing one would send the same DHCP client identifier and get the SAME
 #   address on the management network.)
@@ -121,8 +123,26 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Long steps run through bg(): bash runs a trap only after its foreground child
+# ends, so a TERM during `apt-get install` in the chroot would wait for it (a
+# minute or more). With the child in the background, `wait` returns at once,
+# the child is stopped, then cleanup unmounts and removes everything.
+# The child gets its own process group (setsid), so the whole step (apt-get,
+# dpkg and the maintainer scripts; debootstrap) is stopped with one kill.
+# (A SIGKILL of this script runs no cleanup at all: the caller then unmounts
+# what is left under WORK_DIR and detaches loop devices backed by its files.)
+child=
+on_signal() {
+    if [ -n "$child" ]; then
+        kill -TERM -- "-$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+        child=
+    fi
+    exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+bg() { setsid "$@" & child=$!; local rc=0; wait "$child" || rc=$?; child=; return "$rc"; }
 mount_() { # mount_ ARGS... TARGET (TARGET last); recorded for cleanup
     mount "$@"
     mounted+=("${@: -1}")
@@ -140,10 +160,10 @@ mkdir -p -- "$WORK_DIR" "$MNT"
 # ---------------------------------------------------------------- 1. the node rootfs
 if [ -n "$ROOTFS_TAR" ]; then
     mkdir -p -- "$ROOT"
-    tar --numeric-owner --xattrs -xpf "$ROOTFS_TAR" -C "$ROOT"
+    bg tar --numeric-owner --xattrs -xpf "$ROOTFS_TAR" -C "$ROOT"
     log "unpacked $ROOTFS_TAR"
 else
-    ROOTFS_DIR=$ROOT OUTPUT_TAR=$WORK_DIR/rootfs.tar KEEP_ROOTFS=1 \
+    bg env ROOTFS_DIR="$ROOT" OUTPUT_TAR="$WORK_DIR/rootfs.tar" KEEP_ROOTFS=1 \
         bash "$BUILD_ROOTFS_SCRIPT" || die "build-rootfs.sh failed"
     rm -f -- "$WORK_DIR/rootfs.tar"
 fi
@@ -163,11 +183,11 @@ mount_ -t proc proc "$ROOT/proc"
 mount_ -t sysfs sys "$ROOT/sys"
 mount_ --bind /dev "$ROOT/dev"
 t=$(date +%s)
-in_root apt-get update -qq >&2 || die "apt-get update in the rootfs failed"
+bg chroot "$ROOT" apt-get update -qq >&2 || die "apt-get update in the rootfs failed"
 # initramfs-tools: the virtio drivers must be in the initramfs (root on virtio-blk).
 mkdir -p "$ROOT/etc/initramfs-tools"
 printf 'virtio_pci\nvirtio_blk\nvirtio_net\nvirtio_scsi\next4\n' >>"$ROOT/etc/initramfs-tools/modules"
-in_root apt-get install -y -qq --no-install-recommends -- "${VM_PACKAGES[@]}" >&2 ||
+bg chroot "$ROOT" apt-get install -y -qq --no-install-recommends -- "${VM_PACKAGES[@]}" >&2 ||
     die "apt-get install ${VM_PACKAGES[*]} failed"
 log "VM packages installed in $(( $(date +%s) - t )) s"
 KVER=$(ls -1 "$ROOT/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)
@@ -202,7 +222,22 @@ cat >"$ROOT/etc/systemd/system/ssh.service.d/labctl-hostkeys.conf" <<'EOF'
 ExecStartPre=
 ExecStartPre=/bin/sh -c 'for t in ed25519 ecdsa; do f=/etc/ssh/ssh_host_$${t}_key; [ -s "$$f" ] || ssh-keygen -q -t "$$t" -N "" -f "$$f"; done'
 ExecStartPre=/usr/sbin/sshd -t
+# The public host keys on the serial console, before sshd listens: whoever
+# logs the console (labctl: a file per VM) knows them before the first SSH
+# contact, so host keys are verified, not trusted on first use.
+ExecStartPre=-/usr/local/sbin/labctl-hostkeys-console
 EOF
+cat >"$ROOT/usr/local/sbin/labctl-hostkeys-console" <<'EOF'
+#!/bin/sh
+# Print this VM's SSH host public keys on the first serial port, one line each:
+#   labctl-hostkey <type> <base64>
+[ -w /dev/ttyS0 ] || exit 0
+for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub; do
+    [ -r "$f" ] || continue
+    read -r type key _ <"$f" && printf 'labctl-hostkey %s %s\n' "$type" "$key"
+done >/dev/ttyS0
+EOF
+chmod 0755 "$ROOT/usr/local/sbin/labctl-hostkeys-console"
 printf 'HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n' \
     >"$ROOT/etc/ssh/sshd_config.d/labctl-hostkeys.conf"
 rm -f -- "$ROOT"/etc/ssh/ssh_host_*
@@ -305,7 +340,7 @@ psize=$(( DISK_GB * 1024 * 1024 * 1024 - 1048576 ))
 truncate -s "${DISK_GB}G" "$RAW"
 echo 'start=2048, type=83, bootable' | sfdisk -q "$RAW"
 # ext4 without 64bit/metadata_csum: extlinux 6.04 cannot read those.
-mkfs.ext4 -q -F -L root -O ^64bit,^metadata_csum -E offset=1048576 -d "$ROOT" "$RAW" "$(( psize / 1024 ))k"
+bg mkfs.ext4 -q -F -L root -O ^64bit,^metadata_csum -E offset=1048576 -d "$ROOT" "$RAW" "$(( psize / 1024 ))k"
 dd if="$MBR_BIN" of="$RAW" bs=440 count=1 conv=notrunc status=none
 loopdev=$(losetup -f --show -o 1048576 --sizelimit "$psize" "$RAW")
 mount_ "$loopdev" "$MNT"
@@ -316,7 +351,7 @@ log "disk image made in $(( $(date +%s) - t )) s"
 rm -rf --one-file-system -- "$ROOT"
 
 t=$(date +%s)
-qemu-img convert -c -O qcow2 "$RAW" "$WORK_DIR/box.img"
+bg qemu-img convert -c -O qcow2 "$RAW" "$WORK_DIR/box.img"
 rm -f -- "$RAW"
 log "qcow2 (compressed) in $(( $(date +%s) - t )) s: $(du -h "$WORK_DIR/box.img" | cut -f1)"
 
@@ -332,6 +367,6 @@ Vagrant.configure('2') do |config|
   end
 end
 EOF
-tar --numeric-owner --owner=0 --group=0 -C "$WORK_DIR" -cf "$TMP_BOX" metadata.json info.json Vagrantfile box.img
+bg tar --numeric-owner --owner=0 --group=0 -C "$WORK_DIR" -cf "$TMP_BOX" metadata.json info.json Vagrantfile box.img
 mv -f -- "$TMP_BOX" "$BOX_OUT"
 log "wrote $BOX_OUT ($(du -h -- "$BOX_OUT" | cut -f1)) in $(( $(date +%s) - start )) s (rootfs ${t_rootfs} s)"

@@ -90,7 +90,7 @@ remove)
         fi
         for f in /var/lib/libvirt/dnsmasq/"$n".conf /var/lib/libvirt/dnsmasq/"$n".hostsfile \
                  /var/lib/libvirt/dnsmasq/"$n".addnhosts; do
-            [ -e "$f" ] && { rm -f -- "$f"; echo "change: removed $f"; }
+            if [ -e "$f" ]; then rm -f -- "$f"; echo "change: removed $f"; fi
         done
     done
     ;;
