@@ -160,7 +160,10 @@ mkdir -p -- "$WORK_DIR" "$MNT"
 # ---------------------------------------------------------------- 1. the node rootfs
 if [ -n "$ROOTFS_TAR" ]; then
     mkdir -p -- "$ROOT"
-    bg tar --numeric-owner --xattrs -xpf "$ROOTFS_TAR" -C "$ROOT"
+    # --xattrs-include='*': without it GNU tar restores only user.* xattrs and
+    # drops file capabilities (ping's cap_net_raw: "ping: socket: Operation
+    # not permitted" for non-root users in the VM).
+    bg tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$ROOTFS_TAR" -C "$ROOT"
     log "unpacked $ROOTFS_TAR"
 else
     bg env ROOTFS_DIR="$ROOT" OUTPUT_TAR="$WORK_DIR/rootfs.tar" KEEP_ROOTFS=1 \
