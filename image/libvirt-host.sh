@@ -34,8 +34,9 @@
 #                while masked hides KVM from an unmasked libvirtd until the cache
 #                is invalidated, then every call takes 8 s again. KVM mode = no
 #                mask and `virsh capabilities` offers <domain type='kvm'>. A
-#                libvirtd in the wrong mode is restarted (running domains
-#                survive a libvirtd restart).
+#                libvirtd in the wrong mode is restarted (libvirt keeps running
+#                domains across a daemon restart; not tested here: run setup
+#                with no lab up).
 #   6 pool       `virsh pool-list --name` (active pools) lists default (a dir pool at
 #                /var/lib/libvirt/images; vagrant-libvirt uses "default").
 #
