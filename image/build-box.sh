@@ -20,6 +20,7 @@
 #   BOX_INFO             free text (e.g. the inputs hash) stored in the box as
 #                        /etc/labctl/box-info and in the box's info.json
 #                        [default: none]; must match ^[A-Za-z0-9._:=+, /-]*$
+#   KEEP_WORK=1          debugging: keep WORK_DIR (rootfs, raw disk) on exit
 #
 # Writes BOX_OUT: an uncompressed tar of metadata.json, Vagrantfile, info.json
 # and box.img (qcow2, compressed clusters: gzip on top would only cost time).
