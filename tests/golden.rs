@@ -6,9 +6,12 @@
 //! text of the Vagrantfile, inventory and summary).
 //!
 //! The expected files live in tests/golden/. `LABCTL_GOLDEN_WRITE=1` writes
-//! them instead of comparing: that is how they were captured, once, with the
-//! old binary; a restructuring must never need it. The live `status` and `test`
-//! tables of a running lab are compared by tests/golden/live.sh.
+//! them instead of comparing: that is how they were captured with the binary
+//! before the restructuring, which never needed it. Since then, a deliberate
+//! change of what labctl prints is recorded with it, and the diff of
+//! tests/golden/ in the same commit is the review of that change. The live
+//! `status` and `test` tables of a running lab are compared by
+//! tests/golden/live.sh.
 
 use sha2::Digest;
 use std::collections::BTreeMap;
