@@ -94,13 +94,19 @@ pub fn engine_answers(runner: &dyn Runner) -> bool {
 
 /// What is missing for `kind`: packages to install and whether the engine must be started.
 pub fn missing(kind: Kind, runner: &dyn Runner) -> (Vec<&'static str>, bool) {
-    let mut pkgs: Vec<&'static str> = needs(kind)
+    missing_of(&needs(kind), kind == Kind::Docker, runner)
+}
+
+/// The tools of `needs` that are not on the PATH, as packages, and whether a
+/// Docker engine is wanted and does not answer.
+fn missing_of(needs: &[Need], engine: bool, runner: &dyn Runner) -> (Vec<&'static str>, bool) {
+    let mut pkgs: Vec<&'static str> = needs
         .iter()
         .filter(|n| runner.which(n.program).is_none())
         .map(|n| n.package)
         .collect();
     let mut start_engine = false;
-    if kind == Kind::Docker && !engine_answers(runner) {
+    if engine && !engine_answers(runner) {
         if runner.which("dockerd").is_none() {
             pkgs.push("docker.io");
         }
@@ -111,9 +117,62 @@ pub fn missing(kind: Kind, runner: &dyn Runner) -> (Vec<&'static str>, bool) {
     (pkgs, start_engine)
 }
 
+/// What `labctl image build --rpm-repo` runs on the host: Debian's own rpm
+/// (rpm, and rpmbuild/rpmsign for making packages), dnf and createrepo_c (to
+/// index a folder of packages), and a Docker engine to import the image. Not
+/// part of a provider's needs: `labctl up` never runs them.
+const RPM_NEEDS: &[Need] = &[
+    Need {
+        program: "rpm",
+        package: "rpm",
+    },
+    Need {
+        program: "dnf",
+        package: "dnf",
+    },
+    Need {
+        program: "createrepo_c",
+        package: "createrepo-c",
+    },
+    Need {
+        program: "tar",
+        package: "tar",
+    },
+];
+
+/// Make the host ready to build images from RPM repositories (see [`RPM_NEEDS`]).
+pub fn ensure_rpm_tools(runner: &dyn Runner, install: bool) -> Result<Vec<String>> {
+    let (pkgs, start_engine) = missing_of(RPM_NEEDS, true, runner);
+    apply(
+        "building images from RPM repositories",
+        &pkgs,
+        start_engine,
+        runner,
+        install,
+    )
+}
+
 /// Make the host ready for `kind`; returns what was done (empty when nothing was).
 pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<String>> {
     let (pkgs, start_engine) = missing(kind, runner);
+    apply(
+        &format!("the {kind} provider"),
+        &pkgs,
+        start_engine,
+        runner,
+        install,
+    )
+}
+
+/// Install `pkgs` and start the Docker engine if asked, for `purpose` (what
+/// the host is made ready for, named in messages).
+fn apply(
+    purpose: &str,
+    pkgs: &[&'static str],
+    start_engine: bool,
+    runner: &dyn Runner,
+    install: bool,
+) -> Result<Vec<String>> {
     if pkgs.is_empty() && !start_engine {
         return Ok(vec![]);
     }
@@ -131,8 +190,8 @@ pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<Stri
     if !install {
         return Err(Error::env(
             format!(
-                "the host is not ready for the {kind} provider (missing: {})",
-                describe(&pkgs, start_engine)
+                "the host is not ready for {purpose} (missing: {})",
+                describe(pkgs, start_engine)
             ),
             Some(format!(
                 "run `labctl setup`, or by hand: {}",
@@ -149,7 +208,7 @@ pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<Stri
         return Err(Error::env(
             format!(
                 "{why}; the host is missing: {}",
-                describe(&pkgs, start_engine)
+                describe(pkgs, start_engine)
             ),
             Some(format!("run as root:\n    {}", commands.join("\n    "))),
         ));
@@ -173,7 +232,7 @@ pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<Stri
         )?;
         done.push(format!("installed {}", pkgs.join(" ")));
     }
-    if kind == Kind::Docker && !engine_answers(runner) {
+    if start_engine && !engine_answers(runner) {
         done.push(start_docker(runner)?);
     }
     for d in &done {

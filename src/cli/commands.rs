@@ -12,7 +12,11 @@ pub fn setup(provider: Choice) -> Result<Exit> {
     let r = crate::exec::System;
     let (kind, why) = crate::provider::choose(provider, &r);
     eprintln!("provider: {kind} ({why})");
-    let done = crate::setup::ensure(kind, &r, true)?;
+    let mut done = crate::setup::ensure(kind, &r, true)?;
+    // The docker provider's image commands include RPM-based images.
+    if kind == crate::provider::Kind::Docker {
+        done.extend(crate::setup::ensure_rpm_tools(&r, true)?);
+    }
     if done.is_empty() {
         eprintln!("setup: everything the {kind} provider needs is present");
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod commands;
+mod rpm;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -70,7 +71,8 @@ The output is deterministic: two renders of the same lab are byte-identical."
     /// Install and start what a provider needs on this host (Debian family, as root)
     #[command(
         after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
-Installs from the distribution's packages (vagrant, a Docker engine when none answers, debootstrap, iperf3, ...)\n\
+Installs from the distribution's packages (vagrant, a Docker engine when none answers, debootstrap,\n\
+iperf3, ...; for docker also rpm, dnf and createrepo-c, for `labctl image build --rpm-repo`)\n\
 and starts containerd and dockerd where no init system does. Idempotent."
     )]
     Setup {
@@ -277,7 +279,10 @@ pub struct BenchArgs {
 pub enum ImageCommand {
     /// Build the docker provider's node image (cached by a hash of its inputs)
     #[command(
-        after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm"
+        after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm\n  \
+labctl image build --rpm-repo /mnt/rhel9/BaseOS --rpm-repo /mnt/rhel9/AppStream \\\n      \
+--gpg-key /mnt/rhel9/RPM-GPG-KEY-redhat-release --releasever 9 \\\n      \
+--packages bash,coreutils-single,dnf --tag my-rhel:9 --output my-rhel-9.tar"
     )]
     Build {
         /// Build even if an image with the same inputs exists
@@ -289,15 +294,22 @@ pub enum ImageCommand {
         /// Debian release
         #[arg(long, default_value = "bookworm")]
         release: String,
-        /// Extra Debian packages (with --output/--import: a root file system of your own)
-        #[arg(long, num_args = 1.., value_name = "PKG")]
+        /// Extra Debian packages (with --output/--import: a root file system of your own); with
+        /// --rpm-repo the RPM packages to install
+        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "PKG")]
         packages: Vec<String>,
-        /// Write the root file system as a tarball (.tar or .tar.gz) instead of making the node image
+        /// Write the root file system as a tarball (.tar or .tar.gz) instead of making the node
+        /// image; with --rpm-repo the image as `docker save` writes it (for `docker load`)
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Import the root file system as a Docker image of this name (docker import)
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, visible_alias = "tag", value_name = "NAME")]
         import: Option<String>,
+        #[command(
+            flatten,
+            next_help_heading = "RHEL-family images from local RPM repositories"
+        )]
+        rpm: rpm::RpmArgs,
     },
 }
 
@@ -340,12 +352,23 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Image {
             command:
                 ImageCommand::Build {
+                    rpm,
+                    packages,
+                    output,
+                    import: Some(tag),
+                    ..
+                },
+        } if !rpm.rpm_repo.is_empty() => rpm::build(rpm, packages, tag, output),
+        Command::Image {
+            command:
+                ImageCommand::Build {
                     rebuild: _,
                     mirror,
                     release,
                     packages,
                     output,
                     import,
+                    ..
                 },
         } if output.is_some() || import.is_some() => {
             commands::image_rootfs(mirror, release, packages, output, import)

@@ -203,23 +203,7 @@ pub fn build_rootfs_tar(
         check_image_name(name)?;
     }
     if let Some(out) = output {
-        if out.is_dir() {
-            return Err(Error::usage(format!(
-                "--output {} is a folder; give a file name such as rootfs.tar.gz",
-                out.display()
-            )));
-        }
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if !parent.is_dir() {
-            return Err(Error::usage(format!(
-                "--output {}: folder {} does not exist",
-                out.display(),
-                parent.display()
-            )));
-        }
+        check_output(out)?;
     }
     eprintln!("image: building a Debian {} root file system ({} extra packages); this takes a few minutes", spec.release, spec.packages.len());
     let work = tempfile::Builder::new()
@@ -228,17 +212,8 @@ pub fn build_rootfs_tar(
         .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
     let mut tar = work.path().join("rootfs.tar");
     build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
-    let gz = output.is_some_and(|o| {
-        let n = o.to_string_lossy();
-        n.ends_with(".gz") || n.ends_with(".tgz")
-    });
-    if gz {
-        runner.run(
-            &Cmd::new("gzip")
-                .args(["-n", "-6", "-f"])
-                .arg(tar.to_string_lossy()),
-        )?;
-        tar = work.path().join("rootfs.tar.gz");
+    if let Some(out) = output {
+        tar = gzip_if_asked(&tar, out, runner)?;
     }
     let mut res = RootfsBuild {
         output: None,
@@ -246,35 +221,8 @@ pub fn build_rootfs_tar(
         imported: None,
     };
     if let Some(out) = output {
-        // Copy next to the destination, then rename: never a half-written tarball.
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".rootfs-")
-            .tempfile_in(parent)
-            .map_err(|e| Error::io("create a temp file in", parent, e))?;
-        std::fs::copy(&tar, tmp.path())
-            .map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = tmp
-                .as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644));
-        }
-        tmp.persist(out)
-            .map_err(|e| Error::io("write", out, e.error))?;
-        let bytes = std::fs::metadata(out)
-            .map(|m| m.len())
-            .map_err(|e| Error::io("read", out, e))?;
-        eprintln!(
-            "image: wrote {} ({:.0} MiB)",
-            out.display(),
-            bytes as f64 / 1048576.0
-        );
+        res.bytes = Some(place_output(&tar, out)?);
         res.output = Some(out.to_path_buf());
-        res.bytes = Some(bytes);
     }
     if let Some(name) = import {
         runner.run(
@@ -296,6 +244,79 @@ pub fn build_rootfs_tar(
     Ok(res)
 }
 
+/// `--output FILE`: a file name (not a folder) in a folder that exists.
+/// Checked before a build starts, so a typo costs nothing.
+pub fn check_output(out: &std::path::Path) -> Result<()> {
+    if out.is_dir() {
+        return Err(Error::usage(format!(
+            "--output {} is a folder; give a file name such as rootfs.tar.gz",
+            out.display()
+        )));
+    }
+    let parent = output_folder(out);
+    if !parent.is_dir() {
+        return Err(Error::usage(format!(
+            "--output {}: folder {} does not exist",
+            out.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+fn output_folder(out: &std::path::Path) -> &std::path::Path {
+    out.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+}
+
+/// Compress `tar` (in place, beside itself) when `out` is named `.gz` or
+/// `.tgz`; returns the file to place.
+pub fn gzip_if_asked(
+    tar: &std::path::Path,
+    out: &std::path::Path,
+    runner: &dyn Runner,
+) -> Result<PathBuf> {
+    let n = out.to_string_lossy();
+    if !(n.ends_with(".gz") || n.ends_with(".tgz")) {
+        return Ok(tar.to_path_buf());
+    }
+    runner.run(
+        &Cmd::new("gzip")
+            .args(["-n", "-6", "-f"])
+            .arg(tar.to_string_lossy()),
+    )?;
+    Ok(PathBuf::from(format!("{}.gz", tar.display())))
+}
+
+/// Copy `tar` to `out` through a temporary file beside it, then rename: never
+/// a half-written tarball under the asked name. Returns its size.
+pub fn place_output(tar: &std::path::Path, out: &std::path::Path) -> Result<u64> {
+    let parent = output_folder(out);
+    let tmp = tempfile::Builder::new()
+        .prefix(".rootfs-")
+        .tempfile_in(parent)
+        .map_err(|e| Error::io("create a temp file in", parent, e))?;
+    std::fs::copy(tar, tmp.path()).map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(out)
+        .map_err(|e| Error::io("write", out, e.error))?;
+    let bytes = std::fs::metadata(out)
+        .map(|m| m.len())
+        .map_err(|e| Error::io("read", out, e))?;
+    eprintln!(
+        "image: wrote {} ({:.0} MiB)",
+        out.display(),
+        bytes as f64 / 1048576.0
+    );
+    Ok(bytes)
+}
+
 /// A Docker image reference labctl may create for a user: `name[:tag]`, not
 /// in the `labctl-node` repository (labctl manages that one).
 pub fn check_image_name(name: &str) -> Result<()> {
@@ -303,7 +324,7 @@ pub fn check_image_name(name: &str) -> Result<()> {
         regex::Regex::new(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$").unwrap()
     });
     if name.len() > 200 || !RE.is_match(name) {
-        return Err(Error::usage(format!("--import {name:?} is not a Docker image name (lower-case name, optionally :tag, e.g. my-debian:bookworm)")));
+        return Err(Error::usage(format!("--import/--tag {name:?} is not a Docker image name (lower-case name, optionally :tag, e.g. my-debian:bookworm)")));
     }
     let repo = name
         .rsplit_once(':')
@@ -312,7 +333,7 @@ pub fn check_image_name(name: &str) -> Result<()> {
         .unwrap_or(name);
     if repo == REPO {
         return Err(Error::usage(format!(
-            "--import {name}: the `{REPO}` images are labctl's node images; choose another name"
+            "--import/--tag {name}: the `{REPO}` images are labctl's node images; choose another name"
         )));
     }
     Ok(())

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 pub mod disks;
 pub mod image;
 mod ports;
+pub mod rpm;
 
 pub use ports::{pick_ssh_ports, release_leases, vagrant_lease_dir, vagrant_unavailable_ports};
 
