@@ -52,8 +52,9 @@ pub fn build(
         eprintln!("warning: {w}");
     }
     eprintln!(
-        "image: {} packages installed, every one signed by the given key{}: {}",
+        "image: {} package{} installed, every one signed by the given key{}: {}",
         b.packages.len(),
+        if b.packages.len() == 1 { "" } else { "s" },
         if spec.keys.len() == 1 { "" } else { "s" },
         b.packages.join(" ")
     );

@@ -63,7 +63,7 @@ impl RpmImageError {
             RepoMissing(_) => "give the folder that holds repodata/ (a mounted ISO's BaseOS or AppStream, say)".into(),
             NoRepodata(_) => "on a RHEL 8/9-family ISO the repositories are the BaseOS and AppStream folders (one --rpm-repo each); on RHEL 6/7 the ISO's top folder; a folder of .rpm files becomes one with `createrepo_c DIR`".into(),
             RepoTwice(_) => "give each repository once".into(),
-            KeyMissing(_) => "the distribution's key is on its ISO: RPM-GPG-KEY-redhat-release (RHEL), RPM-GPG-KEY-Rocky-9, RPM-GPG-KEY-AlmaLinux-9".into(),
+            KeyMissing(_) => "a RHEL ISO has RPM-GPG-KEY-redhat-release at its top; for Rocky and AlmaLinux see docs/images-and-repos.md (From a mounted ISO)".into(),
             KeyNotArmored(_) | KeyRefused { .. } => "rpm imports ASCII-armored public keys (-----BEGIN PGP PUBLIC KEY BLOCK-----); make one with `gpg --armor --export KEYID`".into(),
             BadReleasever(_) => "the distribution's major version: 9 for RHEL/Rocky/Alma 9".into(),
             BadPackage(_) | NoPackages => "e.g. --packages bash,coreutils-single,dnf".into(),
