@@ -468,6 +468,30 @@ mod tests {
         assert!(text.contains("level=warning msg=slow"), "{text}");
     }
 
+    /// Command-sequence test (recorded): what `image build --rpm-repo` asks for.
+    #[test]
+    fn rpm_tools_are_named_by_their_debian_packages_and_up_never_asks_for_them() {
+        let r = crate::exec::Recorder::default();
+        r.answer("docker info", 0, "24.0.5\n");
+        *r.missing_programs.lock().unwrap() = vec!["dnf".into(), "createrepo_c".into()];
+        let e = ensure_rpm_tools(&r, false).unwrap_err().render();
+        assert!(
+            e.contains("the host is not ready for building images from RPM repositories (missing: createrepo-c, dnf)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("apt-get install -y --no-install-recommends createrepo-c dnf"),
+            "{e}"
+        );
+        assert_eq!(
+            missing(Kind::Docker, &r),
+            (vec![], false),
+            "up needs none of them"
+        );
+        r.missing_programs.lock().unwrap().clear();
+        assert_eq!(ensure_rpm_tools(&r, false).unwrap(), Vec::<String>::new());
+    }
+
     #[test]
     fn a_stale_socket_file_is_not_a_running_daemon() {
         let dir = tempfile::tempdir().unwrap();
