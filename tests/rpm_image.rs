@@ -320,6 +320,10 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn inspect(t: &str, format: &str) -> String {
+    run_ok(Command::new("docker").args(["image", "inspect", "--format", format, t]))
+}
+
 fn image_exists(t: &str) -> bool {
     Command::new("docker")
         .args(["image", "inspect", t])
@@ -353,13 +357,10 @@ fn builds_an_image_that_runs_its_packages_and_keeps_its_rpm_database() {
     );
 
     // The default command is the packages' shell; the release is labelled.
-    let cfg = run_ok(Command::new("docker").args([
-        "image",
-        "inspect",
-        "--format",
-        "{{json .Config.Cmd}} {{index .Config.Labels \"labctl.rpm.releasever\"}}",
+    let cfg = inspect(
         &t,
-    ]));
+        "{{json .Config.Cmd}} {{index .Config.Labels \"labctl.rpm.releasever\"}}",
+    );
     assert_eq!(cfg.trim(), "[\"/bin/sh\"] 9");
     run_ok(Command::new("docker").args(["run", "--rm", "--network", "none", &t]));
     // A program from the packages runs, and the post-install script ran
@@ -552,12 +553,6 @@ fn an_image_whose_own_rpm_cannot_read_sqlite_is_built_with_a_warning() {
         err.contains("command none: no shell among the packages"),
         "{err}"
     );
-    let cmd = run_ok(Command::new("docker").args([
-        "image",
-        "inspect",
-        "--format",
-        "{{json .Config.Cmd}}",
-        &t,
-    ]));
+    let cmd = inspect(&t, "{{json .Config.Cmd}}");
     assert_eq!(cmd.trim(), "null", "no shell, no default command");
 }
