@@ -426,3 +426,51 @@ fn corrupt_state_files_give_clear_errors() {
         ok(&labctl(dir, &["down", lab, "--force"]));
     }
 }
+
+/// A state dir that recorded nothing finds its lab's network already on
+/// Docker (another checkout's lab of the same name, or a killed run's
+/// leftover): `up` refuses before making anything, and its failure cleanup
+/// does not remove what it never created. CI once failed on exactly this
+/// (containers of a killed run collided by name, and up's cleanup then swept
+/// them by label).
+#[test]
+fn up_refuses_a_lab_it_did_not_create_and_leaves_it_alone() {
+    let _g = serial();
+    let tmp = workdir("labctl-e2e-foreign-");
+    let dir = tmp.path();
+    let lab = write_lab(dir, 0, 0);
+    let lab = lab.to_str().unwrap();
+    let _down = DownGuard::new(dir, &[lab, "--force"]);
+    let before = snap(dir);
+    let made = Command::new("docker")
+        .args([
+            "network",
+            "create",
+            "--label",
+            &format!("labctl.lab={LAB}"),
+            NET,
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let out = labctl(dir, &["up", lab, "--provider", "docker"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("network {NET}")) && err.contains("did not create"),
+        "names what it found: {err}"
+    );
+    assert!(
+        err.contains("--force"),
+        "says how to remove a leftover: {err}"
+    );
+    assert!(network_exists(), "what up did not create is left alone");
+    assert!(
+        !dir.join(".labctl/faults/state.json").exists(),
+        "nothing recorded"
+    );
+    // `down --force` is the way to remove a leftover labelled as the lab.
+    ok(&labctl(dir, &["down", lab, "--force"]));
+    assert!(!network_exists());
+    assert_clean(&before, &snap(dir));
+}

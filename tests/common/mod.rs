@@ -177,7 +177,9 @@ fn lab_owned(line: &str, needles: &[&str]) -> bool {
         || line.contains("labctl")
         || line.contains("/var/lib/docker/")
         || line.contains("/run/docker/")
-        || needles.iter().any(|n| n.starts_with('/') && line.contains(n))
+        || needles
+            .iter()
+            .any(|n| n.starts_with('/') && line.contains(n))
 }
 
 pub fn assert_clean(before: &HostSnapshot, after: &HostSnapshot) {

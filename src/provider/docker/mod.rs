@@ -38,11 +38,14 @@ impl Provider for Docker {
         &self,
         r: &dyn Runner,
         loaded: &Loaded,
-        _state: &State,
+        state: &State,
         rebuild_image: bool,
     ) -> Result<Preflight> {
         let lab = &loaded.lab;
         let roles = &loaded.roles;
+        if state.provider.is_none() {
+            refuse_unrecorded(r, lab)?;
+        }
         // The node image first: nothing is created for the lab until it exists.
         crate::interrupt::set_phase("node image");
         let spec = crate::provider::docker::image::Spec {
@@ -487,6 +490,41 @@ pub fn check_route(runner: &dyn Runner, lab: &Lab) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A state dir that recorded nothing must find nothing of its lab on Docker.
+/// Containers or a network of the same lab that it did not create belong to
+/// another checkout's lab of that name, or were left by a run that was killed
+/// before it could clean up; `up` would collide with them by name, and its
+/// failure cleanup would then remove them. Refuse before anything is made.
+fn refuse_unrecorded(r: &dyn Runner, lab: &Lab) -> Result<()> {
+    let name = &lab.name.value;
+    let containers = lab_containers(r, name)?;
+    let network = lab.network_name();
+    let have_network = network_exists(r, &network);
+    if containers.is_empty() && !have_network {
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    if !containers.is_empty() {
+        found.push(format!(
+            "{} container(s) labelled {LABEL_LAB}={name}",
+            containers.len()
+        ));
+    }
+    if have_network {
+        found.push(format!("network {network}"));
+    }
+    Err(Error::env(
+        format!(
+            "lab {name}: Docker already holds {} that this state dir did not create",
+            found.join(" and ")
+        ),
+        Some(format!(
+            "they belong to lab {name} brought up from another folder (run `labctl down {name}` there), \
+             or were left by a run that was killed; `labctl down {name} --force` removes everything labelled as lab {name}"
+        )),
+    ))
 }
 
 /// Containers labelled with the lab (any state).
