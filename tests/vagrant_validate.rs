@@ -336,3 +336,73 @@ fn role_vars_are_inert_in_the_guest_shell() {
     );
     assert!(o.status.success(), "{}", show(&o));
 }
+
+/// Plain `vagrant up --provider docker` of a rendered lab whose network labctl
+/// has not made stops before creating any container and names the commands
+/// that make what is missing (issue 10, item 3). Before, Docker created some
+/// containers and failed the rest with `network labctl-LAB not found`.
+#[test]
+fn plain_vagrant_up_without_the_labs_network_creates_nothing() {
+    let vagrant = vagrant();
+    assert!(
+        docker_usable(),
+        "this test needs a Docker engine: run `labctl setup --provider docker` first"
+    );
+    let lab_dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // A name and subnet no other test uses, so its network cannot exist.
+    let lab_file = lab_dir.path().join("lab.toml");
+    std::fs::write(
+        &lab_file,
+        "name = \"plainvagrant\"\n[network]\nsubnet = \"192.168.93.0/24\"\n\
+         [[node]]\nname = \"n\"\ncount = 2\nip = \"192.168.93.11\"\n",
+    )
+    .unwrap();
+    let loaded = lab::load(lab_file.to_str().unwrap()).unwrap_or_else(|e| panic!("{}", e.render()));
+    render(&loaded).unwrap().write_to(out.path()).unwrap();
+    let containers = || {
+        let o = Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=labctl.lab=plainvagrant"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    // Whatever happens, leave nothing behind (the old Vagrantfile did).
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("sh")
+                .args([
+                    "-c",
+                    "docker ps -aq --filter label=labctl.lab=plainvagrant | xargs -r docker rm -f -v",
+                ])
+                .output();
+        }
+    }
+    let _cleanup = Cleanup;
+
+    let o = run(out.path(), &vagrant, &["up", "--provider", "docker"], &[]);
+    let text = show(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(
+        text.contains("lab plainvagrant: the Docker network labctl-plainvagrant ")
+            && text.contains("not exist, so no machine was created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Run `labctl up plainvagrant`")
+            && text.contains(
+                "docker network create --subnet 192.168.93.0/24 --label labctl.lab=plainvagrant labctl-plainvagrant"
+            ),
+        "names the commands to run: {text}"
+    );
+    assert_eq!(containers(), "", "no container was created: {text}");
+    // The commands that do not create machines still work without them.
+    let o = run(
+        out.path(),
+        &vagrant,
+        &["status"],
+        &[("VAGRANT_DEFAULT_PROVIDER", "docker")],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+}

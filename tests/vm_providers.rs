@@ -71,6 +71,7 @@ fn opts(provider: Choice) -> UpOptions {
         rebuild_image: false,
         provision: false,
         keep_on_failure: false,
+        recreate: Vec::new(),
     }
 }
 

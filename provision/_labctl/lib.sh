@@ -117,3 +117,25 @@ install_pull_cron() {
         exit 1
     }
 }
+
+# forget_recreated_keys KNOWN_HOSTS: a node labctl re-created is a new machine
+# with new SSH host keys (LABCTL_RECREATED names such nodes). Drop the keys
+# this node pinned for them, so the role's usual first-contact scan records the
+# new ones. Keys of every other node stay pinned: a change there is refused.
+forget_recreated_keys() {
+    local known=$1 node entry ip
+    [ -f "$known" ] || return 0
+    for node in ${LABCTL_RECREATED:-}; do
+        ip=
+        for entry in $LABCTL_NODES; do
+            [ "${entry%%=*}" = "$node" ] && ip=${entry#*=}
+        done
+        [ -n "$ip" ] || continue
+        if ssh-keygen -F "$ip" -f "$known" >/dev/null; then
+            ssh-keygen -R "$ip" -f "$known" >/dev/null 2>&1
+            rm -f "$known.old"
+            echo "labctl: $node ($ip) was re-created; forgot its old host keys in $known"
+            changed
+        fi
+    done
+}

@@ -20,6 +20,7 @@ ensure_packages ansible-core openssh-client git
 step "host keys of the managed nodes in $KNOWN"
 install -d -m 0700 /root/.ssh
 [ -f "$KNOWN" ] || install -m 0644 /dev/null "$KNOWN"
+forget_recreated_keys "$KNOWN"
 for node in $LABCTL_ROLE_MANAGED; do
     ip=
     for entry in $LABCTL_NODES; do

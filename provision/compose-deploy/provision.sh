@@ -102,6 +102,7 @@ if [ ! -d "$CONF_DIR" ]; then
     install -d -m 0755 "$CONF_DIR"
     changed
 fi
+forget_recreated_keys "$KNOWN"
 if [ -s "$KNOWN" ] && ssh-keygen -F "$git_ip" -f "$KNOWN" >/dev/null; then
     echo "compose-deploy: host key of $git_ip already recorded in $KNOWN"
 else

@@ -114,6 +114,11 @@ Runs `labctl setup` first when something is missing (unless --no-setup)."
         /// Keep what a failed first `up` created (default: remove it)
         #[arg(long)]
         keep_on_failure: bool,
+        /// On a lab that is up: replace this node's machine with a new one
+        /// and provision it and what depends on it (repeatable). Machines
+        /// found gone are re-created without asking.
+        #[arg(long, value_name = "NODE")]
+        recreate: Vec<String>,
     },
 
     /// Run roles again on a running lab (all, or some nodes/roles)
@@ -393,12 +398,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
             rebuild_image,
             no_provision,
             keep_on_failure,
+            recreate,
         } => lifecycle::up(
             &lab,
             &UpOptions {
                 rebuild_image,
                 provision: !no_provision,
                 keep_on_failure,
+                recreate,
                 ..UpOptions::new(provider, no_setup)
             },
         ),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 mod access;
 mod down;
+mod heal;
 mod power;
 mod provision;
 mod status;
@@ -151,6 +152,8 @@ pub struct UpOptions {
     pub rebuild_image: bool,
     pub provision: bool,
     pub keep_on_failure: bool,
+    /// Nodes to re-create as new machines on a lab that is up (`--recreate`).
+    pub recreate: Vec<String>,
 }
 
 impl UpOptions {
@@ -163,6 +166,7 @@ impl UpOptions {
             rebuild_image: false,
             provision: true,
             keep_on_failure: false,
+            recreate: Vec::new(),
         }
     }
 }

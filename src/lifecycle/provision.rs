@@ -44,6 +44,7 @@ pub(super) fn provision_locked(
         quiet: false,
         repo_dir: None,
         base_image_tar: None,
+        recreated: state.recreated.clone(),
     };
     // A lab with an offline repository gets it built (or confirmed current)
     // before its roles run; an unchanged rebuild costs a few seconds.
@@ -92,6 +93,11 @@ pub(super) fn provision_locked(
         .filter(|(_, v)| !secret_values.contains(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Every role has now run knowing which machines are new; a partial run
+    // (some nodes or roles) or a failed one keeps the list for the next.
+    if report.ok() && opts.only_nodes.is_none() && opts.only_roles.is_none() {
+        state.recreated.clear();
+    }
     op.dir.save(state)?;
     eprint!("{}", report.table());
     let changed = report
@@ -142,13 +148,18 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
     if report.ok() {
         Ok(Exit::Ok)
     } else {
-        Err(provision_error(&report))
+        Err(provision_error(&op, &report))
     }
 }
 
-pub(super) fn provision_error(report: &crate::provision::Report) -> Error {
+pub(super) fn provision_error(op: &Opened, report: &crate::provision::Report) -> Error {
+    let name = &op.lab().name.value;
     Error::env(
         format!("provisioning failed:\n  {}", report.failures().join("\n  ")),
-        Some("fix the role and run `labctl provision LAB` again".into()),
+        Some(format!(
+            "each role's output is in {}; fix the cause, then `labctl provision {name}` runs the roles again \
+             (`labctl status {name}` shows machines that are gone, which `labctl up {name}` re-creates)",
+            op.dir.logs().display()
+        )),
     )
 }

@@ -11,19 +11,26 @@ pub struct NodeStatus {
     pub ssh: String,
 }
 
+/// The state of a node whose machine is gone from a lab that was up.
+pub const GONE: &str = "gone";
+
 pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     let lab = op.lab();
     let state = op.dir.load()?.unwrap_or_default();
     let states = provider::of(state_kind(&state)).states(r, lab, &op.dir.root)?;
+    // A lab recorded up whose machine is missing lost it behind labctl's back.
+    let was_up = matches!(state.phase, Phase::Up | Phase::Halted);
+    let lost = super::heal::lost_nodes(lab, &states);
     Ok(lab
         .nodes
         .iter()
         .map(|n| NodeStatus {
             node: n.name.clone(),
-            state: states
-                .get(&n.name)
-                .cloned()
-                .unwrap_or_else(|| "not created".into()),
+            state: match states.get(&n.name) {
+                _ if was_up && lost.contains(&n.name) => GONE.to_string(),
+                Some(s) => s.clone(),
+                None => "not created".into(),
+            },
             ip: n.ip.to_string(),
             provider: state
                 .provider
@@ -53,10 +60,22 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
             "PROVIDER".into(),
             "SSH".into(),
         ]];
+        let gone: Vec<String> = st
+            .iter()
+            .filter(|s| s.state == GONE)
+            .map(|s| s.node.clone())
+            .collect();
         for s in st {
             rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
         }
         print!("{}", crate::text::table(&rows));
+        if !gone.is_empty() {
+            println!(
+                "{}: the machine is gone; `labctl up {}` re-creates it and provisions what depends on it",
+                gone.join(", "),
+                op.lab().name.value
+            );
+        }
     }
     Ok(Exit::Ok)
 }

@@ -107,6 +107,7 @@ fn up_locked(
     p.record(lab, dir, state);
     dir.save(state)?;
     record_children(dir);
+    super::heal::prepare(op, r, p, state, &o.recreate)?;
     let runtime = p.create(r, lab, dir, state, &pre)?;
     boot_and_provision(op, o, kind, r, state, &runtime)
 }
@@ -189,7 +190,7 @@ fn provision_after_up(
     if report.ok() {
         Ok(Exit::Ok)
     } else {
-        Err(provision_error(&report))
+        Err(provision_error(op, &report))
     }
 }
 

@@ -64,6 +64,15 @@ pub fn halt(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Result<Output>
     runner.run(&vagrant(dir).arg("halt").args(nodes.iter().cloned()))
 }
 
+/// `vagrant destroy -f NODE...`: remove these machines only (`up --recreate`).
+pub fn destroy_nodes(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Result<Output> {
+    runner.run(
+        &vagrant(dir)
+            .args(["destroy", "-f"])
+            .args(nodes.iter().cloned()),
+    )
+}
+
 /// `vagrant destroy -f`; its exit code is returned, not an error: `down`
 /// sweeps what it leaves by label or name afterwards anyway.
 pub fn destroy(runner: &dyn Runner, dir: &Path) -> Result<Output> {

@@ -146,6 +146,9 @@ pub struct Options {
     pub repo_dir: Option<PathBuf>,
     /// The base image tarball for roles that run containers (`compose-deploy`).
     pub base_image_tar: Option<PathBuf>,
+    /// Nodes labctl re-created as new machines (new host keys), given to every
+    /// role as `LABCTL_RECREATED` so roles that pinned their keys renew them.
+    pub recreated: BTreeSet<String>,
 }
 
 /// The role that receives `base-image.tar` in its folder.
@@ -451,6 +454,15 @@ impl NodeRun<'_> {
         // Variables: lab values, then published values, then secrets. They travel
         // in a 0600 file over SFTP, which the wrapper sources and deletes.
         let mut env = role_env(self.lab, node, &t.role);
+        env.push((
+            "LABCTL_RECREATED".to_string(),
+            self.opts
+                .recreated
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
         for (k, v) in published {
             env.push((k.clone(), v.clone()));
         }

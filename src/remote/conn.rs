@@ -315,10 +315,11 @@ fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
         CheckResult::Mismatch => Err(Error::env(
             format!("node {}: its SSH host key changed since first contact; refusing to connect", t.node),
             Some(format!(
-                "if the node was rebuilt, `labctl down` forgets its key; otherwise someone may be intercepting {}:{} (recorded in {})",
+                "labctl did not re-create this machine, so its key should not change: someone may be intercepting {}:{} (recorded in {}); if you replaced the machine yourself, `labctl up LAB --recreate {}` makes labctl re-create it and record its new key",
                 t.host,
                 t.port,
-                t.known_hosts.display()
+                t.known_hosts.display(),
+                t.node
             )),
         )),
         CheckResult::Failure => Err(ssh_err(t, "host key check failed", "libssh2")),

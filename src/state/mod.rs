@@ -254,6 +254,12 @@ pub struct State {
     /// Values roles published (public keys, revisions); never secrets.
     #[serde(default)]
     pub published: std::collections::BTreeMap<String, String>,
+    /// Nodes whose machine labctl re-created (it found the old one gone, or
+    /// was asked to with `up --recreate`): new machines with new host keys.
+    /// Kept until a provisioning run succeeds, so roles that pin other
+    /// nodes' keys (mgmt's known_hosts) learn them even after a failed run.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub recreated: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
