@@ -14,8 +14,14 @@ dev=${dev%%@*}
 echo "lab interface: $dev ($LABCTL_NODE_IP), rate $LABCTL_BANDWIDTH"
 
 step "token bucket filter"
-rate_kbit=$(( ${LABCTL_BANDWIDTH%mbit} * 1000 ))
-case $LABCTL_BANDWIDTH in *kbit) rate_kbit=${LABCTL_BANDWIDTH%kbit} ;; esac
+# labctl spells the rate as tc does (units::tc_rate): whole Mbit as `Nmbit`,
+# anything else as `Nkbit`. The unit is read before any arithmetic, since a
+# `1500kbit` inside $(( )) is a shell error, not a number.
+case $LABCTL_BANDWIDTH in
+    *kbit) rate_kbit=${LABCTL_BANDWIDTH%kbit} ;;
+    *mbit) rate_kbit=$(( ${LABCTL_BANDWIDTH%mbit} * 1000 )) ;;
+    *) echo "unexpected rate $LABCTL_BANDWIDTH (expected Nkbit or Nmbit)" >&2; exit 1 ;;
+esac
 # Burst: about 4 ms of traffic at the rate (at least 32 KiB), enough for TCP at
 # multi-gigabit rates without letting bursts exceed the cap noticeably.
 burst=$(( rate_kbit / 2 ))
