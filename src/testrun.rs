@@ -237,6 +237,9 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
         eprint!("{}", rec.table());
         let secs = started.elapsed().as_secs_f64();
         if rec.overall() == crate::bench::Verdict::Unmeasured {
+            for why in rec.unmeasured() {
+                eprintln!("bench: could not measure: {why}");
+            }
             run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
             return Err(Error::env(
                 format!(

@@ -120,6 +120,10 @@ pub fn bench(
     write_outputs(&op, &rec, out)?;
     print!("{}", rec.table());
     print!("{}", super::output::checks_text(&rec.checks));
+    // Say what was not measured even when no ratio names it: exit 3 needs a why.
+    for why in rec.unmeasured() {
+        eprintln!("bench: could not measure: {why}");
+    }
     Ok(match rec.overall() {
         Verdict::Pass => Exit::Ok,
         Verdict::Fail => Exit::ChecksFailed,

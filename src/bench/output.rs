@@ -100,10 +100,46 @@ impl RunRecord {
         super::chart::svg(&title, &self.summaries)
     }
 
-    /// The worst verdict over all checks: any [`Verdict::Unmeasured`] first (the
-    /// environment failed: exit 3), then [`Verdict::Fail`] (exit 1), else pass.
+    /// The worst verdict of the run: anything not measured first (a failed
+    /// run, a scenario never run, a check that could not be judged: exit 3),
+    /// then [`Verdict::Fail`] (exit 1), else pass. A failed run counts even when
+    /// no `[[ratio]]` names its scenario: "could not measure" is never a pass.
     pub fn overall(&self) -> Verdict {
+        if !self.unmeasured().is_empty() {
+            return Verdict::Unmeasured;
+        }
         overall(&self.checks)
+    }
+
+    /// Why this run did not measure everything it was asked to, one line per
+    /// scenario; empty when every scenario has a figure from every round.
+    pub fn unmeasured(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            return vec!["the lab has no scenarios to measure".to_string()];
+        }
+        let mut why = Vec::new();
+        for info in &self.scenarios {
+            let summary = self.summaries.iter().find(|s| s.scenario == info.name);
+            match summary {
+                Some(s) if !s.failures.is_empty() => why.push(format!(
+                    "scenario {}: {}",
+                    s.scenario,
+                    s.failures.join("; ")
+                )),
+                Some(s) if s.runs == 0 || s.measured < s.runs || s.runs < self.rounds => {
+                    why.push(format!(
+                        "scenario {}: {} of {} round{} measured",
+                        s.scenario,
+                        s.measured,
+                        self.rounds,
+                        if self.rounds == 1 { "" } else { "s" }
+                    ))
+                }
+                Some(_) => {}
+                None => why.push(format!("scenario {}: was not run", info.name)),
+            }
+        }
+        why
     }
 }
 
@@ -636,6 +672,77 @@ mod tests {
             host_cpu: Some("Test CPU @ 3.00GHz (x2)".into()),
         };
         RunRecord::new(meta, scenarios, raw, &ratios, StatsConfig::default())
+    }
+
+    /// Issue 10.11: a lab with scenarios but no `[[ratio]]` bounds, where every
+    /// iperf3 run failed, measured nothing; that is exit 3, never a pass.
+    #[test]
+    fn failed_runs_without_ratios_are_unmeasured() {
+        let scenarios = vec![
+            ScenarioInfo {
+                name: "raw".into(),
+                baseline: true,
+                link_rate_bps: None,
+            },
+            ScenarioInfo {
+                name: "bridge".into(),
+                baseline: false,
+                link_rate_bps: None,
+            },
+        ];
+        let failed = |s: &str| Run {
+            scenario: s.into(),
+            outcome: Outcome::CouldNotRun {
+                message: "iperf3 could not run: connection refused".into(),
+            },
+        };
+        let all_failed = vec![Round {
+            runs: vec![failed("raw"), failed("bridge")],
+        }];
+        let r = RunRecord::new(
+            RecordMeta::default(),
+            scenarios.clone(),
+            all_failed,
+            &[],
+            StatsConfig::default(),
+        );
+        assert_eq!(r.overall(), Verdict::Unmeasured);
+        // One failed run among measured ones, in a scenario no ratio names.
+        let one_failed = vec![Round {
+            runs: vec![run("raw", 9.0, (1.0, 1.0)), failed("bridge")],
+        }];
+        let r = RunRecord::new(
+            RecordMeta::default(),
+            scenarios.clone(),
+            one_failed,
+            &[],
+            StatsConfig::default(),
+        );
+        assert_eq!(r.overall(), Verdict::Unmeasured);
+        // A scenario that was never run at all.
+        let missing = vec![Round {
+            runs: vec![run("raw", 9.0, (1.0, 1.0))],
+        }];
+        let r = RunRecord::new(
+            RecordMeta::default(),
+            scenarios.clone(),
+            missing,
+            &[],
+            StatsConfig::default(),
+        );
+        assert_eq!(r.overall(), Verdict::Unmeasured);
+        // Everything measured, no bounds: a pass.
+        let ok = vec![Round {
+            runs: vec![run("raw", 9.0, (1.0, 1.0)), run("bridge", 8.0, (1.0, 1.0))],
+        }];
+        let r = RunRecord::new(
+            RecordMeta::default(),
+            scenarios,
+            ok,
+            &[],
+            StatsConfig::default(),
+        );
+        assert_eq!(r.overall(), Verdict::Pass);
     }
 
     #[test]
