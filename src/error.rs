@@ -34,6 +34,14 @@ pub enum Error {
     #[error("no lab named `{name}`")]
     UnknownLab { name: String, known: Vec<String> },
 
+    /// A lab path on the command line that cannot be read: a usage error.
+    #[error("cannot read lab file {}", path.display())]
+    UnreadableLab {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
@@ -85,7 +93,10 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Invalid { .. } | Error::UnknownLab { .. } | Error::Usage { .. } => Exit::Usage,
+            Error::Invalid { .. }
+            | Error::UnknownLab { .. }
+            | Error::UnreadableLab { .. }
+            | Error::Usage { .. } => Exit::Usage,
             Error::Interrupted { .. } => Exit::Interrupted,
             _ => Exit::Environment,
         }
@@ -115,9 +126,17 @@ impl Error {
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Error::UnknownLab { known, .. } => {
-                vec![format!("shipped labs: {}; or give a path to a lab file", known.join(", "))]
+            Error::UnknownLab { name, known } => {
+                let mut h = vec![format!(
+                    "shipped labs: {}; or give a path to a lab file (with a `/` or ending in .toml)",
+                    known.join(", ")
+                )];
+                if std::path::Path::new(name).is_file() {
+                    h.push(format!("a bare name means a shipped lab; for the file in this folder write ./{name}"));
+                }
+                h
             }
+            Error::UnreadableLab { .. } => vec!["a lab is a shipped lab's name (`labctl list`) or a path to a lab file".into()],
             Error::Usage { hint, .. } | Error::Environment { hint, .. } | Error::Tool { hint, .. } => {
                 hint.iter().cloned().collect()
             }

@@ -36,11 +36,12 @@ pub enum LabRef {
     File(PathBuf),
 }
 
-/// `workflow` names a shipped lab; anything with a slash or a `.toml` suffix, or
-/// an existing file, is a path.
+/// A bare name (no `/`, no `.toml` suffix) is always a shipped lab, never a file
+/// that happens to sit in the working directory: `workflow` means the same lab
+/// wherever it is typed. A path contains a `/` or ends in `.toml`, so a file in
+/// the working directory is `./NAME`.
 pub fn resolve(arg: &str) -> Result<LabRef> {
-    let looks_like_path = arg.contains('/') || arg.ends_with(".toml") || Path::new(arg).is_file();
-    if looks_like_path {
+    if arg.contains('/') || arg.ends_with(".toml") {
         return Ok(LabRef::File(PathBuf::from(arg)));
     }
     if assets::lab_text(arg).is_some() {
@@ -52,7 +53,9 @@ pub fn resolve(arg: &str) -> Result<LabRef> {
     })
 }
 
-/// Read a lab's source text.
+/// Read a lab's source text. A lab file that cannot be read is a usage error
+/// (exit 2), like an unknown name: the command line named something that is not
+/// there.
 pub fn read(r: &LabRef) -> Result<SourceFile> {
     match r {
         LabRef::Builtin(name) => {
@@ -60,7 +63,10 @@ pub fn read(r: &LabRef) -> Result<SourceFile> {
             Ok(SourceFile::new(format!("labs/{name}.toml"), text))
         }
         LabRef::File(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read lab file", p, e))?;
+            let text = std::fs::read_to_string(p).map_err(|source| Error::UnreadableLab {
+                path: p.clone(),
+                source,
+            })?;
             Ok(SourceFile::new(p, text))
         }
     }

@@ -234,6 +234,75 @@ fn unknown_lab_exits_2_and_lists_shipped_labs() {
     assert!(stderr(&o).contains("missing.toml"), "{}", show(&o));
 }
 
+/// Issue 10.7: a lab path that does not exist is a usage error (exit 2), like an
+/// unknown name, for every command that takes a LAB.
+#[test]
+fn missing_lab_path_exits_2() {
+    for args in [
+        vec!["validate", "./missing.toml"],
+        vec!["render", "./missing.toml"],
+        vec!["lint", "no/such/dir/lab.toml"],
+        vec!["status", "./missing.toml"],
+    ] {
+        let o = labctl(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}\n{}", show(&o));
+        assert!(stderr(&o).contains("cannot read lab file"), "{}", show(&o));
+    }
+}
+
+/// Issue 10.7: `validate a b c` reports every lab, also after one it cannot read.
+#[test]
+fn validate_reports_every_lab_after_an_unreadable_one() {
+    let o = labctl(&[
+        "validate",
+        "./missing.toml",
+        "workflow",
+        "./also-missing.toml",
+        "bench",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(
+        err.contains("missing.toml") && err.contains("also-missing.toml"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        out.contains("labs/workflow.toml: ok") && out.contains("labs/bench.toml: ok"),
+        "{}",
+        show(&o)
+    );
+    assert!(err.contains("2 of 4 labs invalid"), "{}", show(&o));
+}
+
+/// Issue 10.7: a bare name means the shipped lab even when a file of that name
+/// is in the working directory; the file is reached as `./NAME`.
+#[test]
+fn a_bare_name_is_the_shipped_lab_even_beside_a_file_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = "name = \"impostor\"\n\n[network]\nsubnet = \"10.77.0.0/24\"\n\n[[node]]\nname = \"n1\"\nip = \"10.77.0.10\"\n";
+    std::fs::write(dir.path().join("workflow"), lab).unwrap();
+    let o = labctl_in(dir.path(), &["validate", "workflow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("labs/workflow.toml: ok"),
+        "{}",
+        show(&o)
+    );
+    let o = labctl_in(dir.path(), &["validate", "./workflow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("./workflow: ok (1 nodes"),
+        "{}",
+        show(&o)
+    );
+    // A bare name that is no shipped lab, beside a file of that name, points at `./`.
+    std::fs::write(dir.path().join("mylab"), lab).unwrap();
+    let o = labctl_in(dir.path(), &["validate", "mylab"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("./mylab"), "{}", show(&o));
+}
+
 #[test]
 fn bad_usage_exits_2() {
     let o = labctl(&["no-such-command"]);

@@ -240,6 +240,7 @@ pub fn validate(labs: Vec<String>) -> Result<Exit> {
         labs
     };
     let mut failed = 0;
+    let mut worst = Exit::Usage as u8;
     for arg in &labs {
         match load::load(arg) {
             Ok(l) => {
@@ -262,11 +263,13 @@ pub fn validate(labs: Vec<String>) -> Result<Exit> {
                     }
                 );
             }
-            Err(e @ (Error::Invalid { .. } | Error::UnknownLab { .. })) => {
+            // Every lab is reported, also after one that could not be read;
+            // the exit code is the worst of them.
+            Err(e) => {
                 eprint!("{}", e.render());
                 failed += 1;
+                worst = worst.max(e.exit() as u8);
             }
-            Err(e) => return Err(e),
         }
     }
     if failed > 0 {
@@ -275,7 +278,11 @@ pub fn validate(labs: Vec<String>) -> Result<Exit> {
             labs.len(),
             if labs.len() == 1 { "" } else { "s" }
         );
-        return Ok(Exit::Usage);
+        return Ok(if worst == Exit::Environment as u8 {
+            Exit::Environment
+        } else {
+            Exit::Usage
+        });
     }
     Ok(Exit::Ok)
 }

@@ -17,7 +17,8 @@ mod rpm;
     about = "Turn one lab file into a running, provisioned and tested multi-machine lab",
     long_about = "labctl renders a Vagrantfile from a lab file, drives Vagrant to bring the machines up, \
 provisions them over SSH and runs end-to-end checks and bandwidth benchmarks.\n\n\
-A LAB is the name of a shipped lab (see `labctl list`) or a path to a lab file.",
+A LAB is the name of a shipped lab (see `labctl list`) or a path to a lab file. A path contains a `/` \
+or ends in .toml (`./NAME` for a file in this folder); a bare name always means the shipped lab.",
     after_help = "Examples:\n  labctl up workflow\n  labctl status workflow\n  labctl ssh workflow web1\n  labctl down workflow\n  labctl validate workflow ./my-lab.toml\n\n\
 Exit codes: 0 ok, 1 checks failed, 2 usage or lab-file errors, 3 provider, tool or environment errors."
 )]
@@ -38,7 +39,7 @@ pub enum Command {
 Warnings are printed but never fail validation; exit code 2 means at least one error."
     )]
     Validate {
-        /// Labs by name or path; all shipped labs when none is given
+        /// Shipped lab names or lab file paths (with a `/` or ending in .toml); all shipped labs when none is given
         labs: Vec<String>,
     },
 
@@ -51,7 +52,7 @@ credentials in URLs, SSH host key checking turned off and Vagrant's shared insec
 `labctl validate` runs the same checks."
     )]
     Lint {
-        /// Labs by name or path; all shipped labs when none is given
+        /// Shipped lab names or lab file paths (with a `/` or ending in .toml); all shipped labs when none is given
         labs: Vec<String>,
     },
 
@@ -61,7 +62,7 @@ credentials in URLs, SSH host key checking turned off and Vagrant's shared insec
 The output is deterministic: two renders of the same lab are byte-identical."
     )]
     Render {
-        /// Lab name or path
+        /// Shipped lab name, or lab file path (with a `/` or ending in .toml)
         lab: String,
         /// Output folder (default: the lab's state dir, .labctl/NAME/)
         #[arg(long)]
@@ -216,7 +217,7 @@ Idempotent: `down` on a lab that is already gone succeeds."
 // The arguments of `labctl test` (no doc comment: clap would take it for the command's about).
 #[derive(Args, Debug)]
 pub struct TestArgs {
-    /// Labs by name or path
+    /// Shipped lab names or lab file paths (with a `/` or ending in .toml)
     pub labs: Vec<String>,
     /// Every shipped lab, one after the other
     #[arg(long)]
@@ -254,7 +255,7 @@ pub struct TestArgs {
 // The arguments of `labctl bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Lab name or path (not needed with --compare)
+    /// Shipped lab name, or lab file path (with a `/` or ending in .toml); not needed with --compare
     #[arg(required_unless_present = "compare")]
     pub lab: Option<String>,
     /// Interleaved rounds (default: the lab's [bench] rounds)

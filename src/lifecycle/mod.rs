@@ -39,7 +39,7 @@ pub use up::{up, up_with};
 /// lab takes (flattened into the command line by `cli`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct LabArgs {
-    /// Lab name (see `labctl list`) or path to a lab file
+    /// Shipped lab name (see `labctl list`), or lab file path (with a `/` or ending in .toml)
     pub lab: String,
     /// Run a second copy of the lab under this name
     #[arg(long)]
