@@ -22,7 +22,7 @@ pub struct TestOptions {
     pub reports: Vec<ReportSpec>,
     pub destroy: Destroy,
     pub parallel: bool,
-    /// Checks whose names match are left out of the run (and the reports).
+    /// Checks whose names match are not run; the reports list them as skipped.
     pub skip: Vec<regex::Regex>,
     pub bench_rounds: Option<u32>,
     pub bench_duration: Option<u32>,
@@ -65,6 +65,7 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
             "LAB".to_string(),
             "PASSED".into(),
             "FAILED".into(),
+            "SKIPPED".into(),
             "TIME".into(),
             "RESULT".into(),
         ]];
@@ -78,6 +79,7 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
                 r.lab.clone(),
                 r.passed().to_string(),
                 r.failed().to_string(),
+                r.skipped().to_string(),
                 format!("{:.0}s", r.seconds),
                 res,
             ]);
@@ -106,8 +108,9 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     let started = Instant::now();
     let mut run = LabRun {
         lab: a.name.clone().unwrap_or_else(|| a.lab.clone()),
-        provider: "docker".into(),
+        provider: None,
         results: vec![],
+        skipped: vec![],
         seconds: 0.0,
         error: None,
     };
@@ -149,7 +152,7 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     }
     let op = lifecycle::open(a)?;
     let state = op.dir.load()?.unwrap_or_default();
-    run.provider = state.provider.map(|k| k.to_string()).unwrap_or_default();
+    run.provider = state.provider.map(|k| k.to_string());
     // Nothing is sent toward lab addresses until the lab's subnet is known to
     // be routed to the lab's own network on this host.
     lifecycle::check_route(&op, &state, &crate::exec::System)?;
@@ -195,14 +198,24 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     // Checks that change the lab run last and one at a time: a pull that
     // repairs a node must not hide the fault the other checks are looking for.
     let mut lab = op.lab().clone();
-    let before = lab.checks.len();
+    // Skipped checks stay in the reports as skipped, with the pattern that
+    // left them out: a check that vanished would read as one that never existed.
+    run.skipped = lab
+        .checks
+        .iter()
+        .filter_map(|c| {
+            let r = o.skip.iter().find(|r| r.is_match(&c.name))?;
+            Some(crate::report::Skipped {
+                name: c.name.clone(),
+                kind: c.kind.kind_name(),
+                reason: format!("matches --skip {}", r.as_str()),
+            })
+        })
+        .collect();
     lab.checks
         .retain(|c| !o.skip.iter().any(|r| r.is_match(&c.name)));
-    if lab.checks.len() < before {
-        eprintln!(
-            "skipping {} check(s) matching --skip",
-            before - lab.checks.len()
-        );
+    if !run.skipped.is_empty() {
+        eprintln!("skipping {} check(s) matching --skip", run.skipped.len());
     }
     let mut quiet = lab.clone();
     quiet.checks.retain(|c| !c.disruptive);
@@ -251,8 +264,11 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
         }
         run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
     }
-    eprint!("{}", crate::report::summary_table(&run.results));
-    eprintln!("{} passed, {} failed", run.passed(), run.failed());
+    eprint!(
+        "{}",
+        crate::report::summary_table(&run.results, &run.skipped)
+    );
+    eprintln!("{}", run.summary_line());
     Ok(())
 }
 

@@ -303,6 +303,30 @@ fn a_bare_name_is_the_shipped_lab_even_beside_a_file_of_that_name() {
     assert!(stderr(&o).contains("./mylab"), "{}", show(&o));
 }
 
+/// Issue 10.12: a `test` run that fails before the lab's state is read claims no
+/// provider in its reports (the old reports wrote `docker` whatever happened).
+#[test]
+fn reports_of_a_run_that_never_read_state_name_no_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("nochecks.toml");
+    std::fs::write(&lab, "name = \"nochecks\"\n\n[network]\nsubnet = \"10.77.0.0/24\"\n\n[[node]]\nname = \"n1\"\nip = \"10.77.0.10\"\n").unwrap();
+    let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let o = labctl(&[
+        "test",
+        lab.to_str().unwrap(),
+        "--report",
+        &format!("json:{}", json.display()),
+        "--report",
+        &format!("junit:{}", xml.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["provider"].is_null(), "{v}");
+    let x = std::fs::read_to_string(&xml).unwrap();
+    assert!(!x.contains("name=\"provider\""), "{x}");
+}
+
 #[test]
 fn bad_usage_exits_2() {
     let o = labctl(&["no-such-command"]);

@@ -235,7 +235,7 @@ pub struct TestArgs {
     /// Run checks one at a time
     #[arg(long)]
     pub serial: bool,
-    /// Leave out checks whose name matches this regex (repeatable)
+    /// Do not run checks whose name matches this regex (repeatable); reports list them as skipped
     #[arg(long, value_name = "REGEX")]
     pub skip: Vec<String>,
     /// Bench rounds for labs with ratio bounds (default: the lab's)

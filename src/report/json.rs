@@ -4,25 +4,33 @@
 //! renamed. Shape:
 //!
 //! ```json
-//! { "schema": "labctl.test/1", "lab": "workflow", "provider": "docker",
+//! { "schema": "labctl.test/2", "lab": "workflow", "provider": "docker",
 //!   "ok": false, "seconds": 14.0, "error": null,
-//!   "counts": { "checks": 4, "passed": 2, "failed": 2 },
-//!   "results": [ { "name": "...", "kind": "http", "passed": true, "message": "...",
-//!                  "output": "...", "attempts": 1, "seconds": 0.25 } ] }
+//!   "counts": { "checks": 5, "passed": 2, "failed": 2, "skipped": 1 },
+//!   "results": [ { "name": "...", "kind": "http", "result": "pass", "passed": true,
+//!                  "message": "...", "output": "...", "attempts": 1, "seconds": 0.25 },
+//!                { "name": "...", "kind": "command", "result": "skipped",
+//!                  "message": "matches --skip cron", "output": "", "attempts": 0, "seconds": 0.0 } ] }
 //! ```
+//!
+//! Version 2 (from 1): `provider` is `null` when the run failed before the
+//! lab's state named it (1 wrote `docker` whatever the provider); every result
+//! has `result` (`pass`, `fail` or `skipped`); `--skip`ped checks are listed
+//! (1 dropped them) and counted in `counts.skipped` and `counts.checks`; a
+//! skipped result has no `passed`.
 
 use super::{millis, LabRun};
 use serde::Serialize;
 use std::path::Path;
 
 /// Identifies the format; bumped only on an incompatible change.
-pub const SCHEMA: &str = "labctl.test/1";
+pub const SCHEMA: &str = "labctl.test/2";
 
 #[derive(Serialize)]
 struct Report<'a> {
     schema: &'static str,
     lab: &'a str,
-    provider: &'a str,
+    provider: Option<&'a str>,
     ok: bool,
     seconds: f64,
     error: Option<&'a str>,
@@ -35,13 +43,17 @@ struct Counts {
     checks: usize,
     passed: usize,
     failed: usize,
+    skipped: usize,
 }
 
 #[derive(Serialize)]
 struct Result<'a> {
     name: &'a str,
     kind: &'a str,
-    passed: bool,
+    /// `pass`, `fail` or `skipped`.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passed: Option<bool>,
     message: &'a str,
     output: &'a str,
     attempts: u32,
@@ -52,14 +64,15 @@ fn report(run: &LabRun) -> Report<'_> {
     Report {
         schema: SCHEMA,
         lab: &run.lab,
-        provider: &run.provider,
+        provider: run.provider.as_deref(),
         ok: run.ok(),
         seconds: millis(run.seconds),
         error: run.error.as_deref(),
         counts: Counts {
-            checks: run.results.len(),
+            checks: run.results.len() + run.skipped(),
             passed: run.passed(),
             failed: run.failed(),
+            skipped: run.skipped(),
         },
         results: run
             .results
@@ -67,12 +80,23 @@ fn report(run: &LabRun) -> Report<'_> {
             .map(|r| Result {
                 name: &r.name,
                 kind: r.kind,
-                passed: r.passed,
+                result: if r.passed { "pass" } else { "fail" },
+                passed: Some(r.passed),
                 message: &r.message,
                 output: &r.output,
                 attempts: r.attempts,
                 seconds: millis(r.seconds),
             })
+            .chain(run.skipped.iter().map(|s| Result {
+                name: &s.name,
+                kind: s.kind,
+                result: "skipped",
+                passed: None,
+                message: &s.reason,
+                output: "",
+                attempts: 0,
+                seconds: 0.0,
+            }))
             .collect(),
     }
 }
@@ -99,8 +123,23 @@ mod tests {
         let runs = fixtures::mixed();
         let text = to_string(&runs[0]);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["counts"]["checks"], 4);
+        assert_eq!(v["schema"], "labctl.test/2");
+        assert_eq!(v["counts"]["checks"], 5);
         assert_eq!(v["counts"]["failed"], 2);
+        assert_eq!(v["counts"]["skipped"], 1);
+        assert_eq!(v["results"][0]["result"], "pass");
+        assert_eq!(v["results"][1]["result"], "fail");
+        assert_eq!(v["results"][4]["result"], "skipped");
+        assert_eq!(v["results"][4]["message"], "matches --skip cron");
+        assert!(
+            v["results"][4].get("passed").is_none(),
+            "a skipped check neither passed nor failed"
+        );
+        let errored: serde_json::Value = serde_json::from_str(&to_string(&runs[1])).unwrap();
+        assert!(
+            errored["provider"].is_null(),
+            "no provider was read, none is claimed"
+        );
         assert_eq!(v["ok"], false);
         assert_eq!(v["results"][1]["kind"], "http");
         assert_eq!(v["results"][1]["attempts"], 3);

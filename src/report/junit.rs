@@ -1,7 +1,9 @@
 //! `--report junit:PATH`: JUnit XML, one `<testsuite>` per lab, one `<testcase>`
 //! per check (classname `labctl.LAB`), `<failure message=.. type=KIND>` for a
-//! failed check, and a `labctl` testcase with an `<error>` when labctl could not
-//! do its job. Text is escaped and characters XML 1.0 forbids are dropped.
+//! failed check, `<skipped message=REASON/>` for a check left out (`--skip`;
+//! counted in `tests` and `skipped`, never as passed), and a `labctl` testcase
+//! with an `<error>` when labctl could not do its job. The `provider` property
+//! is written only when the lab's state named it. Text is escaped and characters XML 1.0 forbids are dropped.
 
 use super::{millis, LabRun};
 use std::fmt::Write as _;
@@ -59,30 +61,32 @@ fn secs(s: f64) -> String {
 
 /// The whole document.
 pub fn to_string(runs: &[LabRun]) -> String {
-    let tests: usize = runs
-        .iter()
-        .map(|r| r.results.len() + r.error.is_some() as usize)
-        .sum();
+    let cases = |r: &LabRun| r.results.len() + r.skipped() + r.error.is_some() as usize;
+    let tests: usize = runs.iter().map(cases).sum();
     let failures: usize = runs.iter().map(|r| r.failed()).sum();
     let errors: usize = runs.iter().filter(|r| r.error.is_some()).count();
+    let skipped: usize = runs.iter().map(|r| r.skipped()).sum();
     let time: f64 = runs.iter().map(|r| millis(r.seconds)).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(x, "<testsuites name=\"labctl\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\">", secs(time));
+    let _ = writeln!(x, "<testsuites name=\"labctl\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">", secs(time));
     for run in runs {
         let lab = escape_attr(&run.lab);
         let _ = writeln!(
             x,
-            "  <testsuite name=\"{lab}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\">",
-            run.results.len() + run.error.is_some() as usize,
+            "  <testsuite name=\"{lab}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+            cases(run),
             run.failed(),
             run.error.is_some() as usize,
+            run.skipped(),
             secs(run.seconds)
         );
-        let _ = writeln!(
-            x,
-            "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>",
-            escape_attr(&run.provider)
-        );
+        if let Some(provider) = &run.provider {
+            let _ = writeln!(
+                x,
+                "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>",
+                escape_attr(provider)
+            );
+        }
         for r in &run.results {
             let head = format!(
                 "    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"{}\"",
@@ -112,6 +116,14 @@ pub fn to_string(runs: &[LabRun]) -> String {
                     escape_text(&body)
                 );
             }
+        }
+        for s in &run.skipped {
+            let _ = writeln!(
+                x,
+                "    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"0.000\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape_attr(&s.name),
+                escape_attr(&s.reason)
+            );
         }
         if let Some(e) = &run.error {
             let _ = writeln!(
@@ -144,7 +156,8 @@ mod tests {
         let doc = roxmltree::Document::parse(&text).expect("valid XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
-        assert_eq!(root.attribute("tests"), Some("5"));
+        assert_eq!(root.attribute("tests"), Some("6"));
+        assert_eq!(root.attribute("skipped"), Some("1"));
         assert_eq!(root.attribute("failures"), Some("2"));
         assert_eq!(root.attribute("errors"), Some("1"));
         let suites: Vec<_> = root
@@ -160,14 +173,29 @@ mod tests {
                 wf.attribute("failures"),
                 wf.attribute("errors")
             ),
-            (Some("4"), Some("2"), Some("0"))
+            (Some("5"), Some("2"), Some("0"))
         );
+        assert_eq!(wf.attribute("skipped"), Some("1"));
         assert_eq!(wf.attribute("time"), Some("14.000"));
         let cases: Vec<_> = wf
             .children()
             .filter(|n| n.has_tag_name("testcase"))
             .collect();
-        assert_eq!(cases.len(), 4);
+        assert_eq!(cases.len(), 5);
+        // The skipped check is a testcase with <skipped message=REASON/>.
+        let skip = cases[4]
+            .children()
+            .find(|n| n.has_tag_name("skipped"))
+            .expect("<skipped/>");
+        assert_eq!(cases[4].attribute("name"), Some("cron fires the pull line"));
+        assert_eq!(skip.attribute("message"), Some("matches --skip cron"));
+        // The provider property is there only when the state named it.
+        let props = |s: roxmltree::Node| {
+            s.descendants()
+                .any(|n| n.attribute("name") == Some("provider"))
+        };
+        assert!(props(wf));
+        assert!(!props(suites[1]), "no provider was read, none is written");
         for (c, r) in cases.iter().zip(&runs[0].results) {
             assert_eq!(c.attribute("classname"), Some("labctl.workflow"));
             assert_eq!(

@@ -31,13 +31,27 @@ impl std::str::FromStr for ReportSpec {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LabRun {
     pub lab: String,
-    pub provider: String,
+    /// The provider read from the lab's state; `None` until it was read (a run
+    /// that failed before, e.g. on a bad lab file), never a guess.
+    pub provider: Option<String>,
     /// In file order.
     pub results: Vec<CheckResult>,
+    /// Checks left out of this run (`--skip`), in file order: reported as
+    /// skipped, never dropped and never counted as passed.
+    pub skipped: Vec<Skipped>,
     pub seconds: f64,
     /// labctl could not do its job (bad lab file, provider error, network safety):
     /// the results, if any, are incomplete.
     pub error: Option<String>,
+}
+
+/// A check that was not run, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    pub name: String,
+    pub kind: &'static str,
+    /// "matches --skip REGEX".
+    pub reason: String,
 }
 
 impl LabRun {
@@ -46,6 +60,18 @@ impl LabRun {
     }
     pub fn failed(&self) -> usize {
         self.results.len() - self.passed()
+    }
+    pub fn skipped(&self) -> usize {
+        self.skipped.len()
+    }
+    /// The summary line: `3 passed, 1 failed, 2 skipped`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed(),
+            self.failed(),
+            self.skipped()
+        )
     }
     /// No error, at least one check, and every check passed.
     pub fn ok(&self) -> bool {
@@ -56,8 +82,9 @@ impl LabRun {
 /// Column DETAIL is cut to this many characters.
 const DETAIL_MAX: usize = 120;
 
-/// CHECK, KIND, RESULT (PASS/FAIL), TIME, DETAIL; one row per result.
-pub fn summary_table(results: &[CheckResult]) -> String {
+/// CHECK, KIND, RESULT (PASS/FAIL/SKIP), TIME, DETAIL; one row per result,
+/// then one per skipped check with its reason.
+pub fn summary_table(results: &[CheckResult], skipped: &[Skipped]) -> String {
     let mut rows = vec![["CHECK", "KIND", "RESULT", "TIME", "DETAIL"]
         .map(String::from)
         .to_vec()];
@@ -72,6 +99,15 @@ pub fn summary_table(results: &[CheckResult]) -> String {
             if r.passed { "PASS" } else { "FAIL" }.to_string(),
             format!("{:.1}s", r.seconds),
             one_line(&detail, DETAIL_MAX),
+        ]);
+    }
+    for s in skipped {
+        rows.push(vec![
+            s.name.clone(),
+            s.kind.to_string(),
+            "SKIP".to_string(),
+            "-".to_string(),
+            one_line(&s.reason, DETAIL_MAX),
         ]);
     }
     table(&rows)
@@ -94,7 +130,7 @@ pub(crate) fn write_file(path: &std::path::Path, text: &str) -> crate::Result<()
 
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use super::LabRun;
+    use super::{LabRun, Skipped};
     use crate::checks::CheckResult;
 
     fn r(
@@ -122,7 +158,7 @@ pub(crate) mod fixtures {
         vec![
             LabRun {
                 lab: "workflow".into(),
-                provider: "docker".into(),
+                provider: Some("docker".into()),
                 results: vec![
                     r("web1 serves its page", "http", true, "status 200, body matches /web1/", "GET http://192.168.57.21/ x1 from mgmt: 200: 1\n", 1, 0.25),
                     r(
@@ -137,10 +173,12 @@ pub(crate) mod fixtures {
                     r("web1 pulls from cron", "cron", true, "cron entry for root in /etc/cron.d/ansible-pull matches /ansible-pull .*centraladmin_web/", "", 1, 0.125),
                     r("quote's <test> & \"more\"", "command", false, "exit 1 (expected 0): it's < & >", "exit 1\nstdout:\n\nstderr:\nit's < & >\n", 2, 1.0),
                 ],
+                skipped: vec![Skipped { name: "cron fires the pull line".into(), kind: "command", reason: "matches --skip cron".into() }],
                 seconds: 14.0,
                 error: None,
             },
-            LabRun { lab: "bench".into(), provider: "docker".into(), results: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()) },
+            // Failed before the lab's state was read: the provider is unknown.
+            LabRun { lab: "bench".into(), provider: None, results: vec![], skipped: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()) },
         ]
     }
 }
@@ -152,9 +190,10 @@ mod tests {
     #[test]
     fn summary_table_lists_every_check() {
         let runs = fixtures::mixed();
-        let t = summary_table(&runs[0].results);
+        let t = summary_table(&runs[0].results, &runs[0].skipped);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 5);
+        assert_eq!(lines.len(), 6);
+        assert!(lines[5].contains("SKIP") && lines[5].contains("matches --skip cron"));
         assert!(
             lines[0].starts_with("CHECK")
                 && lines[0].contains("KIND")
@@ -179,11 +218,13 @@ mod tests {
             (runs[0].passed(), runs[0].failed(), runs[0].ok()),
             (2, 2, false)
         );
+        assert_eq!(runs[0].summary_line(), "2 passed, 2 failed, 1 skipped");
         assert!(!runs[1].ok(), "an errored run is never ok");
         let empty = LabRun {
             lab: "x".into(),
-            provider: "docker".into(),
+            provider: None,
             results: vec![],
+            skipped: vec![],
             seconds: 0.0,
             error: None,
         };
