@@ -144,6 +144,12 @@ fn ctrl_c_during_up_stops_children_and_cleans_up() {
     let err = std::fs::read_to_string(dir.join("spawned.err")).unwrap();
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted during"), "names the phase: {err}");
+    // It says what it removed and that it read the host again after (issue 10.9).
+    assert!(err.contains("cleanup: removed "), "{err}");
+    assert!(
+        err.contains("nothing of lab faults is left on this host (read again after the cleanup)"),
+        "{err}"
+    );
     // Without any `down`: the run removed what it created.
     assert_clean(&before, &snap(dir));
 }

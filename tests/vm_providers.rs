@@ -160,10 +160,12 @@ fn virtualbox_up_and_down_run_vagrant_one_machine_at_a_time_and_sweep_by_name() 
         calls,
         vec![
             "vagrant destroy -f".to_string(),
+            // The host is read first (the inventory a failed `up` re-reads
+            // after its cleanup), then what it lists is removed.
             "VBoxManage list vms".into(),
+            "VBoxManage list hostonlyifs".into(),
             "VBoxManage controlvm labctl-vmlab-web2 poweroff".into(),
             "VBoxManage unregistervm labctl-vmlab-web2 --delete".into(),
-            "VBoxManage list hostonlyifs".into(),
             "VBoxManage hostonlyif remove vboxnet1".into(),
         ]
     );
@@ -202,9 +204,9 @@ fn libvirt_up_runs_in_parallel_and_down_removes_domains_and_the_lab_network() {
         vec![
             "vagrant destroy -f".to_string(),
             "virsh -c qemu:///system list --all --name".into(),
+            "virsh -c qemu:///system net-list --all --name".into(),
             "virsh -c qemu:///system destroy labctl-vmlab-web1".into(),
             "virsh -c qemu:///system undefine labctl-vmlab-web1 --remove-all-storage".into(),
-            "virsh -c qemu:///system net-list --all --name".into(),
             "virsh -c qemu:///system net-destroy labctl-vmlab".into(),
             "virsh -c qemu:///system net-undefine labctl-vmlab".into(),
         ]
@@ -266,21 +268,66 @@ fn a_failing_vagrant_up_removes_what_the_run_made() {
     );
     r.rec.answer("VBoxManage list vms", 0, "");
     let err = lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap_err();
+    // "Nothing left" is a measurement: after the teardown the host is read
+    // again (the inventory `down` sweeps by) and found empty.
+    let text = err.render();
     assert!(
-        err.render().contains("nothing was left behind"),
-        "{}",
-        err.render()
+        text.contains("nothing of it is left on this host"),
+        "{text}"
     );
     let calls = take(&r);
     assert_eq!(
-        &calls[calls.len() - 4..],
+        &calls[calls.len() - 6..],
         &[
             "vagrant up --no-provision --provider virtualbox --no-parallel web1 web2".to_string(),
             "vagrant destroy -f".into(),
+            "VBoxManage list vms".into(),
+            "VBoxManage list hostonlyifs".into(),
             "VBoxManage list vms".into(),
             "VBoxManage list hostonlyifs".into(),
         ]
     );
     no_docker(&calls);
     assert!(!tmp.path().join("state/state.json").exists());
+}
+
+/// Issue 10.9: when the cleanup after a failed `up` fails, the run says what is
+/// still on the host (read again after the cleanup) and exits 3; it never
+/// claims that nothing was left behind.
+#[test]
+fn a_failing_cleanup_after_a_failed_up_names_what_is_still_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (args, r) = setup(tmp.path());
+    r.rec.answers.lock().unwrap().insert(
+        0,
+        (
+            "vagrant up".into(),
+            Output {
+                code: Some(1),
+                stdout: String::new(),
+                stderr: "The box 'debian/bookworm64' could not be found".into(),
+            },
+        ),
+    );
+    // One machine was made; its removal fails, so it is still listed after.
+    r.rec
+        .answer("VBoxManage list vms", 0, "\"labctl-vmlab-web1\" {0b9e}\n");
+    r.rec.answer("VBoxManage unregistervm", 1, "");
+    let err = lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap_err();
+    let text = err.render();
+    assert!(!text.contains("nothing was left behind"), "{text}");
+    assert!(!text.contains("nothing of it is left"), "{text}");
+    assert!(
+        text.contains("still on this host: VirtualBox VM labctl-vmlab-web1"),
+        "{text}"
+    );
+    assert_eq!(err.exit(), labctl::error::Exit::Environment, "{text}");
+    let calls = take(&r);
+    assert!(
+        calls.ends_with(&[
+            "VBoxManage list vms".to_string(),
+            "VBoxManage list hostonlyifs".into()
+        ]),
+        "the host is read again after the cleanup: {calls:?}"
+    );
 }

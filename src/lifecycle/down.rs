@@ -144,6 +144,83 @@ pub(super) fn teardown(
     Ok(removed)
 }
 
+/// What of the lab is still on the host, read again from it: the provider's
+/// inventory (the listing `down` sweeps by), tools still working in the state
+/// dir, and disk files in its `disks/`. Empty means nothing is left; this is
+/// what a failed `up` says after its cleanup, instead of assuming it worked.
+pub(super) fn left_on_host(
+    lab: &Lab,
+    dir: &StateDir,
+    r: &dyn Runner,
+    kind: Kind,
+) -> Result<Vec<String>> {
+    let mut left = provider::of(kind).inventory(r, lab)?;
+    for pg in crate::exec::procs::groups_working_in(&dir.root) {
+        if crate::exec::procs::group_is_ours(pg) {
+            left.push(format!(
+                "process group {pg} working in {}",
+                dir.root.display()
+            ));
+        }
+    }
+    let disks = dir.disks();
+    if std::fs::symlink_metadata(&disks).is_ok_and(|m| m.is_dir()) {
+        if let Ok(rd) = std::fs::read_dir(&disks) {
+            for e in rd.filter_map(|e| e.ok()) {
+                left.push(format!("disk file {}", e.path().display()));
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// After a failed or interrupted `up`: remove what this run created, say what
+/// was removed, then read the host again and say what is still there. `Ok`
+/// only when the re-read found nothing; otherwise an error naming what is left
+/// (exit 3), whatever the teardown itself reported.
+pub(super) fn clean_up_failed_up(
+    lab: &Lab,
+    dir: &StateDir,
+    r: &dyn Runner,
+    state: &mut State,
+    kind: Kind,
+) -> Result<Vec<String>> {
+    let torn = teardown(lab, dir, r, state, true);
+    let removed = match &torn {
+        Ok(v) => v.clone(),
+        Err(e) => {
+            eprint!("cleanup failed: {}", e.render());
+            Vec::new()
+        }
+    };
+    if removed.is_empty() {
+        eprintln!("cleanup: removed nothing");
+    } else {
+        eprintln!("cleanup: removed {}", removed.join(", "));
+    }
+    let name = &lab.name.value;
+    let hint = Some(format!(
+        "`labctl down {name} --force` removes everything labelled as lab {name}; then `labctl up {name}`"
+    ));
+    match left_on_host(lab, dir, r, kind) {
+        Ok(left) if left.is_empty() => Ok(removed),
+        Ok(left) => Err(Error::env(
+            format!(
+                "lab {name} could not be brought up, and its cleanup left things behind; still on this host: {}",
+                left.join(", ")
+            ),
+            hint,
+        )),
+        Err(e) => Err(Error::env(
+            format!(
+                "lab {name} could not be brought up, and what its cleanup left could not be read: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ),
+            hint,
+        )),
+    }
+}
+
 /// The lab's disk files and their loop devices. Disk files are removed only
 /// from the state dir's own `disks/` folder, whatever the state file lists (a
 /// hand-edited or corrupt one could name any file), and never through a

@@ -1,7 +1,7 @@
 //! `labctl up`: check, record, create, boot and provision a lab; remove what a
 //! failed first `up` created.
 
-use super::down::teardown;
+use super::down::clean_up_failed_up;
 use super::provision::{provision_error, provision_locked, secrets};
 use super::*;
 use crate::state::runtime::Runtime;
@@ -48,18 +48,24 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
             if fresh && !op.dir.state_file().exists() {
                 return Err(e);
             }
+            // What is left is read from the host after the cleanup, never
+            // assumed: anything still there is an error naming it (exit 3).
             if fresh && !o.keep_on_failure && matches!(e, Error::Interrupted { .. }) {
                 eprintln!("interrupted during {}; removing what this run created (--keep-on-failure keeps it)", crate::interrupt::phase());
-                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false);
+                clean_up_failed_up(op.lab(), &op.dir, r.as_ref(), &mut state, kind)?;
+                eprintln!(
+                    "nothing of lab {} is left on this host (read again after the cleanup)",
+                    op.lab().name.value
+                );
                 return Err(e);
             }
             if fresh && !o.keep_on_failure {
                 eprint!("{}", e.render());
-                eprintln!("up failed; removed what this run created (run with --keep-on-failure to keep it and debug)");
-                let _ = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, true);
+                eprintln!("up failed; removing what this run created (run with --keep-on-failure to keep it and debug)");
+                clean_up_failed_up(op.lab(), &op.dir, r.as_ref(), &mut state, kind)?;
                 return Err(Error::env(
                     format!(
-                        "lab {} could not be brought up (details above); nothing was left behind",
+                        "lab {} could not be brought up (details above); its cleanup was checked: nothing of it is left on this host",
                         op.lab().name.value
                     ),
                     Some(format!(

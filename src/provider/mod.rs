@@ -70,6 +70,11 @@ pub trait Provider: Sync {
     /// name, whatever Vagrant's bookkeeping says. `stopped_children`: labctl's
     /// own tools were just stopped, and late resources may still appear.
     fn sweep(&self, r: &dyn Runner, lab: &Lab, stopped_children: bool) -> Result<Vec<String>>;
+
+    /// What of the lab the provider holds now, read from the host: the same
+    /// listing [`sweep`](Provider::sweep) removes by, without removing
+    /// anything. Empty means nothing of the lab is there.
+    fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>>;
 }
 
 /// What [`Provider::preflight`] found, for [`Provider::create`].

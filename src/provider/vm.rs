@@ -87,6 +87,10 @@ impl Provider for Vm {
     fn sweep(&self, r: &dyn Runner, lab: &Lab, _stopped_children: bool) -> Result<Vec<String>> {
         sweep(r, self.0, lab)
     }
+
+    fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
+        Ok(Held::read(r, self.0, lab)?.describe())
+    }
 }
 
 /// libvirt's system connection: vagrant-libvirt's default, and where its
@@ -174,62 +178,107 @@ pub fn check_route(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<()> {
 
 /// Machines of this lab that the provider still knows, whatever Vagrant's
 /// bookkeeping says; then remove them (and, for libvirt, the lab's network).
+/// What a VM provider holds of the lab, by name: machines named like the lab's
+/// nodes, and its network (VirtualBox: a host-only adapter whose address lies in
+/// the lab's subnet, which can only be the lab's since `up` refuses a subnet the
+/// host already routes; libvirt: the network labctl names after the lab).
+#[derive(Debug, Default)]
+pub struct Held {
+    pub vms: Vec<String>,
+    pub adapters: Vec<String>,
+    pub domains: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl Held {
+    pub fn read(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<Held> {
+        let names: Vec<String> = lab
+            .nodes
+            .iter()
+            .map(|n| lab.machine_name(&n.name))
+            .collect();
+        let mut held = Held::default();
+        match kind {
+            Kind::Virtualbox => {
+                let out = r.run(&Cmd::new("VBoxManage").args(["list", "vms"]))?;
+                held.vms = parse_vbox_vms(&out.stdout)
+                    .into_iter()
+                    .filter(|vm| names.contains(vm))
+                    .collect();
+                let out = r.run(&Cmd::new("VBoxManage").args(["list", "hostonlyifs"]))?;
+                held.adapters = parse_hostonlyifs(&out.stdout)
+                    .into_iter()
+                    .filter(|(_, ip)| lab.network.subnet.value.contains(ip))
+                    .map(|(name, _)| name)
+                    .collect();
+            }
+            Kind::Libvirt => {
+                let out = r.run(&virsh(&["list", "--all", "--name"]))?;
+                held.domains = out
+                    .stdout
+                    .lines()
+                    .map(str::trim)
+                    .filter(|d| names.iter().any(|n| n == d))
+                    .map(String::from)
+                    .collect();
+                let net = lab.network_name();
+                let out = r.run(&virsh(&["net-list", "--all", "--name"]))?;
+                if out.stdout.lines().any(|l| l.trim() == net) {
+                    held.networks.push(net);
+                }
+            }
+            Kind::Docker => {}
+        }
+        Ok(held)
+    }
+
+    /// One line per thing held, as `down` names what it removes.
+    pub fn describe(&self) -> Vec<String> {
+        let each =
+            |what: &str, v: &[String]| v.iter().map(|x| format!("{what} {x}")).collect::<Vec<_>>();
+        [
+            each("VirtualBox VM", &self.vms),
+            each("VirtualBox host-only adapter", &self.adapters),
+            each("libvirt domain", &self.domains),
+            each("libvirt network", &self.networks),
+        ]
+        .concat()
+    }
+}
+
+fn virsh(args: &[&str]) -> Cmd {
+    Cmd::new("virsh")
+        .args(["-c", LIBVIRT_URI])
+        .args(args.iter().copied())
+}
+
+/// Remove the machines and network of this lab that the provider still holds
+/// ([`Held::read`]), whatever Vagrant's bookkeeping says.
 pub fn sweep(r: &dyn Runner, kind: Kind, lab: &Lab) -> Result<Vec<String>> {
-    let names: Vec<String> = lab
-        .nodes
-        .iter()
-        .map(|n| lab.machine_name(&n.name))
-        .collect();
+    let held = Held::read(r, kind, lab)?;
     let mut removed = Vec::new();
-    match kind {
-        Kind::Virtualbox => {
-            let out = r.run(&Cmd::new("VBoxManage").args(["list", "vms"]))?;
-            for vm in parse_vbox_vms(&out.stdout) {
-                if !names.contains(&vm) {
-                    continue;
-                }
-                // Power off may fail on a machine that is already off; the
-                // unregister below is what counts.
-                let _ = r.output(&Cmd::new("VBoxManage").args(["controlvm", &vm, "poweroff"]));
-                r.run(&Cmd::new("VBoxManage").args(["unregistervm", &vm, "--delete"]))?;
-                removed.push(format!("VirtualBox VM {vm}"));
-            }
-            // Vagrant leaves the host-only adapter it made; its route would
-            // make the next `up` of this lab refuse its own subnet. An adapter
-            // whose address is inside the lab's subnet can only be the lab's:
-            // `up` refuses a subnet the host already routes.
-            let out = r.run(&Cmd::new("VBoxManage").args(["list", "hostonlyifs"]))?;
-            for (name, ip) in parse_hostonlyifs(&out.stdout) {
-                if lab.network.subnet.value.contains(&ip) {
-                    r.run(&Cmd::new("VBoxManage").args(["hostonlyif", "remove", &name]))?;
-                    removed.push(format!("VirtualBox host-only adapter {name}"));
-                }
-            }
-        }
-        Kind::Libvirt => {
-            let virsh = |args: &[&str]| {
-                Cmd::new("virsh")
-                    .args(["-c", LIBVIRT_URI])
-                    .args(args.iter().copied())
-            };
-            let out = r.run(&virsh(&["list", "--all", "--name"]))?;
-            for dom in out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !names.iter().any(|n| n == dom) {
-                    continue;
-                }
-                let _ = r.output(&virsh(&["destroy", dom]));
-                r.run(&virsh(&["undefine", dom, "--remove-all-storage"]))?;
-                removed.push(format!("libvirt domain {dom}"));
-            }
-            let net = lab.network_name();
-            let out = r.run(&virsh(&["net-list", "--all", "--name"]))?;
-            if out.stdout.lines().any(|l| l.trim() == net) {
-                let _ = r.output(&virsh(&["net-destroy", &net]));
-                r.run(&virsh(&["net-undefine", &net]))?;
-                removed.push(format!("libvirt network {net}"));
-            }
-        }
-        Kind::Docker => {}
+    for vm in &held.vms {
+        // Power off may fail on a machine that is already off; the
+        // unregister below is what counts.
+        let _ = r.output(&Cmd::new("VBoxManage").args(["controlvm", vm, "poweroff"]));
+        r.run(&Cmd::new("VBoxManage").args(["unregistervm", vm, "--delete"]))?;
+        removed.push(format!("VirtualBox VM {vm}"));
+    }
+    // Vagrant leaves the host-only adapter it made; its route would make the
+    // next `up` of this lab refuse its own subnet.
+    for name in &held.adapters {
+        r.run(&Cmd::new("VBoxManage").args(["hostonlyif", "remove", name]))?;
+        removed.push(format!("VirtualBox host-only adapter {name}"));
+    }
+    for dom in &held.domains {
+        let _ = r.output(&virsh(&["destroy", dom]));
+        r.run(&virsh(&["undefine", dom, "--remove-all-storage"]))?;
+        removed.push(format!("libvirt domain {dom}"));
+    }
+    for net in &held.networks {
+        let _ = r.output(&virsh(&["net-destroy", net]));
+        r.run(&virsh(&["net-undefine", net]))?;
+        removed.push(format!("libvirt network {net}"));
     }
     Ok(removed)
 }

@@ -201,6 +201,11 @@ impl Provider for Docker {
         }
         Ok(removed)
     }
+
+    fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
+        let network = lab.network_name();
+        Ok(Held::read(r, &lab.name.value, &network)?.describe(&network))
+    }
 }
 
 /// Linux capability names by number (capability(7)), for `--cap-drop`.
@@ -538,11 +543,59 @@ pub fn lab_containers(runner: &dyn Runner, lab: &str) -> Result<Vec<String>> {
     Ok(out.stdout.split_whitespace().map(String::from).collect())
 }
 
+/// What Docker holds of a lab: containers and volumes labelled with it, and
+/// whether its network exists. Read by [`remove_all`] and by the check after a
+/// failed `up` that nothing is left.
+pub struct Held {
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub network: bool,
+}
+
+impl Held {
+    pub fn read(runner: &dyn Runner, lab: &str, network: &str) -> Result<Held> {
+        let containers = lab_containers(runner, lab)?;
+        let volumes = runner
+            .run(&Cmd::new("docker").args([
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label={LABEL_LAB}={lab}"),
+            ]))?
+            .stdout
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        Ok(Held {
+            containers,
+            volumes,
+            network: network_exists(runner, network),
+        })
+    }
+
+    /// One line per kind of thing held: "2 container(s)", "network labctl-x".
+    pub fn describe(&self, network: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.containers.is_empty() {
+            out.push(format!("{} container(s)", self.containers.len()));
+        }
+        if !self.volumes.is_empty() {
+            out.push(format!("{} volume(s)", self.volumes.len()));
+        }
+        if self.network {
+            out.push(format!("network {network}"));
+        }
+        out
+    }
+}
+
 /// Remove every container, volume and network labelled with the lab. Returns what
 /// was removed, so `down` can say what was already gone.
 pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    let containers = lab_containers(runner, lab)?;
+    let held = Held::read(runner, lab, network)?;
+    let containers = held.containers;
     if !containers.is_empty() {
         // Anonymous volumes go with their containers (-v).
         runner.run(
@@ -552,25 +605,16 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
         )?;
         removed.push(format!("{} container(s)", containers.len()));
     }
-    let vols = runner
-        .run(&Cmd::new("docker").args([
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label={LABEL_LAB}={lab}"),
-        ]))?
-        .stdout;
-    let vols: Vec<&str> = vols.split_whitespace().collect();
+    let vols = held.volumes;
     if !vols.is_empty() {
         runner.run(
             &Cmd::new("docker")
                 .args(["volume", "rm", "-f"])
-                .args(vols.iter().copied()),
+                .args(vols.iter().cloned()),
         )?;
         removed.push(format!("{} volume(s)", vols.len()));
     }
-    if network_exists(runner, network) {
+    if held.network {
         // Only a network labelled as this lab's: never someone else's of the same name.
         let label = runner
             .output(&Cmd::new("docker").args([
