@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod parse;
+pub mod readdress;
 pub mod reader;
 pub mod target;
 pub mod units;

@@ -15,7 +15,6 @@ use crate::provider::{self, docker, vagrant, Choice, Kind};
 use crate::remote::ssh_config;
 use crate::state::{LabLock, LoopDisk, NodeState, Phase, State, StateDir};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,8 +95,10 @@ pub fn open(a: &LabArgs) -> Result<Opened> {
     Ok(Opened { loaded, dir })
 }
 
-/// Rename a lab and move it to another subnet, keeping host numbers; check URLs
-/// naming old addresses follow.
+/// Rename a lab and move it to another subnet, keeping host numbers. Every
+/// address of the old subnet written in the lab moves with it: check URLs,
+/// commands, expected output (regexes too), file paths and contents, and role
+/// variables ([`crate::lab::readdress`]), so a copy never probes the original.
 pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net>) -> Result<()> {
     if let Some(n) = name {
         if !crate::lab::parse::LAB_NAME.is_match(n) {
@@ -116,25 +117,37 @@ pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net
         if new.network() != new.addr() {
             return Err(Error::usage(format!("--subnet {new} has host bits set")));
         }
-        let shift = |ip: Ipv4Addr| {
-            Ipv4Addr::from(u32::from(new.network()) + (u32::from(ip) - u32::from(old.network())))
+        use crate::lab::readdress::{readdress, shift};
+        let move_str = |s: &mut String| *s = readdress(s, old, new);
+        let move_opt = |s: &mut Option<String>| {
+            if let Some(s) = s {
+                *s = readdress(s, old, new);
+            }
         };
-        let mut map = Vec::new();
         for n in &mut lab.nodes {
-            let to = shift(n.ip);
-            map.push((n.ip.to_string(), to.to_string()));
-            n.ip = to;
+            n.ip = shift(n.ip, old, new);
+            for v in n.vars.values_mut() {
+                move_str(&mut v.value);
+            }
         }
-        // Longest first, so .2 does not rewrite part of .21.
-        map.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
         for c in &mut lab.checks {
-            if let crate::lab::CheckKind::Http { url, .. } = &mut c.kind {
-                for (from, to) in &map {
-                    if url.contains(from.as_str()) {
-                        *url = url.replace(from.as_str(), to);
-                        break;
-                    }
+            use crate::lab::CheckKind::*;
+            match &mut c.kind {
+                Http { url, body, .. } => {
+                    move_str(url);
+                    move_opt(body);
                 }
+                Command { run, stdout, .. } => {
+                    move_str(run);
+                    move_opt(stdout);
+                }
+                File { path, contains, .. } => {
+                    move_str(path);
+                    move_opt(contains);
+                }
+                Cron { contains, .. } => move_opt(contains),
+                Disk { device, .. } => move_opt(device),
+                Port { .. } | Service { .. } | Reach { .. } => {}
             }
         }
         lab.network.subnet.value = new;
