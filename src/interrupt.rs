@@ -44,6 +44,25 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+thread_local! {
+    static SHIELDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` on this thread as if no signal had arrived: cleanup that must
+/// reach a node after Ctrl-C (a check's `undo`) is not cut short by it.
+pub fn shielded<R>(f: impl FnOnce() -> R) -> R {
+    let was = SHIELDED.with(|s| s.replace(true));
+    let r = f();
+    SHIELDED.with(|s| s.set(was));
+    r
+}
+
+/// Whether work on this thread should stop for a signal (never inside
+/// [`shielded`]).
+pub fn stops_here() -> bool {
+    interrupted() && !SHIELDED.with(|s| s.get())
+}
+
 /// Remember a child's process group so a signal reaches it.
 pub fn track(pgid: i32) {
     for g in GROUPS.iter() {

@@ -195,8 +195,6 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
             );
         }
     };
-    // Checks that change the lab run last and one at a time: a pull that
-    // repairs a node must not hide the fault the other checks are looking for.
     let mut lab = op.lab().clone();
     // Skipped checks stay in the reports as skipped, with the pattern that
     // left them out: a check that vanished would read as one that never existed.
@@ -217,23 +215,16 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
     if !run.skipped.is_empty() {
         eprintln!("skipping {} check(s) matching --skip", run.skipped.len());
     }
-    let mut quiet = lab.clone();
-    quiet.checks.retain(|c| !c.disruptive);
-    let mut loud = lab.clone();
-    loud.checks.retain(|c| c.disruptive);
-    let mut first = checks::run_all(&quiet, &shell, &http, o.parallel, &mut on_event).into_iter();
-    let mut second = checks::run_all(&loud, &shell, &http, false, &mut on_event).into_iter();
-    run.results = lab
-        .checks
-        .iter()
-        .filter_map(|c| {
-            if c.disruptive {
-                second.next()
-            } else {
-                first.next()
-            }
-        })
-        .collect();
+    // Measured failures are retried only while the lab settles after the
+    // lifecycle command that last changed it (each ends by writing the state
+    // file); disruptive checks run after the observing ones (checks::engine).
+    let settle = std::fs::metadata(op.dir.state_file())
+        .and_then(|m| m.modified())
+        .map(checks::Settle::after)
+        .unwrap_or_else(|_| checks::Settle::settled());
+    run.results = checks::run_all(&lab, &shell, &http, o.parallel, settle, &mut on_event);
+    // Ctrl-C: every started check has undone its change; report what ran.
+    crate::interrupt::check()?;
     // Bench ratios are checks too: one result (one JUnit testcase) per bound.
     if !op.lab().ratios.is_empty() {
         let started = Instant::now();

@@ -2,7 +2,7 @@
 //! for the node's tools (`sudo`, `grep`, `apt-config`, ...) on the PATH: each
 //! case breaks the thing the check names and the check must fail.
 
-use labctl::checks::{run_check, HostHttp};
+use labctl::checks::{run_check, HostHttp, Settle};
 use labctl::lab::Check;
 use labctl::remote::{ExecResult, NodeShell};
 use std::os::unix::fs::PermissionsExt;
@@ -59,13 +59,13 @@ fn shipped(lab: &str, name: &str) -> (labctl::lab::Lab, Check) {
 
 /// One attempt of the shipped check (a short timeout: the stand-ins answer at
 /// once and the same way every time).
-fn judge(lab: &labctl::lab::Lab, c: &Check, shell: &Local) -> labctl::checks::CheckResult {
+fn judge(lab: &labctl::lab::Lab, c: &Check, shell: &dyn NodeShell) -> labctl::checks::CheckResult {
     let c = Check {
         timeout: Duration::from_millis(200),
         interval: Duration::from_millis(50),
         ..c.clone()
     };
-    run_check(&c, lab, shell, &NoHttp, &mut |_| {})
+    run_check(&c, lab, shell, &NoHttp, Settle::settled(), &mut |_| {})
 }
 
 /// testnodes' "accepts no unsigned repository", with a stand-in recursive grep
@@ -132,4 +132,178 @@ fn testnodes_unsigned_repository_check_fails_on_trusted_yes_and_on_the_configura
     assert!(!r.passed, "{r:?}");
     let (r, _) = unsigned_repo("none", "APT::Get::AllowUnauthenticated \"true\";");
     assert!(!r.passed, "{r:?}");
+}
+
+/// A workflow web node in a private mount namespace: this host's
+/// /etc/cron.d, /var and /usr/local/sbin are replaced (for the check's
+/// processes only; the stand-ins are laid over /usr/bin too) by folders holding the installed pull cron line, a
+/// stand-in `ansible-pull` that does what `pull` says, `sudo`, the node's
+/// `ansible-pull-check`, and a log an earlier run left ending in `failed=0`.
+/// A stand-in cron fires /etc/cron.d/labctl-cron-probe like cron would (its
+/// variables, `/bin/sh -c`), every 2 s while it is there.
+struct WebNode {
+    tmp: tempfile::TempDir,
+}
+
+const PULL_LINE: &str = "*/3 * * * * root flock -n /var/lock/ansible-pull.lock ansible-pull -U http://192.168.57.2/centraladmin_web.git -d /var/lib/ansible/local -i /var/lib/ansible/local/inventory.ini -o >>/var/log/ansible-pull.log 2>&1";
+
+impl WebNode {
+    /// `cron_line`: the */3 line of /etc/cron.d/ansible-pull (None: missing);
+    /// `pull`: the body of the stand-in ansible-pull.
+    fn new(cron_line: Option<&str>, pull: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        for d in [
+            "etc/cron.d",
+            "var/log",
+            "var/lock",
+            "var/lib/labctl",
+            "sbin",
+        ] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::write(
+            r.join("etc/cron.d/ansible-pull"),
+            format!(
+                "# labctl role ansible-pull\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nPYTHONUNBUFFERED=1\n{}\n",
+                cron_line.unwrap_or("")
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            r.join("var/log/ansible-pull.log"),
+            "PLAY RECAP *****\nweb2 : ok=7 changed=0 unreachable=0 failed=0\n",
+        )
+        .unwrap();
+        let sbin = r.join("sbin");
+        stub(&sbin, "ansible-pull", pull);
+        stub(&sbin, "sudo", "[ \"$1\" = -n ] && shift; exec \"$@\"");
+        std::fs::copy(
+            "provision/ansible-pull/pull-check.sh",
+            sbin.join("ansible-pull-check"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            sbin.join("ansible-pull-check"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        WebNode { tmp }
+    }
+    fn probe_left(&self) -> bool {
+        self.tmp
+            .path()
+            .join("etc/cron.d/labctl-cron-probe")
+            .exists()
+    }
+}
+
+const NAMESPACE: &str = r#"set -e
+mount --bind "$R/etc/cron.d" /etc/cron.d
+mount --bind "$R/var" /var
+mount --bind "$R/sbin" /usr/local/sbin
+# The stand-ins also in /usr/bin, where Debian puts ansible-pull and sudo.
+mount -t overlay overlay -o "lowerdir=$R/sbin:/usr/bin" /usr/bin
+set +e
+(
+    while :; do
+        p=/etc/cron.d/labctl-cron-probe
+        if [ -f $p ]; then
+            mapfile -t e < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' $p)
+            cmd=$(sed -n 's|^[*] [*] [*] [*] [*] root ||p' $p)
+            env -i "${e[@]}" /bin/sh -c "$cmd"
+            sleep 2
+        fi
+        sleep 0.2
+    done
+) &
+cron=$!
+PATH=/usr/local/sbin:/usr/bin:/bin /bin/sh -c "$CHECK"
+rc=$?
+kill $cron
+exit $rc
+"#;
+
+impl NodeShell for WebNode {
+    fn run(&self, _node: &str, cmd: &str, _: Duration) -> labctl::Result<ExecResult> {
+        // The cron check's wait, shortened: the stand-in cron fires at once.
+        let cmd = cmd.replace("ansible-pull-check cron 150", "ansible-pull-check cron 6");
+        let o = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "bash", "-c", NAMESPACE])
+            .env("R", self.tmp.path())
+            .env("CHECK", cmd)
+            .output()
+            .unwrap();
+        Ok(ExecResult {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        })
+    }
+}
+
+fn can_unshare() -> bool {
+    std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn workflow_check(name: &str, node: &WebNode) -> labctl::checks::CheckResult {
+    let (lab, c) = shipped("workflow", name);
+    let r = judge(&lab, &c, node);
+    eprintln!("{name}: {r:?}");
+    r
+}
+
+const PULL_OK: &str =
+    "echo 'PLAY RECAP *****'; echo 'web2 : ok=7 changed=1 unreachable=0 failed=0'";
+
+#[test]
+fn workflow_pull_line_check_runs_the_real_line_and_reads_only_this_run() {
+    if !can_unshare() {
+        eprintln!("skipped: needs root and mount namespaces");
+        return;
+    }
+    let name = "the pull cron line works";
+    let node = WebNode::new(Some(PULL_LINE), PULL_OK);
+    assert!(workflow_check(name, &node).passed);
+
+    // No */3 line: nothing ran, whatever the old log says.
+    let node = WebNode::new(None, PULL_OK);
+    let r = workflow_check(name, &node);
+    assert!(!r.passed && r.message.contains("no */3 root line"), "{r:?}");
+
+    // The line exits 0 but writes nothing this run: the earlier `failed=0`
+    // in the log is not this run's.
+    let node = WebNode::new(Some(PULL_LINE), "exit 0");
+    let r = workflow_check(name, &node);
+    assert!(!r.passed && r.message.contains("wrote nothing"), "{r:?}");
+
+    // The pull fails.
+    let node = WebNode::new(Some(PULL_LINE), "echo 'ERROR! no playbook'; exit 1");
+    assert!(!workflow_check(name, &node).passed);
+}
+
+#[test]
+fn workflow_cron_check_records_the_pulls_own_exit_status() {
+    if !can_unshare() {
+        eprintln!("skipped: needs root and mount namespaces");
+        return;
+    }
+    let name = "cron fires the pull line";
+    let node = WebNode::new(Some(PULL_LINE), PULL_OK);
+    let r = workflow_check(name, &node);
+    assert!(r.passed, "{r:?}");
+    assert!(!node.probe_left(), "the probe is removed after a pass");
+
+    // Cron fires the line and the pull fails: the check fails.
+    let node = WebNode::new(
+        Some(PULL_LINE),
+        "echo 'ERROR! repository not found'; exit 2",
+    );
+    let r = workflow_check(name, &node);
+    assert!(!r.passed, "{r:?}");
+    assert!(r.message.contains("exit status of each firing: 2"), "{r:?}");
+    assert!(!node.probe_left(), "the probe is removed after a failure");
 }

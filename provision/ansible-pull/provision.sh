@@ -36,6 +36,9 @@ install_pull_cron "$url" "$WORKDIR" "$LOCK" "$LOGFILE" logrotate.conf reboot <<E
 # run while the previous one still works. At boot, one full run (no -o).
 EOF
 
+step "ansible-pull-check: the lab's checks of the pull line, run by labctl test"
+install_file pull-check.sh /usr/local/sbin/ansible-pull-check 0755
+
 step "cron is running"
 if ! service cron status >/dev/null 2>&1; then
     service cron start

@@ -276,6 +276,7 @@ mod tests {
             &lab,
             &Fake::new(),
             &StdHttp,
+            Settle::settling(),
             &mut |_| {},
         );
         assert!(r.passed, "{r:?}");

@@ -44,5 +44,5 @@ mod service;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use engine::{run_all, run_check, CheckEvent, CheckResult, MAX_PARALLEL};
+pub use engine::{run_all, run_check, CheckEvent, CheckResult, Settle, MAX_PARALLEL, SETTLE};
 pub use http_client::{HostHttp, StdHttp};

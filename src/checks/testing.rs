@@ -182,7 +182,9 @@ pub(crate) fn run(
     http: &dyn HostHttp,
 ) -> (CheckResult, Vec<String>) {
     let mut seen = Vec::new();
-    let r = run_check(c, &lab(), shell, http, &mut |m| seen.push(m.to_string()));
+    let r = run_check(c, &lab(), shell, http, Settle::settling(), &mut |m| {
+        seen.push(m.to_string())
+    });
     assert_eq!(
         seen.len() as u32,
         r.attempts - 1,
@@ -303,5 +305,6 @@ pub(crate) fn command(run: &str, exit: i32, stdout: Option<&str>) -> CheckKind {
         run: run.into(),
         exit,
         stdout: stdout.map(String::from),
+        undo: None,
     }
 }

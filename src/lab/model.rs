@@ -182,6 +182,9 @@ pub enum CheckKind {
         run: String,
         exit: i32,
         stdout: Option<String>,
+        /// Undoes what `run` changes on the node; run before and after the
+        /// check on every way out (disruptive checks only).
+        undo: Option<String>,
     },
     File {
         node: Sp<String>,

@@ -169,7 +169,7 @@ impl Conn {
             if ch.eof() && !progressed {
                 break;
             }
-            if crate::interrupt::interrupted() {
+            if crate::interrupt::stops_here() {
                 // Closing the channel ends the remote command's session.
                 let _ = ch.close();
                 self.sess.set_blocking(true);

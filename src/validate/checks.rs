@@ -46,8 +46,20 @@ pub(super) fn checks(lab: &Lab, cx: &mut Ctx) {
                     node_exists(lab, f, format!("{key}.from"), cx);
                 }
             }
-            CheckKind::Command { node, .. }
-            | CheckKind::File { node, .. }
+            CheckKind::Command { node, undo, .. } => {
+                node_exists(lab, node, format!("{key}.node"), cx);
+                if undo.is_some() && !c.disruptive {
+                    cx.push(
+                        Diagnostic::error(
+                            format!("{key}.undo"),
+                            Some(c.span),
+                            "a check with `undo` changes its node, so it must run apart from the checks that observe it",
+                        )
+                        .expected("disruptive = true"),
+                    );
+                }
+            }
+            CheckKind::File { node, .. }
             | CheckKind::Cron { node, .. }
             | CheckKind::Service { node, .. } => node_exists(lab, node, format!("{key}.node"), cx),
             CheckKind::Disk {

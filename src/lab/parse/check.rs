@@ -24,7 +24,7 @@ pub(super) const CHECK_KINDS: &[(&str, &[&str])] = &[
         &["from", "url", "status", "body", "spread", "requests"],
     ),
     ("port", &["node", "port", "from"]),
-    ("command", &["node", "run", "exit", "stdout"]),
+    ("command", &["node", "run", "exit", "stdout", "undo"]),
     ("file", &["node", "path", "contains"]),
     ("cron", &["node", "user", "contains"]),
     ("service", &["node", "service"]),
@@ -277,11 +277,16 @@ fn command(o: &mut Obj<'_>, cx: &mut Ctx) -> Option<CheckKind> {
         .map(|e| e.value as i32)
         .unwrap_or(0);
     let stdout = regex_key(o, "stdout", cx);
+    let undo = o.string("undo", cx);
+    if let Some(u) = &undo {
+        check_text(&o.key_path("undo"), u, 4096, cx);
+    }
     Some(CheckKind::Command {
         node: node?,
         run: run?.value,
         exit,
         stdout,
+        undo: undo.map(|u| u.value),
     })
 }
 
