@@ -128,36 +128,119 @@ fn workflow_lab_end_to_end() {
         "{page}"
     );
 
-    // Break the lab: nginx stopped on web2. The spread check fails naming web2,
-    // and the run exits 1 (a check failed), not 2 or 3.
-    ok(&labctl(
-        dir,
-        &[
-            "exec", "workflow", "web2", "--", "sudo", "service", "nginx", "stop",
-        ],
-    ));
+    // Break the lab: nginx stopped on web2, and its pull checkout removed, as
+    // on a fresh lab, so that any pull on web2 is a full run that starts nginx
+    // again. Cron is stopped on web2 for this run only: its own */3 pull would
+    // heal web2 on its own schedule, which is not what this run tests. The pull
+    // of "the pull cron line works" must not run alongside the HTTP checks
+    // (it used to, and the run passed); the run exits 1 naming web2.
+    for cmd in [
+        "service nginx stop",
+        "service cron stop",
+        "rm -rf /var/lib/ansible/local",
+    ] {
+        let mut args = vec!["exec", "workflow", "web2", "--", "sudo"];
+        args.extend(cmd.split(' '));
+        ok(&labctl(dir, &args));
+    }
     let broken = dir.join("broken.json");
     let out = labctl(
         dir,
         &[
             "test",
             "workflow",
+            "--skip",
+            "cron fires",
+            "--skip",
+            "a pushed commit",
             "--report",
             &format!("json:{}", broken.display()),
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a stopped nginx on web2 fails the run"
+    );
     let rep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&broken).unwrap()).unwrap();
-    let spread = results(&rep)
-        .into_iter()
-        .find(|r| r["name"] == "lb spreads over web1 and web2")
-        .expect("spread check ran");
+    let by_name = |n: &str| {
+        results(&rep)
+            .into_iter()
+            .find(|r| r["name"] == n)
+            .unwrap_or_else(|| panic!("{n} ran: {rep}"))
+    };
+    let spread = by_name("lb spreads over web1 and web2");
     assert_eq!(spread["passed"], false);
     assert!(
         spread["message"].as_str().unwrap().contains("web2"),
         "{spread}"
     );
+    assert_eq!(
+        by_name("web2 names the revision it was deployed from")["passed"],
+        false,
+        "{rep}"
+    );
+    // The pull did run, after the observers: it started nginx again.
+    assert_eq!(by_name("the pull cron line works")["passed"], true, "{rep}");
+    ok(&labctl(
+        dir,
+        &[
+            "exec", "workflow", "web2", "--", "sudo", "service", "cron", "start",
+        ],
+    ));
+
+    // Ctrl-C while "cron fires the pull line" waits for cron: the probe it
+    // installed on web1 is removed before labctl exits, and the message names
+    // the check it was in.
+    let probe = || {
+        std::process::Command::new("docker")
+            .args([
+                "exec",
+                "labctl-workflow-web1",
+                "test",
+                "-e",
+                "/etc/cron.d/labctl-cron-probe",
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let err_file = dir.join("interrupted.err");
+    let mut child = std::process::Command::new(bin())
+        // Every check but "cron fires the pull line" skipped.
+        .args(["test", "workflow", "--skip", "^[^c]", "--skip", "^c[^r]"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !probe() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "labctl ended before installing the probe: {}",
+            std::fs::read_to_string(&err_file).unwrap_or_default()
+        );
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "no probe on web1 after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(&err_file).unwrap();
+    eprintln!("--- interrupted run\n{err}");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted during check `cron fires the pull line`"),
+        "{err}"
+    );
+    assert!(!probe(), "the cron probe is left on web1 after Ctrl-C");
 
     ok(&labctl(dir, &["down", "workflow"]));
     assert_clean(

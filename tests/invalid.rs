@@ -383,6 +383,12 @@ fn listing(diags: &[Diagnostic]) -> String {
     "check[0].run",
     "contains control character '\\n'"
 )]
+#[case::check_undo_not_disruptive(
+    "check_undo_not_disruptive",
+    "10:1",
+    "check[0].undo",
+    "a check with `undo` changes its node"
+)]
 #[case::secret_var_bad_env(
     "secret_var_bad_env",
     "2:25",
