@@ -279,7 +279,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
                     size_mib: d.size_mib(),
                     vdi: format!("{}-{}.vdi", n.name, d.name),
                     size_libvirt: human_size(d.size_bytes),
-                    device_libvirt: format!("vd{}", (b'b' + i as u8) as char),
+                    device_libvirt: crate::state::Kind::Libvirt
+                        .disk_device(i)
+                        .trim_start_matches("/dev/")
+                        .to_string(),
                 })
                 .collect(),
             roles: n

@@ -196,6 +196,10 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
         }
     };
     let mut lab = op.lab().clone();
+    // Disk checks look at the device node this provider gives each node.
+    if let Some(kind) = state.provider {
+        checks::disk::bind_devices(&mut lab, kind);
+    }
     // Skipped checks stay in the reports as skipped, with the pattern that
     // left them out: a check that vanished would read as one that never existed.
     run.skipped = lab

@@ -1,32 +1,48 @@
-//! `disk`: a block device of a given size on a node (optionally at a device path).
+//! `disk`: a node's extra disk, at the device node its provider gives that node
+//! (docker: /dev/sdb, ...; libvirt: /dev/vdb, ...; see
+//! [`Kind::disk_device`](crate::state::Kind::disk_device)) or at the check's
+//! `device`, with the size the node itself reports for it. Never sysfs: inside
+//! a container /sys/block is the host's, where every node's disk looks alike.
 
 use super::engine::*;
-use crate::lab::Lab;
+use crate::lab::{CheckKind, Lab};
 use crate::remote::NodeShell;
-use crate::shell::sh_args;
+use crate::shell::sh_root_args;
+use crate::state::Kind;
 use crate::text::*;
 use std::time::Duration;
 
-/// The disk command: every block device, or only `device`.
-pub(super) fn disk_script(device: Option<&str>) -> String {
-    sh_args(
-        include_str!("scripts/disk.sh"),
-        "labctl-disk",
-        &[device.unwrap_or("")],
-    )
+/// The disk command: `NAME BYTES` of `device`, read as root on the node.
+pub(super) fn disk_script(device: &str) -> String {
+    sh_root_args(include_str!("scripts/disk.sh"), "labctl-disk", &[device])
 }
 
-/// `NAME SECTORS` lines to `(name, bytes)`.
-pub(super) fn parse_disks(out: &str) -> Vec<(String, u64)> {
-    out.lines()
-        .filter_map(|l| {
-            let (n, s) = l.trim().split_once(' ')?;
-            Some((
-                n.to_string(),
-                s.trim().parse::<u64>().ok()?.checked_mul(512)?,
-            ))
-        })
-        .collect()
+/// `NAME BYTES` to `(name, bytes)`.
+pub(super) fn parse_disk(out: &str) -> Option<(String, u64)> {
+    let (n, b) = out.trim().split_once(' ')?;
+    Some((n.to_string(), b.trim().parse().ok()?))
+}
+
+/// Give every `disk` check without `device` the device node the provider
+/// maps that node's disk of that size to (the first such disk in the lab
+/// file's order). A check whose node declares no disk of its size keeps none
+/// and fails, naming the node.
+pub fn bind_devices(lab: &mut Lab, kind: Kind) {
+    let nodes = lab.nodes.clone();
+    for c in &mut lab.checks {
+        if let CheckKind::Disk {
+            node,
+            size_bytes,
+            device: device @ None,
+        } = &mut c.kind
+        {
+            *device = nodes
+                .iter()
+                .find(|n| n.name == node.value)
+                .and_then(|n| n.disks.iter().position(|d| d.size_bytes == *size_bytes))
+                .map(|i| kind.disk_device(i));
+        }
+    }
 }
 
 pub(super) fn attempt(
@@ -40,69 +56,48 @@ pub(super) fn attempt(
     if let Err(a) = node_ip(lab, node) {
         return a;
     }
-    let r = match run_on(shell, node, &disk_script(device), budget) {
+    let want = format!("{size} bytes ({})", human_bytes(size));
+    let Some(dev) = device else {
+        return Attempt::fatal(format!(
+            "no device to check on {node}: it declares no disk of {want} in the lab file, or the lab's provider is not known"
+        ));
+    };
+    let r = match run_on(shell, node, &disk_script(dev), budget) {
         Ok(r) => r,
         Err(a) => return a,
     };
-    let want = format!("{size} bytes ({})", human_bytes(size));
-    if let Some(dev) = device {
-        if r.code == MISSING {
-            return Attempt::fail(format!("{dev} is not a block device on {node}"), r.stderr);
-        }
+    if r.code == MISSING {
+        return Attempt::fail(
+            format!("{node} has no disk at {dev} (not a block device on {node})"),
+            r.stderr,
+        );
     }
     if r.code != 0 {
         return Attempt::fail(
             format!(
-                "cannot list block devices on {node} (exit {}): {}",
+                "cannot read the size of {dev} on {node} (exit {}): {}",
                 r.code,
                 first_line(&r.stderr)
             ),
             r.stderr,
         );
     }
-    let disks = parse_disks(&r.stdout);
-    let output = disks
-        .iter()
-        .map(|(n, b)| format!("{n} {b}\n"))
-        .collect::<String>();
-    match device {
-        Some(dev) => match disks.first() {
-            Some((n, b)) if *b == size => {
-                Attempt::pass(format!("{dev} ({n}) on {node} is {want}"), output)
-            }
-            Some((n, b)) => Attempt::fail(
-                format!(
-                    "{dev} ({n}) on {node} is {b} bytes ({}), expected {want}",
-                    human_bytes(*b)
-                ),
-                output,
+    let output = r.stdout.clone();
+    match parse_disk(&r.stdout) {
+        Some((n, b)) if b == size => {
+            Attempt::pass(format!("{dev} ({n}) on {node} is {want}"), output)
+        }
+        Some((n, b)) => Attempt::fail(
+            format!(
+                "{dev} ({n}) on {node} is {b} bytes ({}), expected {want}",
+                human_bytes(b)
             ),
-            None => Attempt::fail(
-                format!("cannot read the size of {dev} on {node}"),
-                output + &r.stderr,
-            ),
-        },
-        None => match disks.iter().find(|(_, b)| *b == size) {
-            Some((n, _)) => Attempt::pass(format!("{n} on {node} is {want}"), output),
-            None => {
-                let seen: Vec<String> = disks
-                    .iter()
-                    .filter(|(_, b)| *b > 0)
-                    .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
-                    .collect();
-                Attempt::fail(
-                    format!(
-                        "no block device of {want} on {node} (seen: {})",
-                        if seen.is_empty() {
-                            "none".into()
-                        } else {
-                            seen.join(", ")
-                        }
-                    ),
-                    output,
-                )
-            }
-        },
+            output,
+        ),
+        None => Attempt::fail(
+            format!("cannot read the size of {dev} on {node}"),
+            output + &r.stderr,
+        ),
     }
 }
 
@@ -111,71 +106,103 @@ mod tests {
     use super::*;
     use crate::checks::testing::*;
 
-    #[test]
-    fn disk_by_size_and_device() {
-        let gib = 1u64 << 30;
-        let sys = format!("loop0 0\nsda {}\nsdb {}\n", 64 * gib / 512, 8 * gib / 512);
-        let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
-        let (r, _) = run(
-            &check(CheckKind::Disk {
-                node: sp("lb"),
-                size_bytes: 8 * gib,
-                device: None,
-            }),
-            &shell,
-            &NoHttp,
-        );
-        assert!(r.passed);
-        assert_eq!(r.message, "sdb on lb is 8589934592 bytes (8.0 GiB)");
+    const GIB: u64 = 1 << 30;
 
-        let shell = Fake::new().on("lb", "/sys/block", vec![ok(0, &sys)]);
-        let (r, _) = run(
-            &check(CheckKind::Disk {
-                node: sp("lb"),
-                size_bytes: 4 * gib,
-                device: None,
-            }),
-            &shell,
-            &NoHttp,
+    fn disk(node: &str, size: u64, device: Option<&str>) -> Check {
+        check(CheckKind::Disk {
+            node: sp(node),
+            size_bytes: size,
+            device: device.map(String::from),
+        })
+    }
+
+    #[test]
+    fn disk_at_its_device_with_the_size_the_node_reports() {
+        let shell = Fake::new().on(
+            "lb",
+            "labctl-disk '/dev/sdb'",
+            vec![ok(0, &format!("sdb {}\n", 8 * GIB))],
         );
-        assert!(!r.passed);
+        let (r, _) = run(&disk("lb", 8 * GIB, Some("/dev/sdb")), &shell, &NoHttp);
+        assert!(r.passed, "{r:?}");
         assert_eq!(
             r.message,
-            "no block device of 4294967296 bytes (4.0 GiB) on lb (seen: sda 64.0 GiB, sdb 8.0 GiB)"
+            "/dev/sdb (sdb) on lb is 8589934592 bytes (8.0 GiB)"
+        );
+        assert!(
+            shell.calls()[0]
+                .1
+                .contains("size=$(blockdev --getsize64 \"$d\")"),
+            "the node's own view of the device: {}",
+            shell.calls()[0].1
         );
 
         let shell = Fake::new().on(
             "lb",
             "labctl-disk '/dev/sdb'",
-            vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * gib / 512))],
+            vec![ok(MISSING, ""), ok(0, &format!("sdb {}\n", 4 * GIB))],
         );
         let c = Check {
             interval: ms(1),
-            ..check(CheckKind::Disk {
-                node: sp("lb"),
-                size_bytes: 8 * gib,
-                device: Some("/dev/sdb".into()),
-            })
+            ..disk("lb", 8 * GIB, Some("/dev/sdb"))
         };
         let (r, seen) = run(&c, &shell, &NoHttp);
         assert!(!r.passed);
-        assert_eq!(seen[0], "/dev/sdb is not a block device on lb");
-        assert_eq!(r.message, "/dev/sdb (sdb) on lb is 4294967296 bytes (4.0 GiB), expected 8589934592 bytes (8.0 GiB)");
+        assert_eq!(
+            seen[0],
+            "lb has no disk at /dev/sdb (not a block device on lb)"
+        );
+        assert_eq!(
+            r.message,
+            "/dev/sdb (sdb) on lb is 4294967296 bytes (4.0 GiB), expected 8589934592 bytes (8.0 GiB)"
+        );
 
-        let shell = Fake::new().on(
-            "lb",
-            "readlink",
-            vec![ok(0, &format!("vdb {}\n", 8 * gib / 512))],
+        let (r, _) = run(&disk("lb", 8 * GIB, None), &Fake::new(), &NoHttp);
+        assert!(
+            !r.passed && r.message.starts_with("no device to check on lb"),
+            "{r:?}"
         );
-        let (r, _) = run(
-            &check(CheckKind::Disk {
-                node: sp("lb"),
-                size_bytes: 8 * gib,
-                device: Some("/dev/disk/by-id/x".into()),
-            }),
-            &shell,
-            &NoHttp,
-        );
-        assert!(r.passed);
+    }
+
+    #[test]
+    fn each_node_is_checked_at_the_device_its_provider_gives_it() {
+        let mut lab = crate::lab::parse::parse_lab(
+            r#"
+name = "t"
+[defaults]
+box = "debian/bookworm64"
+[network]
+subnet = "192.168.57.0/24"
+[[node]]
+name = "n"
+count = 2
+ip = "192.168.57.21"
+disks = [{ name = "a", size = "1G" }, { name = "b", size = "8G" }]
+[[check]]
+kind = "disk"
+node = "n2"
+size = "8G"
+[[check]]
+kind = "disk"
+node = "n1"
+size = "2G"
+"#,
+            &mut crate::lab::reader::Ctx::new(),
+        )
+        .unwrap();
+        let devices = |lab: &Lab| -> Vec<Option<String>> {
+            lab.checks
+                .iter()
+                .map(|c| match &c.kind {
+                    CheckKind::Disk { device, .. } => device.clone(),
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        let mut docker = lab.clone();
+        bind_devices(&mut docker, Kind::Docker);
+        assert_eq!(devices(&docker), [Some("/dev/sdc".to_string()), None]);
+        bind_devices(&mut lab, Kind::Libvirt);
+        assert_eq!(devices(&lab), [Some("/dev/vdc".to_string()), None]);
     }
 }

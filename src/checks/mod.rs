@@ -34,7 +34,7 @@ pub mod http_client;
 
 mod command;
 mod cron;
-mod disk;
+pub mod disk;
 mod file;
 mod http;
 mod port;

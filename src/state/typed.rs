@@ -20,6 +20,19 @@ impl Kind {
     pub fn parallel_up(self) -> bool {
         self != Kind::Virtualbox
     }
+
+    /// The device node a machine of this provider sees its `index`-th extra
+    /// disk (0-based, in the lab file's order) as: docker passes each loop
+    /// device in as /dev/sdb, /dev/sdc, ...; libvirt attaches virtio disks
+    /// vdb, vdc, ...; VirtualBox puts them on labctl's own SATA controller
+    /// after the box's disk (sdb, ...).
+    pub fn disk_device(self, index: usize) -> String {
+        let letter = (b'b' + index as u8) as char;
+        match self {
+            Kind::Libvirt => format!("/dev/vd{letter}"),
+            Kind::Docker | Kind::Virtualbox => format!("/dev/sd{letter}"),
+        }
+    }
 }
 
 impl fmt::Display for Kind {

@@ -1,11 +1,8 @@
-# labctl check script: block devices as `NAME SECTORS` lines: every one, or
-# only the device $1 (exit 66 when $1 is not a block device).
-if [ -z "$1" ]; then
-    for d in /sys/block/*; do
-        [ -r "$d/size" ] && printf '%s %s\n' "${d##*/}" "$(cat "$d/size")"
-    done
-    exit 0
-fi
-d=$(readlink -f -- "$1") && [ -b "$d" ] || { echo "not a block device: $1" >&2; exit 66; }
-n=${d##*/}
-printf '%s %s\n' "$n" "$(cat "/sys/class/block/$n/size")"
+# labctl check script: the block device $1 as this node sees it, printed as
+# `NAME BYTES` (the size from `blockdev --getsize64`, asked of the device node
+# itself). Never sysfs: inside a container /sys/block is the host's, where
+# every node's disk (and any other loop device) shows up alike.
+# Exit 66 when $1 is not a block device on this node.
+d=$(readlink -f -- "$1") && [ -b "$d" ] || { echo "not a block device on this node: $1" >&2; exit 66; }
+size=$(blockdev --getsize64 "$d") || exit 1
+printf '%s %s\n' "${d##*/}" "$size"

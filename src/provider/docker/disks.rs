@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Guest device names for a node's extra disks, in order: /dev/sdb, /dev/sdc, ...
 pub fn guest_device(index: usize) -> String {
-    format!("/dev/sd{}", (b'b' + index as u8) as char)
+    crate::state::Kind::Docker.disk_device(index)
 }
 
 /// Create the sparse backing file (if missing) for a recorded disk.
