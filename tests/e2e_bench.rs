@@ -83,6 +83,19 @@ fn bench_lab_measures_and_asserts_ratios() {
         assert_eq!(s["runs"], s["measured"], "every run measured: {s}");
     }
 
+    // Idempotence and drift of netshape's record of the shaping (issue 10.10).
+    assert_idempotent(dir, "bench");
+    drift_is_repaired(
+        dir,
+        "bench",
+        &[Drift {
+            node: "client",
+            role: "netshape",
+            path: "/etc/labctl/netshape",
+            edit: "echo 'labctl drift' >>\"$1\"",
+        }],
+    );
+
     ok(&labctl(dir, &["down", "bench"]));
     assert_clean(&before, &snapshot(&["labctl-bench", dir.to_str().unwrap()]));
 }

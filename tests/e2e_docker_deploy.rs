@@ -41,6 +41,29 @@ fn docker_deploy_lab_end_to_end() {
     let out = labctl(dir, &["test", "docker-deploy", "--skip", "propagat"]);
     assert_eq!(out.status.code(), Some(0), "checks after restart");
 
+    // Idempotence, then drift of the file-writing roles not covered by the
+    // workflow lab (issue 10.10): docker-host's block in /etc/default/docker
+    // (no restart of the engine needed) and compose-deploy's propagate script.
+    assert_idempotent(dir, "docker-deploy");
+    drift_is_repaired(
+        dir,
+        "docker-deploy",
+        &[
+            Drift {
+                node: "node",
+                role: "docker-host",
+                path: "/etc/default/docker",
+                edit: "sed -i 's/keeping the current limit/labctl drift/' \"$1\"",
+            },
+            Drift {
+                node: "node",
+                role: "compose-deploy",
+                path: "/usr/local/sbin/compose-propagate",
+                edit: "echo '# labctl drift' >>\"$1\"",
+            },
+        ],
+    );
+
     ok(&labctl(dir, &["down", "docker-deploy"]));
     assert_clean(
         &before,

@@ -4,7 +4,8 @@
 //! route) and install from it. Then testnode1's disk is made unavailable
 //! inside testnode1 only: its disk check fails naming it while testnode2's
 //! still passes (the check asks each node for its own device, never the
-//! host's sysfs). `down` leaves the host as it was, loop devices included.
+//! host's sysfs). Idempotence and drift of both roles are checked
+//! first. `down` leaves the host as it was, loop devices included.
 
 mod common;
 use common::*;
@@ -51,6 +52,27 @@ fn testnodes_lab_end_to_end() {
     );
     // The repository was signed with the lab's own key, kept in the state dir.
     assert!(dir.join(".labctl/testnodes/repo/public/InRelease").exists());
+    // Idempotence and drift of both roles (issue 10.10).
+    assert_idempotent(dir, "testnodes");
+    let append = "echo '# labctl drift' >>\"$1\"";
+    drift_is_repaired(
+        dir,
+        "testnodes",
+        &[
+            Drift {
+                node: "repo",
+                role: "aptrepo",
+                path: "/etc/nginx/sites-available/labctl-repo",
+                edit: append,
+            },
+            Drift {
+                node: "testnode1",
+                role: "offline-apt",
+                path: "/etc/apt/sources.list.d/lab.sources",
+                edit: append,
+            },
+        ],
+    );
 
     // testnode1's disk gone inside testnode1 only (its /dev is its own); the
     // loop device stays attached on the host and passed to the container. The

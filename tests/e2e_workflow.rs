@@ -70,16 +70,50 @@ fn workflow_lab_end_to_end() {
     }
     assert!(sh("docker port labctl-workflow-lb").contains("8080/tcp -> 127.0.0.1:18080"));
 
-    // Idempotence: a second provision changes nothing, and says so.
-    let p = json(&labctl(dir, &["provision", "workflow", "--json"]));
-    let tasks = p["tasks"].as_array().unwrap();
-    assert!(tasks.len() >= 9);
-    let changed: Vec<String> = tasks
-        .iter()
-        .filter(|t| t["outcome"]["status"] != "unchanged")
-        .map(|t| format!("{}:{}", t["node"], t["role"]))
-        .collect();
-    assert!(changed.is_empty(), "second provision changed {changed:?}");
+    // Idempotence: a second provision changes nothing, and says so: every
+    // role `unchanged` (not `unreported`, not skipped).
+    assert_idempotent(dir, "workflow");
+
+    // Drift of a file of every role of this lab that writes files, one
+    // provision for all: exactly those roles on those nodes say changed and
+    // put the files back (issue 10.10).
+    let append = "echo '# labctl drift' >>\"$1\"";
+    drift_is_repaired(
+        dir,
+        "workflow",
+        &[
+            Drift {
+                node: "gitlab",
+                role: "gitserver",
+                path: "/etc/nginx/sites-available/git",
+                edit: append,
+            },
+            Drift {
+                node: "web2",
+                role: "managed",
+                path: "/root/.ssh/authorized_keys",
+                edit: "sed -i '/labctl lab/d' \"$1\"",
+            },
+            Drift {
+                node: "mgmt",
+                role: "ansible-mgmt",
+                path: "/etc/ansible/lab/ansible.cfg",
+                edit: append,
+            },
+            Drift {
+                node: "mgmt",
+                role: "ansible-push",
+                path: "/usr/local/sbin/workflow-propagate",
+                edit: append,
+            },
+            Drift {
+                node: "web1",
+                role: "ansible-pull",
+                path: "/etc/cron.d/ansible-pull",
+                edit: append,
+            },
+        ],
+    );
 
     // Drift: web2's site removed. Exactly the role that owns it (the push from
     // mgmt deploys the page) reports changed and repairs it.

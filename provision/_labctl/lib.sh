@@ -15,6 +15,17 @@ changed() {
     echo changed >"$LABCTL_RESULT"
 }
 
+# unchanged: record that a comparison this run made found the node as wanted.
+# Never overrides `changed` or `skipped`. A role that neither changes nor
+# compares anything is `unreported`, never counted as unchanged: the result
+# file is what the role measured, not a default.
+unchanged() {
+    case "$(cat "$LABCTL_RESULT" 2>/dev/null || true)" in
+    changed | skipped) ;;
+    *) echo unchanged >"$LABCTL_RESULT" ;;
+    esac
+}
+
 # skip REASON: the role does not apply here; stop the role successfully.
 skip() {
     echo skipped >"$LABCTL_RESULT"
@@ -35,6 +46,7 @@ install_file() {
     local src=$1 dest=$2 mode=${3:-0644} owner=${4:-root}
     if [ -f "$dest" ] && cmp -s "$src" "$dest" &&
         [ "$(stat -c %a "$dest")" = "$(printf '%o' "0$mode" 2>/dev/null || echo "$mode")" ]; then
+        unchanged
         return 0
     fi
     install -D -m "$mode" -o "$owner" "$src" "$dest"
@@ -56,7 +68,10 @@ ensure_packages() {
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ ${#missing[@]} -eq 0 ]; then
+        unchanged
+        return 0
+    fi
     apt-get install -y --no-install-recommends "${missing[@]}" || {
         apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
     }
@@ -67,6 +82,7 @@ ensure_packages() {
 # `service`, which works in VMs and in containers alike.
 enable_service() {
     local name=$1
+    unchanged # each branch below that acts says `changed`
     mkdir -p /etc/labctl
     touch /etc/labctl/services
     if ! grep -qx "$name" /etc/labctl/services; then

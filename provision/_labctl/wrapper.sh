@@ -34,5 +34,7 @@ export DEBIAN_FRONTEND=noninteractive
 cd "$role_dir" || exit 2
 bash -c 'set -euo pipefail; . "$LABCTL_LIB"; . ./provision.sh' "labctl-$LABCTL_ROLE"
 rc=$?
-[ -f "$LABCTL_RESULT" ] || echo unchanged >"$LABCTL_RESULT"
+# A role that neither changed nor compared anything reported nothing: say so
+# (`unreported`), never `unchanged`, which only a measurement may claim.
+[ -f "$LABCTL_RESULT" ] || echo unreported >"$LABCTL_RESULT"
 exit $rc

@@ -18,8 +18,14 @@ ensure_packages ansible-core openssh-client git
 [ -n "${LABCTL_ROLE_MANAGED:-}" ] || { echo "ansible-push: no node has the role managed" >&2; exit 2; }
 
 step "host keys of the managed nodes in $KNOWN"
-install -d -m 0700 /root/.ssh
-[ -f "$KNOWN" ] || install -m 0644 /dev/null "$KNOWN"
+if [ ! -d /root/.ssh ] || [ "$(stat -c %a /root/.ssh)" != 700 ]; then
+    install -d -m 0700 /root/.ssh
+    changed
+fi
+if [ ! -f "$KNOWN" ]; then
+    install -m 0644 /dev/null "$KNOWN"
+    changed
+fi
 forget_recreated_keys "$KNOWN"
 for node in $LABCTL_ROLE_MANAGED; do
     ip=
@@ -48,13 +54,21 @@ install -d -m 0755 "$WORK/checkout"
 for repo in $REPOS; do
     dir=$WORK/checkout/$repo
     url=$GIT_URL/$repo.git
+    # The checkout is a file tree this role owns: a fresh clone, a moved
+    # HEAD or edits of tracked files put back are changes of this run.
     if [ ! -d "$dir/.git" ]; then
         rm -rf "$dir"
         git clone -q "$url" "$dir"
+        changed
     else
+        was=$(git -C "$dir" rev-parse HEAD)
         git -C "$dir" remote set-url origin "$url"
         git -C "$dir" fetch -q origin
+        if [ -n "$(git -C "$dir" status --porcelain --untracked-files=no)" ]; then
+            changed
+        fi
         git -C "$dir" reset -q --hard origin/HEAD
+        [ "$was" = "$(git -C "$dir" rev-parse HEAD)" ] || changed
     fi
     echo "ansible-push: $repo at $(git -C "$dir" rev-parse --short HEAD)"
 done
@@ -80,4 +94,8 @@ export ANSIBLE_CONFIG=$LAB_DIR/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR
 ansible-playbook push.yml -e "push_checkouts=$WORK/checkout" 2>&1 | tee "$LOG"
 n=$(awk '/^PLAY RECAP/ {r = 1; next} r { for (i = 1; i <= NF; i++) if ($i ~ /^changed=/) { split($i, a, "="); s += a[2] } } END { print s + 0 }' "$LOG")
 echo "ansible-push: Ansible changed $n thing(s) (log: $LOG)"
-[ "$n" -eq 0 ] || changed
+if [ "$n" -eq 0 ]; then
+    unchanged
+else
+    changed
+fi

@@ -47,6 +47,8 @@ if ! diff -rq "$SRC" "$DEST" >/dev/null 2>&1; then
     rm -rf "$DEST.old"
     echo "aptrepo: repository installed in $DEST"
     changed
+else
+    unchanged
 fi
 
 step "nginx serves /repo/"

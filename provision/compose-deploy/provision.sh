@@ -153,6 +153,8 @@ rm -f "$out"
 echo "compose-deploy: checkout ${before:0:7} -> ${after:0:7}; Ansible changed $n thing(s)"
 if [ "$before" != "$after" ] || [ "$n" -gt 0 ]; then
     changed
+else
+    unchanged
 fi
 [ -f "$PROJECT_DIR/docker-compose.yml" ] || { echo "compose-deploy: the play did not install $PROJECT_DIR/docker-compose.yml" >&2; exit 1; }
 

@@ -76,6 +76,7 @@ seed_repo() {
     last=$(git --git-dir="$bare" config --get labctl.seedtree || true)
     if [ "$tree" = "$last" ]; then
         echo "gitserver: $name: seed already applied (HEAD $(git --git-dir="$bare" rev-parse --short HEAD))"
+        unchanged
     elif git -C "$work/w" rev-parse -q --verify HEAD >/dev/null &&
         git -C "$work/w" diff --cached --quiet HEAD; then
         echo "gitserver: $name: HEAD already holds the seed"

@@ -31,6 +31,7 @@ current=$(tc qdisc show dev "$dev" root 2>/dev/null | head -n1)
 mkdir -p /etc/labctl
 if [ -f /etc/labctl/netshape ] && [ "$(cat /etc/labctl/netshape)" = "$dev $want" ] && echo "$current" | grep -q '^qdisc tbf'; then
     echo "already shaped: $current"
+    unchanged
 else
     # shellcheck disable=SC2086
     tc qdisc replace dev "$dev" root $want

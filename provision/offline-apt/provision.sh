@@ -56,7 +56,10 @@ printf '%s' "$key" | base64 -d >"$keyfile"
 [ -s "$keyfile" ] || { echo "offline-apt: APT_REPO_KEY decodes to nothing" >&2; exit 2; }
 install_file "$keyfile" "$KEYRING" 0644
 rm -f "$keyfile"
-chmod 0755 /etc/apt/keyrings
+if [ "$(stat -c %a /etc/apt/keyrings)" != 755 ]; then
+    chmod 0755 /etc/apt/keyrings
+    changed
+fi
 
 step "the lab repository is the only package source"
 printf '%s\n' \
@@ -94,7 +97,11 @@ if grep -Eq '^(W|E|Err):' <<<"$out"; then
     echo "offline-apt: apt-get update reported a problem (above)" >&2
     exit 1
 fi
-[ "$before" = "$(lists)" ] || changed
+if [ "$before" = "$(lists)" ]; then
+    unchanged
+else
+    changed
+fi
 
 step "packages from the lab repository: ${packages[*]:-(none)}"
 if [ ${#packages[@]} -gt 0 ]; then

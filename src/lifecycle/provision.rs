@@ -100,15 +100,11 @@ pub(super) fn provision_locked(
     }
     op.dir.save(state)?;
     eprint!("{}", report.table());
-    let changed = report
-        .tasks
-        .iter()
-        .filter(|t| t.outcome == crate::provision::Outcome::Changed)
-        .count();
     eprintln!(
-        "provisioned {} role run(s) in {:.1}s: {changed} changed",
+        "provisioned {} role run(s) in {:.1}s: {}",
         report.tasks.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        report.counts()
     );
     Ok(report)
 }

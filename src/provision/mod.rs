@@ -24,8 +24,17 @@ const REMOTE_DIR: &str = ".labctl";
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Outcome {
     Changed,
+    /// The role compared and found the node as wanted (it said so itself).
     Unchanged,
     Skipped,
+    /// The role ran to the end and said nothing about what it did: neither
+    /// changed nor unchanged, and never counted as unchanged.
+    Unreported,
+    /// The role's result file is missing or holds something else than a
+    /// result word: labctl cannot tell what the role did.
+    NoResult {
+        message: String,
+    },
     Failed {
         step: usize,
         steps: usize,
@@ -45,6 +54,8 @@ impl Outcome {
             Outcome::Changed => "changed",
             Outcome::Unchanged => "unchanged",
             Outcome::Skipped => "skipped",
+            Outcome::Unreported => "unreported",
+            Outcome::NoResult { .. } => "FAILED",
             Outcome::Failed { .. } => "FAILED",
             Outcome::NotRun { .. } => "not run",
         }
@@ -52,8 +63,34 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         matches!(
             self,
-            Outcome::Changed | Outcome::Unchanged | Outcome::Skipped
+            Outcome::Changed | Outcome::Unchanged | Outcome::Skipped | Outcome::Unreported
         )
+    }
+
+    /// What a role's result file said (`text`), or `None` when the node
+    /// reported no result file. Only the four words the wrapper and `lib.sh`
+    /// write are results; anything else is an error naming node and role.
+    pub fn from_result(node: &str, role: &str, text: Option<&str>) -> Outcome {
+        let file = format!("/var/lib/labctl/roles/{role}.result");
+        let Some(text) = text else {
+            return Outcome::NoResult {
+                message: format!(
+                    "node {node}, role {role}: no result file {file} after the role ran"
+                ),
+            };
+        };
+        match text.trim() {
+            "changed" => Outcome::Changed,
+            "unchanged" => Outcome::Unchanged,
+            "skipped" => Outcome::Skipped,
+            "unreported" => Outcome::Unreported,
+            other => Outcome::NoResult {
+                message: format!(
+                    "node {node}, role {role}: garbled result file {file}: {:?} (expected changed, unchanged, skipped or unreported)",
+                    crate::text::one_line(other, 80)
+                ),
+            },
+        }
     }
 }
 
@@ -107,9 +144,29 @@ impl Report {
                     "node {}, role {}: not run: {reason}",
                     t.node, t.role
                 )),
+                Outcome::NoResult { message } => Some(message.clone()),
                 _ => None,
             })
             .collect()
+    }
+
+    /// `3 changed, 5 unchanged, 1 unreported, 0 skipped[, 1 failed]`: each
+    /// word counted on its own, so a role that said nothing is never counted
+    /// as unchanged.
+    pub fn counts(&self) -> String {
+        let n = |f: &dyn Fn(&Outcome) -> bool| self.tasks.iter().filter(|t| f(&t.outcome)).count();
+        let mut s = format!(
+            "{} changed, {} unchanged, {} unreported, {} skipped",
+            n(&|o| *o == Outcome::Changed),
+            n(&|o| *o == Outcome::Unchanged),
+            n(&|o| *o == Outcome::Unreported),
+            n(&|o| *o == Outcome::Skipped),
+        );
+        let failed = n(&|o| !o.ok());
+        if failed > 0 {
+            s.push_str(&format!(", {failed} failed or not run"));
+        }
+        s
     }
 
     pub fn table(&self) -> String {
@@ -557,11 +614,10 @@ impl NodeRun<'_> {
             Some(i) => (text(i - 1), text(i + 1)),
             None => (q.stdout.as_str(), ""),
         };
-        let outcome = match result.trim() {
-            "changed" => Outcome::Changed,
-            "skipped" => Outcome::Skipped,
-            _ => Outcome::Unchanged,
-        };
+        let missing = pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Marker(m) if m.kind == "missing"));
+        let outcome = Outcome::from_result(&t.node, &t.role, (!missing).then_some(result));
         let mut new_pub = BTreeMap::new();
         for line in pubs.lines() {
             if let Some((k, v)) = line.split_once('=') {
@@ -641,6 +697,56 @@ mod tests {
             std::fs::read_to_string(d.path().join("a/files/x.conf")).unwrap(),
             "x=1\n"
         );
+    }
+
+    /// Issue 10.10: only the result words are results; a missing or garbled
+    /// result file is an error naming node and role, never `unchanged`.
+    #[test]
+    fn result_file_is_judged_not_defaulted() {
+        assert_eq!(
+            Outcome::from_result("web1", "nginx", Some("unchanged\n")),
+            Outcome::Unchanged
+        );
+        assert_eq!(
+            Outcome::from_result("web1", "nginx", Some("changed")),
+            Outcome::Changed
+        );
+        assert_eq!(
+            Outcome::from_result("web1", "nginx", Some("skipped")),
+            Outcome::Skipped
+        );
+        assert_eq!(
+            Outcome::from_result("web1", "nginx", Some("unreported")),
+            Outcome::Unreported
+        );
+        assert_eq!(Outcome::Unreported.label(), "unreported");
+        for text in [None, Some(""), Some("chnaged"), Some("\u{0}\u{1}")] {
+            let o = Outcome::from_result("web1", "nginx", text);
+            let Outcome::NoResult { message } = &o else {
+                panic!("{text:?} gave {o:?}")
+            };
+            assert!(message.starts_with("node web1, role nginx: "), "{message}");
+            assert!(
+                message.contains("/var/lib/labctl/roles/nginx.result"),
+                "{message}"
+            );
+            assert!(!o.ok());
+            let r = Report {
+                tasks: vec![TaskReport {
+                    node: "web1".into(),
+                    role: "nginx".into(),
+                    outcome: o.clone(),
+                    seconds: 0.1,
+                }],
+                published: BTreeMap::new(),
+            };
+            assert!(!r.ok());
+            assert_eq!(r.failures(), vec![message.clone()]);
+            assert_eq!(
+                r.counts(),
+                "0 changed, 0 unchanged, 0 unreported, 0 skipped, 1 failed or not run"
+            );
+        }
     }
 
     #[test]

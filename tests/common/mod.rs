@@ -230,3 +230,101 @@ impl Drop for DownGuard {
         }
     }
 }
+
+/// One shipped role's file edited on one node, for [`drift_is_repaired`].
+pub struct Drift<'a> {
+    pub node: &'a str,
+    pub role: &'a str,
+    pub path: &'a str,
+    /// Shell run on the node as root to edit `path` (e.g. `echo x >>"$1"`);
+    /// `$1` is the path.
+    pub edit: &'a str,
+}
+
+/// Status of each (node, role) in a `provision --json` report.
+pub fn provision_statuses(p: &serde_json::Value) -> Vec<(String, String, String)> {
+    p["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["node"].as_str().unwrap().to_string(),
+                t["role"].as_str().unwrap().to_string(),
+                t["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The idempotence gate: a provision of a provisioned lab reports every role
+/// `unchanged` (or `skipped`, a role that does not apply); an `unreported`
+/// role fails it (issue 10.10).
+pub fn assert_idempotent(dir: &Path, lab: &str) {
+    let p = json(&labctl(dir, &["provision", lab, "--json"]));
+    let not: Vec<_> = provision_statuses(&p)
+        .into_iter()
+        .filter(|(_, _, s)| s != "unchanged" && s != "skipped")
+        .collect();
+    assert!(
+        not.is_empty(),
+        "second provision of {lab}: not unchanged: {not:?}"
+    );
+}
+
+/// Drift of every role that writes files (issue 10.10): edit one file of each
+/// given role, provision once, and require exactly those (node, role) pairs to
+/// report `changed`, every other role `unchanged`, and each file to be put back
+/// (its sha256 as before the edit).
+pub fn drift_is_repaired(dir: &Path, lab: &str, drifts: &[Drift]) {
+    let sum = |d: &Drift| {
+        ok(&labctl(
+            dir,
+            &["exec", lab, d.node, "--", "sudo", "sha256sum", d.path],
+        ))
+    };
+    let sums: Vec<String> = drifts.iter().map(sum).collect();
+    for (d, before) in drifts.iter().zip(&sums) {
+        ok(&labctl(
+            dir,
+            &[
+                "exec",
+                lab,
+                d.node,
+                "--",
+                "sudo",
+                "sh",
+                "-c",
+                d.edit,
+                "labctl-drift",
+                d.path,
+            ],
+        ));
+        assert_ne!(&sum(d), before, "{} on {} was not edited", d.path, d.node);
+    }
+    let p = json(&labctl(dir, &["provision", lab, "--json"]));
+    for (node, role, status) in provision_statuses(&p) {
+        let drifted = drifts.iter().any(|d| d.node == node && d.role == role);
+        let want = match (drifted, status.as_str()) {
+            (true, _) => "changed",
+            (false, "skipped") => "skipped",
+            (false, _) => "unchanged",
+        };
+        assert_eq!(
+            status,
+            want,
+            "{node}:{role} after drift of {:?}\n{p}",
+            drifts.iter().map(|d| d.path).collect::<Vec<_>>()
+        );
+    }
+    for (d, before) in drifts.iter().zip(&sums) {
+        assert_eq!(
+            &sum(d),
+            before,
+            "{} on {} was not put back by {}",
+            d.path,
+            d.node,
+            d.role
+        );
+    }
+}

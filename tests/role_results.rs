@@ -1,0 +1,71 @@
+//! What a role reports is what it measured (issue 10.10): the role wrapper and
+//! `lib.sh` run on this host in a scratch folder (the node's `/var/lib/labctl`
+//! replaced by it). A role that neither changes nor compares anything is
+//! `unreported`, never `unchanged`; a helper that compared and found the node
+//! as wanted says `unchanged`; `changed` is never overridden.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Run `body` as role `probe` through the real wrapper; returns (exit, the
+/// result file's content).
+fn run_role(body: &str, setup: impl FnOnce(&Path)) -> (i32, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let roles = tmp.path().join("roles");
+    let var = tmp.path().join("var");
+    std::fs::create_dir_all(roles.join("_labctl")).unwrap();
+    std::fs::create_dir_all(roles.join("probe")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let swap = |text: String| text.replace("/var/lib/labctl", &var.display().to_string());
+    for f in ["wrapper.sh", "lib.sh"] {
+        let text = std::fs::read_to_string(repo.join("provision/_labctl").join(f)).unwrap();
+        std::fs::write(roles.join("_labctl").join(f), swap(text)).unwrap();
+    }
+    std::fs::write(roles.join("probe/provision.sh"), body).unwrap();
+    setup(tmp.path());
+    let out = Command::new("sh")
+        .arg(roles.join("_labctl/wrapper.sh"))
+        .current_dir(tmp.path())
+        .env("LABCTL_ROLE", "probe")
+        .env("SCRATCH", tmp.path())
+        .output()
+        .unwrap();
+    let result = std::fs::read_to_string(var.join("roles/probe.result")).unwrap_or_default();
+    (out.status.code().unwrap_or(-1), result.trim().to_string())
+}
+
+#[test]
+fn a_role_that_reports_nothing_is_unreported() {
+    let (code, result) = run_role("step \"does nothing it could measure\"\ntrue\n", |_| {});
+    assert_eq!((code, result.as_str()), (0, "unreported"));
+}
+
+#[test]
+fn a_helper_that_compared_says_unchanged_and_never_overrides_changed() {
+    let setup = |d: &Path| {
+        std::fs::write(d.join("src.conf"), "x=1\n").unwrap();
+        std::fs::write(d.join("dest.conf"), "x=1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.join("dest.conf"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    };
+    let same = "install_file \"$SCRATCH/src.conf\" \"$SCRATCH/dest.conf\" 0644\n";
+    let (code, result) = run_role(same, setup);
+    assert_eq!((code, result.as_str()), (0, "unchanged"));
+    // `changed` first, then a comparison that finds nothing to do: still changed.
+    let (code, result) = run_role(&format!("changed\n{same}"), setup);
+    assert_eq!((code, result.as_str()), (0, "changed"));
+    // Drift: the destination differs, the helper repairs it and says changed.
+    let drift = |d: &Path| {
+        setup(d);
+        std::fs::write(d.join("dest.conf"), "x=2\n").unwrap();
+    };
+    let (code, result) = run_role(
+        &format!("{same}cmp -s \"$SCRATCH/src.conf\" \"$SCRATCH/dest.conf\"\n"),
+        drift,
+    );
+    assert_eq!((code, result.as_str()), (0, "changed"));
+    // An explicit `unchanged` after `skip` is never reached; after changed it is ignored.
+    let (code, result) = run_role("changed\nunchanged\n", |_| {});
+    assert_eq!((code, result.as_str()), (0, "changed"));
+}
