@@ -54,21 +54,22 @@ install -d -m 0755 "$WORK/checkout"
 for repo in $REPOS; do
     dir=$WORK/checkout/$repo
     url=$GIT_URL/$repo.git
-    # The checkout is a file tree this role owns: a fresh clone, a moved
-    # HEAD or edits of tracked files put back are changes of this run.
+    # The checkout is a file tree this role owns: a missing checkout cloned
+    # again, or edits of its tracked files put back, are changes of this run.
+    # Following a new commit of the repository is not: what that changes on
+    # the nodes is what Ansible's PLAY RECAP reports below.
     if [ ! -d "$dir/.git" ]; then
         rm -rf "$dir"
         git clone -q "$url" "$dir"
         changed
     else
-        was=$(git -C "$dir" rev-parse HEAD)
         git -C "$dir" remote set-url origin "$url"
         git -C "$dir" fetch -q origin
         if [ -n "$(git -C "$dir" status --porcelain --untracked-files=no)" ]; then
+            echo "ansible-push: $repo: local edits of the checkout put back"
             changed
         fi
         git -C "$dir" reset -q --hard origin/HEAD
-        [ "$was" = "$(git -C "$dir" rev-parse HEAD)" ] || changed
     fi
     echo "ansible-push: $repo at $(git -C "$dir" rev-parse --short HEAD)"
 done
