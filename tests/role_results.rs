@@ -69,3 +69,67 @@ fn a_helper_that_compared_says_unchanged_and_never_overrides_changed() {
     let (code, result) = run_role("changed\nunchanged\n", |_| {});
     assert_eq!((code, result.as_str()), (0, "changed"));
 }
+
+/// netshape, the one shipped role that keeps its own record instead of using
+/// the comparing helpers, run on this host with stand-in `ip` and `tc`: the
+/// first run shapes (`changed`), the second finds it shaped and says
+/// `unchanged` (not `unreported`), and a drifted record is put back (`changed`).
+#[test]
+fn netshape_reports_unchanged_when_shaped_and_changed_after_drift() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let stub = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    stub(
+        "ip",
+        "echo '2: eth1    inet 192.168.59.5/24 brd 192.168.59.255 scope global eth1'",
+    );
+    stub(
+        "tc",
+        "[ \"$1 $2\" = 'qdisc show' ] && echo 'qdisc tbf 8001: root refcnt 2 rate 2Gbit burst 1000000b lat 50ms' || true",
+    );
+    let etc = tmp.path().join("etc");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(repo.join("provision/netshape/provision.sh"))
+        .unwrap()
+        .replace("/etc/labctl", &etc.display().to_string());
+    std::fs::write(tmp.path().join("provision.sh"), script).unwrap();
+    let result = tmp.path().join("result");
+    let run = || {
+        let _ = std::fs::remove_file(&result);
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg("set -euo pipefail; . \"$LIB\"; . \"$ROLE\"")
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("LIB", repo.join("provision/_labctl/lib.sh"))
+            .env("ROLE", tmp.path().join("provision.sh"))
+            .env("LABCTL_RESULT", &result)
+            .env("LABCTL_NODE_IP", "192.168.59.5")
+            .env("LABCTL_BANDWIDTH", "2000mbit")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&result)
+            .unwrap_or_else(|_| "(no result file)".into())
+            .trim()
+            .to_string()
+    };
+    assert_eq!(run(), "changed");
+    let record = std::fs::read_to_string(etc.join("netshape")).unwrap();
+    assert_eq!(run(), "unchanged");
+    std::fs::write(etc.join("netshape"), "eth1 drifted\n").unwrap();
+    assert_eq!(run(), "changed");
+    assert_eq!(
+        std::fs::read_to_string(etc.join("netshape")).unwrap(),
+        record
+    );
+}
