@@ -55,6 +55,16 @@ impl Lab {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// The node names, comma-separated: what a message about an unknown node
+    /// offers instead.
+    pub fn node_list(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Nodes that carry `role`, in file order.
     pub fn nodes_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
         self.nodes

@@ -47,11 +47,7 @@ pub(super) fn prepare(
             return Err(Error::usage(format!(
                 "--recreate {n}: lab {} has no node `{n}` (nodes: {})",
                 lab.name.value,
-                lab.nodes
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                lab.node_list()
             )));
         }
     }

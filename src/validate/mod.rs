@@ -61,16 +61,8 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
 fn node_exists(lab: &Lab, s: &Sp<String>, key: String, cx: &mut Ctx) {
     if lab.node(&s.value).is_none() {
         cx.push(
-            Diagnostic::error(key, Some(s.span), format!("unknown node `{}`", s.value)).expected(
-                format!(
-                    "one of: {}",
-                    lab.nodes
-                        .iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
+            Diagnostic::error(key, Some(s.span), format!("unknown node `{}`", s.value))
+                .expected(format!("one of: {}", lab.node_list())),
         );
     }
 }
