@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diag;
 pub mod error;
 pub mod exec;
+pub mod graph;
 pub mod interrupt;
 pub mod lab;
 pub mod lifecycle;

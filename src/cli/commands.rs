@@ -195,6 +195,28 @@ pub fn test(args: TestArgs) -> Result<Exit> {
     )
 }
 
+pub fn graph(
+    lab: &LabArgs,
+    format: Option<crate::graph::Format>,
+    out: Option<PathBuf>,
+) -> Result<Exit> {
+    use crate::graph::{Format, Graph};
+    let op = lifecycle::open(lab)?;
+    eprint!("{}", op.loaded.render_warnings());
+    let format = format
+        .or_else(|| out.as_deref().and_then(Format::from_path))
+        .unwrap_or(Format::Mermaid);
+    let text = crate::graph::render(&Graph::build(op.lab(), &op.loaded.roles), format);
+    match out {
+        Some(p) => {
+            crate::state::write_atomic(&p, text.as_bytes())?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(Exit::Ok)
+}
+
 pub fn list() -> Result<Exit> {
     let mut rows = vec![vec![
         "LAB".to_string(),

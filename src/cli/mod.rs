@@ -69,6 +69,23 @@ The output is deterministic: two renders of the same lab are byte-identical."
         out: Option<PathBuf>,
     },
 
+    /// Draw a lab: nodes, roles, ports, order, check paths
+    #[command(
+        after_help = "Examples:\n  labctl graph workflow                      # Mermaid, for Markdown pages\n  labctl graph workflow --format dot | dot -Tpng -o workflow.png\n  labctl graph workflow --out workflow.svg    # SVG drawn by labctl, no Graphviz needed\n\n\
+Dashed arrows: a role waits for a role on another node (role.toml `after`). Solid arrows: a check or bench\n\
+path from where it runs to what it probes; checks that stay on one node are listed in its box."
+    )]
+    Graph {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Output format (default: from --out's extension, else mermaid)
+        #[arg(long, value_enum)]
+        format: Option<crate::graph::Format>,
+        /// Write to this file instead of stdout (.svg, .dot/.gv, .mmd pick the format)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
     /// Install and start what a provider needs on this host (Debian family, as root)
     #[command(
         after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
@@ -355,6 +372,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Lint { labs } => commands::lint(labs),
         Command::Render { lab, out } => commands::render(&lab, out),
         Command::Setup { provider } => commands::setup(provider),
+        Command::Graph { lab, format, out } => commands::graph(&lab, format, out),
         Command::Image {
             command:
                 ImageCommand::Build {
