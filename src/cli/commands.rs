@@ -80,12 +80,14 @@ pub fn repo_build(lab: LabArgs, json: bool) -> Result<Exit> {
 
 pub fn image_build(
     rebuild: bool,
+    provider: Option<super::ImageFor>,
     mirror: Option<String>,
     release: String,
     packages: Vec<String>,
 ) -> Result<Exit> {
+    use super::ImageFor;
+    use crate::provider::Kind;
     let r = crate::exec::System;
-    crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
     if !packages.is_empty() {
         return Err(Error::usage(
             "--packages builds a root file system of your own: add --output FILE or --import NAME",
@@ -95,10 +97,35 @@ pub fn image_build(
     let spec = crate::provider::docker::image::Spec {
         release,
         mirror,
-        packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+        ..crate::provider::docker::image::Spec::node(&roles)
     };
-    let tag = crate::provider::docker::image::ensure(&spec, &r, rebuild)?;
-    println!("{tag}");
+    // Without --provider the box comes along where libvirt is set up: a host
+    // that runs libvirt labs boots it, one without libvirt has no use for it.
+    let (docker, libvirt) = match provider {
+        Some(ImageFor::Docker) => (true, false),
+        Some(ImageFor::Libvirt) => (false, true),
+        None => {
+            let libvirt = crate::provider::answers_quietly(crate::provider::of(Kind::Libvirt), &r);
+            if !libvirt {
+                eprintln!("image: libvirt does not answer on this host: no box (`labctl image build --provider libvirt` makes one)");
+            }
+            (true, libvirt)
+        }
+    };
+    if docker {
+        crate::setup::ensure(Kind::Docker, &r, true)?;
+        println!(
+            "{}",
+            crate::provider::docker::image::ensure(&spec, &r, rebuild)?
+        );
+    }
+    if libvirt {
+        crate::setup::ensure(Kind::Libvirt, &r, true)?;
+        println!(
+            "{}",
+            crate::provider::boxes::ensure(&r, &spec, rebuild)?.name
+        );
+    }
     Ok(Exit::Ok)
 }
 

@@ -98,7 +98,7 @@ and starts containerd and dockerd where no init system does. Idempotent."
         provider: Choice,
     },
 
-    /// Node images for the docker provider
+    /// Node images: the docker provider's image and the libvirt box
     Image {
         #[command(subcommand)]
         command: ImageCommand,
@@ -300,17 +300,23 @@ pub struct BenchArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
-    /// Build the docker provider's node image (cached by a hash of its inputs)
+    /// Build the node image (docker) and the node box (libvirt), cached by a hash of their inputs
     #[command(
-        after_help = "Examples:\n  labctl image build\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm\n  \
+        after_help = "Examples:\n  labctl image build\n  labctl image build --provider libvirt\n  labctl image build --rebuild\n  labctl image build --mirror http://deb.debian.org/debian\n  labctl image build --release bookworm --packages tree vim --output rootfs.tar.gz --import my-debian:bookworm\n  \
 labctl image build --rpm-repo /mnt/rhel9/BaseOS --rpm-repo /mnt/rhel9/AppStream \\\n      \
 --gpg-key /mnt/rhel9/RPM-GPG-KEY-redhat-release --releasever 9 \\\n      \
---packages bash,coreutils-single,dnf --tag my-rhel:9 --output my-rhel-9.tar"
+--packages bash,coreutils-single,dnf --tag my-rhel:9 --output my-rhel-9.tar\n\n\
+Without --provider: the docker node image, and the libvirt box too when libvirt answers on this host\n\
+(after `labctl setup --provider libvirt`). The box (labctl/node-HASH, added to Vagrant) is made from the\n\
+node image's root file system plus a kernel, systemd and a bootloader; it needs no download."
     )]
     Build {
         /// Build even if an image with the same inputs exists
         #[arg(long)]
         rebuild: bool,
+        /// Only this provider's node image: docker (the image) or libvirt (the box)
+        #[arg(long, value_enum)]
+        provider: Option<ImageFor>,
         /// Debian mirror (default: the host's configured one)
         #[arg(long)]
         mirror: Option<String>,
@@ -334,6 +340,13 @@ labctl image build --rpm-repo /mnt/rhel9/BaseOS --rpm-repo /mnt/rhel9/AppStream 
         )]
         rpm: rpm::RpmArgs,
     },
+}
+
+/// Which node image `labctl image build` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImageFor {
+    Docker,
+    Libvirt,
 }
 
 #[derive(Subcommand, Debug)]
@@ -404,12 +417,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
             command:
                 ImageCommand::Build {
                     rebuild,
+                    provider,
                     mirror,
                     release,
                     packages,
                     ..
                 },
-        } => commands::image_build(rebuild, mirror, release, packages),
+        } => commands::image_build(rebuild, provider, mirror, release, packages),
         Command::Up {
             lab,
             provider,

@@ -4,6 +4,7 @@
 //! sequence labctl would run (for providers that cannot run here) while real
 //! runs use `duct`. Failures carry the command line and the tail of stderr.
 
+pub mod logged;
 pub mod procs;
 
 use crate::error::{Error, Result};

@@ -2,6 +2,7 @@
 //! every provider; what differs is the host preparation (the docker provider's
 //! image, network and capabilities) and how `auto` picks one.
 
+pub mod boxes;
 pub mod docker;
 pub mod vagrant;
 pub mod vm;
@@ -103,12 +104,17 @@ pub fn of(kind: Kind) -> &'static dyn Provider {
 /// provider a lab used (`down --force`): a provider that is not installed or
 /// whose daemon is not running cannot hold the lab's machines.
 pub fn answers(p: &dyn Provider, r: &dyn Runner) -> bool {
-    let cmd = p.probe();
-    let ok = r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success());
+    let ok = answers_quietly(p, r);
     if !ok {
         eprintln!("down: {} does not answer on this host; not swept", p.kind());
     }
     ok
+}
+
+/// [`answers`] without a word.
+pub fn answers_quietly(p: &dyn Provider, r: &dyn Runner) -> bool {
+    let cmd = p.probe();
+    r.which(&cmd.program).is_some() && r.output(&cmd).is_ok_and(|o| o.success())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use sha2::{Digest, Sha256};
-use std::io::BufRead;
 use std::path::PathBuf;
 
 pub const BUILD_SCRIPT: &str = include_str!("../../../image/build-rootfs.sh");
@@ -24,6 +23,17 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The node image of labs with these roles: Debian bookworm from the
+    /// host's mirror, with every role's packages. The libvirt box is made from
+    /// the same spec ([`crate::provider::boxes::ensure`]).
+    pub fn node(roles: &crate::roles::RoleSet) -> Spec {
+        Spec {
+            release: "bookworm".into(),
+            mirror: None,
+            packages: roles.packages(roles.roles.keys().map(|s| s.as_str())),
+        }
+    }
+
     /// Everything that changes the image goes into its tag.
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
@@ -100,12 +110,17 @@ pub fn ensure(spec: &Spec, runner: &dyn Runner, rebuild: bool) -> Result<String>
             .arg(&tag),
     )?;
     runner.run(&Cmd::new("docker").args(["tag", &tag, &format!("{REPO}:latest")]))?;
-    eprintln!("image: {tag} ready");
+    let kept = keep_rootfs_tar(spec, &tar)?;
+    eprintln!(
+        "image: {tag} ready (its root file system kept as {})",
+        kept.display()
+    );
     Ok(tag)
 }
 
 /// Run the rootfs build script with its inputs as environment variables,
-/// showing progress as it goes and keeping the whole log.
+/// showing progress as it goes and keeping the whole log. A copy of the script
+/// runs (bash reads a script as it runs it).
 pub fn build_rootfs(
     spec: &Spec,
     rootfs: &std::path::Path,
@@ -121,50 +136,79 @@ pub fn build_rootfs(
         .env("OUTPUT_TAR", output_tar)
         .env("RELEASE", &spec.release)
         .env("PACKAGES", spec.packages.join(" "))
-        .env("INIT_SCRIPT", &init)
-        .stderr_to_stdout()
-        .stdin_null()
-        .unchecked();
+        .env("INIT_SCRIPT", &init);
     if let Some(m) = &spec.mirror {
         e = e.env("MIRROR", m);
     }
-    let reader = e.reader().map_err(|err| Error::io("run", &script, err))?;
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").unwrap());
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut log = Vec::new();
-    let mut lines = std::io::BufReader::new(&reader).lines();
-    let result = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                pb.set_message(line.chars().take(100).collect::<String>());
-                log.push(line);
+    crate::exec::logged::run_logged(
+        e,
+        "build-rootfs.sh (debootstrap)",
+        "check the host's apt sources and network access to the Debian mirror; --mirror overrides it",
+    )
+}
+
+/// Where the node image's root file system tarball is kept after the image
+/// is imported: the libvirt box is made from the same tarball
+/// ([`crate::provider::boxes`]), so both providers' nodes have the same files.
+pub fn rootfs_tar_path(spec: &Spec) -> PathBuf {
+    PathBuf::from(CACHE_DIR)
+        .join("rootfs")
+        .join(format!("{REPO}-{}.tar", &spec.hash()[..12]))
+}
+
+/// labctl's cache on the host (rootfs tarballs, box builds).
+pub const CACHE_DIR: &str = "/var/cache/labctl";
+
+/// Move a freshly built tarball to [`rootfs_tar_path`] (through a temporary
+/// name: never a half-written tarball there) and remove the tarballs of other
+/// inputs, which nothing uses any more (each is about 1 GB).
+fn keep_rootfs_tar(spec: &Spec, tar: &std::path::Path) -> Result<PathBuf> {
+    let dest = rootfs_tar_path(spec);
+    let dir = dest.parent().unwrap();
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        dest.file_name().unwrap().to_string_lossy()
+    ));
+    if std::fs::rename(tar, &tmp).is_err() {
+        std::fs::copy(tar, &tmp).map_err(|e| Error::io("write", &tmp, e))?;
+    }
+    std::fs::rename(&tmp, &dest).map_err(|e| Error::io("write", &dest, e))?;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for f in rd.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let n = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if f != dest && n.starts_with(&format!("{REPO}-")) && n.ends_with(".tar") {
+                let _ = std::fs::remove_file(&f);
             }
-            Some(Err(err)) => break Err(err),
-            None => break Ok(()),
-        }
-    };
-    pb.finish_and_clear();
-    let status = reader.try_wait();
-    match (result, status) {
-        (Ok(()), Ok(Some(o))) if o.status.success() => Ok(()),
-        (r, _) => {
-            let tail = log
-                .iter()
-                .rev()
-                .take(20)
-                .rev()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
-            Err(Error::Tool {
-                command: "build-rootfs.sh (debootstrap)".into(),
-                code: r.err().map(|_| -1).or(Some(1)),
-                stderr: tail,
-                hint: Some("check the host's apt sources and network access to the Debian mirror; --mirror overrides it".into()),
-            })
         }
     }
+    Ok(dest)
+}
+
+/// The node image's root file system as a tarball: the one kept when the
+/// image was built, or built now from the same inputs (an image built before
+/// tarballs were kept, or a host without a Docker engine).
+pub fn ensure_rootfs_tar(spec: &Spec) -> Result<PathBuf> {
+    let dest = rootfs_tar_path(spec);
+    if dest.is_file() {
+        return Ok(dest);
+    }
+    eprintln!(
+        "image: building the node root file system {} (debootstrap {}); this takes a few minutes",
+        dest.display(),
+        spec.release
+    );
+    let work = tempfile::Builder::new()
+        .prefix("labctl-image-")
+        .tempdir_in("/var/tmp")
+        .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
+    let tar = work.path().join("rootfs.tar");
+    build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
+    keep_rootfs_tar(spec, &tar)
 }
 
 // ------------------------------------------------------------------ rootfs images for users
