@@ -135,6 +135,8 @@ pub(super) fn teardown(
     // remove_dir_all removes a symbolic link itself, never what it points to.
     let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
     let _ = std::fs::remove_dir_all(dir.disks());
+    // libvirt's console logs (the VMs are gone; the folder is the state dir's own).
+    let _ = std::fs::remove_dir_all(dir.root.join("console"));
     if !quiet {
         for x in &removed {
             eprintln!("down: removed {x}");

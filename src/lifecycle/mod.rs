@@ -188,7 +188,14 @@ impl UpOptions {
 /// (host keys verified against the lab's known_hosts under a lab/node alias).
 fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
     let lab = op.lab();
-    let text = vagrant::ssh_config(r, &op.dir.root)?;
+    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+    let text = vagrant::ssh_config(r, &op.dir.root, &nodes)?;
+    let booted: Vec<String> = ssh_config::parse(&text)
+        .into_iter()
+        .map(|h| h.0)
+        .filter(|h| lab.node(h).is_some())
+        .collect();
+    provider::of(state_kind(state)).after_boot(r, lab, &op.dir, &booted)?;
     let mut hosts = Vec::new();
     for (host, hostname, port, user, key) in ssh_config::parse(&text) {
         let Some(n) = lab.node(&host) else { continue };

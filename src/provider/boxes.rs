@@ -204,7 +204,7 @@ fn remove_stale(r: &dyn Runner, keep: &LabBox, listed: &[String], own_volumes: b
 }
 
 fn virsh() -> Cmd {
-    Cmd::new("virsh").args(["-c", super::vm::LIBVIRT_URI])
+    Cmd::new("virsh").args(["-c", super::libvirt::URI])
 }
 
 /// The volumes of the pool by name.

@@ -4,6 +4,8 @@
 
 pub mod boxes;
 pub mod docker;
+pub mod hostnet;
+pub mod libvirt;
 pub mod vagrant;
 pub mod vm;
 
@@ -53,6 +55,20 @@ pub trait Provider: Sync {
         pre: &Preflight,
     ) -> Result<Runtime>;
 
+    /// After `vagrant up` brought `nodes` up, before labctl's first SSH
+    /// contact with them: check what Vagrant made and pin the nodes' SSH host
+    /// keys in the lab's known_hosts where the provider knows them
+    /// beforehand (libvirt: from each VM's console).
+    fn after_boot(
+        &self,
+        _r: &dyn Runner,
+        _lab: &Lab,
+        _dir: &StateDir,
+        _nodes: &[String],
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// The state of each machine the provider knows, by node name.
     fn states(&self, r: &dyn Runner, lab: &Lab, dir: &Path) -> Result<BTreeMap<String, String>>;
 
@@ -83,13 +99,16 @@ pub trait Provider: Sync {
 pub struct Preflight {
     /// The node image the machines boot (docker); `None` where a box is used.
     pub image: Option<String>,
+    /// The Vagrant box labctl built for the machines (libvirt); `None` where
+    /// the lab's own box is used (VirtualBox) or no box at all (docker).
+    pub box_name: Option<String>,
     /// Nothing of the lab exists yet: the caller checks the host's ports too.
     pub fresh: bool,
 }
 
 static DOCKER: docker::Docker = docker::Docker;
-static VIRTUALBOX: vm::Vm = vm::Vm(Kind::Virtualbox);
-static LIBVIRT: vm::Vm = vm::Vm(Kind::Libvirt);
+static VIRTUALBOX: vm::VirtualBox = vm::VirtualBox;
+static LIBVIRT: libvirt::Libvirt = libvirt::Libvirt;
 
 /// The provider of a kind.
 pub fn of(kind: Kind) -> &'static dyn Provider {
@@ -166,7 +185,7 @@ fn libvirt_probe(runner: &dyn Runner) -> Result<(), String> {
         return Err("/dev/kvm missing".into());
     }
     let ok = runner
-        .output(&Cmd::new("virsh").args(["-c", "qemu:///system", "version"]))
+        .output(&Cmd::new("virsh").args(["-c", libvirt::URI, "version"]))
         .map(|o| o.success())
         .unwrap_or(false);
     if !ok {

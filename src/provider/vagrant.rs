@@ -43,8 +43,12 @@ pub fn up(
     Ok(out)
 }
 
-pub fn ssh_config(runner: &dyn Runner, dir: &Path) -> Result<String> {
-    Ok(runner.run(&vagrant(dir).arg("ssh-config"))?.stdout)
+/// `vagrant ssh-config NODE...`: with the names, one machine that was never
+/// created (a node left out of a partial `up`) does not fail the others.
+pub fn ssh_config(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Result<String> {
+    Ok(runner
+        .run(&vagrant(dir).arg("ssh-config").args(nodes.iter().cloned()))?
+        .stdout)
 }
 
 /// `vagrant status --machine-readable` as (machine, state) pairs.

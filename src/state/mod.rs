@@ -234,6 +234,14 @@ pub struct State {
     pub network: Option<String>,
     #[serde(default)]
     pub image: Option<String>,
+    /// libvirt: the lab's management network's subnet, allocated and
+    /// recorded before the network is created.
+    #[serde(
+        default,
+        with = "typed::empty_is_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub management_subnet: Option<Ipv4Net>,
     /// Loop-backed disks: recorded before `losetup` attaches them.
     #[serde(default)]
     pub disks: Vec<LoopDisk>,

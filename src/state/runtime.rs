@@ -12,9 +12,36 @@ pub struct Runtime {
     /// The docker provider's node image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The libvirt provider's host facts (box, KVM or TCG, console logs,
+    /// management network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libvirt: Option<LibvirtRuntime>,
     #[serde(default)]
     pub nodes: BTreeMap<String, RuntimeNode>,
     pub provider: Kind,
+}
+
+/// What the Vagrantfile's libvirt block reads: the box labctl built, the
+/// domain type, where each node's serial console is written, and labctl's
+/// per-lab management network.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LibvirtRuntime {
+    #[serde(rename = "box")]
+    pub box_name: String,
+    /// `qemu` (TCG, software emulation) or `kvm`.
+    pub driver: String,
+    /// Folder of the per-node console logs (`NODE.log`).
+    pub console_dir: std::path::PathBuf,
+    pub management_network: ManagementNetwork,
+}
+
+/// The management network vagrant-libvirt reaches the guests' SSH through.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ManagementNetwork {
+    pub name: String,
+    /// Its subnet, as vagrant-libvirt's `management_network_address` wants it.
+    #[serde(with = "super::typed::as_string")]
+    pub address: ipnet::Ipv4Net,
 }
 
 /// One node's host-dependent values.

@@ -98,3 +98,25 @@ pub mod empty_is_none {
         s.parse().map(Some).map_err(serde::de::Error::custom)
     }
 }
+
+/// A value written as its string (`192.168.121.0/24`), parsed back with `FromStr`.
+pub mod as_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    pub fn serialize<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -58,6 +58,7 @@ impl Provider for Docker {
         }
         Ok(Preflight {
             image: Some(image),
+            box_name: None,
             fresh: !have_network,
         })
     }
@@ -248,6 +249,7 @@ pub fn runtime(
         .collect();
     Runtime {
         image: Some(image.to_string()),
+        libvirt: None,
         nodes,
         provider: crate::state::Kind::Docker,
     }
