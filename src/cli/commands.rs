@@ -8,17 +8,20 @@ use crate::load;
 use crate::provider::Choice;
 use std::path::PathBuf;
 
-pub fn setup(provider: Choice) -> Result<Exit> {
+pub fn setup(providers: Vec<Choice>) -> Result<Exit> {
     let r = crate::exec::System;
-    let (kind, why) = crate::provider::choose(provider, &r);
-    eprintln!("provider: {kind} ({why})");
-    let mut done = crate::setup::ensure(kind, &r, true)?;
-    // The docker provider's image commands include RPM-based images.
-    if kind == crate::provider::Kind::Docker {
-        done.extend(crate::setup::ensure_rpm_tools(&r, true)?);
-    }
-    if done.is_empty() {
-        eprintln!("setup: everything the {kind} provider needs is present");
+    for provider in providers {
+        let (kind, why) = crate::provider::choose(provider, &r);
+        eprintln!("provider: {kind} ({why})");
+        let mut done = crate::setup::ensure(kind, &r, true)?;
+        // The docker provider's image commands include RPM-based images.
+        if kind == crate::provider::Kind::Docker {
+            done.extend(crate::setup::ensure_rpm_tools(&r, true)?);
+        }
+        // (libvirt's steps say themselves whether anything changed)
+        if done.is_empty() && kind != crate::provider::Kind::Libvirt {
+            eprintln!("setup: everything the {kind} provider needs is present");
+        }
     }
     Ok(Exit::Ok)
 }

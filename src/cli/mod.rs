@@ -88,14 +88,19 @@ path from where it runs to what it probes; checks that stay on one node are list
 
     /// Install and start what a provider needs on this host (Debian family, as root)
     #[command(
-        after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n\n\
+        after_help = "Examples:\n  labctl setup\n  labctl setup --provider docker\n  labctl setup --provider docker,libvirt\n\n\
 Installs from the distribution's packages (vagrant, a Docker engine when none answers, debootstrap,\n\
 iperf3, ...; for docker also rpm, dnf and createrepo-c, for `labctl image build --rpm-repo`)\n\
-and starts containerd and dockerd where no init system does. Idempotent."
+and starts containerd and dockerd where no init system does.\n\
+libvirt: vagrant-libvirt, libvirt and QEMU (qemu-utils at qemu-system-x86's version), a KVM probe that\n\
+boots a kernel (cached in /var/lib/labctl/kvm-probe), virtlogd and libvirtd (TCG: with /dev/kvm hidden\n\
+from libvirtd, and namespaces = [] in /etc/libvirt/qemu.conf), the storage pool `default`.\n\
+Every change is printed (\"setup: change: ...\"); a second run changes nothing. Idempotent."
     )]
     Setup {
-        #[arg(long, value_enum, default_value = "auto")]
-        provider: Choice,
+        /// The providers to set up (repeatable, or comma-separated)
+        #[arg(long, value_enum, default_value = "auto", value_delimiter = ',')]
+        provider: Vec<Choice>,
     },
 
     /// Node images: the docker provider's image and the libvirt box

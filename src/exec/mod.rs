@@ -235,11 +235,24 @@ pub struct Recorder {
     pub answers: Mutex<Vec<(String, Output)>>,
     /// Programs the pretended host lacks; every other one is "installed".
     pub missing_programs: Mutex<Vec<String>>,
+    /// Answers used once each, before `answers` (a daemon down, then up).
+    pub once: Mutex<Vec<(String, Output)>>,
 }
 
 impl Recorder {
     pub fn answer(&self, prefix: &str, code: i32, stdout: &str) {
         self.answers.lock().unwrap().push((
+            prefix.to_string(),
+            Output {
+                code: Some(code),
+                stdout: stdout.into(),
+                stderr: String::new(),
+            },
+        ));
+    }
+    /// Like [`answer`](Recorder::answer), for the first matching call only.
+    pub fn answer_once(&self, prefix: &str, code: i32, stdout: &str) {
+        self.once.lock().unwrap().push((
             prefix.to_string(),
             Output {
                 code: Some(code),
@@ -276,6 +289,12 @@ impl Runner for Recorder {
     fn output(&self, cmd: &Cmd) -> Result<Output> {
         self.calls.lock().unwrap().push(cmd.clone());
         let line = cmd.display();
+        {
+            let mut once = self.once.lock().unwrap();
+            if let Some(i) = once.iter().position(|(p, _)| line.starts_with(p.as_str())) {
+                return Ok(once.remove(i).1);
+            }
+        }
         for (prefix, out) in self.answers.lock().unwrap().iter() {
             if line.starts_with(prefix.as_str()) {
                 return Ok(out.clone());

@@ -4,6 +4,8 @@
 //! A `docker` client on the PATH proves nothing (fresh machines here ship a
 //! client without an engine), so the engine is probed with `docker info`.
 
+pub mod libvirt;
+
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::provider::Kind;
@@ -62,11 +64,8 @@ fn needs(kind: Kind) -> Vec<Need> {
                 package: "gpgv",
             });
         }
-        Kind::Libvirt => v.push(Need {
-            program: "virsh",
-            package: "libvirt-clients",
-        }),
-        Kind::Virtualbox => {}
+        // libvirt: its own steps (libvirt.rs), packages included.
+        Kind::Libvirt | Kind::Virtualbox => {}
     }
     v
 }
@@ -153,7 +152,15 @@ pub fn ensure_rpm_tools(runner: &dyn Runner, install: bool) -> Result<Vec<String
 }
 
 /// Make the host ready for `kind`; returns what was done (empty when nothing was).
+/// Without `install` (`up --no-setup`) only check, and fail naming what is missing.
 pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<String>> {
+    if kind == Kind::Libvirt {
+        if !install {
+            libvirt::check(runner)?;
+            return Ok(vec![]);
+        }
+        return Ok(libvirt::ensure(runner, &crate::provider::kvm::Host::system())?.changes);
+    }
     let (pkgs, start_engine) = missing(kind, runner);
     apply(
         &format!("the {kind} provider"),
@@ -239,6 +246,22 @@ fn apply(
         eprintln!("setup: {d}");
     }
     Ok(done)
+}
+
+/// Host changes need root on a Debian-family host; `by_hand` says what to run otherwise.
+fn require_root_debian(by_hand: &str) -> Result<()> {
+    if is_root() && is_debian_family() {
+        return Ok(());
+    }
+    let why = if !is_root() {
+        "labctl setup needs root"
+    } else {
+        "labctl setup knows Debian-family hosts only"
+    };
+    Err(Error::env(
+        why,
+        Some(format!("run as root:\n    {by_hand}")),
+    ))
 }
 
 fn describe(pkgs: &[&str], engine: bool) -> String {
