@@ -3,6 +3,10 @@
 //! lab, and for a lab whose free-text fields hold Ruby and shell payloads, with
 //! proof that nothing in them was executed and that every value arrived intact.
 //!
+//! The libvirt block is validated by the vagrant-libvirt plugin itself, with
+//! the runtime file `labctl up` writes on libvirt (the box labctl builds, TCG
+//! or KVM, console logs, labctl's management network).
+//!
 //! `ruby` and `vagrant` are required (CI installs Debian's `ruby` and `vagrant`
 //! packages): when they are missing these tests fail, they never skip.
 
@@ -134,6 +138,95 @@ fn shipped_lab_passes_vagrant_validate(#[case] name: &str) {
     let loaded = lab::load(name).unwrap_or_else(|e| panic!("{}", e.render()));
     let dir = tempfile::tempdir().unwrap();
     render_and_validate(&loaded, dir.path());
+}
+
+/// The runtime file `labctl up` writes on libvirt, for `lab`.
+fn libvirt_runtime(loaded: &Loaded, dir: &Path, driver: &str) -> String {
+    use labctl::state::runtime::{LibvirtRuntime, ManagementNetwork, Runtime};
+    let spec = labctl::provider::docker::image::Spec::node(&loaded.roles);
+    Runtime {
+        image: None,
+        libvirt: Some(LibvirtRuntime {
+            box_name: labctl::provider::boxes::name(&spec),
+            driver: driver.into(),
+            console_dir: dir.join("console"),
+            management_network: ManagementNetwork {
+                name: format!("labctl-{}-mgmt", loaded.lab.name.value),
+                address: "192.168.150.0/24".parse().unwrap(),
+            },
+        }),
+        nodes: Default::default(),
+        provider: labctl::state::Kind::Libvirt,
+    }
+    .to_text()
+}
+
+/// `vagrant validate` of a rendered lab with a libvirt runtime file: the
+/// provider comes from the runtime file, so vagrant-libvirt validates its
+/// block (disks, serial console, CPU settings) for every machine.
+fn validate_libvirt(dir: &Path) -> Output {
+    let plugins = run(dir, &vagrant(), &["plugin", "list"], &[]);
+    assert!(
+        String::from_utf8_lossy(&plugins.stdout).contains("vagrant-libvirt"),
+        "the vagrant-libvirt plugin is not installed (`labctl setup --provider libvirt` installs it):\n{}",
+        show(&plugins)
+    );
+    run(dir, &vagrant(), &["validate"], &[])
+}
+
+#[rstest]
+#[case::testnodes_tcg("testnodes", "qemu")]
+#[case::testnodes_kvm("testnodes", "kvm")]
+#[case::workflow_tcg("workflow", "qemu")]
+fn libvirt_block_passes_vagrant_libvirts_validate(#[case] name: &str, #[case] driver: &str) {
+    let loaded = lab::load(name).unwrap_or_else(|e| panic!("{}", e.render()));
+    let dir = tempfile::tempdir().unwrap();
+    render(&loaded)
+        .unwrap_or_else(|e| panic!("{}", e.render()))
+        .write_to(dir.path())
+        .unwrap();
+    std::fs::write(
+        dir.path().join("labctl-runtime.json"),
+        libvirt_runtime(&loaded, dir.path(), driver),
+    )
+    .unwrap();
+    let o = validate_libvirt(dir.path());
+    assert!(
+        o.status.success()
+            && String::from_utf8_lossy(&o.stdout).contains("Vagrantfile validated successfully"),
+        "vagrant validate (libvirt) in {}:\n{}",
+        dir.path().display(),
+        show(&o)
+    );
+}
+
+/// The same validation fails when the libvirt block is wrong: a second extra
+/// disk on a device the node already has is refused by vagrant-libvirt.
+#[test]
+fn libvirt_validate_refuses_a_disk_on_a_taken_device() {
+    let loaded = lab::load("testnodes").unwrap_or_else(|e| panic!("{}", e.render()));
+    let dir = tempfile::tempdir().unwrap();
+    render(&loaded).unwrap().write_to(dir.path()).unwrap();
+    std::fs::write(
+        dir.path().join("labctl-runtime.json"),
+        libvirt_runtime(&loaded, dir.path(), "qemu"),
+    )
+    .unwrap();
+    let vf = dir.path().join("Vagrantfile");
+    let text = std::fs::read_to_string(&vf).unwrap();
+    let start = text
+        .find("      lv.storage :file")
+        .expect("testnodes has extra disks");
+    let line = &text[start..=start + text[start..].find('\n').unwrap()];
+    std::fs::write(&vf, text.replacen(line, &format!("{line}{line}"), 1)).unwrap();
+    let o = validate_libvirt(dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{}", show(&o));
+    assert!(
+        err.contains("Libvirt Provider") && err.contains("duplicates :device attribute"),
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]
