@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod commands;
+pub mod complete;
 mod rpm;
 
 #[derive(Parser, Debug)]
@@ -83,6 +84,27 @@ path from where it runs to what it probes; checks that stay on one node are list
         format: Option<crate::graph::Format>,
         /// Write to this file instead of stdout (.svg, .dot/.gv, .mmd pick the format)
         #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
+    /// Print a shell completion script (lab names, and node names of a lab that is up)
+    #[command(
+        after_help = "Examples:\n  labctl completions bash > ~/.local/share/bash-completion/completions/labctl\n  labctl completions zsh > ~/.zfunc/_labctl\n  labctl completions fish > ~/.config/fish/completions/labctl.fish\n\n\
+The script calls labctl back to complete: shipped lab names, and for ssh, exec, restart and\n\
+provision --node the nodes of that lab that are up."
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: complete::Shell,
+    },
+
+    /// Print the man page (or write one page per command into a folder)
+    #[command(
+        after_help = "Examples:\n  labctl man | man -l -\n  labctl man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write labctl.1 and labctl-COMMAND.1 pages into this folder
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
 
@@ -372,6 +394,7 @@ offline-apt role trust that key alone (never AllowUnauthenticated or trusted=yes
 }
 
 pub fn main() -> ExitCode {
+    complete::answer();
     let cli = Cli::parse();
     crate::interrupt::install();
     match run(cli) {
@@ -390,6 +413,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Lint { labs } => commands::lint(labs),
         Command::Render { lab, out } => commands::render(&lab, out),
         Command::Setup { provider } => commands::setup(provider),
+        Command::Completions { shell } => complete::script(shell),
+        Command::Man { out } => complete::man(out),
         Command::Graph { lab, format, out } => commands::graph(&lab, format, out),
         Command::Image {
             command:
