@@ -10,6 +10,7 @@ pub mod diag;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod history;
 pub mod interrupt;
 pub mod lab;
 pub mod lifecycle;

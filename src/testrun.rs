@@ -26,6 +26,18 @@ pub struct TestOptions {
     pub skip: Vec<regex::Regex>,
     pub bench_rounds: Option<u32>,
     pub bench_duration: Option<u32>,
+    /// Mark what changed since this earlier recorded run.
+    pub since: Option<crate::history::SinceArg>,
+    /// Keep run records in DIR/LAB/ instead of the state dir's history/.
+    pub history_dir: Option<std::path::PathBuf>,
+}
+
+/// Where a run is recorded: the lab's history, its file and text; known once
+/// the lab opened.
+struct Recording {
+    store: crate::history::Store,
+    lab_file: String,
+    lab_text: String,
 }
 
 /// Test one or more labs in turn.
@@ -113,8 +125,10 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
         skipped: vec![],
         seconds: 0.0,
         error: None,
+        since: None,
     };
-    let result = test_inner(a, o, &mut run);
+    let mut rec = None;
+    let result = test_inner(a, o, &mut run, &mut rec);
     run.seconds = started.elapsed().as_secs_f64();
     let exit = match result {
         Ok(()) if run.ok() => Exit::Ok,
@@ -125,6 +139,17 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
             e.exit()
         }
     };
+    // Every run of a lab that opened is recorded, errored ones too (a lab
+    // without checks, exit 2, never ran).
+    if let Some(rec) = rec.filter(|_| exit != Exit::Usage) {
+        let provider = run.provider.clone();
+        let tools = crate::history::tool_versions(&crate::exec::System, provider.as_deref());
+        let record = crate::history::Record::new("test", &run, &rec.lab_file, &rec.lab_text, tools);
+        match rec.store.append(record) {
+            Ok(n) => eprintln!("history: run {n} recorded in {}", rec.store.dir.display()),
+            Err(e) => eprint!("{}", e.render()),
+        }
+    }
     let destroy = match o.destroy {
         Destroy::Always => true,
         Destroy::Passing => exit == Exit::Ok,
@@ -138,9 +163,24 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     (run, exit)
 }
 
-fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
+fn test_inner(
+    a: &LabArgs,
+    o: &TestOptions,
+    run: &mut LabRun,
+    rec: &mut Option<Recording>,
+) -> Result<()> {
     let op = lifecycle::open(a)?;
     run.lab = op.lab().name.value.clone();
+    let store = crate::history::Store::for_lab(&op.dir.root, &run.lab, o.history_dir.as_deref());
+    // A run number that is not in the history is refused before anything runs.
+    if let Some(since @ crate::history::SinceArg::Run(_)) = &o.since {
+        store.find(since, "test")?;
+    }
+    *rec = Some(Recording {
+        store: store.clone(),
+        lab_file: op.loaded.source.path.display().to_string(),
+        lab_text: op.loaded.source.text.clone(),
+    });
     if op.lab().checks.is_empty() && op.lab().ratios.is_empty() {
         return Err(Error::usage(format!(
             "lab {} has no checks: nothing to test",
@@ -259,10 +299,28 @@ fn test_inner(a: &LabArgs, o: &TestOptions, run: &mut LabRun) -> Result<()> {
         }
         run.results.extend(crate::bench::cmd::as_checks(&rec, secs));
     }
+    if let Some(since) = &o.since {
+        let base = store.find(since, "test")?;
+        if base.is_none() {
+            eprintln!(
+                "since last: no earlier test run of lab {} in {}; nothing to compare",
+                run.lab,
+                store.dir.display()
+            );
+        }
+        run.since = Some(crate::history::compare(base.as_ref(), run));
+    }
     eprint!(
         "{}",
-        crate::report::summary_table(&run.results, &run.skipped)
+        crate::report::summary_table_since(&run.results, &run.skipped, run.since.as_ref())
     );
+    if let Some(s) = run.since.as_ref().filter(|s| !s.gone.is_empty()) {
+        eprintln!(
+            "not run this time (run {} had them): {}",
+            s.run.unwrap_or(0),
+            s.gone.join("; ")
+        );
+    }
     eprintln!("{}", run.summary_line());
     Ok(())
 }

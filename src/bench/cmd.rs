@@ -106,7 +106,9 @@ pub fn bench(
     rounds: Option<u32>,
     duration: Option<u32>,
     out: &Outputs,
+    history_dir: Option<&std::path::Path>,
 ) -> Result<Exit> {
+    let started = std::time::Instant::now();
     let op = lifecycle::open(a)?;
     let running = op
         .dir
@@ -124,11 +126,42 @@ pub fn bench(
     for why in rec.unmeasured() {
         eprintln!("bench: could not measure: {why}");
     }
+    record(&op, &rec, started.elapsed().as_secs_f64(), history_dir);
     Ok(match rec.overall() {
         Verdict::Pass => Exit::Ok,
         Verdict::Fail => Exit::ChecksFailed,
         Verdict::Unmeasured => Exit::Environment,
     })
+}
+
+/// Append this bench run to the lab's history: one result per ratio bound,
+/// as `labctl test` reports them.
+fn record(op: &Opened, rec: &RunRecord, seconds: f64, history_dir: Option<&std::path::Path>) {
+    let state = op.dir.load().ok().flatten().unwrap_or_default();
+    let provider = state.provider.map(|k| k.to_string());
+    let run = crate::report::LabRun {
+        lab: op.lab().name.value.clone(),
+        provider: provider.clone(),
+        results: as_checks(rec, seconds),
+        skipped: vec![],
+        seconds,
+        error: (rec.overall() == Verdict::Unmeasured)
+            .then(|| "iperf3 could not measure every scenario".to_string()),
+        since: None,
+    };
+    let store = crate::history::Store::for_lab(&op.dir.root, &run.lab, history_dir);
+    let tools = crate::history::tool_versions(&crate::exec::System, provider.as_deref());
+    let r = crate::history::Record::new(
+        "bench",
+        &run,
+        &op.loaded.source.path.display().to_string(),
+        &op.loaded.source.text,
+        tools,
+    );
+    match store.append(r) {
+        Ok(n) => eprintln!("history: run {n} recorded in {}", store.dir.display()),
+        Err(e) => eprint!("{}", e.render()),
+    }
 }
 
 pub fn write_outputs(op: &Opened, rec: &RunRecord, out: &Outputs) -> Result<()> {

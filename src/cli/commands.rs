@@ -143,6 +143,7 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
         compare,
         provider,
         no_setup,
+        history_dir,
     } = args;
     if let Some(c) = compare {
         return crate::bench::cmd::compare(&c[0], &c[1]);
@@ -162,6 +163,7 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
         rounds,
         duration,
         &crate::bench::cmd::Outputs { json, csv, chart },
+        history_dir.as_deref(),
     )
 }
 
@@ -179,6 +181,8 @@ pub fn test(args: TestArgs) -> Result<Exit> {
         bench_duration,
         name,
         subnet,
+        since,
+        history_dir,
     } = args;
     let skip = skip
         .iter()
@@ -221,8 +225,32 @@ pub fn test(args: TestArgs) -> Result<Exit> {
             skip,
             bench_rounds,
             bench_duration,
+            since,
+            history_dir,
         },
     )
+}
+
+pub fn history(lab: &LabArgs, history_dir: Option<PathBuf>, json: bool) -> Result<Exit> {
+    let op = lifecycle::open(lab)?;
+    let store =
+        crate::history::Store::for_lab(&op.dir.root, &op.lab().name.value, history_dir.as_deref());
+    let records = store.records()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        );
+    } else if records.is_empty() {
+        eprintln!(
+            "lab {}: no recorded runs in {}",
+            op.lab().name.value,
+            store.dir.display()
+        );
+    } else {
+        print!("{}", crate::history::table(&records));
+    }
+    Ok(Exit::Ok)
 }
 
 pub fn graph(

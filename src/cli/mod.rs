@@ -244,6 +244,23 @@ Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 c
     )]
     Bench(BenchArgs),
 
+    /// List a lab's recorded test and bench runs: result, duration, what changed
+    #[command(
+        after_help = "Examples:\n  labctl history workflow\n  labctl history workflow --json\n  labctl history workflow --history-dir /cache/labctl\n  labctl test workflow --since last   # mark what changed since the last run\n\n\
+Every `labctl test` and `labctl bench` run appends a record (results, timings, tool versions, the lab\n\
+file's digest) to .labctl/LAB/history/ (kept by `down`), or to DIR/LAB/ with --history-dir."
+    )]
+    History {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Read run records from DIR/LAB/ instead of the state dir's history/
+        #[arg(long, value_name = "DIR")]
+        history_dir: Option<PathBuf>,
+        /// Print the records as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Destroy a lab and everything it owns (network, containers, volumes, disks)
     #[command(
         after_help = "Examples:\n  labctl down workflow\n  labctl down workflow --force   # state file unreadable: remove by label\n\n\
@@ -288,6 +305,13 @@ pub struct TestArgs {
     /// Seconds per iperf3 run for labs with ratio bounds
     #[arg(long)]
     pub bench_duration: Option<u32>,
+    /// Mark checks that newly fail or pass, and timings >20% and >2 s slower, since
+    /// an earlier run: `last` (the latest recorded test run) or a run number
+    #[arg(long, value_name = "last|RUN")]
+    pub since: Option<crate::history::SinceArg>,
+    /// Keep run records in DIR/LAB/ (e.g. a CI cache) instead of the state dir's history/
+    #[arg(long, value_name = "DIR")]
+    pub history_dir: Option<PathBuf>,
     /// Run a copy of the lab under this name (one lab only)
     #[arg(long)]
     pub name: Option<String>,
@@ -319,6 +343,9 @@ pub struct BenchArgs {
     /// Print the change per scenario between two run records
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// Keep run records in DIR/LAB/ (e.g. a CI cache) instead of the state dir's history/
+    #[arg(long, value_name = "DIR")]
+    pub history_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub provider: Choice,
     #[arg(long)]
@@ -484,6 +511,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Halt { lab } => lifecycle::halt(&lab),
         Command::Restart { lab, node } => lifecycle::restart(&lab, node.as_deref()),
         Command::Down { lab, force } => lifecycle::down(&lab, force),
+        Command::History {
+            lab,
+            history_dir,
+            json,
+        } => commands::history(&lab, history_dir, json),
         Command::Bench(args) => commands::bench(args),
         Command::Test(args) => commands::test(args),
     }

@@ -13,6 +13,11 @@
 //!                  "message": "matches --skip cron", "output": "", "attempts": 0, "seconds": 0.0 } ] }
 //! ```
 //!
+//! With `--since` (fields added, same schema): a top-level `"since": {"run": N,
+//! "gone": [...]}` (`run` null when no earlier run was recorded) and on every
+//! result `"since": [...]`, its marks (`newly failing`, `newly passing`, `new`,
+//! `slower 1.0s -> 4.0s (+300%)`), empty when unchanged.
+//!
 //! Version 2 (from 1): `provider` is `null` when the run failed before the
 //! lab's state named it (1 wrote `docker` whatever the provider); every result
 //! has `result` (`pass`, `fail` or `skipped`); `--skip`ped checks are listed
@@ -36,6 +41,16 @@ struct Report<'a> {
     error: Option<&'a str>,
     counts: Counts,
     results: Vec<Result<'a>>,
+    /// `--since`: the run compared against and the checks it had that this
+    /// run did not; absent when not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<SinceTop<'a>>,
+}
+
+#[derive(Serialize)]
+struct SinceTop<'a> {
+    run: Option<u64>,
+    gone: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -58,6 +73,15 @@ struct Result<'a> {
     output: &'a str,
     attempts: u32,
     seconds: f64,
+    /// `--since`: this check's marks (empty when unchanged); absent when not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<Vec<String>>,
+}
+
+fn marks(run: &LabRun, check: &str) -> Option<Vec<String>> {
+    run.since
+        .as_ref()
+        .map(|s| s.marks.get(check).cloned().unwrap_or_default())
 }
 
 fn report(run: &LabRun) -> Report<'_> {
@@ -86,6 +110,7 @@ fn report(run: &LabRun) -> Report<'_> {
                 output: &r.output,
                 attempts: r.attempts,
                 seconds: millis(r.seconds),
+                since: marks(run, &r.name),
             })
             .chain(run.skipped.iter().map(|s| Result {
                 name: &s.name,
@@ -96,8 +121,13 @@ fn report(run: &LabRun) -> Report<'_> {
                 output: "",
                 attempts: 0,
                 seconds: 0.0,
+                since: marks(run, &s.name),
             }))
             .collect(),
+        since: run.since.as_ref().map(|s| SinceTop {
+            run: s.run,
+            gone: &s.gone,
+        }),
     }
 }
 

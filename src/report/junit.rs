@@ -80,13 +80,42 @@ pub fn to_string(runs: &[LabRun]) -> String {
             run.skipped(),
             secs(run.seconds)
         );
+        let mut props = Vec::new();
         if let Some(provider) = &run.provider {
-            let _ = writeln!(
-                x,
-                "    <properties>\n      <property name=\"provider\" value=\"{}\"/>\n    </properties>",
-                escape_attr(provider)
-            );
+            props.push(("provider", provider.clone()));
         }
+        if let Some(s) = &run.since {
+            props.push((
+                "since_run",
+                s.run
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            ));
+            if !s.gone.is_empty() {
+                props.push(("since_gone", s.gone.join(", ")));
+            }
+        }
+        if !props.is_empty() {
+            x.push_str("    <properties>\n");
+            for (k, v) in props {
+                let _ = writeln!(
+                    x,
+                    "      <property name=\"{k}\" value=\"{}\"/>",
+                    escape_attr(&v)
+                );
+            }
+            x.push_str("    </properties>\n");
+        }
+        // A check's marks since the earlier run, as the testcase's properties.
+        let case_props = |name: &str| -> String {
+            match run.since.as_ref().map(|s| s.marks_of(name)) {
+                Some(m) if !m.is_empty() => format!(
+                    "\n      <properties><property name=\"since\" value=\"{}\"/></properties>",
+                    escape_attr(&m)
+                ),
+                _ => String::new(),
+            }
+        };
         for r in &run.results {
             let head = format!(
                 "    <testcase classname=\"labctl.{lab}\" name=\"{}\" time=\"{}\"",
@@ -96,7 +125,8 @@ pub fn to_string(runs: &[LabRun]) -> String {
             if r.passed {
                 let _ = writeln!(
                     x,
-                    "{head}>\n      <system-out>{}</system-out>\n    </testcase>",
+                    "{head}>{}\n      <system-out>{}</system-out>\n    </testcase>",
+                    case_props(&r.name),
                     escape_text(&r.message)
                 );
             } else {
@@ -110,7 +140,8 @@ pub fn to_string(runs: &[LabRun]) -> String {
                 }
                 let _ = writeln!(
                     x,
-                    "{head}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    "{head}>{}\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    case_props(&r.name),
                     escape_attr(&r.message),
                     escape_attr(r.kind),
                     escape_text(&body)

@@ -43,6 +43,33 @@ pub struct LabRun {
     /// labctl could not do its job (bad lab file, provider error, network safety):
     /// the results, if any, are incomplete.
     pub error: Option<String>,
+    /// What changed since an earlier recorded run (`--since`); `None` when not asked.
+    pub since: Option<Since>,
+}
+
+/// What changed since an earlier recorded run of the lab (`labctl test
+/// --since`), per check; filled in by `crate::history`, written by the table,
+/// the JSON and the JUnit report.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Since {
+    /// The run compared against (its number in the lab's history); `None`
+    /// when no earlier run was recorded (nothing is marked then).
+    pub run: Option<u64>,
+    /// Check name -> its marks: `newly failing`, `newly passing`, `new`,
+    /// `slower 1.0s -> 4.0s (+300%)`. Checks without a change are absent.
+    pub marks: std::collections::BTreeMap<String, Vec<String>>,
+    /// Checks of the earlier run that this run did not have.
+    pub gone: Vec<String>,
+}
+
+impl Since {
+    /// The marks of one check, comma-separated ("" when unchanged).
+    pub fn marks_of(&self, check: &str) -> String {
+        self.marks
+            .get(check)
+            .map(|m| m.join(", "))
+            .unwrap_or_default()
+    }
 }
 
 /// A check that was not run, and why.
@@ -85,30 +112,58 @@ const DETAIL_MAX: usize = 120;
 /// CHECK, KIND, RESULT (PASS/FAIL/SKIP), TIME, DETAIL; one row per result,
 /// then one per skipped check with its reason.
 pub fn summary_table(results: &[CheckResult], skipped: &[Skipped]) -> String {
+    summary_table_since(results, skipped, None)
+}
+
+/// [`summary_table`] with a SINCE column (after TIME) naming each check's
+/// change since the earlier run, when one was asked for.
+pub fn summary_table_since(
+    results: &[CheckResult],
+    skipped: &[Skipped],
+    since: Option<&Since>,
+) -> String {
     let mut rows = vec![["CHECK", "KIND", "RESULT", "TIME", "DETAIL"]
         .map(String::from)
         .to_vec()];
+    let col = |name: &str| since.map(|s| s.marks_of(name));
+    if let Some(s) = since {
+        rows[0].insert(
+            4,
+            match s.run {
+                Some(n) => format!("SINCE RUN {n}"),
+                None => "SINCE".into(),
+            },
+        );
+    }
     for r in results {
         let mut detail = r.message.clone();
         if !r.passed && r.attempts > 1 {
             detail.push_str(&format!(" (after {} attempts)", r.attempts));
         }
-        rows.push(vec![
+        let mut row = vec![
             r.name.clone(),
             r.kind.to_string(),
             if r.passed { "PASS" } else { "FAIL" }.to_string(),
             format!("{:.1}s", r.seconds),
             one_line(&detail, DETAIL_MAX),
-        ]);
+        ];
+        if let Some(m) = col(&r.name) {
+            row.insert(4, m);
+        }
+        rows.push(row);
     }
     for s in skipped {
-        rows.push(vec![
+        let mut row = vec![
             s.name.clone(),
             s.kind.to_string(),
             "SKIP".to_string(),
             "-".to_string(),
             one_line(&s.reason, DETAIL_MAX),
-        ]);
+        ];
+        if let Some(m) = col(&s.name) {
+            row.insert(4, m);
+        }
+        rows.push(row);
     }
     table(&rows)
 }
@@ -176,9 +231,10 @@ pub(crate) mod fixtures {
                 skipped: vec![Skipped { name: "cron fires the pull line".into(), kind: "command", reason: "matches --skip cron".into() }],
                 seconds: 14.0,
                 error: None,
+                since: None,
             },
             // Failed before the lab's state was read: the provider is unknown.
-            LabRun { lab: "bench".into(), provider: None, results: vec![], skipped: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()) },
+            LabRun { lab: "bench".into(), provider: None, results: vec![], skipped: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()), since: None },
         ]
     }
 }
@@ -227,6 +283,7 @@ mod tests {
             skipped: vec![],
             seconds: 0.0,
             error: None,
+            since: None,
         };
         assert!(!empty.ok(), "a run without checks is never ok");
     }

@@ -1,0 +1,263 @@
+//! Run history: every `labctl test` and `labctl bench` run of a lab appends a
+//! [`Record`] (results, timings, tool versions, the lab file's digest) to the
+//! lab's history folder, `history/` in its state dir (kept by `down`), or
+//! `--history-dir DIR/LAB/` (a CI cache). [`compare`] says what changed since
+//! an earlier run; `labctl history LAB` lists the runs ([`list`]).
+
+mod compare;
+mod tools;
+
+pub use compare::{compare, SLOWER_RATIO, SLOWER_SECONDS};
+pub use tools::tool_versions;
+
+use crate::error::{Error, Result};
+use crate::report::LabRun;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Identifies the record format; bumped only on an incompatible change.
+pub const SCHEMA: &str = "labctl.history/1";
+
+/// One check's outcome in a recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedResult {
+    pub name: String,
+    pub kind: String,
+    /// `pass`, `fail` or `skipped`.
+    pub result: String,
+    pub seconds: f64,
+    pub message: String,
+}
+
+/// One run of `test` or `bench` on one lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: String,
+    /// 1, 2, ... in the order the runs finished.
+    pub run: u64,
+    /// `test` or `bench`.
+    pub command: String,
+    pub lab: String,
+    /// UTC, RFC 3339.
+    pub finished: String,
+    pub seconds: f64,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub lab_file: String,
+    /// sha256 of the lab file's text.
+    pub lab_digest: String,
+    /// labctl, provider, vagrant, docker: their versions (`None`: could not be read).
+    pub tools: BTreeMap<String, Option<String>>,
+    pub results: Vec<RecordedResult>,
+    /// The run this one was compared against (`--since`).
+    #[serde(default)]
+    pub since: Option<u64>,
+}
+
+impl Record {
+    pub fn new(
+        command: &str,
+        run: &LabRun,
+        lab_file: &str,
+        lab_text: &str,
+        tools: BTreeMap<String, Option<String>>,
+    ) -> Record {
+        use sha2::Digest;
+        let finished = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Record {
+            schema: SCHEMA.into(),
+            run: 0,
+            command: command.into(),
+            lab: run.lab.clone(),
+            finished,
+            seconds: crate::report::millis(run.seconds),
+            ok: run.ok(),
+            error: run.error.clone(),
+            lab_file: lab_file.into(),
+            lab_digest: hex::encode(sha2::Sha256::digest(lab_text.as_bytes())),
+            tools,
+            results: run
+                .results
+                .iter()
+                .map(|r| RecordedResult {
+                    name: r.name.clone(),
+                    kind: r.kind.into(),
+                    result: if r.passed { "pass" } else { "fail" }.into(),
+                    seconds: crate::report::millis(r.seconds),
+                    message: r.message.clone(),
+                })
+                .chain(run.skipped.iter().map(|s| RecordedResult {
+                    name: s.name.clone(),
+                    kind: s.kind.into(),
+                    result: "skipped".into(),
+                    seconds: 0.0,
+                    message: s.reason.clone(),
+                }))
+                .collect(),
+            since: run.since.as_ref().and_then(|s| s.run),
+        }
+    }
+
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.result == "pass").count()
+    }
+    pub fn failed(&self) -> usize {
+        self.results.iter().filter(|r| r.result == "fail").count()
+    }
+}
+
+/// Which earlier run `--since` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinceArg {
+    /// The latest recorded run of the same command.
+    Last,
+    Run(u64),
+}
+
+impl std::str::FromStr for SinceArg {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "last" => Ok(SinceArg::Last),
+            _ => s
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(SinceArg::Run)
+                .ok_or_else(|| {
+                    format!("expected `last` or a run number (see `labctl history LAB`), got {s:?}")
+                }),
+        }
+    }
+}
+
+/// A lab's history folder.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+impl Store {
+    /// `--history-dir DIR` keeps each lab in `DIR/LAB/`; by default the
+    /// lab's state dir holds `history/`.
+    pub fn for_lab(state_dir: &Path, lab: &str, history_dir: Option<&Path>) -> Store {
+        Store {
+            dir: match history_dir {
+                Some(d) => d.join(lab),
+                None => state_dir.join("history"),
+            },
+        }
+    }
+
+    fn path(&self, run: u64) -> PathBuf {
+        self.dir.join(format!("run-{run:06}.json"))
+    }
+
+    /// Every record, oldest first. A file that is not a record is an error
+    /// naming it (a history that cannot be read is not an empty one).
+    pub fn records(&self) -> Result<Vec<Record>> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read", &self.dir, e)),
+        };
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("run-") && name.ends_with(".json")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io("read", &p, e))?;
+            let r: Record = serde_json::from_str(&text).map_err(|e| {
+                Error::env(
+                    format!("{} is not a labctl run record: {e}", p.display()),
+                    Some("move it out of the history folder, or delete it".into()),
+                )
+            })?;
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.run);
+        Ok(out)
+    }
+
+    /// The record `--since` names, of `command`'s runs for `last`. `Ok(None)`
+    /// for `last` without an earlier run; a run number that is not there is
+    /// a usage error naming the runs that are.
+    pub fn find(&self, since: &SinceArg, command: &str) -> Result<Option<Record>> {
+        let all = self.records()?;
+        match since {
+            SinceArg::Last => Ok(all.into_iter().rev().find(|r| r.command == command)),
+            SinceArg::Run(n) => match all.iter().find(|r| r.run == *n) {
+                Some(r) => Ok(Some(r.clone())),
+                None => Err(Error::usage(format!(
+                    "--since {n}: no run {n} in {} (runs: {})",
+                    self.dir.display(),
+                    if all.is_empty() {
+                        "none yet".to_string()
+                    } else {
+                        all.iter()
+                            .map(|r| r.run.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))),
+            },
+        }
+    }
+
+    /// Append a record under the next free run number (a file created only
+    /// if absent, so two runs finishing at once never share a number).
+    pub fn append(&self, mut rec: Record) -> Result<u64> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;
+        let mut next = self.records()?.last().map(|r| r.run).unwrap_or(0) + 1;
+        loop {
+            rec.run = next;
+            let text = serde_json::to_string_pretty(&rec).expect("record serializes") + "\n";
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
+                .map_err(|e| Error::io("create a temp file in", &self.dir, e))?;
+            use std::io::Write;
+            tmp.write_all(text.as_bytes())
+                .and_then(|_| tmp.as_file().sync_all())
+                .map_err(|e| Error::io("write", tmp.path().to_path_buf(), e))?;
+            match tmp.persist_noclobber(self.path(next)) {
+                Ok(_) => return Ok(next),
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+                Err(e) => return Err(Error::io("write", self.path(next), e.error)),
+            }
+        }
+    }
+}
+
+/// `labctl history LAB`: one row per run, with what changed since the run of
+/// the same command before it.
+pub fn table(records: &[Record]) -> String {
+    let mut rows = vec![[
+        "RUN", "FINISHED", "COMMAND", "RESULT", "PASS", "FAIL", "TIME", "CHANGED",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for (i, r) in records.iter().enumerate() {
+        let prev = records[..i].iter().rev().find(|p| p.command == r.command);
+        let result = match (&r.error, r.ok) {
+            (Some(_), _) => "ERROR",
+            (None, true) => "ok",
+            (None, false) => "FAILED",
+        };
+        rows.push(vec![
+            r.run.to_string(),
+            r.finished.clone(),
+            r.command.clone(),
+            result.into(),
+            r.passed().to_string(),
+            r.failed().to_string(),
+            format!("{:.0}s", r.seconds),
+            prev.map(|p| compare::changed(p, r))
+                .unwrap_or_else(|| "first run".into()),
+        ]);
+    }
+    crate::text::table(&rows)
+}
