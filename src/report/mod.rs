@@ -243,6 +243,81 @@ pub(crate) mod fixtures {
 mod tests {
     use super::*;
 
+    /// `--since`: the SINCE column, the JSON's since fields and the JUnit
+    /// properties carry the same marks.
+    #[test]
+    fn since_marks_in_table_json_and_junit() {
+        let mut run = fixtures::mixed().remove(0);
+        let mut marks = std::collections::BTreeMap::new();
+        marks.insert(
+            "lb spreads over web1 and web2".to_string(),
+            vec![
+                "newly failing".to_string(),
+                "slower 1.0s -> 12.5s (+1150%)".to_string(),
+            ],
+        );
+        marks.insert(
+            "web1 pulls from cron".to_string(),
+            vec!["newly passing".to_string()],
+        );
+        run.since = Some(Since {
+            run: Some(4),
+            marks,
+            gone: vec!["an old check".into()],
+        });
+        let t = summary_table_since(&run.results, &run.skipped, run.since.as_ref());
+        let line = |name: &str| t.lines().find(|l| l.starts_with(name)).unwrap().to_string();
+        assert!(t.lines().next().unwrap().contains("SINCE RUN 4"));
+        assert!(line("lb spreads").contains("newly failing, slower 1.0s -> 12.5s (+1150%)"));
+        assert!(line("web1 pulls").contains("newly passing"));
+        assert!(!line("web1 serves").contains("newly"));
+        insta::assert_snapshot!("since_table", t);
+
+        let j: serde_json::Value = serde_json::from_str(&json::to_string(&run)).unwrap();
+        assert_eq!(
+            j["since"],
+            serde_json::json!({"run": 4, "gone": ["an old check"]})
+        );
+        assert_eq!(j["results"][1]["since"][0], "newly failing");
+        assert_eq!(j["results"][0]["since"], serde_json::json!([]));
+
+        let x = junit::to_string(&[run]);
+        let doc = roxmltree::Document::parse(&x).unwrap();
+        let prop = |n: roxmltree::Node, k: &str| {
+            n.children()
+                .filter(|c| c.has_tag_name("properties"))
+                .flat_map(|p| p.children())
+                .find(|p| p.attribute("name") == Some(k))
+                .and_then(|p| p.attribute("value"))
+                .map(String::from)
+        };
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(prop(suite, "since_run").as_deref(), Some("4"));
+        assert_eq!(prop(suite, "since_gone").as_deref(), Some("an old check"));
+        let case = |name: &str| {
+            doc.descendants()
+                .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+                .unwrap()
+        };
+        assert_eq!(
+            prop(case("lb spreads over web1 and web2"), "since").as_deref(),
+            Some("newly failing, slower 1.0s -> 12.5s (+1150%)")
+        );
+        assert_eq!(prop(case("web1 serves its page"), "since"), None);
+    }
+
+    /// Without `--since` nothing changes: no column, no field, no property.
+    #[test]
+    fn no_since_no_marks() {
+        let run = fixtures::mixed().remove(0);
+        assert!(!summary_table(&run.results, &run.skipped).contains("SINCE"));
+        assert!(!json::to_string(&run).contains("\"since\""));
+        assert!(!junit::to_string(&[run]).contains("since"));
+    }
+
     #[test]
     fn summary_table_lists_every_check() {
         let runs = fixtures::mixed();
