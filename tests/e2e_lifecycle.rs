@@ -78,6 +78,11 @@ fn lifecycle_of_a_two_node_lab() {
         assert_eq!(n["state"], "running", "{st}");
         assert_eq!(n["ip"], ip);
         assert_eq!(n["provider"], "docker");
+        let image = n["box"].as_str().unwrap_or_default();
+        assert!(
+            image.starts_with("labctl-node:"),
+            "docker nodes run the node image: {st}"
+        );
     }
 
     // exec passes the exit code through and shows the role's work.

@@ -140,6 +140,10 @@ fn virtualbox_up_and_down_run_vagrant_one_machine_at_a_time_and_sweep_by_name() 
     assert_eq!(st[0].state, "running");
     assert_eq!(st[1].state, "poweroff");
     assert_eq!(st[0].provider, "virtualbox");
+    assert_eq!(
+        st[0].box_name, "debian/bookworm64",
+        "VirtualBox boots the lab's box"
+    );
     let calls = take(&r);
     assert_eq!(calls, vec!["vagrant status --machine-readable".to_string()]);
 

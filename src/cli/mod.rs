@@ -185,7 +185,7 @@ Roles report changed, unchanged or skipped honestly."
         json: bool,
     },
 
-    /// Show a lab's nodes: state, IP, provider, SSH address
+    /// Show a lab's nodes: state, IP, provider, box (or node image), SSH address
     #[command(after_help = "Examples:\n  labctl status workflow\n  labctl status workflow --json")]
     Status {
         #[command(flatten)]

@@ -8,6 +8,11 @@ pub struct NodeStatus {
     pub state: String,
     pub ip: String,
     pub provider: String,
+    /// What the machine boots: on libvirt the box its disk was made from
+    /// (read from the host), on VirtualBox the lab's box, on docker the node
+    /// image; "-" when nothing says.
+    #[serde(rename = "box")]
+    pub box_name: String,
     pub ssh: String,
 }
 
@@ -21,6 +26,22 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
     // A lab recorded up whose machine is missing lost it behind labctl's back.
     let was_up = matches!(state.phase, Phase::Up | Phase::Halted);
     let lost = super::heal::lost_nodes(lab, &states);
+    let runtime = crate::state::runtime::Runtime::read(&op.dir.runtime_file());
+    let box_of = |n: &crate::lab::Node| -> String {
+        match state.provider {
+            Some(Kind::Libvirt) => provider::boxes::box_of_machine(r, &lab.machine_name(&n.name))
+                .or_else(|| {
+                    runtime
+                        .as_ref()
+                        .and_then(|rt| rt.libvirt.as_ref())
+                        .map(|l| format!("{} (no disk yet)", l.box_name))
+                }),
+            Some(Kind::Virtualbox) => Some(n.box_name.clone()),
+            Some(Kind::Docker) => runtime.as_ref().and_then(|rt| rt.image.clone()),
+            None => None,
+        }
+        .unwrap_or_else(|| "-".into())
+    };
     Ok(lab
         .nodes
         .iter()
@@ -36,6 +57,7 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
                 .provider
                 .map(|k| k.to_string())
                 .unwrap_or_else(|| "-".into()),
+            box_name: box_of(n),
             ssh: state
                 .nodes
                 .get(&n.name)
@@ -58,6 +80,7 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
             "STATE".into(),
             "IP".into(),
             "PROVIDER".into(),
+            "BOX".into(),
             "SSH".into(),
         ]];
         let gone: Vec<String> = st
@@ -66,7 +89,7 @@ pub fn status(a: &LabArgs, json: bool) -> Result<Exit> {
             .map(|s| s.node.clone())
             .collect();
         for s in st {
-            rows.push(vec![s.node, s.state, s.ip, s.provider, s.ssh]);
+            rows.push(vec![s.node, s.state, s.ip, s.provider, s.box_name, s.ssh]);
         }
         print!("{}", crate::text::table(&rows));
         if !gone.is_empty() {

@@ -203,6 +203,32 @@ fn remove_stale(r: &dyn Runner, keep: &LabBox, listed: &[String], own_volumes: b
     Ok(())
 }
 
+/// The box a libvirt machine's root disk was made from, read from the host:
+/// `MACHINE.img` in the pool is a qcow2 overlay whose backing file is the
+/// box's base volume (`labctl-VAGRANTSLASH-node-<hash>_vagrant_box_image_...`
+/// is `labctl/node-<hash>`). `None` when the machine has no disk.
+pub fn box_of_machine(r: &dyn Runner, machine: &str) -> Option<String> {
+    let out = r
+        .output(&virsh().args(["vol-dumpxml", "--pool", POOL, &format!("{machine}.img")]))
+        .ok()
+        .filter(|o| o.success())?;
+    box_of_backing_file(&backing_path(&out.stdout)?)
+}
+
+fn backing_path(xml: &str) -> Option<String> {
+    xml.split("<backingStore>")
+        .nth(1)
+        .and_then(|s| s.split("<path>").nth(1))
+        .and_then(|s| s.split("</path>").next())
+        .map(|p| p.trim().to_string())
+}
+
+fn box_of_backing_file(path: &str) -> Option<String> {
+    let file = path.rsplit('/').next()?;
+    let (name, _) = file.split_once("_vagrant_box_image_")?;
+    Some(name.replace("-VAGRANTSLASH-", "/"))
+}
+
 fn virsh() -> Cmd {
     Cmd::new("virsh").args(["-c", super::libvirt::URI])
 }
@@ -228,14 +254,8 @@ fn backing_files(r: &dyn Runner, vols: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for v in vols.iter().filter(|v| !v.contains("_vagrant_box_image_")) {
         let x = r.output(&virsh().args(["vol-dumpxml", "--pool", POOL, v]))?;
-        if let Some(path) = x
-            .stdout
-            .split("<backingStore>")
-            .nth(1)
-            .and_then(|s| s.split("<path>").nth(1))
-            .and_then(|s| s.split("</path>").next())
-        {
-            out.push(path.trim().to_string());
+        if let Some(path) = backing_path(&x.stdout) {
+            out.push(path);
         }
     }
     Ok(out)
@@ -264,6 +284,26 @@ mod tests {
             name(&spec(&["nginx", "jq"])),
             "another package, another box"
         );
+    }
+
+    #[test]
+    fn a_machines_box_is_read_from_its_disks_backing_file() {
+        let r = crate::exec::Recorder::default();
+        r.answer(
+            "virsh -c qemu:///system vol-dumpxml --pool default labctl-lab-n1.img",
+            0,
+            "<volume type='file'>\n  <name>labctl-lab-n1.img</name>\n  <backingStore>\n    <path>/var/lib/libvirt/images/labctl-VAGRANTSLASH-node-7507f0bd3a92_vagrant_box_image_0_1796190145_box.img</path>\n  </backingStore>\n</volume>\n",
+        );
+        r.answer(
+            "virsh -c qemu:///system vol-dumpxml --pool default labctl-lab-n2.img",
+            1,
+            "",
+        );
+        assert_eq!(
+            box_of_machine(&r, "labctl-lab-n1").as_deref(),
+            Some("labctl/node-7507f0bd3a92")
+        );
+        assert_eq!(box_of_machine(&r, "labctl-lab-n2"), None, "no disk, no box");
     }
 
     #[test]
