@@ -138,16 +138,24 @@ impl std::str::FromStr for SinceArg {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub dir: PathBuf,
+    /// The state dir holding `dir` and its lab, claimed before the first
+    /// write (a run that failed before `up` made the state dir must not
+    /// leave a folder without the marker, which `up` would then refuse).
+    owner: Option<(PathBuf, String)>,
 }
 
 impl Store {
     /// `--history-dir DIR` keeps each lab in `DIR/LAB/`; by default the
     /// lab's state dir holds `history/`.
     pub fn for_lab(state_dir: &Path, lab: &str, history_dir: Option<&Path>) -> Store {
-        Store {
-            dir: match history_dir {
-                Some(d) => d.join(lab),
-                None => state_dir.join("history"),
+        match history_dir {
+            Some(d) => Store {
+                dir: d.join(lab),
+                owner: None,
+            },
+            None => Store {
+                dir: state_dir.join("history"),
+                owner: Some((state_dir.to_path_buf(), lab.to_string())),
             },
         }
     }
@@ -212,6 +220,9 @@ impl Store {
     /// Append a record under the next free run number (a file created only
     /// if absent, so two runs finishing at once never share a number).
     pub fn append(&self, mut rec: Record) -> Result<u64> {
+        if let Some((root, lab)) = &self.owner {
+            crate::state::StateDir::new(root).claim(lab)?;
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;
         let mut next = self.records()?.last().map(|r| r.run).unwrap_or(0) + 1;
         loop {
@@ -260,4 +271,64 @@ pub fn table(records: &[Record]) -> String {
         ]);
     }
     crate::text::table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        let run = LabRun {
+            lab: "x".into(),
+            provider: None,
+            results: vec![],
+            skipped: vec![],
+            seconds: 1.0,
+            error: Some("up failed".into()),
+            since: None,
+        };
+        Record::new("test", &run, "lab.toml", "name = \"x\"", BTreeMap::new())
+    }
+
+    #[test]
+    fn first_record_claims_the_state_dir_and_numbers_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join(".labctl/x");
+        let s = Store::for_lab(&state, "x", None);
+        assert_eq!(s.append(record()).unwrap(), 1);
+        assert_eq!(s.append(record()).unwrap(), 2);
+        // The state dir got its marker: `up` later accepts it as lab x's.
+        crate::state::StateDir::new(&state)
+            .check_owned("x")
+            .unwrap();
+        let all = s.records().unwrap();
+        assert_eq!(all.iter().map(|r| r.run).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(s.find(&SinceArg::Last, "test").unwrap().unwrap().run, 2);
+        assert!(s.find(&SinceArg::Last, "bench").unwrap().is_none());
+        let e = s.find(&SinceArg::Run(5), "test").unwrap_err();
+        assert!(e.to_string().contains("runs: 1, 2"), "{e}");
+    }
+
+    #[test]
+    fn history_dir_keeps_each_lab_apart_and_never_claims() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Store::for_lab(Path::new("/nonexistent"), "x", Some(tmp.path()));
+        assert_eq!(s.append(record()).unwrap(), 1);
+        assert!(tmp.path().join("x/run-000001.json").is_file());
+        assert!(!tmp.path().join(crate::state::MARKER).exists());
+    }
+
+    #[test]
+    fn a_foreign_file_in_the_history_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Store::for_lab(Path::new("/nonexistent"), "x", Some(tmp.path()));
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(s.dir.join("run-000001.json"), "{}").unwrap();
+        let e = s.records().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("run-000001.json is not a labctl run record"),
+            "{e}"
+        );
+    }
 }
