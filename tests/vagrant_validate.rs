@@ -151,7 +151,7 @@ fn libvirt_runtime(loaded: &Loaded, dir: &Path, driver: &str) -> String {
             driver: driver.into(),
             console_dir: dir.join("console"),
             management_network: ManagementNetwork {
-                name: format!("labctl-{}-mgmt", loaded.lab.name.value),
+                name: labctl::provider::libvirt::management_name(&loaded.lab),
                 address: "192.168.150.0/24".parse().unwrap(),
             },
         }),

@@ -8,12 +8,12 @@ use crate::load;
 use crate::provider::Choice;
 use std::path::PathBuf;
 
-pub fn setup(providers: Vec<Choice>) -> Result<Exit> {
+pub fn setup(providers: Vec<Choice>, restart_libvirtd: bool) -> Result<Exit> {
     let r = crate::exec::System;
     for provider in providers {
         let (kind, why) = crate::provider::choose(provider, &r);
         eprintln!("provider: {kind} ({why})");
-        let mut done = crate::setup::ensure(kind, &r, true)?;
+        let mut done = crate::setup::ensure_with(kind, &r, true, restart_libvirtd)?;
         // The docker provider's image commands include RPM-based images.
         if kind == crate::provider::Kind::Docker {
             done.extend(crate::setup::ensure_rpm_tools(&r, true)?);

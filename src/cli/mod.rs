@@ -123,6 +123,9 @@ Every change is printed (\"setup: change: ...\"); a second run changes nothing. 
         /// The providers to set up (repeatable, or comma-separated)
         #[arg(long, value_enum, default_value = "auto", value_delimiter = ',')]
         provider: Vec<Choice>,
+        /// libvirt: restart a libvirtd in the wrong mode even while it runs VMs that are not labctl's
+        #[arg(long)]
+        restart_libvirtd: bool,
     },
 
     /// Node images: the docker provider's image and the libvirt box
@@ -439,7 +442,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Validate { labs } => commands::validate(labs),
         Command::Lint { labs } => commands::lint(labs),
         Command::Render { lab, out } => commands::render(&lab, out),
-        Command::Setup { provider } => commands::setup(provider),
+        Command::Setup {
+            provider,
+            restart_libvirtd,
+        } => commands::setup(provider, restart_libvirtd),
         Command::Completions { shell } => complete::script(shell),
         Command::Man { out } => complete::man(out),
         Command::Graph { lab, format, out } => commands::graph(&lab, format, out),

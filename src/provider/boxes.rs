@@ -3,13 +3,18 @@
 //! packages and `vagrant` user) into a bootable qcow2 disk with a kernel,
 //! systemd and extlinux, and Vagrant gets it as `labctl/node-<hash>`. The
 //! hash covers the node image's inputs and the box script's, so the box is
-//! rebuilt exactly when one of them changes; older `labctl/node-*` boxes and
-//! their base volumes in libvirt's pool are removed when a new one is added.
-//! Labs boot this box on libvirt; the lab's own `box` stays VirtualBox's.
+//! rebuilt exactly when one of them changes. Labs with other roles have other
+//! boxes, so `up` never removes one: every box labctl adds is recorded in
+//! `/var/lib/labctl/boxes.json`, and only `labctl image build` prunes, and
+//! only recorded boxes that no machine's disk is based on (with their base
+//! volumes and rootfs tarballs), under an exclusive lock that `vagrant up`'s
+//! holders share ([`use_lock`]). Labs boot this box on libvirt; the lab's own
+//! `box` stays VirtualBox's.
 
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::provider::docker::image::{self, Spec};
+use crate::provider::libvirt::{pool_volumes, virsh};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -47,15 +52,93 @@ fn volume_prefix(name: &str) -> String {
     format!("{}_vagrant_box_image_", name.replace('/', "-VAGRANTSLASH-"))
 }
 
+/// Where labctl keeps its record of the boxes it added, and their lock.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+impl Store {
+    pub fn system() -> Store {
+        Store {
+            dir: PathBuf::from("/var/lib/labctl"),
+        }
+    }
+    fn record_file(&self) -> PathBuf {
+        self.dir.join("boxes.json")
+    }
+    fn lock(&self, exclusive: bool) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;
+        let path = self.dir.join("boxes.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        use std::os::fd::AsRawFd;
+        let how = if exclusive {
+            nix::fcntl::FlockArg::LockExclusive
+        } else {
+            nix::fcntl::FlockArg::LockShared
+        };
+        #[allow(deprecated)] // nix's Flock type would own the file; the fd form keeps it ours
+        nix::fcntl::flock(f.as_raw_fd(), how)
+            .map_err(|e| Error::io("lock", &path, std::io::Error::from(e)))?;
+        Ok(f)
+    }
+    fn read(&self) -> Vec<Recorded> {
+        std::fs::read_to_string(self.record_file())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+    fn write(&self, boxes: &[Recorded]) -> Result<()> {
+        let f = self.record_file();
+        let tmp = f.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(boxes).unwrap() + "\n")
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &f).map_err(|e| Error::io("write", &f, e))
+    }
+}
+
+/// A box labctl added, and the rootfs tarball it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    name: String,
+    rootfs_tar: PathBuf,
+}
+
+/// Held (shared) while a box is in use without a machine disk based on it
+/// yet, e.g. during `vagrant up`'s base-volume upload: [`prune`] waits for it.
+pub fn use_lock() -> Result<std::fs::File> {
+    Store::system().lock(false)
+}
+
 /// Build (if its inputs changed) and add the libvirt box made from the node
 /// image's rootfs. `rebuild`: build and add again even if Vagrant has it.
+/// Never removes another box (labs with other roles use theirs): see [`prune`].
 /// Needs root (chroot, loop devices) and the tools `labctl setup --provider
 /// libvirt` installs; takes about two minutes under TCG, nothing when cached.
 pub fn ensure(r: &dyn Runner, spec: &Spec, rebuild: bool) -> Result<LabBox> {
+    let store = Store::system();
     let b = LabBox { name: name(spec) };
-    let listed = list(r)?;
-    if !rebuild && listed.iter().any(|n| n == &b.name) {
-        remove_stale(r, &b, &listed, false)?;
+    if !rebuild && list(r)?.iter().any(|n| n == &b.name) {
+        // Added by a labctl that kept no record yet: it is this spec's box.
+        if !store.read().iter().any(|x| x.name == b.name) {
+            let _lock = store.lock(true)?;
+            let mut rec = store.read();
+            rec.push(Recorded {
+                name: b.name.clone(),
+                rootfs_tar: image::rootfs_tar_path(spec),
+            });
+            store.write(&rec)?;
+        }
+        return Ok(b);
+    }
+    // One build or prune at a time on this host.
+    let _lock = store.lock(true)?;
+    if !rebuild && list(r)?.iter().any(|n| n == &b.name) {
         return Ok(b);
     }
     let tar = image::ensure_rootfs_tar(spec)?;
@@ -65,8 +148,15 @@ pub fn ensure(r: &dyn Runner, spec: &Spec, rebuild: bool) -> Result<LabBox> {
         .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
     let file = build(&b, &tar, work.path())?;
     // A rebuilt box of the same name: its old base volume must go first, or
-    // vagrant-libvirt keeps booting the old one.
-    remove_stale(r, &b, &listed, true)?;
+    // vagrant-libvirt keeps booting the old one (unless a disk is based on it).
+    let vols = pool_volumes(r, POOL)?;
+    let used = backing_files(r, &vols)?;
+    for v in vols
+        .iter()
+        .filter(|v| v.starts_with(&volume_prefix(&b.name)))
+    {
+        remove_volume(r, v, &used)?;
+    }
     r.run(
         &Cmd::new("vagrant")
             .args([
@@ -82,8 +172,113 @@ pub fn ensure(r: &dyn Runner, spec: &Spec, rebuild: bool) -> Result<LabBox> {
             .env("VAGRANT_CHECKPOINT_DISABLE", "1")
             .env("VAGRANT_NO_COLOR", "1"),
     )?;
-    eprintln!("box: {} added to Vagrant", b.name);
+    let mut rec = store.read();
+    rec.retain(|x| x.name != b.name);
+    rec.push(Recorded {
+        name: b.name.clone(),
+        rootfs_tar: tar,
+    });
+    store.write(&rec)?;
+    eprintln!(
+        "box: {} added to Vagrant (recorded in {})",
+        b.name,
+        store.record_file().display()
+    );
     Ok(b)
+}
+
+/// `labctl image build`: remove the boxes labctl added other than the box of
+/// `spec` that no machine's disk is based on, with their base volumes in the
+/// pool, and the node rootfs tarballs that neither `spec` nor a kept box was
+/// made from. Boxes labctl did not add are never touched. Waits for every
+/// [`use_lock`] holder. Returns what was removed.
+pub fn prune(r: &dyn Runner, spec: &Spec) -> Result<Vec<String>> {
+    let keep = LabBox { name: name(spec) };
+    let mut removed = prune_in(r, &Store::system(), &keep)?;
+    let current = image::rootfs_tar_path(spec);
+    let kept: Vec<PathBuf> = Store::system()
+        .read()
+        .into_iter()
+        .map(|x| x.rootfs_tar)
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(current.parent().unwrap()) {
+        for f in rd.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let n = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let ours = n.starts_with(&format!("{}-", image::REPO)) && n.ends_with(".tar");
+            if ours && f != current && !kept.contains(&f) && std::fs::remove_file(&f).is_ok() {
+                eprintln!("box: removed rootfs {}", f.display());
+                removed.push(format!("rootfs {}", f.display()));
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn prune_in(r: &dyn Runner, store: &Store, keep: &LabBox) -> Result<Vec<String>> {
+    let _lock = store.lock(true)?;
+    let rec = store.read();
+    let vols = pool_volumes(r, POOL)?;
+    let used = backing_files(r, &vols)?;
+    let listed = list(r)?;
+    let mut removed = Vec::new();
+    let mut kept = Vec::new();
+    for x in rec.iter().filter(|x| x.name != keep.name) {
+        let prefix = volume_prefix(&x.name);
+        let in_use = used
+            .iter()
+            .any(|u| u.rsplit('/').next().is_some_and(|f| f.starts_with(&prefix)));
+        if in_use {
+            eprintln!("box: {} kept: a machine's disk is based on it", x.name);
+            kept.push(x.clone());
+            continue;
+        }
+        for v in vols.iter().filter(|v| v.starts_with(&prefix)) {
+            remove_volume(r, v, &used)?;
+            removed.push(format!("base volume {v}"));
+        }
+        if listed.contains(&x.name) {
+            r.run(
+                &Cmd::new("vagrant")
+                    .args([
+                        "box",
+                        "remove",
+                        "--force",
+                        "--all",
+                        "--provider",
+                        "libvirt",
+                        &x.name,
+                    ])
+                    .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
+            )?;
+            removed.push(format!("box {}", x.name));
+        }
+        let tar_still_used = rec
+            .iter()
+            .any(|o| o.name != x.name && o.rootfs_tar == x.rootfs_tar);
+        if !tar_still_used && std::fs::remove_file(&x.rootfs_tar).is_ok() {
+            removed.push(format!("rootfs {}", x.rootfs_tar.display()));
+        }
+    }
+    kept.extend(rec.iter().filter(|x| x.name == keep.name).cloned());
+    store.write(&kept)?;
+    for w in &removed {
+        eprintln!("box: removed {w}");
+    }
+    Ok(removed)
+}
+
+/// Delete a base volume from the pool unless a machine's disk is based on it.
+fn remove_volume(r: &dyn Runner, v: &str, used: &[String]) -> Result<()> {
+    if used.iter().any(|u| u.ends_with(&format!("/{v}"))) {
+        eprintln!("box: base volume {v} kept: a machine's disk is based on it");
+        return Ok(());
+    }
+    r.run(&virsh(["vol-delete", "--pool", POOL, v]))?;
+    Ok(())
 }
 
 /// Run a copy of build-box.sh (bash reads a script while it runs it: an
@@ -147,69 +342,18 @@ fn parse_box_list(text: &str) -> Vec<String> {
     out
 }
 
-/// Remove the other `labctl/node-*` boxes and their base volumes, and with
-/// `own_volumes` the base volumes of `keep` itself (it is being replaced). A
-/// base volume that a machine's disk still uses as its backing file stays
-/// (and so does its box): it belongs to a lab that is up.
-fn remove_stale(r: &dyn Runner, keep: &LabBox, listed: &[String], own_volumes: bool) -> Result<()> {
-    let vols = pool_volumes(r)?;
-    let used = backing_files(r, &vols)?;
-    let stale_boxes: Vec<&String> = listed
-        .iter()
-        .filter(|n| n.starts_with(PREFIX) && **n != keep.name)
-        .collect();
-    let keep_prefix = volume_prefix(&keep.name);
-    let ours = PREFIX.replace('/', "-VAGRANTSLASH-");
-    // Base volumes of labctl boxes: the stale ones, whether Vagrant still
-    // lists their box or not.
-    for v in &vols {
-        if !v.starts_with(&ours) || !v.contains("_vagrant_box_image_") {
-            continue;
-        }
-        if v.starts_with(&keep_prefix) && !own_volumes {
-            continue;
-        }
-        if used.iter().any(|u| u.ends_with(&format!("/{v}"))) {
-            eprintln!("box: base volume {v} kept: a machine's disk is based on it");
-            continue;
-        }
-        r.run(&virsh().args(["vol-delete", "--pool", POOL, v]))?;
-        eprintln!("box: removed base volume {v} from pool {POOL}");
-    }
-    for n in stale_boxes {
-        let prefix = volume_prefix(n);
-        if used
-            .iter()
-            .any(|u| u.rsplit('/').next().is_some_and(|f| f.starts_with(&prefix)))
-        {
-            eprintln!("box: {n} kept: a machine still uses it");
-            continue;
-        }
-        r.run(
-            &Cmd::new("vagrant")
-                .args([
-                    "box",
-                    "remove",
-                    "--force",
-                    "--all",
-                    "--provider",
-                    "libvirt",
-                    n,
-                ])
-                .env("VAGRANT_CHECKPOINT_DISABLE", "1"),
-        )?;
-        eprintln!("box: removed {n} (replaced by {})", keep.name);
-    }
-    Ok(())
-}
-
 /// The box a libvirt machine's root disk was made from, read from the host:
 /// `MACHINE.img` in the pool is a qcow2 overlay whose backing file is the
 /// box's base volume (`labctl-VAGRANTSLASH-node-<hash>_vagrant_box_image_...`
 /// is `labctl/node-<hash>`). `None` when the machine has no disk.
 pub fn box_of_machine(r: &dyn Runner, machine: &str) -> Option<String> {
     let out = r
-        .output(&virsh().args(["vol-dumpxml", "--pool", POOL, &format!("{machine}.img")]))
+        .output(&virsh([
+            "vol-dumpxml",
+            "--pool",
+            POOL,
+            &format!("{machine}.img"),
+        ]))
         .ok()
         .filter(|o| o.success())?;
     box_of_backing_file(&backing_path(&out.stdout)?)
@@ -229,31 +373,12 @@ fn box_of_backing_file(path: &str) -> Option<String> {
     Some(name.replace("-VAGRANTSLASH-", "/"))
 }
 
-fn virsh() -> Cmd {
-    Cmd::new("virsh").args(["-c", super::libvirt::URI])
-}
-
-/// The volumes of the pool by name.
-fn pool_volumes(r: &dyn Runner) -> Result<Vec<String>> {
-    let out = r.run(&virsh().args(["vol-list", "--pool", POOL]))?;
-    Ok(parse_vol_list(&out.stdout))
-}
-
-/// `virsh vol-list` prints a header, a rule, then `NAME PATH` rows.
-fn parse_vol_list(text: &str) -> Vec<String> {
-    text.lines()
-        .skip_while(|l| !l.trim_start().starts_with("---"))
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect()
-}
-
 /// The backing files of the pool's volumes other than box base volumes
 /// (machine disks are qcow2 overlays on a base volume).
 fn backing_files(r: &dyn Runner, vols: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for v in vols.iter().filter(|v| !v.contains("_vagrant_box_image_")) {
-        let x = r.output(&virsh().args(["vol-dumpxml", "--pool", POOL, v]))?;
+        let x = r.output(&virsh(["vol-dumpxml", "--pool", POOL, v]))?;
         if let Some(path) = backing_path(&x.stdout) {
             out.push(path);
         }
@@ -331,8 +456,36 @@ mod tests {
     /// `aaaa` is current: `bbbb` (listed, unused) goes with its volume;
     /// `cccc`'s volume stays while lab1-n1's disk is based on it, and so
     /// does its box; `aaaa`'s own volume stays; other volumes are never touched.
+    /// Command-sequence test: `image build`'s prune with box `aaaa` current.
+    /// Recorded `bbbb` (unused) goes with its base volume and tarball;
+    /// recorded `cccc` stays while lab1-n1's disk is based on it; `dddd`,
+    /// a box labctl did not record, and `aaaa`'s own volume are never touched.
     #[test]
-    fn stale_boxes_and_their_unused_base_volumes_are_removed() {
+    fn prune_removes_only_recorded_unused_boxes() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store {
+            dir: t.path().to_path_buf(),
+        };
+        let tar = |h: &str| t.path().join(format!("labctl-node-{h}.tar"));
+        for h in ["a", "b", "c"] {
+            std::fs::write(tar(h), "x").unwrap();
+        }
+        store
+            .write(&[
+                Recorded {
+                    name: "labctl/node-aaaaaaaaaaaa".into(),
+                    rootfs_tar: tar("a"),
+                },
+                Recorded {
+                    name: "labctl/node-bbbbbbbbbbbb".into(),
+                    rootfs_tar: tar("b"),
+                },
+                Recorded {
+                    name: "labctl/node-cccccccccccc".into(),
+                    rootfs_tar: tar("c"),
+                },
+            ])
+            .unwrap();
         let r = crate::exec::Recorder::default();
         r.answer("virsh -c qemu:///system vol-list", 0, VOLS);
         r.answer(
@@ -340,18 +493,15 @@ mod tests {
             0,
             "<volume><backingStore><path>/var/lib/libvirt/images/labctl-VAGRANTSLASH-node-cccccccccccc_vagrant_box_image_0_1764652222_box.img</path></backingStore></volume>",
         );
+        r.answer(
+            "vagrant box list",
+            0,
+            "1,,box-name,labctl/node-aaaaaaaaaaaa\n1,,box-provider,libvirt\n1,,box-name,labctl/node-bbbbbbbbbbbb\n1,,box-provider,libvirt\n1,,box-name,labctl/node-cccccccccccc\n1,,box-provider,libvirt\n1,,box-name,labctl/node-dddddddddddd\n1,,box-provider,libvirt\n",
+        );
         let keep = LabBox {
             name: "labctl/node-aaaaaaaaaaaa".into(),
         };
-        let listed: Vec<String> = [
-            "labctl/node-aaaaaaaaaaaa",
-            "labctl/node-bbbbbbbbbbbb",
-            "labctl/node-cccccccccccc",
-            "someone/else",
-        ]
-        .map(String::from)
-        .to_vec();
-        remove_stale(&r, &keep, &listed, false).unwrap();
+        prune_in(&r, &store, &keep).unwrap();
         let changes: Vec<String> = r
             .lines()
             .into_iter()
@@ -364,16 +514,11 @@ mod tests {
                 "vagrant box remove --force --all --provider libvirt labctl/node-bbbbbbbbbbbb",
             ]
         );
-        // Replacing aaaa itself (--rebuild): its old base volume goes too.
-        let r2 = crate::exec::Recorder::default();
-        r2.answer("virsh -c qemu:///system vol-list", 0, VOLS);
-        remove_stale(&r2, &keep, &["labctl/node-aaaaaaaaaaaa".to_string()], true).unwrap();
-        let deleted: Vec<String> = r2
-            .lines()
-            .into_iter()
-            .filter(|l| l.contains("vol-delete"))
-            .collect();
-        assert_eq!(deleted.len(), 3, "{deleted:?}");
-        assert!(deleted[0].contains("node-aaaaaaaaaaaa"), "{deleted:?}");
+        assert!(!tar("b").exists() && tar("a").exists() && tar("c").exists());
+        let left: Vec<String> = store.read().into_iter().map(|x| x.name).collect();
+        assert_eq!(
+            left,
+            vec!["labctl/node-cccccccccccc", "labctl/node-aaaaaaaaaaaa"]
+        );
     }
 }

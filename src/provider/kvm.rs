@@ -143,11 +143,14 @@ pub fn probe(r: &dyn Runner, host: &Host, force: bool) -> Result<(Probe, bool)> 
         (Mode::Tcg, "no /dev/kvm".to_string())
     } else {
         match kernel(r, host)? {
-            None => (
-                Mode::Tcg,
-                "no kernel to test-boot (no /boot/vmlinuz-*, apt-get download failed); KVM not proven"
-                    .to_string(),
-            ),
+            // Not measured is not TCG: caching a guess would mask /dev/kvm
+            // from libvirtd (and every VM on the host) on a host where KVM works.
+            None => {
+                return Err(Error::env(
+                    "could not measure whether KVM works: no kernel to test-boot (no /boot/vmlinuz-*, and `apt-get download` of Debian's linux-image package failed)",
+                    Some("make a kernel available (apt sources reachable, or a /boot/vmlinuz-*), then run `labctl setup --provider libvirt` again; nothing was cached".into()),
+                ))
+            }
             Some(k) => {
                 if boots(r, "kvm", &k)? {
                     (Mode::Kvm, "a guest kernel booted under -accel kvm".to_string())
@@ -356,5 +359,25 @@ mod tests {
         let e = probe(&r, &host, false).unwrap_err().render();
         assert!(e.contains("booted under neither KVM nor TCG"), "{e}");
         assert!(!host.cache_file().exists());
+    }
+
+    /// No kernel to boot (empty /boot, apt-get download failing): KVM was not
+    /// measured, which is an error, not a cached TCG.
+    #[test]
+    fn an_unmeasured_probe_is_an_error_and_not_cached() {
+        let (_t, host) = host_with_kvm();
+        std::fs::remove_file(host.p("/boot/vmlinuz-6.1.0-test")).unwrap();
+        let r = crate::exec::Recorder::default();
+        r.answer("dpkg-query", 0, "1:7.2+dfsg-7");
+        r.answer(
+            "apt-cache depends linux-image-amd64",
+            0,
+            "linux-image-amd64\n  Depends: linux-image-6.1.0-99-amd64\n",
+        );
+        r.answer("apt-get download", 100, "");
+        let e = probe(&r, &host, false).unwrap_err().render();
+        assert!(e.contains("could not measure whether KVM works"), "{e}");
+        assert!(!host.cache_file().exists());
+        assert!(!r.lines().iter().any(|l| l.contains("qemu-system-x86_64")));
     }
 }

@@ -30,8 +30,6 @@ use crate::exec::{Cmd, Runner};
 use crate::provider::kvm::{self, Host, Mode};
 use std::time::Duration;
 
-const URI: &str = crate::provider::libvirt::URI;
-
 /// What libvirt labs need, and what building the box needs.
 pub const PACKAGES: &[&str] = &[
     "vagrant",
@@ -97,7 +95,10 @@ pub fn check(r: &dyn Runner) -> Result<()> {
 }
 
 /// Make the host ready for libvirt labs; see the module comment.
-pub fn ensure(r: &dyn Runner, host: &Host) -> Result<Outcome> {
+/// `restart_libvirtd`: a libvirtd in the wrong mode may be restarted even
+/// while it runs domains that are not labctl's (`labctl setup
+/// --restart-libvirtd`); without it that is refused.
+pub fn ensure(r: &dyn Runner, host: &Host, restart_libvirtd: bool) -> Result<Outcome> {
     let mut o = Outcome::default();
     packages(r, &mut o)?;
     let (probe, was_cached) = kvm::probe(r, host, false)?;
@@ -126,7 +127,7 @@ pub fn ensure(r: &dyn Runner, host: &Host) -> Result<Outcome> {
         systemd_units(r, host, masked, &mut o)?;
     } else {
         virtlogd(r, host, &mut o)?;
-        libvirtd(r, host, mode, masked, &mut o)?;
+        libvirtd(r, host, mode, masked, restart_libvirtd, &mut o)?;
     }
     pool(r, &mut o)?;
     // The first capabilities call after a start (re)probes QEMU (4-8 s); warm it now.
@@ -144,7 +145,7 @@ pub fn ensure(r: &dyn Runner, host: &Host) -> Result<Outcome> {
 }
 
 fn virsh() -> Cmd {
-    Cmd::new("virsh").args(["-c", URI])
+    crate::provider::libvirt::virsh([])
 }
 
 fn virsh_answers(r: &dyn Runner) -> bool {
@@ -205,7 +206,10 @@ fn packages(r: &dyn Runner, o: &mut Outcome) -> Result<()> {
     else {
         return Err(Error::env(
             "no installable qemu-system-x86 in the host's apt sources",
-            None,
+            Some(
+                "check `apt-cache policy qemu-system-x86` and the host's apt sources (Debian main)"
+                    .into(),
+            ),
         ));
     };
     if let Some(u) = qutl.as_ref().filter(|u| **u != qv) {
@@ -234,7 +238,7 @@ fn packages(r: &dyn Runner, o: &mut Outcome) -> Result<()> {
         ])
         .args(pkgs)))?;
     o.change(format!(
-        "installed {} (were missing: {})",
+        "installed {} (were missing: {}); libvirt-daemon-system brings libvirt's own `default` network (virbr0, 192.168.122.0/24, autostarted), which labctl never uses or removes",
         PACKAGES.join(" "),
         if missing.is_empty() {
             "none".to_string()
@@ -349,7 +353,14 @@ fn libvirtd_mode(r: &dyn Runner, host: &Host) -> Running {
     }
 }
 
-fn libvirtd(r: &dyn Runner, host: &Host, mode: Mode, masked: bool, o: &mut Outcome) -> Result<()> {
+fn libvirtd(
+    r: &dyn Runner,
+    host: &Host,
+    mode: Mode,
+    masked: bool,
+    restart: bool,
+    o: &mut Outcome,
+) -> Result<()> {
     let cur = libvirtd_mode(r, host);
     if cur == Running::In(mode) {
         let pid = live_pid(host, "/run/libvirtd.pid", "libvirtd")
@@ -365,6 +376,23 @@ fn libvirtd(r: &dyn Runner, host: &Host, mode: Mode, masked: bool, o: &mut Outco
                 Some("stop libvirtd by hand, then run `labctl setup --provider libvirt` again".into()),
             ));
         };
+        // Someone else's VMs run under this libvirtd: not ours to disturb.
+        let running = r.run(&virsh().args(["list", "--name"]))?;
+        let foreign: Vec<&str> = running
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|d| !d.is_empty() && !d.starts_with("labctl-"))
+            .collect();
+        if !foreign.is_empty() && !restart {
+            return Err(Error::env(
+                format!(
+                    "libvirtd runs in {cur:?} mode, the KVM probe says {mode}, and it runs domains that are not labctl's ({}); not restarting it",
+                    foreign.join(", ")
+                ),
+                Some("stop those domains first, or run `labctl setup --provider libvirt --restart-libvirtd` (libvirt keeps running domains across a restart)".into()),
+            ));
+        }
         r.run(&Cmd::new("kill").arg(pid.to_string()))?;
         super::wait_for(Duration::from_secs(10), || {
             live_pid(host, "/run/libvirtd.pid", "libvirtd").is_none()
@@ -470,7 +498,7 @@ fn pool(r: &dyn Runner, o: &mut Outcome) -> Result<()> {
             command: "virsh pool-start default".into(),
             code: started.code,
             stderr: started.stderr,
-            hint: None,
+            hint: Some("check `virsh -c qemu:///system pool-dumpxml default` and that /var/lib/libvirt/images exists".into()),
         });
     }
     r.run(&virsh().args(["pool-autostart", "default"]))?;
@@ -557,7 +585,7 @@ mod tests {
         );
         r.answer("stat -c '%G %a' /dev/kvm", 0, "root 600\n");
         r.answer("virsh -c qemu:///system pool-list --name", 0, "default\n\n");
-        let o = ensure(&r, &host).unwrap();
+        let o = ensure(&r, &host, false).unwrap();
         assert_eq!(o.mode, Some(Mode::Kvm));
         let ran: Vec<String> = r
             .lines()
@@ -612,7 +640,7 @@ mod tests {
             "<domain type='kvm'/>",
         );
         r2.answer("virsh -c qemu:///system pool-list --name", 0, "default\n");
-        let o2 = ensure(&r2, &host).unwrap();
+        let o2 = ensure(&r2, &host, false).unwrap();
         assert!(o2.changes.is_empty(), "{:?}", o2.changes);
         assert!(
             !r2.lines().iter().any(|l| l.contains("qemu-system-x86_64")),
@@ -661,6 +689,76 @@ mod tests {
         assert_eq!(
             o.changes[0],
             "qemu-utils 1:10.0.2+ds-2~bpo12+1 -> 1:7.2+dfsg-7+deb12u18 (qemu-utils must match qemu-system-x86: newer ones Break qemu-system-common of older versions)"
+        );
+    }
+
+    /// A libvirtd in the wrong mode (unmasked, answering from a stale
+    /// capabilities cache) that runs a VM labctl did not make is not
+    /// restarted: the error names the VM and the flag; nothing is killed.
+    #[test]
+    fn a_libvirtd_running_foreign_vms_is_not_restarted() {
+        let (_t, host) = fake_host();
+        for (f, text) in [
+            ("/run/libvirtd.pid", "4343"),
+            ("/proc/4343/comm", "libvirtd\n"),
+            (
+                "/proc/4343/mountinfo",
+                "22 1 0:5 / /dev rw - devtmpfs udev rw\n",
+            ),
+            ("/etc/libvirt/qemu.conf", "namespaces = []\n"),
+        ] {
+            let p = host.p(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let r = crate::exec::Recorder::default();
+        all_installed(&r);
+        r.answer("timeout 30 qemu-system-x86_64 -accel kvm", 124, "");
+        r.answer(
+            "timeout 30 qemu-system-x86_64 -accel tcg",
+            0,
+            "Kernel panic - not syncing: VFS\n",
+        );
+        r.answer(
+            "virsh -c qemu:///system capabilities",
+            0,
+            "<domain type='qemu'/>",
+        );
+        r.answer(
+            "virsh -c qemu:///system list --name",
+            0,
+            "labctl-lab-n1\nsomeones-vm\n\n",
+        );
+        let e = ensure(&r, &host, false).unwrap_err().render();
+        assert!(
+            e.contains("not labctl's (someones-vm); not restarting it"),
+            "{e}"
+        );
+        assert!(e.contains("--restart-libvirtd"), "{e}");
+        assert!(
+            !r.lines().iter().any(|l| l.starts_with("kill")),
+            "{:?}",
+            r.lines()
+        );
+        // With the flag it is stopped (and started again, masked).
+        let r2 = crate::exec::Recorder::default();
+        all_installed(&r2);
+        r2.answer(
+            "virsh -c qemu:///system capabilities",
+            0,
+            "<domain type='qemu'/>",
+        );
+        r2.answer("virsh -c qemu:///system list --name", 0, "someones-vm\n");
+        let _ = ensure(&r2, &host, true);
+        assert!(
+            r2.lines().iter().any(|l| l == "kill 4343"),
+            "{:?}",
+            r2.lines()
+        );
+        assert!(
+            r2.lines().iter().any(|l| l.starts_with("unshare --mount")),
+            "{:?}",
+            r2.lines()
         );
     }
 }

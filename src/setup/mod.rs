@@ -154,12 +154,23 @@ pub fn ensure_rpm_tools(runner: &dyn Runner, install: bool) -> Result<Vec<String
 /// Make the host ready for `kind`; returns what was done (empty when nothing was).
 /// Without `install` (`up --no-setup`) only check, and fail naming what is missing.
 pub fn ensure(kind: Kind, runner: &dyn Runner, install: bool) -> Result<Vec<String>> {
+    ensure_with(kind, runner, install, false)
+}
+
+/// [`ensure`]; `restart_libvirtd`: see [`libvirt::ensure`] (`labctl setup --restart-libvirtd`).
+pub fn ensure_with(
+    kind: Kind,
+    runner: &dyn Runner,
+    install: bool,
+    restart_libvirtd: bool,
+) -> Result<Vec<String>> {
     if kind == Kind::Libvirt {
         if !install {
             libvirt::check(runner)?;
             return Ok(vec![]);
         }
-        return Ok(libvirt::ensure(runner, &crate::provider::kvm::Host::system())?.changes);
+        let host = crate::provider::kvm::Host::system();
+        return Ok(libvirt::ensure(runner, &host, restart_libvirtd)?.changes);
     }
     let (pkgs, start_engine) = missing(kind, runner);
     apply(

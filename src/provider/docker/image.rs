@@ -160,8 +160,9 @@ pub fn rootfs_tar_path(spec: &Spec) -> PathBuf {
 pub const CACHE_DIR: &str = "/var/cache/labctl";
 
 /// Move a freshly built tarball to [`rootfs_tar_path`] (through a temporary
-/// name: never a half-written tarball there) and remove the tarballs of other
-/// inputs, which nothing uses any more (each is about 1 GB).
+/// name: never a half-written tarball there). Tarballs of other inputs stay
+/// (other labs' roles make other ones): `labctl image build` prunes those no
+/// box needs ([`crate::provider::boxes::prune`]).
 fn keep_rootfs_tar(spec: &Spec, tar: &std::path::Path) -> Result<PathBuf> {
     let dest = rootfs_tar_path(spec);
     let dir = dest.parent().unwrap();
@@ -174,18 +175,6 @@ fn keep_rootfs_tar(spec: &Spec, tar: &std::path::Path) -> Result<PathBuf> {
         std::fs::copy(tar, &tmp).map_err(|e| Error::io("write", &tmp, e))?;
     }
     std::fs::rename(&tmp, &dest).map_err(|e| Error::io("write", &dest, e))?;
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for f in rd.filter_map(|e| e.ok()).map(|e| e.path()) {
-            let n = f
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if f != dest && n.starts_with(&format!("{REPO}-")) && n.ends_with(".tar") {
-                let _ = std::fs::remove_file(&f);
-            }
-        }
-    }
     Ok(dest)
 }
 

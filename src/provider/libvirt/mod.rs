@@ -26,3 +26,4 @@ pub use held::Held;
 pub use network::{management_name, offline_lab};
 pub use provider::Libvirt;
 pub use virsh::URI;
+pub(crate) use virsh::{pool_volumes, virsh};
