@@ -110,6 +110,21 @@ fn help_has_examples_for_every_command() {
 }
 
 #[test]
+fn a_generic_complete_variable_in_the_environment_changes_nothing() {
+    // clap's default completion variable is COMPLETE; labctl answers only to
+    // LABCTL_COMPLETE, so an environment that exports COMPLETE (for another
+    // tool) still runs commands.
+    let o = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .arg("list")
+        .env("COMPLETE", "bash")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run labctl");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(stdout(&o).contains("workflow "), "{}", show(&o));
+}
+
+#[test]
 fn list_shows_the_four_shipped_labs() {
     let o = labctl(&["list"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));

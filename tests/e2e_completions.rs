@@ -77,8 +77,8 @@ fn zsh_and_fish_scripts_call_labctl_back() {
     for shell in ["zsh", "fish"] {
         let text = ok(&labctl(tmp.path(), &["completions", shell]));
         assert!(
-            text.contains(&format!("COMPLETE={shell}"))
-                || text.contains(&format!("COMPLETE=\"{shell}\"")),
+            text.contains(&format!("LABCTL_COMPLETE={shell}"))
+                || text.contains(&format!("LABCTL_COMPLETE=\"{shell}\"")),
             "{shell}: {text}"
         );
         assert!(text.contains(exe.to_str().unwrap()), "{shell}: {text}");

@@ -1,8 +1,8 @@
-//! Shell completions and the man page, both from the one clap tree.
+//! Shell completions from the clap tree (the man page, from the same tree: man.rs).
 //!
 //! Completions are clap_complete's own dynamic ones: the script that
 //! `labctl completions SHELL` prints (clap_complete's registration for that
-//! shell) calls labctl back with `COMPLETE=SHELL`, and [`answer`] lets clap
+//! shell) calls labctl back with `LABCTL_COMPLETE=SHELL`, and [`answer`] lets clap
 //! complete the words. Two arguments get candidates clap cannot know: a LAB
 //! (the shipped lab names, or a path once the word has a `/`) and a NODE
 //! (`ssh`, `exec`, `restart`, `provision --node`: the nodes of that lab that
@@ -21,7 +21,10 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 /// The environment variable that turns a labctl run into a completion answer.
-const VAR: &str = "COMPLETE";
+/// Named for labctl (not clap's default `COMPLETE`): a generic name exported
+/// in a user's or CI's environment would turn every labctl command into a
+/// completion request.
+const VAR: &str = "LABCTL_COMPLETE";
 
 /// The shells `labctl completions` writes a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,7 +65,7 @@ pub fn command() -> clap::Command {
     attach(Cli::command())
 }
 
-/// When the shell asks (`COMPLETE` set), print the candidates and exit;
+/// When the shell asks (`LABCTL_COMPLETE` set), print the candidates and exit;
 /// otherwise return and let labctl run.
 pub fn answer() {
     CompleteEnv::with_factory(command).var(VAR).complete();
@@ -86,30 +89,6 @@ pub fn script(shell: Shell) -> Result<Exit> {
     std::io::stdout()
         .write_all(&out)
         .map_err(|e| Error::io("write", PathBuf::from("<stdout>"), e))?;
-    Ok(Exit::Ok)
-}
-
-/// `labctl man`: labctl.1 on stdout, or a page per command into a folder.
-pub fn man(out: Option<PathBuf>) -> Result<Exit> {
-    let cmd = Cli::command();
-    match out {
-        Some(dir) => {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-            clap_mangen::generate_to(cmd, &dir)
-                .map_err(|e| Error::io("write man pages into", &dir, e))?;
-            eprintln!("wrote man pages into {}", dir.display());
-        }
-        None => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut buf)
-                .map_err(|e| Error::io("render", PathBuf::from("labctl.1"), e))?;
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&buf)
-                .map_err(|e| Error::io("write", PathBuf::from("<stdout>"), e))?;
-        }
-    }
     Ok(Exit::Ok)
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod commands;
 pub mod complete;
+mod man;
 mod rpm;
 
 #[derive(Parser, Debug)]
@@ -447,7 +448,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             restart_libvirtd,
         } => commands::setup(provider, restart_libvirtd),
         Command::Completions { shell } => complete::script(shell),
-        Command::Man { out } => complete::man(out),
+        Command::Man { out } => man::man(out),
         Command::Graph { lab, format, out } => commands::graph(&lab, format, out),
         Command::Image {
             command:

@@ -3,7 +3,7 @@
 //! got slower by more than [`SLOWER_RATIO`] and more than [`SLOWER_SECONDS`]
 //! (this machine's runs vary a lot: both, not either).
 
-use super::Record;
+use super::{Outcome, Record};
 use crate::report::{LabRun, Since};
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ fn slower(before: f64, now: f64) -> Option<String> {
 /// The marks of `(name, result, seconds)` against the earlier record.
 fn marks<'a>(
     base: &Record,
-    now: impl Iterator<Item = (&'a str, &'a str, f64)>,
+    now: impl Iterator<Item = (&'a str, Outcome, f64)>,
 ) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut marks = BTreeMap::new();
     let mut seen = Vec::new();
@@ -36,14 +36,18 @@ fn marks<'a>(
         match base.results.iter().find(|b| b.name == name) {
             None => m.push("new".to_string()),
             Some(b) => {
-                match (b.result.as_str(), result) {
-                    ("pass", "fail") => m.push("newly failing".into()),
-                    ("fail", "pass") => m.push("newly passing".into()),
-                    ("skipped", "fail") => m.push("failing, skipped before".into()),
+                use Outcome::*;
+                match (b.result, result) {
+                    (Pass, Fail) => m.push("newly failing".into()),
+                    (Fail, Pass) => m.push("newly passing".into()),
+                    (Skipped, Fail) => m.push("failing, skipped before".into()),
+                    // Not measured now is not "unchanged": say so, or a
+                    // check that stopped running would look as good as before.
+                    (Pass | Fail, Skipped) => m.push("not measured now".into()),
                     _ => {}
                 }
                 // Timings compare only runs that measured the check.
-                if b.result != "skipped" && result != "skipped" {
+                if b.result != Skipped && result != Skipped {
                     m.extend(slower(b.seconds, secs));
                 }
             }
@@ -69,17 +73,11 @@ pub fn compare(base: Option<&Record>, run: &LabRun) -> Since {
     let now = run
         .results
         .iter()
-        .map(|r| {
-            (
-                r.name.as_str(),
-                if r.passed { "pass" } else { "fail" },
-                r.seconds,
-            )
-        })
+        .map(|r| (r.name.as_str(), Outcome::of(r.passed), r.seconds))
         .chain(
             run.skipped
                 .iter()
-                .map(|s| (s.name.as_str(), "skipped", 0.0)),
+                .map(|s| (s.name.as_str(), Outcome::Skipped, 0.0)),
         );
     let (marks, gone) = marks(base, now);
     Since {
@@ -95,7 +93,7 @@ pub fn changed(prev: &Record, r: &Record) -> String {
         prev,
         r.results
             .iter()
-            .map(|x| (x.name.as_str(), x.result.as_str(), x.seconds)),
+            .map(|x| (x.name.as_str(), x.result, x.seconds)),
     );
     let mut parts = Vec::new();
     for label in ["newly failing", "newly passing", "new"] {
@@ -142,8 +140,9 @@ mod tests {
     use crate::checks::CheckResult;
     use crate::history::RecordedResult;
     use rstest::rstest;
+    use Outcome::*;
 
-    fn record(results: &[(&str, &str, f64)]) -> Record {
+    fn record(results: &[(&str, Outcome, f64)]) -> Record {
         Record {
             schema: crate::history::SCHEMA.into(),
             run: 7,
@@ -161,7 +160,7 @@ mod tests {
                 .map(|(n, r, s)| RecordedResult {
                     name: n.to_string(),
                     kind: "command".into(),
-                    result: r.to_string(),
+                    result: *r,
                     seconds: *s,
                     message: String::new(),
                 })
@@ -194,23 +193,17 @@ mod tests {
     }
 
     #[rstest]
-    #[case::newly_failing("pass", 1.0, false, 1.0, "newly failing")]
-    #[case::newly_passing("fail", 1.0, true, 1.0, "newly passing")]
-    #[case::still_failing("fail", 1.0, false, 1.0, "")]
-    #[case::unchanged("pass", 1.0, true, 1.0, "")]
+    #[case::newly_failing(Pass, 1.0, false, 1.0, "newly failing")]
+    #[case::newly_passing(Fail, 1.0, true, 1.0, "newly passing")]
+    #[case::still_failing(Fail, 1.0, false, 1.0, "")]
+    #[case::unchanged(Pass, 1.0, true, 1.0, "")]
     // Slower by more than 20% and more than 2 s: both, not either.
-    #[case::slower("pass", 5.0, true, 7.5, "slower 5.0s -> 7.5s (+50%)")]
-    #[case::slower_by_20pc_but_not_2s("pass", 1.0, true, 2.9, "")]
-    #[case::slower_by_2s_but_not_20pc("pass", 20.0, true, 23.0, "")]
-    #[case::failing_and_slower(
-        "pass",
-        1.0,
-        false,
-        9.0,
-        "newly failing, slower 1.0s -> 9.0s (+800%)"
-    )]
+    #[case::slower(Pass, 5.0, true, 7.5, "slower 5.0s -> 7.5s (+50%)")]
+    #[case::slower_by_20pc_but_not_2s(Pass, 1.0, true, 2.9, "")]
+    #[case::slower_by_2s_but_not_20pc(Pass, 20.0, true, 23.0, "")]
+    #[case::failing_and_slower(Pass, 1.0, false, 9.0, "newly failing, slower 1.0s -> 9.0s (+800%)")]
     fn marks_of_one_check(
-        #[case] before: &str,
+        #[case] before: Outcome,
         #[case] before_s: f64,
         #[case] passed: bool,
         #[case] now_s: f64,
@@ -225,9 +218,25 @@ mod tests {
     }
 
     #[test]
+    fn a_check_skipped_now_is_marked_not_measured() {
+        let mut now = run(&[]);
+        now.skipped.push(crate::report::Skipped {
+            name: "c".into(),
+            kind: "command",
+            reason: "matches --skip c".into(),
+        });
+        for before in [Pass, Fail] {
+            let s = compare(Some(&record(&[("c", before, 1.0)])), &now);
+            assert_eq!(s.marks_of("c"), "not measured now", "before: {before:?}");
+        }
+        let s = compare(Some(&record(&[("c", Skipped, 0.0)])), &now);
+        assert_eq!(s.marks_of("c"), "");
+    }
+
+    #[test]
     fn new_and_gone_checks() {
         let s = compare(
-            Some(&record(&[("old", "pass", 1.0)])),
+            Some(&record(&[("old", Pass, 1.0)])),
             &run(&[("fresh", true, 1.0)]),
         );
         assert_eq!(s.marks_of("fresh"), "new");
@@ -242,8 +251,8 @@ mod tests {
 
     #[test]
     fn history_line_names_changes_lab_file_and_tools() {
-        let a = record(&[("a", "pass", 1.0), ("b", "fail", 1.0)]);
-        let mut b = record(&[("a", "fail", 1.0), ("b", "pass", 1.0)]);
+        let a = record(&[("a", Pass, 1.0), ("b", Fail, 1.0)]);
+        let mut b = record(&[("a", Fail, 1.0), ("b", Pass, 1.0)]);
         b.lab_digest = "e".into();
         b.tools.insert("vagrant".into(), Some("2.3.4".into()));
         assert_eq!(

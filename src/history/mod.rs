@@ -19,13 +19,33 @@ use std::path::{Path, PathBuf};
 /// Identifies the record format; bumped only on an incompatible change.
 pub const SCHEMA: &str = "labctl.history/1";
 
+/// What a recorded run found for one check (`pass`, `fail`, `skipped` in
+/// the record file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Not measured in that run (a `--skip`, or a check that could not run).
+    Skipped,
+}
+
+impl Outcome {
+    pub fn of(passed: bool) -> Outcome {
+        if passed {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }
+    }
+}
+
 /// One check's outcome in a recorded run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedResult {
     pub name: String,
     pub kind: String,
-    /// `pass`, `fail` or `skipped`.
-    pub result: String,
+    pub result: Outcome,
     pub seconds: f64,
     pub message: String,
 }
@@ -85,14 +105,14 @@ impl Record {
                 .map(|r| RecordedResult {
                     name: r.name.clone(),
                     kind: r.kind.into(),
-                    result: if r.passed { "pass" } else { "fail" }.into(),
+                    result: Outcome::of(r.passed),
                     seconds: crate::report::millis(r.seconds),
                     message: r.message.clone(),
                 })
                 .chain(run.skipped.iter().map(|s| RecordedResult {
                     name: s.name.clone(),
                     kind: s.kind.into(),
-                    result: "skipped".into(),
+                    result: Outcome::Skipped,
                     seconds: 0.0,
                     message: s.reason.clone(),
                 }))
@@ -102,10 +122,16 @@ impl Record {
     }
 
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.result == "pass").count()
+        self.results
+            .iter()
+            .filter(|r| r.result == Outcome::Pass)
+            .count()
     }
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|r| r.result == "fail").count()
+        self.results
+            .iter()
+            .filter(|r| r.result == Outcome::Fail)
+            .count()
     }
 }
 
@@ -192,13 +218,19 @@ impl Store {
         Ok(out)
     }
 
-    /// The record `--since` names, of `command`'s runs for `last`. `Ok(None)`
-    /// for `last` without an earlier run; a run number that is not there is
+    /// The record `--since` names: for `last`, the latest run of `command`
+    /// that did not stop with an error. `Ok(None)` for `last` without one; a run number that is not there is
     /// a usage error naming the runs that are.
     pub fn find(&self, since: &SinceArg, command: &str) -> Result<Option<Record>> {
         let all = self.records()?;
         match since {
-            SinceArg::Last => Ok(all.into_iter().rev().find(|r| r.command == command)),
+            // A run that stopped with an error (e.g. the lab never came up)
+            // measured few or none of its checks: comparing against it would
+            // mark every check "new" and hide what really changed.
+            SinceArg::Last => Ok(all
+                .into_iter()
+                .rev()
+                .find(|r| r.command == command && r.error.is_none())),
             SinceArg::Run(n) => match all.iter().find(|r| r.run == *n) {
                 Some(r) => Ok(Some(r.clone())),
                 None => Err(Error::usage(format!(
@@ -278,13 +310,17 @@ mod tests {
     use super::*;
 
     fn record() -> Record {
+        record_with(None)
+    }
+
+    fn record_with(error: Option<&str>) -> Record {
         let run = LabRun {
             lab: "x".into(),
             provider: None,
             results: vec![],
             skipped: vec![],
             seconds: 1.0,
-            error: Some("up failed".into()),
+            error: error.map(String::from),
             since: None,
         };
         Record::new("test", &run, "lab.toml", "name = \"x\"", BTreeMap::new())
@@ -304,9 +340,14 @@ mod tests {
         let all = s.records().unwrap();
         assert_eq!(all.iter().map(|r| r.run).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(s.find(&SinceArg::Last, "test").unwrap().unwrap().run, 2);
+        // A run that stopped with an error is no baseline for `last` (it
+        // measured nothing); named by number, it still is.
+        assert_eq!(s.append(record_with(Some("up failed"))).unwrap(), 3);
+        assert_eq!(s.find(&SinceArg::Last, "test").unwrap().unwrap().run, 2);
+        assert_eq!(s.find(&SinceArg::Run(3), "test").unwrap().unwrap().run, 3);
         assert!(s.find(&SinceArg::Last, "bench").unwrap().is_none());
         let e = s.find(&SinceArg::Run(5), "test").unwrap_err();
-        assert!(e.to_string().contains("runs: 1, 2"), "{e}");
+        assert!(e.to_string().contains("runs: 1, 2, 3"), "{e}");
     }
 
     #[test]
