@@ -143,7 +143,7 @@ fn shipped_lab_passes_vagrant_validate(#[case] name: &str) {
 /// The runtime file `labctl up` writes on libvirt, for `lab`.
 fn libvirt_runtime(loaded: &Loaded, dir: &Path, driver: &str) -> String {
     use labctl::state::runtime::{LibvirtRuntime, ManagementNetwork, Runtime};
-    let spec = labctl::provider::docker::image::Spec::node(&loaded.roles);
+    let spec = labctl::provider::node_image::Spec::node(&loaded.roles);
     Runtime {
         image: None,
         libvirt: Some(LibvirtRuntime {

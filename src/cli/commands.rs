@@ -35,7 +35,7 @@ pub fn image_rootfs(
 ) -> Result<Exit> {
     let r = crate::exec::System;
     crate::setup::ensure(crate::provider::Kind::Docker, &r, true)?;
-    let spec = crate::provider::docker::image::Spec {
+    let spec = crate::provider::node_image::Spec {
         release,
         mirror,
         packages,
@@ -97,10 +97,10 @@ pub fn image_build(
         ));
     }
     let roles = crate::roles::RoleSet::load(None)?;
-    let spec = crate::provider::docker::image::Spec {
+    let spec = crate::provider::node_image::Spec {
         release,
         mirror,
-        ..crate::provider::docker::image::Spec::node(&roles)
+        ..crate::provider::node_image::Spec::node(&roles)
     };
     // Without --provider the box comes along where libvirt is set up: a host
     // that runs libvirt labs boots it, one without libvirt has no use for it.

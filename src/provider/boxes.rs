@@ -13,8 +13,8 @@
 
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
-use crate::provider::docker::image::{self, Spec};
 use crate::provider::libvirt::{pool_volumes, virsh};
+use crate::provider::node_image::{self as image, Spec};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 

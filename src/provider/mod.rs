@@ -7,6 +7,7 @@ pub mod docker;
 pub mod hostnet;
 pub mod kvm;
 pub mod libvirt;
+pub mod node_image;
 pub mod vagrant;
 pub mod vm;
 

@@ -50,7 +50,7 @@ impl Provider for Docker {
         }
         // The node image first: nothing is created for the lab until it exists.
         crate::interrupt::set_phase("node image");
-        let spec = crate::provider::docker::image::Spec::node(roles);
+        let spec = crate::provider::node_image::Spec::node(roles);
         let image = crate::provider::docker::image::ensure(&spec, r, rebuild_image)?;
         let have_network = network_exists(r, &lab.network_name());
         if !have_network {

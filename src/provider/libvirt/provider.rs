@@ -40,7 +40,7 @@ impl Provider for Libvirt {
         // The box first (built from the node image's rootfs when its inputs
         // changed): nothing is created for the lab until it exists.
         crate::interrupt::set_phase("libvirt box");
-        let spec = crate::provider::docker::image::Spec::node(&loaded.roles);
+        let spec = crate::provider::node_image::Spec::node(&loaded.roles);
         let lab_box = crate::provider::boxes::ensure(r, &spec, rebuild_image)?;
         Ok(Preflight {
             image: None,
