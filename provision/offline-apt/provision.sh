@@ -80,6 +80,21 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*; do
 done
 
 step "no default route (offline by configuration)"
+# On a VM (labctl's libvirt box: systemd-networkd, DHCP on the management
+# link from 99-labctl-dhcp.network) DHCP would bring a default route back at
+# every renewal and boot; deleting it afterwards races with that. So networkd
+# is told not to take a gateway or routes from DHCP, nor IPv6 router
+# advertisements, on that link, by configuration that survives reboots.
+if [ -f /etc/systemd/network/99-labctl-dhcp.network ]; then
+    dropin=/etc/systemd/network/99-labctl-dhcp.network.d/offline.conf
+    want=$(printf '%s\n' "# labctl role offline-apt: no way out through the management network" \
+        "[Network]" "IPv6AcceptRA=no" "[DHCPv4]" "UseGateway=no" "UseRoutes=no")
+    reload=
+    [ "$(cat "$dropin" 2>/dev/null)" = "$want" ] || reload=1
+    printf '%s\n' "$want" | install_content "$dropin" 0644
+    # networkd drops the DHCP gateway route it added once told not to use it.
+    [ -z "$reload" ] || networkctl reload
+fi
 install_file labctl-offline /etc/init.d/labctl-offline 0755
 enable_service labctl-offline
 if [ -n "$(ip -4 route show default)$(ip -6 route show default 2>/dev/null)" ]; then

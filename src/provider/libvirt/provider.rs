@@ -33,6 +33,7 @@ impl Provider for Libvirt {
         state: &State,
         rebuild_image: bool,
     ) -> Result<Preflight> {
+        refuse_nested_engines(&loaded.lab)?;
         let fresh = state.phase == Phase::New;
         if fresh {
             hostnet::check_overlap(r, &loaded.lab)?;
@@ -184,6 +185,31 @@ impl Provider for Libvirt {
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
         Ok(held::Held::read(r, lab)?.describe())
     }
+}
+
+/// Labs whose nodes run a Docker engine of their own (bench, docker-deploy)
+/// are refused before anything is made: on docker those engines share the
+/// host's kernel and docker-deploy's nodes load a base image exported from
+/// labctl's Docker node image, which a libvirt lab does not have; a nested
+/// engine in a libvirt VM has not been run or tested by labctl.
+fn refuse_nested_engines(lab: &Lab) -> Result<()> {
+    let nested: Vec<&str> = lab
+        .nodes
+        .iter()
+        .filter(|n| n.nested_containers)
+        .map(|n| n.name.as_str())
+        .collect();
+    if nested.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!(
+            "lab {} runs Docker engines inside its nodes ({}: nested_containers = true), which labctl runs on the docker provider only: a nested engine in a libvirt VM is untested, and roles such as docker-image-base need labctl's Docker node image",
+            lab.name.value,
+            nested.join(", ")
+        ),
+        hint: Some(format!("`labctl up {} --provider docker`", lab.name.value)),
+    })
 }
 
 /// vagrant-libvirt creates a network it cannot find (by subnet and name)
