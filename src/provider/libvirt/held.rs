@@ -77,14 +77,9 @@ impl Held {
             .filter(|d| machines.iter().any(|m| m == d))
             .map(String::from)
             .collect();
-        // `vol-list` prints a header, a rule, then `NAME PATH` rows.
-        let out = r.run(&virsh(["vol-list", "--pool", "default"]))?;
-        let volumes = out
-            .stdout
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
+        let volumes = super::pool_volumes(r, "default")?
+            .into_iter()
             .filter(|v| machines.iter().any(|m| machine_volume(m, v)))
-            .map(String::from)
             .collect();
         let all = network::names(r)?;
         let ours = network_names(lab);
