@@ -124,10 +124,11 @@ pub fn image_build(
     }
     if libvirt {
         crate::setup::ensure(Kind::Libvirt, &r, true)?;
-        println!(
-            "{}",
-            crate::provider::boxes::ensure(&r, &spec, rebuild)?.name
-        );
+        let b = crate::provider::boxes::ensure(&r, &spec, rebuild)?;
+        // Only here, never on `up`: recorded boxes of other inputs that no
+        // machine's disk is based on go, with their base volumes and tarballs.
+        crate::provider::boxes::prune(&r, &spec)?;
+        println!("{}", b.name);
     }
     Ok(Exit::Ok)
 }

@@ -162,7 +162,7 @@ pub fn choose(choice: Choice, runner: &dyn Runner) -> (Kind, String) {
                 return (Kind::Virtualbox, "VBoxManage works".into());
             }
             let vbox = "VirtualBox: VBoxManage not found or not working";
-            match libvirt_probe(runner) {
+            match libvirt_probe(runner, &kvm::Host::system()) {
                 Ok(()) => (
                     Kind::Libvirt,
                     format!("{vbox}; libvirt: a guest kernel boots under KVM (cached probe)"),
@@ -180,15 +180,14 @@ pub fn choose(choice: Choice, runner: &dyn Runner) -> (Kind, String) {
 /// hosts /dev/kvm answers but guests hang; TCG works everywhere but is far too
 /// slow to be picked without being asked for). The probe's cached result is
 /// read ([`kvm`]); where there is none and QEMU is installed, it is probed now.
-fn libvirt_probe(runner: &dyn Runner) -> Result<(), String> {
+fn libvirt_probe(runner: &dyn Runner, host: &kvm::Host) -> Result<(), String> {
     if runner.which("virsh").is_none() || runner.which("qemu-system-x86_64").is_none() {
         return Err("not installed (`labctl setup --provider libvirt`)".into());
     }
-    let host = kvm::Host::system();
-    let probe = match kvm::cached(runner, &host) {
+    let probe = match kvm::cached(runner, host) {
         Some(p) => p,
         None => {
-            kvm::probe(runner, &host, false)
+            kvm::probe(runner, host, false)
                 .map_err(|e| e.to_string())?
                 .0
         }
@@ -244,4 +243,62 @@ pub fn route_to_lab(runner: &dyn Runner, lab: &Lab) -> Result<RouteToLab> {
         via_gateway: out.stdout.split_whitespace().any(|w| w == "via"),
         text: out.stdout.trim().to_string(),
     })
+}
+
+#[cfg(test)]
+mod auto_tests {
+    use super::*;
+
+    /// A host under a temporary root with a cached KVM probe result.
+    fn host_with_probe(mode: &str) -> (tempfile::TempDir, kvm::Host) {
+        let t = tempfile::tempdir().unwrap();
+        let host = kvm::Host {
+            root: t.path().to_path_buf(),
+        };
+        for (f, text) in [
+            ("/proc/sys/kernel/osrelease", "6.1.0-test\n".to_string()),
+            (
+                "/var/lib/labctl/kvm-probe",
+                format!("key=kernel=6.1.0-test qemu=1:7.2 kvm=none\nmode={mode}\nwhy=measured\n"),
+            ),
+        ] {
+            let p = host.p(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        (t, host)
+    }
+
+    /// Command-sequence test: `--provider auto` with a cached probe. TCG
+    /// (KVM guests hang): not libvirt, and no libvirtd is even asked; KVM and
+    /// a libvirtd that answers: libvirt. Nothing boots (the cache is read).
+    #[test]
+    fn auto_reads_the_cached_kvm_probe() {
+        let (_t, tcg) = host_with_probe("tcg");
+        let r = crate::exec::Recorder::default();
+        r.answer("dpkg-query", 0, "1:7.2");
+        let e = libvirt_probe(&r, &tcg).unwrap_err();
+        assert!(e.contains("KVM does not work here (measured;"), "{e}");
+        assert!(
+            !r.lines()
+                .iter()
+                .any(|l| l.starts_with("virsh") || l.contains("qemu-system-x86_64")),
+            "{:?}",
+            r.lines()
+        );
+
+        let (_t2, kvm_host) = host_with_probe("kvm");
+        let r = crate::exec::Recorder::default();
+        r.answer("dpkg-query", 0, "1:7.2");
+        assert_eq!(libvirt_probe(&r, &kvm_host), Ok(()));
+        assert!(r
+            .lines()
+            .iter()
+            .any(|l| l == "virsh -c qemu:///system version"));
+        assert!(!r.lines().iter().any(|l| l.contains("qemu-system-x86_64")));
+        // KVM works but libvirtd is down: not libvirt, and why.
+        r.answer("virsh -c qemu:///system version", 1, "");
+        let e = libvirt_probe(&r, &kvm_host).unwrap_err();
+        assert!(e.contains("libvirtd does not answer"), "{e}");
+    }
 }

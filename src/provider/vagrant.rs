@@ -21,6 +21,12 @@ pub fn up(
     nodes: &[String],
     parallel: bool,
 ) -> Result<Output> {
+    // A libvirt `up` may upload the box's base volume before any disk is based
+    // on it: `labctl image build`'s prune waits while this shared lock is held.
+    let _box_in_use = match kind {
+        Kind::Libvirt => Some(super::boxes::use_lock()?),
+        _ => None,
+    };
     let mut c = vagrant(dir).args(["up", "--no-provision", "--provider", &kind.to_string()]);
     c = c.arg(if parallel {
         "--parallel"
