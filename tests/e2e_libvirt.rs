@@ -13,7 +13,7 @@
 //! - the 1-node fixture tests/fixtures/libvirt-one: SIGKILL during `up` then
 //!   `down`, Ctrl-C during `up`, then a whole up whose role installs a package
 //!   that is not in the box with apt over the VM's NAT; a wrong pinned host
-//!   key refuses the connection.
+//!   key refuses the connection; a domain Vagrant lost is swept by `down`.
 //!
 //! A missing prerequisite (libvirtd not answering) fails, never skips: run
 //! `labctl setup --provider libvirt` first. The box is built by `up` itself
@@ -368,8 +368,17 @@ fn one_vm_faults_nat_apt_and_pinned_host_keys() {
     std::fs::write(&kh, good).unwrap();
     ok(&labctl(dir, &["exec", lab, "vm1", "--", "true"]));
 
+    // Vagrant loses the machine (its folder gone, as seen once after an up):
+    // `vagrant destroy` then knows nothing, and the sweep by exact name must
+    // still remove the running domain, its volumes and both networks.
+    std::fs::remove_dir_all(dir.join(".labctl/lvone/.vagrant/machines/vm1")).unwrap();
     let out = labctl(dir, &["down", lab]);
     assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("removed libvirt domain labctl-lvone-vm1"),
+        "{err}"
+    );
     assert_host_as_before(&before, &needles);
 }
 
