@@ -9,7 +9,7 @@
 #   LAB=NAME libvirt-lab-net.sh show
 #
 # create: defines and starts labctl-LAB (isolated, no DHCP, no DNS) and
-# labctl-LAB-mgmt (DHCP; NAT unless OFFLINE=1); an existing network of that
+# labctl-LAB_mgmt (DHCP; NAT unless OFFLINE=1); an existing network of that
 # name is left as it is when its subnet matches, refused otherwise.
 # remove: net-destroy + net-undefine of both (absent ones are fine), then the
 # dnsmasq lease/status files libvirt leaves for them.
@@ -23,7 +23,7 @@ die() { echo "libvirt-lab-net: $*" >&2; exit 1; }
 LAB=${LAB:-}
 [[ $LAB =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "LAB must match ^[a-z0-9][a-z0-9-]{0,30}$"
 NET=labctl-$LAB
-MGMT=labctl-$LAB-mgmt
+MGMT=labctl-${LAB}_mgmt
 
 ip2int() { local IFS=.; read -r a b c d <<<"$1"; echo $(( (a << 24) | (b << 16) | (c << 8) | d )); }
 int2ip() { echo "$(( $1 >> 24 & 255 )).$(( $1 >> 16 & 255 )).$(( $1 >> 8 & 255 )).$(( $1 & 255 ))"; }

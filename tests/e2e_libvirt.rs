@@ -219,9 +219,9 @@ fn testnodes_on_libvirt_test_restart_provision_again_and_down() {
         );
     }
     // Offline on VMs: the management network is isolated (no <forward>).
-    let mgmt = sh(&format!("{VIRSH} net-dumpxml labctl-testnodes-mgmt"));
+    let mgmt = sh(&format!("{VIRSH} net-dumpxml labctl-testnodes_mgmt"));
     assert!(
-        mgmt.contains("<name>labctl-testnodes-mgmt</name>"),
+        mgmt.contains("<name>labctl-testnodes_mgmt</name>"),
         "{mgmt}"
     );
     assert!(
@@ -348,7 +348,7 @@ fn one_vm_faults_nat_apt_and_pinned_host_keys() {
         err.contains("Setting up jq"),
         "jq was installed by the role, not found in the box"
     );
-    let mgmt = sh(&format!("{VIRSH} net-dumpxml labctl-lvone-mgmt"));
+    let mgmt = sh(&format!("{VIRSH} net-dumpxml labctl-lvone_mgmt"));
     assert!(mgmt.contains("<forward mode='nat'"), "{mgmt}");
 
     // The pinned host key is what labctl checks: a wrong one refuses the node.

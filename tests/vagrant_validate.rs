@@ -154,6 +154,7 @@ fn libvirt_runtime(loaded: &Loaded, dir: &Path, driver: &str) -> String {
                 name: labctl::provider::libvirt::management_name(&loaded.lab),
                 address: "192.168.150.0/24".parse().unwrap(),
             },
+            owner: labctl::provider::libvirt::owner(&loaded.lab),
         }),
         nodes: Default::default(),
         provider: labctl::state::Kind::Libvirt,

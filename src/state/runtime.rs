@@ -33,6 +33,12 @@ pub struct LibvirtRuntime {
     /// Folder of the per-node console logs (`NODE.log`).
     pub console_dir: std::path::PathBuf,
     pub management_network: ManagementNetwork,
+    /// The description every domain of the lab gets (`labctl lab=LAB`):
+    /// `down` removes a domain named like one of the lab's machines only when
+    /// it carries this, as names alone can collide (lab `a` node `b-c` and
+    /// lab `a-b` node `c` are both `labctl-a-b-c`).
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// The management network vagrant-libvirt reaches the guests' SSH through.

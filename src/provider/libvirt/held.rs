@@ -1,16 +1,25 @@
 //! What libvirt holds of a lab, read from the host by exact name, and the
 //! sweep `down` runs after `vagrant destroy` (which leaves labctl's networks,
 //! and anything of a machine Vagrant lost track of). Only these names are
-//! touched: domains `labctl-LAB-NODE`, volumes `labctl-LAB-NODE.img` and
-//! `labctl-LAB-NODE-vdX.qcow2` in the `default` pool, networks `labctl-LAB`
-//! and `labctl-LAB-mgmt` and the dnsmasq serving them. The box's base volume
-//! and libvirt's own `default` network are never touched.
+//! touched: domains `labctl-LAB-NODE` that carry the lab's description
+//! ([`owner`], written by the Vagrantfile from the runtime file: names alone
+//! collide, lab `a` node `b-c` and lab `a-b` node `c` are both
+//! `labctl-a-b-c`), volumes `labctl-LAB-NODE.img` and
+//! `labctl-LAB-NODE-vdX.qcow2` in the `default` pool unless a domain of that
+//! name is someone else's, networks `labctl-LAB` and `labctl-LAB_mgmt` and
+//! the dnsmasq serving them. The box's base volume and libvirt's own
+//! `default` network are never touched.
 
 use super::network;
 use super::virsh::virsh;
 use crate::error::Result;
 use crate::exec::Runner;
 use crate::lab::Lab;
+
+/// The description of every domain of the lab.
+pub fn owner(lab: &Lab) -> String {
+    format!("labctl lab={}", lab.name.value)
+}
 
 #[derive(Debug, Default)]
 pub struct Held {
@@ -70,16 +79,29 @@ impl Held {
             .map(|n| lab.machine_name(&n.name))
             .collect();
         let out = r.run(&virsh(["list", "--all", "--name"]))?;
-        let domains = out
+        let named: Vec<String> = out
             .stdout
             .lines()
             .map(str::trim)
             .filter(|d| machines.iter().any(|m| m == d))
             .map(String::from)
             .collect();
+        // A domain with one of the lab's machine names is the lab's only when
+        // it carries the lab's description; otherwise it, and its volumes,
+        // are another lab's (or someone's by hand) and stay.
+        let owner = owner(lab);
+        let (domains, foreign): (Vec<String>, Vec<String>) = named.into_iter().partition(|d| {
+            r.output(&virsh(["desc", d]))
+                .is_ok_and(|o| o.success() && o.stdout.trim() == owner)
+        });
         let volumes = super::pool_volumes(r, "default")?
             .into_iter()
-            .filter(|v| machines.iter().any(|m| machine_volume(m, v)))
+            .filter(|v| {
+                machines
+                    .iter()
+                    .filter(|m| !foreign.contains(m))
+                    .any(|m| machine_volume(m, v))
+            })
             .collect();
         let all = network::names(r)?;
         let ours = network_names(lab);
@@ -160,6 +182,102 @@ pub fn sweep(r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::Recorder;
+
+    fn lab(text: &str) -> Lab {
+        let mut cx = crate::lab::reader::Ctx::new();
+        crate::lab::parse::parse_lab(text, &mut cx).expect("test lab parses")
+    }
+
+    /// Command-sequence test (recorded virsh answers): lab `a` with node
+    /// `b-c` beside lab `a-b` with node `c` (both machines are
+    /// `labctl-a-b-c`), a hand-made domain, libvirt's `default` network and
+    /// a network of a lab `a-x`. `down` of lab `a` removes only what carries
+    /// lab `a`'s description and lab `a`'s two networks.
+    #[test]
+    fn the_sweep_removes_only_the_labs_own_domains_volumes_and_networks() {
+        let a = lab(r#"name = "a"
+[network]
+subnet = "192.168.91.0/24"
+[[node]]
+name = "b-c"
+ip = "192.168.91.10"
+[[node]]
+name = "d"
+ip = "192.168.91.11"
+"#);
+        let r = Recorder::default();
+        let v = "virsh -c qemu:///system";
+        r.answer(
+            &format!("{v} list --all --name"),
+            0,
+            "labctl-a-b-c\nlabctl-a-d\nother-vm\n",
+        );
+        // labctl-a-b-c is lab a-b's node c; labctl-a-d is lab a's node d.
+        r.answer(&format!("{v} desc labctl-a-b-c"), 0, "labctl lab=a-b\n");
+        r.answer(&format!("{v} desc labctl-a-d"), 0, "labctl lab=a\n");
+        r.answer(
+            &format!("{v} vol-list --pool default"),
+            0,
+            " Name   Path\n----------\n labctl-a-b-c.img  /var/lib/libvirt/images/labctl-a-b-c.img\n \
+             labctl-a-b-c-vdb.qcow2  /var/lib/libvirt/images/labctl-a-b-c-vdb.qcow2\n \
+             labctl-a-d.img  /var/lib/libvirt/images/labctl-a-d.img\n \
+             labctl-VAGRANTSLASH-node-abc_vagrant_box_image_0_1_box.img  /x.img\n",
+        );
+        r.answer(
+            &format!("{v} net-list --all --name"),
+            0,
+            "default\nlabctl-a\nlabctl-a_mgmt\nlabctl-a-x\nlabctl-a-x_mgmt\n",
+        );
+        let held = Held::read(&r, &a).unwrap();
+        assert_eq!(held.domains, ["labctl-a-d"]);
+        // labctl-a-d's volume was not listed apart (its domain holds it); the
+        // colliding machine's volumes are lab a-b's and are left.
+        assert_eq!(held.volumes, ["labctl-a-d.img"]);
+        assert_eq!(held.networks, ["labctl-a", "labctl-a_mgmt"]);
+        let before = r.lines().len();
+        sweep(&r, &a).unwrap();
+        let destructive: Vec<String> = r.lines()[before..]
+            .iter()
+            .filter(|l| {
+                [
+                    "destroy",
+                    "undefine",
+                    "vol-delete",
+                    "net-destroy",
+                    "net-undefine",
+                ]
+                .iter()
+                .any(|w| l.split_whitespace().nth(3) == Some(w))
+            })
+            .cloned()
+            .collect();
+        for l in &destructive {
+            assert!(
+                !(l.contains("labctl-a-b-c")
+                    || l.contains("other-vm")
+                    || l.ends_with("net-destroy default")
+                    || l.ends_with("net-undefine default")
+                    || l.contains("labctl-a-x")
+                    || l.contains("VAGRANTSLASH")),
+                "touched what is not lab a's: {l}\nall: {destructive:#?}"
+            );
+        }
+        assert!(
+            destructive
+                .iter()
+                .any(|l| l.ends_with("undefine labctl-a-d --remove-all-storage")),
+            "{destructive:#?}"
+        );
+        for n in ["labctl-a", "labctl-a_mgmt"] {
+            assert!(
+                destructive
+                    .iter()
+                    .any(|l| l.ends_with(&format!("net-undefine {n}"))),
+                "{n} not removed: {destructive:#?}"
+            );
+        }
+    }
 
     #[test]
     fn only_the_machines_own_volumes_match() {

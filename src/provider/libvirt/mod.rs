@@ -8,7 +8,7 @@
 //! measured and why.
 //!
 //! - `provider.rs`: the [`Provider`](super::Provider) impl.
-//! - `network.rs`: `labctl-LAB` and `labctl-LAB-mgmt` (allocation, XML, create, remove).
+//! - `network.rs`: `labctl-LAB` and `labctl-LAB_mgmt` (allocation, XML, create, remove).
 //! - `held.rs`: what libvirt holds of a lab by name, and the sweep.
 //! - `console.rs`: host keys from a VM's console log into the lab's known_hosts.
 //! - `driver.rs`: KVM or QEMU's emulation (TCG), as libvirt offers.
@@ -22,7 +22,7 @@ mod provider;
 mod virsh;
 
 pub use console::host_keys;
-pub use held::Held;
+pub use held::{owner, Held};
 pub use network::{management_name, offline_lab};
 pub use provider::Libvirt;
 pub use virsh::URI;

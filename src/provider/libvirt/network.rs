@@ -1,5 +1,5 @@
 //! The lab's two libvirt networks, both labctl's: `labctl-LAB`, the lab's
-//! private network (isolated, no DHCP, no DNS), and `labctl-LAB-mgmt`, the
+//! private network (isolated, no DHCP, no DNS), and `labctl-LAB_mgmt`, the
 //! management network vagrant-libvirt reaches the guests' SSH through (DHCP;
 //! NAT, or isolated for an offline lab). One management network per lab, so
 //! `down` can remove it with its dnsmasq and leases, no lab reaches another's
@@ -19,9 +19,11 @@ use std::net::Ipv4Addr;
 const LAB_XML: &str = include_str!("../../../image/libvirt-network.xml.tmpl");
 const MGMT_XML: &str = include_str!("../../../image/libvirt-mgmt-network.xml.tmpl");
 
-/// The management network's name: `labctl-LAB-mgmt`.
+/// The management network's name: `labctl-LAB_mgmt`. The `_` cannot occur
+/// in a lab name, so it is never another lab's private network (with `-mgmt`
+/// lab `demo`'s would have been lab `demo-mgmt`'s `labctl-demo-mgmt`).
 pub fn management_name(lab: &Lab) -> String {
-    format!("{}-mgmt", lab.network_name())
+    format!("{}_mgmt", lab.network_name())
 }
 
 /// A lab is offline as a whole when one of its nodes takes the offline
@@ -161,7 +163,7 @@ pub fn ensure(r: &dyn Runner, name: &str, xml: &str, net: &Ipv4Net) -> Result<Ve
                     "libvirt network {name} exists with address {}, not {want}",
                     have.map(|h| h.to_string()).unwrap_or_else(|| "none".into())
                 ),
-                Some(format!("it is not this lab's; remove it (`virsh -c qemu:///system net-undefine {name}`) or rename the lab")),
+                Some(format!("it is not this lab's (another lab's, or made by hand): bring this lab up under another name (`--name`), or find out whose it is (`virsh -c qemu:///system net-dumpxml {name}`) before removing it")),
             ));
         }
     } else {

@@ -106,6 +106,7 @@ impl Provider for Libvirt {
                     name: mgmt_name,
                     address: mgmt,
                 },
+                owner: held::owner(lab),
             }),
             nodes: Default::default(),
             provider: Kind::Libvirt,
