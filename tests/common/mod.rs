@@ -262,7 +262,14 @@ pub fn provision_statuses(p: &serde_json::Value) -> Vec<(String, String, String)
 /// role fails it (issue 10.10).
 pub fn assert_idempotent(dir: &Path, lab: &str) {
     let p = json(&labctl(dir, &["provision", lab, "--json"]));
-    let not: Vec<_> = provision_statuses(&p)
+    let all = provision_statuses(&p);
+    // A provision that ran no role (or skipped them all) says nothing about
+    // idempotence: it must have measured at least one role unchanged.
+    assert!(
+        all.iter().any(|(_, _, s)| s == "unchanged"),
+        "second provision of {lab} measured no role: {all:?}"
+    );
+    let not: Vec<_> = all
         .into_iter()
         .filter(|(_, _, s)| s != "unchanged" && s != "skipped")
         .collect();
