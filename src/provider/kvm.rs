@@ -55,6 +55,21 @@ impl Host {
     pub fn p(&self, abs: &str) -> PathBuf {
         self.root.join(abs.trim_start_matches('/'))
     }
+    /// For tests: a pretended host under a temporary root holding `files`
+    /// (absolute path, contents).
+    #[cfg(test)]
+    pub(crate) fn fake(files: &[(&str, &str)]) -> (tempfile::TempDir, Host) {
+        let t = tempfile::tempdir().unwrap();
+        let host = Host {
+            root: t.path().to_path_buf(),
+        };
+        for (f, text) in files {
+            let p = host.p(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        (t, host)
+    }
     pub fn cache_file(&self) -> PathBuf {
         self.p("/var/lib/labctl/kvm-probe")
     }
@@ -303,20 +318,11 @@ mod tests {
     }
 
     fn host_with_kvm() -> (tempfile::TempDir, Host) {
-        let t = tempfile::tempdir().unwrap();
-        let host = Host {
-            root: t.path().to_path_buf(),
-        };
-        for (f, text) in [
+        Host::fake(&[
             ("/proc/sys/kernel/osrelease", "6.1.0-test\n"),
             ("/dev/kvm", ""),
             ("/boot/vmlinuz-6.1.0-test", "kernel"),
-        ] {
-            let p = host.p(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        (t, host)
+        ])
     }
 
     /// Command-sequence test (recorded): /dev/kvm is there but the guest

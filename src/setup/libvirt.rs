@@ -530,23 +530,14 @@ mod tests {
     /// A pretended host under a temporary root: kernel release, /dev/kvm,
     /// a host kernel in /boot, an empty qemu.conf, virtlogd running.
     fn fake_host() -> (tempfile::TempDir, Host) {
-        let t = tempfile::tempdir().unwrap();
-        let host = Host {
-            root: t.path().to_path_buf(),
-        };
-        for (f, text) in [
+        Host::fake(&[
             ("/proc/sys/kernel/osrelease", "6.1.0-test\n"),
             ("/dev/kvm", ""),
             ("/boot/vmlinuz-6.1.0-test", "kernel"),
             ("/etc/libvirt/qemu.conf", "# stock\n"),
             ("/run/virtlogd.pid", "4242"),
             ("/proc/4242/comm", "virtlogd\n"),
-        ] {
-            let p = host.p(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        (t, host)
+        ])
     }
 
     fn all_installed(r: &crate::exec::Recorder) {
