@@ -259,6 +259,20 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// `labctl up LAB` in the background, returned once its domain is defined
+/// (the moment the fault cases interrupt it).
+fn up_until_the_domain_is_defined(dir: &Path, lab: &str) -> Child {
+    let mut child = spawn(dir, &["up", lab, "--provider", "libvirt"]);
+    wait_for(
+        &mut child,
+        dir,
+        "the domain",
+        Duration::from_secs(600),
+        domain_defined,
+    );
+    child
+}
+
 fn domain_defined() -> bool {
     sh(&format!("{VIRSH} list --all --name"))
         .lines()
@@ -297,14 +311,7 @@ fn one_vm_faults_nat_apt_and_pinned_host_keys() {
     let before = baseline(&needles);
 
     // SIGKILL while the domain boots, then `down`.
-    let mut child = spawn(dir, &["up", lab, "--provider", "libvirt"]);
-    wait_for(
-        &mut child,
-        dir,
-        "the domain",
-        Duration::from_secs(600),
-        domain_defined,
-    );
+    let mut child = up_until_the_domain_is_defined(dir, lab);
     child.kill().unwrap();
     child.wait().unwrap();
     let out = labctl(dir, &["down", lab]);
@@ -312,14 +319,7 @@ fn one_vm_faults_nat_apt_and_pinned_host_keys() {
     assert_host_as_before(&before, &needles);
 
     // Ctrl-C while the domain boots: the run removes what it made.
-    let mut child = spawn(dir, &["up", lab, "--provider", "libvirt"]);
-    wait_for(
-        &mut child,
-        dir,
-        "the domain",
-        Duration::from_secs(600),
-        domain_defined,
-    );
+    let child = up_until_the_domain_is_defined(dir, lab);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
