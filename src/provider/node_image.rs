@@ -149,6 +149,13 @@ pub fn ensure_rootfs_tar(spec: &Spec) -> Result<PathBuf> {
         dest.display(),
         spec.release
     );
+    build_kept_rootfs_tar(spec)
+}
+
+/// Build the node root file system now, in a work dir under /var/tmp, and
+/// keep its tarball where [`rootfs_tar_path`] says; returns that path. The
+/// docker image is imported from it and the libvirt box is built from it.
+pub fn build_kept_rootfs_tar(spec: &Spec) -> Result<PathBuf> {
     let work = tempfile::Builder::new()
         .prefix("labctl-image-")
         .tempdir_in("/var/tmp")

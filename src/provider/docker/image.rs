@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
-use crate::provider::node_image::{build_rootfs, keep_rootfs_tar};
+use crate::provider::node_image::{build_kept_rootfs_tar, build_rootfs};
 use crate::provider::node_image::{Spec, REPO};
 use std::path::PathBuf;
 
@@ -30,23 +30,17 @@ pub fn ensure(spec: &Spec, runner: &dyn Runner, rebuild: bool) -> Result<String>
         spec.release,
         spec.packages.len()
     );
-    let work = tempfile::Builder::new()
-        .prefix("labctl-image-")
-        .tempdir_in("/var/tmp")
-        .map_err(|e| Error::io("create a temp dir in", "/var/tmp", e))?;
-    let tar = work.path().join("rootfs.tar");
-    build_rootfs(spec, &work.path().join("rootfs"), &tar)?;
+    let kept = build_kept_rootfs_tar(spec)?;
     let hash = spec.hash();
     runner.run(
         &Cmd::new("docker")
             .arg("import")
             .args(["--change", "CMD [\"/usr/local/sbin/labctl-init\"]"])
             .args(["--change", &format!("LABEL labctl.image.hash={hash}")])
-            .arg(tar.to_string_lossy())
+            .arg(kept.to_string_lossy())
             .arg(&tag),
     )?;
     runner.run(&Cmd::new("docker").args(["tag", &tag, &format!("{REPO}:latest")]))?;
-    let kept = keep_rootfs_tar(spec, &tar)?;
     eprintln!(
         "image: {tag} ready (its root file system kept as {})",
         kept.display()
