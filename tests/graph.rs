@@ -6,6 +6,8 @@
 //! provisioning plan, not from the picture's own model. Snapshots pin each
 //! format, and the pictures in docs/ must be the current ones.
 
+mod common;
+
 use labctl::graph::{self, Format, Graph};
 use labctl::lab::{CheckFrom, CheckKind, Lab};
 use serde_json::Value;
@@ -553,19 +555,7 @@ fn docs_show_the_current_picture_of_every_shipped_lab() {
 #[test]
 fn graph_command_picks_the_format_from_the_file_name() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| common::ok(&common::labctl(dir.path(), args));
     run(&["graph", "workflow", "--out", "wf.svg"]);
     let svg = std::fs::read_to_string(dir.path().join("wf.svg")).unwrap();
     assert_eq!(svg, render("workflow", Format::Svg));
