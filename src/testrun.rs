@@ -30,6 +30,8 @@ pub struct TestOptions {
     pub since: Option<crate::history::SinceArg>,
     /// Keep run records in DIR/LAB/ instead of the state dir's history/.
     pub history_dir: Option<std::path::PathBuf>,
+    /// Print each lab's phase timings at the end of its run (`--timings`).
+    pub timings: bool,
 }
 
 /// Where a run is recorded: the lab's history, its file and text; known once
@@ -128,7 +130,8 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
         since: None,
     };
     let mut rec = None;
-    let result = test_inner(a, o, &mut run, &mut rec);
+    let mut timings = crate::history::Timings::default();
+    let result = test_inner(a, o, &mut run, &mut rec, &mut timings);
     run.seconds = started.elapsed().as_secs_f64();
     let exit = match result {
         Ok(()) if run.ok() => Exit::Ok,
@@ -144,11 +147,16 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     if let Some(rec) = rec.filter(|_| exit != Exit::Usage) {
         let provider = run.provider.clone();
         let tools = crate::history::tool_versions(&crate::exec::System, provider.as_deref());
-        let record = crate::history::Record::new("test", &run, &rec.lab_file, &rec.lab_text, tools);
+        let mut record =
+            crate::history::Record::new("test", &run, &rec.lab_file, &rec.lab_text, tools);
+        record.phases = timings.phases.clone();
         match rec.store.append(record) {
             Ok(n) => eprintln!("history: run {n} recorded in {}", rec.store.dir.display()),
             Err(e) => eprint!("{}", e.render()),
         }
+    }
+    if o.timings {
+        print!("{}", crate::history::phase_table(&timings.phases));
     }
     let destroy = match o.destroy {
         Destroy::Always => true,
@@ -156,7 +164,7 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
         Destroy::Never => false,
     };
     if destroy && !matches!(exit, Exit::Usage) {
-        if let Err(e) = lifecycle::down(a, false) {
+        if let Err(e) = lifecycle::down(a, false, o.timings) {
             eprint!("{}", e.render());
         }
     }
@@ -168,6 +176,7 @@ fn test_inner(
     o: &TestOptions,
     run: &mut LabRun,
     rec: &mut Option<Recording>,
+    t: &mut crate::history::Timings,
 ) -> Result<()> {
     let op = lifecycle::open(a)?;
     run.lab = op.lab().name.value.clone();
@@ -188,14 +197,17 @@ fn test_inner(
         )));
     }
     if !is_running(&op)? {
-        lifecycle::up(a, &o.up)?;
+        // `up` keeps its own phases in its own record; here it is one phase.
+        t.time("up", || lifecycle::up(a, &o.up))?;
     }
     let op = lifecycle::open(a)?;
     let state = op.dir.load()?.unwrap_or_default();
     run.provider = state.provider.map(|k| k.to_string());
     // Nothing is sent toward lab addresses until the lab's subnet is known to
     // be routed to the lab's own network on this host.
-    lifecycle::check_route(&op, &state, &crate::exec::System)?;
+    t.time("route check", || {
+        lifecycle::check_route(&op, &state, &crate::exec::System)
+    })?;
     let shell = SshShell::new(lifecycle::targets(&op, &state));
     let http = StdHttp;
     eprintln!(
@@ -266,7 +278,9 @@ fn test_inner(
         .and_then(|m| m.modified())
         .map(checks::Settle::after)
         .unwrap_or_else(|_| checks::Settle::settled());
-    run.results = checks::run_all(&lab, &shell, &http, o.parallel, settle, &mut on_event);
+    run.results = t.time("checks", || {
+        checks::run_all(&lab, &shell, &http, o.parallel, settle, &mut on_event)
+    });
     // Ctrl-C: every started check has undone its change; report what ran.
     crate::interrupt::check()?;
     // Bench ratios are checks too: one result (one JUnit testcase) per bound.
@@ -284,6 +298,7 @@ fn test_inner(
         )?;
         eprint!("{}", rec.table());
         let secs = started.elapsed().as_secs_f64();
+        t.add_seconds("bench", None, secs);
         if rec.overall() == crate::bench::Verdict::Unmeasured {
             for why in rec.unmeasured() {
                 eprintln!("bench: could not measure: {why}");

@@ -234,11 +234,60 @@ fn lifecycle_of_a_two_node_lab() {
         );
     }
 
-    // A second copy beside the first.
-    ok(&labctl(
+    // A second copy beside the first. `--timings` prints where `up` spent its
+    // time, each node's provisioning on its own row, and the run record in
+    // the copy's history holds the same phases.
+    let timings = ok(&labctl(
         dir,
-        &["up", lab, "--name", "e2e2", "--subnet", "192.168.63.0/24"],
+        &[
+            "up",
+            lab,
+            "--name",
+            "e2e2",
+            "--subnet",
+            "192.168.63.0/24",
+            "--timings",
+        ],
     ));
+    let row = |phase: &str, node: &str| {
+        timings.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 3 && f[0] == phase && f[1] == node && f[2].ends_with('s')
+        })
+    };
+    for (phase, node) in [
+        ("machines", "-"),
+        ("ssh-config", "-"),
+        ("provisioning", "-"),
+        ("provisioning", "node1"),
+        ("provisioning", "node2"),
+    ] {
+        assert!(row(phase, node), "no {phase} row for {node} in:\n{timings}");
+    }
+    let history = dir.join(".labctl/e2e2/history");
+    let records: Vec<serde_json::Value> = std::fs::read_dir(&history)
+        .unwrap_or_else(|e| panic!("{}: {e}", history.display()))
+        .map(|e| {
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    let up_rec = records
+        .iter()
+        .find(|r| r["command"] == "up")
+        .unwrap_or_else(|| panic!("no up record in {}", history.display()));
+    assert_eq!(up_rec["ok"], true, "{up_rec}");
+    for node in ["node1", "node2"] {
+        assert!(
+            up_rec["phases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["phase"] == "provisioning"
+                    && p["node"] == node
+                    && p["seconds"].as_f64().is_some_and(|s| s > 0.0)),
+            "{node}'s provisioning not in the record: {up_rec}"
+        );
+    }
     let st2 = json(&labctl(
         dir,
         &[

@@ -73,6 +73,7 @@ fn opts(provider: Choice) -> UpOptions {
         provision: false,
         keep_on_failure: false,
         recreate: Vec::new(),
+        timings: false,
     }
 }
 
@@ -159,7 +160,7 @@ fn virtualbox_up_and_down_run_vagrant_one_machine_at_a_time_and_sweep_by_name() 
         0,
         "Name:            vboxnet0\nIPAddress:       192.168.56.1\n\nName:            vboxnet1\nIPAddress:       192.168.60.1\n",
     );
-    lifecycle::down_with(&args, false, r.clone()).unwrap();
+    lifecycle::down_with(&args, false, false, r.clone()).unwrap();
     let calls = take(&r);
     assert_eq!(
         calls,

@@ -184,6 +184,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
         subnet,
         since,
         history_dir,
+        timings,
     } = args;
     let skip = skip
         .iter()
@@ -228,6 +229,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
             bench_duration,
             since,
             history_dir,
+            timings,
         },
     )
 }

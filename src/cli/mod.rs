@@ -168,6 +168,9 @@ Runs `labctl setup` first when something is missing (unless --no-setup)."
         /// found gone are re-created without asking.
         #[arg(long, value_name = "NODE")]
         recreate: Vec<String>,
+        /// Print where the run spent its time, phase by phase (also kept in its history record)
+        #[arg(long)]
+        timings: bool,
     },
 
     /// Run roles again on a running lab (all, or some nodes/roles)
@@ -187,6 +190,9 @@ Roles report changed, unchanged or skipped honestly."
         /// Print the per-role results as JSON on stdout
         #[arg(long)]
         json: bool,
+        /// Print where the run spent its time, phase by phase (also kept in its history record)
+        #[arg(long)]
+        timings: bool,
     },
 
     /// Show a lab's nodes: state, IP, provider, box (or node image), SSH address
@@ -248,11 +254,13 @@ Exit codes: 0 every ratio within its bounds, 1 a ratio out of bounds, 3 iperf3 c
     )]
     Bench(BenchArgs),
 
-    /// List a lab's recorded test and bench runs: result, duration, what changed
+    /// List a lab's recorded runs: result, duration, what changed
     #[command(
         after_help = "Examples:\n  labctl history workflow\n  labctl history workflow --json\n  labctl history workflow --history-dir /cache/labctl\n  labctl test workflow --since last   # mark what changed since the last run\n\n\
 Every `labctl test` and `labctl bench` run appends a record (results, timings, tool versions, the lab\n\
-file's digest) to .labctl/LAB/history/ (kept by `down`), or to DIR/LAB/ with --history-dir."
+file's digest) to .labctl/LAB/history/ (kept by `down`), or to DIR/LAB/ with --history-dir.\n\
+Every `up`, `provision` and `down` appends one to .labctl/LAB/history/ too: its phases, timed\n\
+(per node where a phase runs per node); `--timings` prints them at the end of the command."
     )]
     History {
         #[command(flatten)]
@@ -276,6 +284,9 @@ Idempotent: `down` on a lab that is already gone succeeds."
         /// Proceed even if the state file is unreadable (removes by label)
         #[arg(long)]
         force: bool,
+        /// Print where the run spent its time, phase by phase (also kept in its history record)
+        #[arg(long)]
+        timings: bool,
     },
 }
 
@@ -322,6 +333,9 @@ pub struct TestArgs {
     /// ... on this subnet
     #[arg(long)]
     pub subnet: Option<ipnet::Ipv4Net>,
+    /// Print where each lab's run spent its time, phase by phase (also kept in its history record)
+    #[arg(long)]
+    pub timings: bool,
 }
 
 // The arguments of `labctl bench`.
@@ -496,6 +510,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             no_provision,
             keep_on_failure,
             recreate,
+            timings,
         } => lifecycle::up(
             &lab,
             &UpOptions {
@@ -503,6 +518,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 provision: !no_provision,
                 keep_on_failure,
                 recreate,
+                timings,
                 ..UpOptions::new(provider, no_setup)
             },
         ),
@@ -511,13 +527,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
             node,
             role,
             json,
-        } => lifecycle::provision(&lab, node, role, json),
+            timings,
+        } => lifecycle::provision(&lab, node, role, json, timings),
         Command::Status { lab, json } => lifecycle::status(&lab, json),
         Command::Ssh { lab, node } => lifecycle::ssh(&lab, &node),
         Command::Exec { lab, node, command } => lifecycle::exec(&lab, &node, &command),
         Command::Halt { lab } => lifecycle::halt(&lab),
         Command::Restart { lab, node } => lifecycle::restart(&lab, node.as_deref()),
-        Command::Down { lab, force } => lifecycle::down(&lab, force),
+        Command::Down {
+            lab,
+            force,
+            timings,
+        } => lifecycle::down(&lab, force, timings),
         Command::History {
             lab,
             history_dir,

@@ -166,6 +166,7 @@ mod tests {
                 })
                 .collect(),
             since: None,
+            phases: Vec::new(),
         }
     }
 

@@ -1,13 +1,16 @@
 //! Run history: every `labctl test` and `labctl bench` run of a lab appends a
 //! [`Record`] (results, timings, tool versions, the lab file's digest) to the
 //! lab's history folder, `history/` in its state dir (kept by `down`), or
-//! `--history-dir DIR/LAB/` (a CI cache). [`compare`] says what changed since
+//! `--history-dir DIR/LAB/` (a CI cache). `up`, `provision` and `down` append
+//! theirs to the state dir's: no results, their phases ([`timings`]). [`compare`] says what changed since
 //! an earlier run; `labctl history LAB` lists the runs ([`list`]).
 
 mod compare;
+pub mod timings;
 mod tools;
 
 pub use compare::{compare, SLOWER_RATIO, SLOWER_SECONDS};
+pub use timings::{table as phase_table, PhaseTime, Timings};
 pub use tools::tool_versions;
 
 use crate::error::{Error, Result};
@@ -73,6 +76,10 @@ pub struct Record {
     /// The run this one was compared against (`--since`).
     #[serde(default)]
     pub since: Option<u64>,
+    /// Where the run spent its time, phase by phase (per node where a phase
+    /// runs per node); empty in records written before phases were kept.
+    #[serde(default)]
+    pub phases: Vec<PhaseTime>,
 }
 
 impl Record {
@@ -83,22 +90,10 @@ impl Record {
         lab_text: &str,
         tools: BTreeMap<String, Option<String>>,
     ) -> Record {
-        use sha2::Digest;
-        let finished = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         Record {
-            schema: SCHEMA.into(),
-            run: 0,
-            command: command.into(),
-            lab: run.lab.clone(),
-            finished,
-            seconds: crate::report::millis(run.seconds),
             ok: run.ok(),
-            error: run.error.clone(),
-            lab_file: lab_file.into(),
-            lab_digest: hex::encode(sha2::Sha256::digest(lab_text.as_bytes())),
             tools,
+            since: run.since.as_ref().and_then(|s| s.run),
             results: run
                 .results
                 .iter()
@@ -117,7 +112,48 @@ impl Record {
                     message: s.reason.clone(),
                 }))
                 .collect(),
-            since: run.since.as_ref().and_then(|s| s.run),
+            ..Record::timed(
+                command,
+                &run.lab,
+                run.seconds,
+                run.error.clone(),
+                lab_file,
+                lab_text,
+                Vec::new(),
+            )
+        }
+    }
+
+    /// The record of a run that has phases but no checks (`up`, `provision`,
+    /// `down`): ok when it ended without an error.
+    pub fn timed(
+        command: &str,
+        lab: &str,
+        seconds: f64,
+        error: Option<String>,
+        lab_file: &str,
+        lab_text: &str,
+        phases: Vec<PhaseTime>,
+    ) -> Record {
+        use sha2::Digest;
+        let finished = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Record {
+            schema: SCHEMA.into(),
+            run: 0,
+            command: command.into(),
+            lab: lab.into(),
+            finished,
+            seconds: crate::report::millis(seconds),
+            ok: error.is_none(),
+            error,
+            lab_file: lab_file.into(),
+            lab_digest: hex::encode(sha2::Sha256::digest(lab_text.as_bytes())),
+            tools: BTreeMap::new(),
+            results: Vec::new(),
+            since: None,
+            phases,
         }
     }
 
@@ -348,6 +384,41 @@ mod tests {
         assert!(s.find(&SinceArg::Last, "bench").unwrap().is_none());
         let e = s.find(&SinceArg::Run(5), "test").unwrap_err();
         assert!(e.to_string().contains("runs: 1, 2, 3"), "{e}");
+    }
+
+    #[test]
+    fn up_records_its_phases_beside_test_runs_and_old_records_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Store::for_lab(Path::new("/nonexistent"), "x", Some(tmp.path()));
+        let mut t = Timings::default();
+        t.add_seconds("machines", None, 17.5);
+        t.add_seconds("provisioning", Some("web1"), 4.0);
+        let up = Record::timed(
+            "up",
+            "x",
+            22.0,
+            None,
+            "lab.toml",
+            "name = \"x\"",
+            t.phases.clone(),
+        );
+        assert!(up.ok && up.results.is_empty());
+        assert_eq!(s.append(up).unwrap(), 1);
+        assert_eq!(s.append(record()).unwrap(), 2);
+        // A record written before phases were kept has no `phases` key.
+        let mut old: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&record()).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("phases");
+        old["run"] = 3.into();
+        std::fs::write(s.dir.join("run-000003.json"), old.to_string()).unwrap();
+        let all = s.records().unwrap();
+        assert_eq!(all[0].command, "up");
+        assert_eq!(all[0].phases, t.phases);
+        assert!(all[2].phases.is_empty());
+        // `--since last` of a test never compares against an up.
+        assert_eq!(s.find(&SinceArg::Last, "test").unwrap().unwrap().run, 3);
+        let failed = Record::timed("down", "x", 1.0, Some("boom".into()), "f", "t", vec![]);
+        assert!(!failed.ok);
     }
 
     #[test]

@@ -4,12 +4,12 @@
 use super::*;
 
 /// `labctl down`: destroy machines, then everything the lab owns.
-pub fn down(a: &LabArgs, force: bool) -> Result<Exit> {
-    down_with(a, force, runner())
+pub fn down(a: &LabArgs, force: bool, timings: bool) -> Result<Exit> {
+    down_with(a, force, timings, runner())
 }
 
 /// `down` with the runner given (tests record a VM provider's commands).
-pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
+pub fn down_with(a: &LabArgs, force: bool, timings: bool, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
     // `down` deletes files: only in a folder labctl marked as this lab's own.
     // A folder that does not exist holds nothing of the lab, and is not made.
@@ -41,7 +41,11 @@ pub fn down_with(a: &LabArgs, force: bool, r: Arc<dyn Runner>) -> Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false)?;
+    let started = Instant::now();
+    let mut t = Timings::default();
+    let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false, &mut t);
+    record_phases(&op, "down", started, removed.as_ref().err(), &t, timings);
+    let removed = removed?;
     if removed.is_empty() {
         eprintln!(
             "lab {}: nothing to remove (already down)",
@@ -64,8 +68,10 @@ pub(super) fn teardown(
     r: &dyn Runner,
     state: &mut State,
     quiet: bool,
+    t: &mut Timings,
 ) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    let started = Instant::now();
     // Children of a labctl that died (vagrant, docker) go first, or they would
     // keep creating things while we remove them.
     let owner_alive = state.owner_pid != 0
@@ -94,8 +100,10 @@ pub(super) fn teardown(
             }
         }
     }
+    t.add("stop processes", None, started.elapsed());
     let p = provider::of(state_kind(state));
-    removed.extend(p.destroy(r, lab, &dir.root));
+    removed.extend(t.time("machines", || p.destroy(r, lab, &dir.root)));
+    let started = Instant::now();
     // A lab whose state file was lost (`down --force`) is swept on each
     // provider that answers here (by label on docker, by machine name on the
     // VM providers); one that does not answer (no engine, no libvirtd) cannot
@@ -114,6 +122,8 @@ pub(super) fn teardown(
             }
         }
     }
+    t.add("sweep", None, started.elapsed());
+    let started = Instant::now();
     removed.extend(remove_disks(dir, r, state));
     // Vagrant leases a port for the whole boot of a machine and releases it
     // when done; a killed or interrupted `vagrant up` leaves the lease, which
@@ -137,6 +147,7 @@ pub(super) fn teardown(
     let _ = std::fs::remove_dir_all(dir.disks());
     // libvirt's console logs (the VMs are gone; the folder is the state dir's own).
     let _ = std::fs::remove_dir_all(dir.root.join("console"));
+    t.add("disks, leases and state files", None, started.elapsed());
     if !quiet {
         for x in &removed {
             eprintln!("down: removed {x}");
@@ -187,7 +198,7 @@ pub(super) fn clean_up_failed_up(
     state: &mut State,
     kind: Kind,
 ) -> Result<Vec<String>> {
-    let torn = teardown(lab, dir, r, state, true);
+    let torn = teardown(lab, dir, r, state, true, &mut Timings::default());
     let removed = match &torn {
         Ok(v) => v.clone(),
         Err(e) => {

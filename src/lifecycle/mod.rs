@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Exit, Result};
 use crate::exec::{Runner, System};
+use crate::history::Timings;
 use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::provider::{self, docker, vagrant, Choice, Kind};
@@ -167,6 +168,8 @@ pub struct UpOptions {
     pub keep_on_failure: bool,
     /// Nodes to re-create as new machines on a lab that is up (`--recreate`).
     pub recreate: Vec<String>,
+    /// Print the run's phase timings at the end (`--timings`).
+    pub timings: bool,
 }
 
 impl UpOptions {
@@ -180,7 +183,47 @@ impl UpOptions {
             provision: true,
             keep_on_failure: false,
             recreate: Vec::new(),
+            timings: false,
         }
+    }
+}
+
+/// Record a run of `up`, `provision` or `down` with its phases in the lab's
+/// history (beside `test`'s records), and print them when `--timings` asked.
+/// A run refused before the state dir was made records nothing: the record
+/// would make the folder for it. A record that cannot be written is said,
+/// never the command's failure.
+fn record_phases(
+    op: &Opened,
+    command: &str,
+    started: Instant,
+    error: Option<&Error>,
+    t: &Timings,
+    print: bool,
+) {
+    if print {
+        print!("{}", crate::history::phase_table(&t.phases));
+    }
+    let lab = &op.lab().name.value;
+    if !matches!(op.dir.check_owned(lab), Ok(true)) {
+        return;
+    }
+    let rec = crate::history::Record::timed(
+        command,
+        lab,
+        started.elapsed().as_secs_f64(),
+        error.map(|e| e.to_string()),
+        &op.loaded.source.path.display().to_string(),
+        &op.loaded.source.text,
+        t.phases.clone(),
+    );
+    let store = crate::history::Store::for_lab(&op.dir.root, lab, None);
+    match store.append(rec) {
+        Ok(n) => eprintln!(
+            "history: {command} run {n} recorded in {}",
+            store.dir.display()
+        ),
+        Err(e) => eprint!("{}", e.render()),
     }
 }
 

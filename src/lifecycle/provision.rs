@@ -30,6 +30,7 @@ pub(super) fn provision_locked(
     nodes: Option<BTreeSet<String>>,
     roles: Option<BTreeSet<String>>,
     r: &dyn Runner,
+    t: &mut Timings,
 ) -> Result<crate::provision::Report> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
@@ -54,7 +55,9 @@ pub(super) fn provision_locked(
         .any(|n| n.roles.iter().any(|r| r.value == crate::repo::SERVER_ROLE))
     {
         let dir = crate::repo::default_dir(&op.dir);
-        let info = crate::repo::build(lab, &op.loaded.roles, &dir, r)?;
+        let info = t.time("offline repository", || {
+            crate::repo::build(lab, &op.loaded.roles, &dir, r)
+        })?;
         eprintln!(
             "repo: {} packages signed with key {}",
             info.packages, info.key_fingerprint
@@ -77,14 +80,27 @@ pub(super) fn provision_locked(
                 Some(format!("bring the lab up with --provider docker: `labctl down {0}` then `labctl up {0} --provider docker`", lab.name.value)),
             )
         })?;
-        opts.base_image_tar = Some(crate::provider::docker::image::ensure_base_image_tar(
-            r,
-            &node_image,
-            &op.dir.root.join("images"),
-        )?);
+        opts.base_image_tar = Some(t.time("base image", || {
+            crate::provider::docker::image::ensure_base_image_tar(
+                r,
+                &node_image,
+                &op.dir.root.join("images"),
+            )
+        })?);
     }
     let started = Instant::now();
-    let report = crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)?;
+    let report = t.time("provisioning", || {
+        crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)
+    })?;
+    // Per node: the time its role runs took (waits for other nodes'
+    // barriers are in the lab-wide phase, not in a node's).
+    let mut per_node: BTreeMap<&str, f64> = BTreeMap::new();
+    for task in &report.tasks {
+        *per_node.entry(task.node.as_str()).or_default() += task.seconds;
+    }
+    for (node, secs) in per_node {
+        t.add_seconds("provisioning", Some(node), secs);
+    }
     // Published values are kept (public keys, revisions); secrets never are.
     let secret_values: Vec<&String> = opts.secrets.iter().map(|(_, v)| v).collect();
     state.published = report
@@ -110,10 +126,37 @@ pub(super) fn provision_locked(
 }
 
 /// `labctl provision`: re-run roles (all, or some nodes/roles).
-pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool) -> Result<Exit> {
+pub fn provision(
+    a: &LabArgs,
+    nodes: Vec<String>,
+    roles: Vec<String>,
+    json: bool,
+    timings: bool,
+) -> Result<Exit> {
     let op = open(a)?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
-    let mut state = require_up(&op)?;
+    let started = Instant::now();
+    let mut t = Timings::default();
+    let result = provision_checked(&op, nodes, roles, json, &mut t);
+    record_phases(
+        &op,
+        "provision",
+        started,
+        result.as_ref().err(),
+        &t,
+        timings,
+    );
+    result
+}
+
+fn provision_checked(
+    op: &Opened,
+    nodes: Vec<String>,
+    roles: Vec<String>,
+    json: bool,
+    t: &mut Timings,
+) -> Result<Exit> {
+    let mut state = require_up(op)?;
     for n in &nodes {
         if op.lab().node(n).is_none() {
             return Err(Error::usage(format!(
@@ -132,11 +175,12 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
         }
     }
     let report = provision_locked(
-        &op,
+        op,
         &mut state,
         (!nodes.is_empty()).then(|| nodes.into_iter().collect()),
         (!roles.is_empty()).then(|| roles.into_iter().collect()),
         runner().as_ref(),
+        t,
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
@@ -144,7 +188,7 @@ pub fn provision(a: &LabArgs, nodes: Vec<String>, roles: Vec<String>, json: bool
     if report.ok() {
         Ok(Exit::Ok)
     } else {
-        Err(provision_error(&op, &report))
+        Err(provision_error(op, &report))
     }
 }
 

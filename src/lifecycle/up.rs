@@ -31,7 +31,16 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     let started = Instant::now();
     let mut state = op.dir.load()?.unwrap_or_default();
     let fresh = state.phase == Phase::New;
-    let result = up_locked(&op, o, kind, r.as_ref(), &mut state);
+    let mut timings = Timings::default();
+    let result = up_locked(&op, o, kind, r.as_ref(), &mut state, &mut timings);
+    record_phases(
+        &op,
+        "up",
+        started,
+        result.as_ref().err(),
+        &timings,
+        o.timings,
+    );
     match result {
         Ok(exit) => {
             eprintln!(
@@ -101,11 +110,14 @@ fn up_locked(
     kind: Kind,
     r: &dyn Runner,
     state: &mut State,
+    t: &mut Timings,
 ) -> Result<Exit> {
     let lab = op.lab();
     let dir = &op.dir;
     let p = provider::of(kind);
-    let pre = p.preflight(r, &op.loaded, state, o.rebuild_image)?;
+    let pre = t.time("preflight", || {
+        p.preflight(r, &op.loaded, state, o.rebuild_image)
+    })?;
     if pre.fresh {
         check_host_ports(lab)?;
     }
@@ -114,8 +126,8 @@ fn up_locked(
     dir.save(state)?;
     record_children(dir);
     super::heal::prepare(op, r, p, state, &o.recreate)?;
-    let runtime = p.create(r, lab, dir, state, &pre)?;
-    boot_and_provision(op, o, kind, r, state, &runtime)
+    let runtime = t.time("create", || p.create(r, lab, dir, state, &pre))?;
+    boot_and_provision(op, o, kind, r, state, &runtime, t)
 }
 
 /// Every provider's last steps: write the Vagrantfile and the runtime file,
@@ -127,6 +139,7 @@ fn boot_and_provision(
     r: &dyn Runner,
     state: &mut State,
     runtime: &Runtime,
+    timings: &mut Timings,
 ) -> Result<Exit> {
     let dir = &op.dir;
     let rendered = crate::render::render(&op.loaded)?;
@@ -146,10 +159,13 @@ fn boot_and_provision(
         }
     );
     let t = Instant::now();
-    vagrant::up(r, &dir.root, kind, &nodes, parallel)?;
+    // One `vagrant up` brings every machine up: the phase is the lab's.
+    timings.time("machines", || {
+        vagrant::up(r, &dir.root, kind, &nodes, parallel)
+    })?;
     let t_up = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    refresh_ssh(op, r, state)?;
+    timings.time("ssh-config", || refresh_ssh(op, r, state))?;
     eprintln!(
         "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
         t.elapsed().as_secs_f64()
@@ -157,7 +173,7 @@ fn boot_and_provision(
     state.phase = Phase::Up;
     dir.save(state)?;
     crate::exec::set_spawn_hook(None);
-    provision_after_up(op, o, state, r)
+    provision_after_up(op, o, state, r, timings)
 }
 
 /// What the state file says about the lab before anything is created for it.
@@ -185,13 +201,14 @@ fn provision_after_up(
     o: &UpOptions,
     state: &mut State,
     r: &dyn Runner,
+    t: &mut Timings,
 ) -> Result<Exit> {
     if !o.provision {
         return Ok(Exit::Ok);
     }
     crate::interrupt::set_phase("provisioning");
     crate::interrupt::check()?;
-    let report = provision_locked(op, state, None, None, r)?;
+    let report = provision_locked(op, state, None, None, r, t)?;
     crate::interrupt::check()?;
     if report.ok() {
         Ok(Exit::Ok)
