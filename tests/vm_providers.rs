@@ -74,6 +74,7 @@ fn opts(provider: Choice) -> UpOptions {
         keep_on_failure: false,
         recreate: Vec::new(),
         timings: false,
+        snapshot: false,
     }
 }
 
@@ -285,4 +286,68 @@ fn a_failing_cleanup_after_a_failed_up_names_what_is_still_there() {
         ]),
         "the host is read again after the cleanup: {calls:?}"
     );
+}
+
+/// Recorded test (command sequence): VirtualBox snapshots are Vagrant's own
+/// (`vagrant snapshot`). Save replaces one of the same name; a restore first
+/// reads `vagrant snapshot list` and refuses, before anything is restored,
+/// when a machine lacks the snapshot; delete and down.
+#[test]
+fn recorded_virtualbox_snapshots_run_vagrant_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (args, r) = setup(tmp.path());
+    lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap();
+    take(&r);
+
+    lifecycle::snapshot_save_with(&args, Some("base"), r.clone()).unwrap();
+    assert_eq!(take(&r), vec!["vagrant snapshot save --force base"]);
+
+    r.rec.answer_once(
+        "vagrant snapshot list",
+        0,
+        "==> web1: \nbase\n==> web2: \nbase\n",
+    );
+    lifecycle::snapshot_restore_with(&args, Some("base"), r.clone()).unwrap();
+    assert_eq!(
+        take(&r),
+        vec![
+            "vagrant snapshot list",
+            "vagrant snapshot restore --no-provision base"
+        ]
+    );
+
+    // A machine without it (deleted in the VirtualBox GUI): refused, named.
+    r.rec.answer_once(
+        "vagrant snapshot list",
+        0,
+        "==> web1: \nbase\n==> web2: \nNo snapshots have been taken yet!\n",
+    );
+    let e = lifecycle::snapshot_restore_with(&args, Some("base"), r.clone()).unwrap_err();
+    assert!(e.to_string().contains("none of node web2"), "{e}");
+    assert_eq!(take(&r), vec!["vagrant snapshot list"]);
+
+    // A snapshot labctl never took: named with the ones it has, exit 2, no Vagrant call.
+    let e = lifecycle::snapshot_restore_with(&args, Some("nosuch"), r.clone()).unwrap_err();
+    assert_eq!(e.exit(), labctl::error::Exit::Usage);
+    assert!(
+        e.to_string()
+            .contains("no snapshot nosuch (snapshots: base)"),
+        "{e}"
+    );
+    assert!(take(&r).is_empty());
+
+    r.rec.answer(
+        "vagrant status --machine-readable",
+        0,
+        "1,web1,state,running\n1,web2,state,running\n",
+    );
+    lifecycle::snapshot_delete_with(&args, "base", r.clone()).unwrap();
+    assert_eq!(
+        take(&r),
+        vec![
+            "vagrant status --machine-readable",
+            "vagrant snapshot delete base"
+        ]
+    );
+    no_docker(&lines(&r));
 }

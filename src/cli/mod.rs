@@ -171,6 +171,9 @@ Runs `labctl setup` first when something is missing (unless --no-setup)."
         /// Print where the run spent its time, phase by phase (also kept in its history record)
         #[arg(long)]
         timings: bool,
+        /// Do not take the `provisioned` snapshot that `labctl reset` restores
+        #[arg(long)]
+        no_snapshot: bool,
     },
 
     /// Run roles again on a running lab (all, or some nodes/roles)
@@ -193,6 +196,9 @@ Roles report changed, unchanged or skipped honestly."
         /// Print where the run spent its time, phase by phase (also kept in its history record)
         #[arg(long)]
         timings: bool,
+        /// Do not take the `provisioned` snapshot that `labctl reset` restores
+        #[arg(long)]
+        no_snapshot: bool,
     },
 
     /// Show a lab's nodes: state, IP, provider, box (or node image), SSH address
@@ -237,6 +243,28 @@ Roles report changed, unchanged or skipped honestly."
         #[command(flatten)]
         lab: LabArgs,
         node: Option<String>,
+    },
+
+    /// Save, restore, list and delete snapshots of a running lab
+    #[command(
+        after_help = "Examples:\n  labctl snapshot save workflow before-upgrade\n  labctl snapshot restore workflow before-upgrade\n  labctl snapshot list workflow\n  labctl snapshot delete workflow before-upgrade\n\n\
+`labctl up` and `labctl provision` take the snapshot `provisioned` after a successful run\n\
+(unless --no-snapshot); `labctl reset LAB` restores it. `labctl down` removes every snapshot."
+    )]
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+
+    /// Put a lab back to right after its last successful provisioning, in seconds
+    #[command(
+        after_help = "Examples:\n  labctl reset workflow && labctl test workflow\n\n\
+Restores the snapshot `provisioned` that `up` and `provision` take (see `labctl snapshot`):\n\
+same addresses, ports, disks (their contents too) and host keys; no re-provisioning."
+    )]
+    Reset {
+        #[command(flatten)]
+        lab: LabArgs,
     },
 
     /// Bring labs up if needed and run their checks; reports for CI
@@ -511,6 +539,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             keep_on_failure,
             recreate,
             timings,
+            no_snapshot,
         } => lifecycle::up(
             &lab,
             &UpOptions {
@@ -519,6 +548,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 keep_on_failure,
                 recreate,
                 timings,
+                snapshot: !no_snapshot,
                 ..UpOptions::new(provider, no_setup)
             },
         ),
@@ -528,7 +558,21 @@ pub fn run(cli: Cli) -> Result<Exit> {
             role,
             json,
             timings,
-        } => lifecycle::provision(&lab, node, role, json, timings),
+            no_snapshot,
+        } => lifecycle::provision(&lab, node, role, json, timings, !no_snapshot),
+        Command::Snapshot { command } => match command {
+            SnapshotCommand::Save { lab, snapshot } => {
+                lifecycle::snapshot_save(&lab, snapshot.as_deref())
+            }
+            SnapshotCommand::Restore { lab, snapshot } => {
+                lifecycle::snapshot_restore(&lab, snapshot.as_deref())
+            }
+            SnapshotCommand::List { lab, json } => lifecycle::snapshot_list(&lab, json),
+            SnapshotCommand::Delete { lab, snapshot } => {
+                lifecycle::snapshot_delete(&lab, &snapshot)
+            }
+        },
+        Command::Reset { lab } => lifecycle::reset(&lab),
         Command::Status { lab, json } => lifecycle::status(&lab, json),
         Command::Ssh { lab, node } => lifecycle::ssh(&lab, &node),
         Command::Exec { lab, node, command } => lifecycle::exec(&lab, &node, &command),
@@ -547,4 +591,48 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Bench(args) => commands::bench(args),
         Command::Test(args) => commands::test(args),
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotCommand {
+    /// Take a snapshot of every node (replaces one of the same name)
+    #[command(
+        after_help = "Examples:\n  labctl snapshot save workflow\n  labctl snapshot save workflow before-upgrade"
+    )]
+    Save {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Snapshot name (default: saved)
+        #[arg(value_name = "NAME")]
+        snapshot: Option<String>,
+    },
+    /// Put every node back to a snapshot (default: the newest)
+    #[command(
+        after_help = "Examples:\n  labctl snapshot restore workflow before-upgrade\n  labctl snapshot restore workflow"
+    )]
+    Restore {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Snapshot name (default: the newest)
+        #[arg(value_name = "NAME")]
+        snapshot: Option<String>,
+    },
+    /// List a lab's snapshots
+    #[command(
+        after_help = "Examples:\n  labctl snapshot list workflow\n  labctl snapshot list workflow --json"
+    )]
+    List {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a snapshot
+    #[command(after_help = "Examples:\n  labctl snapshot delete workflow before-upgrade")]
+    Delete {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[arg(value_name = "NAME")]
+        snapshot: String,
+    },
 }

@@ -103,6 +103,12 @@ pub(super) fn teardown(
     t.add("stop processes", None, started.elapsed());
     let p = provider::of(state_kind(state));
     removed.extend(t.time("machines", || p.destroy(r, lab, &dir.root)));
+    // The snapshots recorded, once no machine uses them (Docker keeps an
+    // image a container still runs from); the sweep below removes any
+    // labelled ones the state did not record.
+    removed.extend(t.time("snapshots", || {
+        super::snapshot::remove_all(lab, dir, r, state)
+    }));
     let started = Instant::now();
     // A lab whose state file was lost (`down --force`) is swept on each
     // provider that answers here (by label on docker, by machine name on the

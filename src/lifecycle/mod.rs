@@ -1,6 +1,7 @@
 //! The machine lifecycle, one verb per file: [`up`](up()), [`down`](down()),
 //! [`provision`](provision()), [`status`](status()), access ([`ssh`](ssh()),
-//! [`exec`](exec())) and power ([`halt`](halt()), [`restart`](restart())).
+//! [`exec`](exec())), power ([`halt`](halt()), [`restart`](restart())) and
+//! snapshots ([`snapshot_save`], [`snapshot_restore`], [`reset`], ...).
 //! This file opens a lab for them (`--name`/`--subnet` copies, the state dir)
 //! and holds what several verbs share.
 //!
@@ -25,6 +26,7 @@ mod down;
 mod heal;
 mod power;
 mod provision;
+mod snapshot;
 mod status;
 mod up;
 
@@ -32,6 +34,10 @@ pub use access::{exec, ssh};
 pub use down::{down, down_with};
 pub use power::{halt, restart};
 pub use provision::provision;
+pub use snapshot::{
+    reset, snapshot_delete, snapshot_delete_with, snapshot_list, snapshot_restore,
+    snapshot_restore_with, snapshot_save, snapshot_save_with, PROVISIONED,
+};
 pub use status::{node_status, status, NodeStatus};
 pub use up::{up, up_with};
 
@@ -170,6 +176,9 @@ pub struct UpOptions {
     pub recreate: Vec<String>,
     /// Print the run's phase timings at the end (`--timings`).
     pub timings: bool,
+    /// Take the `provisioned` snapshot after provisioning succeeds (what
+    /// `labctl reset` restores); off with `--no-snapshot`.
+    pub snapshot: bool,
 }
 
 impl UpOptions {
@@ -184,6 +193,7 @@ impl UpOptions {
             keep_on_failure: false,
             recreate: Vec::new(),
             timings: false,
+            snapshot: true,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(super) fn provision_locked(
     roles: Option<BTreeSet<String>>,
     r: &dyn Runner,
     t: &mut Timings,
+    snapshot: bool,
 ) -> Result<crate::provision::Report> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
@@ -122,6 +123,13 @@ pub(super) fn provision_locked(
         started.elapsed().as_secs_f64(),
         report.counts()
     );
+    // The state `labctl reset` goes back to: right after a whole, successful
+    // provisioning (a partial run is not the lab as its file describes it).
+    if snapshot && report.ok() && opts.only_nodes.is_none() && opts.only_roles.is_none() {
+        t.time("snapshot", || {
+            super::snapshot::save_locked(op, r, state, super::snapshot::PROVISIONED)
+        })?;
+    }
     Ok(report)
 }
 
@@ -132,12 +140,13 @@ pub fn provision(
     roles: Vec<String>,
     json: bool,
     timings: bool,
+    snapshot: bool,
 ) -> Result<Exit> {
     let op = open(a)?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let started = Instant::now();
     let mut t = Timings::default();
-    let result = provision_checked(&op, nodes, roles, json, &mut t);
+    let result = provision_checked(&op, nodes, roles, json, snapshot, &mut t);
     record_phases(
         &op,
         "provision",
@@ -154,6 +163,7 @@ fn provision_checked(
     nodes: Vec<String>,
     roles: Vec<String>,
     json: bool,
+    snapshot: bool,
     t: &mut Timings,
 ) -> Result<Exit> {
     let mut state = require_up(op)?;
@@ -181,6 +191,7 @@ fn provision_checked(
         (!roles.is_empty()).then(|| roles.into_iter().collect()),
         runner().as_ref(),
         t,
+        snapshot,
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());

@@ -208,7 +208,7 @@ fn provision_after_up(
     }
     crate::interrupt::set_phase("provisioning");
     crate::interrupt::check()?;
-    let report = provision_locked(op, state, None, None, r, t)?;
+    let report = provision_locked(op, state, None, None, r, t, o.snapshot)?;
     crate::interrupt::check()?;
     if report.ok() {
         Ok(Exit::Ok)

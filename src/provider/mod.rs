@@ -17,7 +17,7 @@ use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::state::runtime::Runtime;
 pub use crate::state::Kind;
-use crate::state::{State, StateDir};
+use crate::state::{Snapshot, State, StateDir};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -94,6 +94,50 @@ pub trait Provider: Sync {
     /// listing [`sweep`](Provider::sweep) removes by, without removing
     /// anything. Empty means nothing of the lab is there.
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>>;
+
+    /// Take snapshot `snap` of every node of a lab that is up. The caller
+    /// has recorded `snap` in the state (and saved it) before; the provider
+    /// fills in what it makes, saving the state as it goes.
+    fn snapshot_save(
+        &self,
+        _r: &dyn Runner,
+        _lab: &Lab,
+        _dir: &StateDir,
+        _state: &mut State,
+        _snap: &Snapshot,
+    ) -> Result<()> {
+        Err(no_snapshots(self.kind()))
+    }
+
+    /// Bring every node back to snapshot `snap`: same addresses, ports,
+    /// disks and host keys; the machines are running when it returns.
+    fn snapshot_restore(
+        &self,
+        _r: &dyn Runner,
+        _lab: &Lab,
+        _dir: &StateDir,
+        _snap: &Snapshot,
+    ) -> Result<()> {
+        Err(no_snapshots(self.kind()))
+    }
+
+    /// Remove what snapshot `snap` holds; what was removed.
+    fn snapshot_delete(
+        &self,
+        _r: &dyn Runner,
+        _lab: &Lab,
+        _dir: &StateDir,
+        _snap: &Snapshot,
+    ) -> Result<Vec<String>> {
+        Err(no_snapshots(self.kind()))
+    }
+}
+
+/// A provider labctl does not take snapshots on (yet).
+fn no_snapshots(kind: Kind) -> crate::error::Error {
+    crate::error::Error::usage(format!(
+        "labctl takes no snapshots on the {kind} provider yet (docker and virtualbox have them)"
+    ))
 }
 
 /// What [`Provider::preflight`] found, for [`Provider::create`].

@@ -88,3 +88,68 @@ pub fn destroy_nodes(runner: &dyn Runner, dir: &Path, nodes: &[String]) -> Resul
 pub fn destroy(runner: &dyn Runner, dir: &Path) -> Result<Output> {
     runner.output(&vagrant(dir).args(["destroy", "-f"]))
 }
+
+/// What `vagrant snapshot` is asked to do, on every machine of the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotVerb {
+    Save,
+    Restore,
+    Delete,
+}
+
+/// `vagrant snapshot save|restore|delete NAME` on every machine. A restore
+/// does not provision: the snapshot is the provisioned state.
+pub fn snapshot(runner: &dyn Runner, dir: &Path, verb: SnapshotVerb, name: &str) -> Result<Output> {
+    let c = vagrant(dir).arg("snapshot");
+    let c = match verb {
+        SnapshotVerb::Save => c.args(["save", "--force", name]),
+        SnapshotVerb::Restore => c.args(["restore", "--no-provision", name]),
+        SnapshotVerb::Delete => c.args(["delete", name]),
+    };
+    runner.run(&c)
+}
+
+/// `vagrant snapshot list`: the snapshot names of each machine, by machine.
+pub fn snapshot_list(
+    runner: &dyn Runner,
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let out = runner.run(&vagrant(dir).args(["snapshot", "list"]))?;
+    Ok(parse_snapshot_list(&out.stdout))
+}
+
+/// Vagrant prints `==> MACHINE: ` then one snapshot name a line (or a
+/// sentence saying there are none, which is not a name: it has spaces).
+fn parse_snapshot_list(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_machine = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("==> ") {
+            let machine = rest.split(':').next().unwrap_or("").trim().to_string();
+            by_machine.entry(machine.clone()).or_default();
+            current = Some(machine);
+        } else if let Some(m) = &current {
+            let name = line.trim();
+            if !name.is_empty() && !name.contains(' ') {
+                by_machine
+                    .entry(m.clone())
+                    .or_default()
+                    .push(name.to_string());
+            }
+        }
+    }
+    by_machine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_list_is_read_per_machine() {
+        let text = "==> web1: \nprovisioned\nbefore-upgrade\n==> web2: \nNo snapshots have been taken yet!\n";
+        let m = parse_snapshot_list(text);
+        assert_eq!(m["web1"], vec!["provisioned", "before-upgrade"]);
+        assert!(m["web2"].is_empty());
+    }
+}

@@ -7,6 +7,7 @@
 //! Vagrantfile the disks, and the sweep that `down` runs after `vagrant destroy`
 //! so that a VM Vagrant lost track of is not left running.
 
+use super::vagrant::{self, SnapshotVerb};
 use super::{Preflight, Provider};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
@@ -14,7 +15,7 @@ use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::provider::Kind;
 use crate::state::runtime::Runtime;
-use crate::state::{Phase, State, StateDir};
+use crate::state::{Phase, Snapshot, State, StateDir};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -96,6 +97,67 @@ impl Provider for VirtualBox {
 
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
         Ok(Held::read(r, lab)?.describe())
+    }
+
+    // VirtualBox's own snapshots, through `vagrant snapshot`: the disks,
+    // host keys and addresses are the VM's, so they come back with it.
+    fn snapshot_save(
+        &self,
+        r: &dyn Runner,
+        _lab: &Lab,
+        dir: &StateDir,
+        _state: &mut State,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        vagrant::snapshot(r, &dir.root, SnapshotVerb::Save, &snap.name).map(|_| ())
+    }
+
+    fn snapshot_restore(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        // Every machine must have it before any is restored.
+        let have = vagrant::snapshot_list(r, &dir.root)?;
+        for n in &lab.nodes {
+            if !have.get(&n.name).is_some_and(|v| v.contains(&snap.name)) {
+                return Err(Error::env(
+                    format!(
+                        "snapshot {} of lab {}: VirtualBox has none of node {}",
+                        snap.name, lab.name.value, n.name
+                    ),
+                    Some(format!(
+                        "`labctl snapshot save {} {}` takes it again",
+                        lab.name.value, snap.name
+                    )),
+                ));
+            }
+        }
+        vagrant::snapshot(r, &dir.root, SnapshotVerb::Restore, &snap.name).map(|_| ())
+    }
+
+    fn snapshot_delete(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        snap: &Snapshot,
+    ) -> Result<Vec<String>> {
+        // After `vagrant destroy` (on `down`) the snapshots went with the VMs.
+        let created = self
+            .states(r, lab, &dir.root)?
+            .values()
+            .any(|s| s != "not_created");
+        if !created {
+            return Ok(vec![]);
+        }
+        vagrant::snapshot(r, &dir.root, SnapshotVerb::Delete, &snap.name)?;
+        Ok(vec![format!(
+            "snapshot {} (vagrant snapshot delete)",
+            snap.name
+        )])
     }
 }
 

@@ -176,6 +176,10 @@ impl StateDir {
     pub fn ssh_config(&self) -> PathBuf {
         self.root.join("ssh_config")
     }
+    /// Copies of extra disks taken with snapshots, one folder per snapshot.
+    pub fn snapshots(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
     pub fn disks(&self) -> PathBuf {
         self.root.join("disks")
     }
@@ -268,6 +272,36 @@ pub struct State {
     /// nodes' keys (mgmt's known_hosts) learn them even after a failed run.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub recreated: std::collections::BTreeSet<String>,
+    /// Snapshots of the lab (`labctl snapshot save`, and the one `up` and
+    /// `provision` take after a successful run), recorded before they are
+    /// made so `down` removes exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// One snapshot of a lab: what the provider made for it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub name: String,
+    /// When it was taken, seconds since the Unix epoch.
+    pub created: u64,
+    /// docker: the image committed from each node's container, by node.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub images: std::collections::BTreeMap<String, String>,
+    /// docker: a copy of each extra disk's backing file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<SnapshotDisk>,
+}
+
+/// A copy of one loop disk's backing file, taken with its snapshot.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct SnapshotDisk {
+    pub node: String,
+    pub disk: String,
+    /// The disk's backing file (a [`LoopDisk`]'s `file`).
+    pub file: String,
+    /// Where its contents were copied, inside the state dir's `snapshots/`.
+    pub copy: String,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]

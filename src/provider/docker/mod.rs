@@ -9,7 +9,7 @@ use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::state::runtime::{Runtime, RuntimeNode};
 use crate::state::Kind;
-use crate::state::{LoopDisk, State, StateDir};
+use crate::state::{LoopDisk, Snapshot, State, StateDir};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +20,7 @@ pub mod disks;
 pub mod image;
 mod ports;
 pub mod rpm;
+pub mod snapshot;
 
 pub use caps::{missing_capabilities, nested_args, nested_args_for};
 pub use ports::{pick_ssh_ports, release_leases, vagrant_lease_dir, vagrant_unavailable_ports};
@@ -204,6 +205,38 @@ impl Provider for Docker {
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
         let network = lab.network_name();
         Ok(Held::read(r, &lab.name.value, &network)?.describe(&network))
+    }
+
+    fn snapshot_save(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        state: &mut State,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        snapshot::save(r, lab, dir, state, snap)
+    }
+
+    fn snapshot_restore(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        let state = dir.load()?.unwrap_or_default();
+        snapshot::restore(r, lab, dir, &state, snap)
+    }
+
+    fn snapshot_delete(
+        &self,
+        r: &dyn Runner,
+        _lab: &Lab,
+        dir: &StateDir,
+        snap: &Snapshot,
+    ) -> Result<Vec<String>> {
+        Ok(snapshot::delete(r, dir, snap))
     }
 }
 
@@ -445,12 +478,13 @@ pub fn lab_containers(runner: &dyn Runner, lab: &str) -> Result<Vec<String>> {
     Ok(out.stdout.split_whitespace().map(String::from).collect())
 }
 
-/// What Docker holds of a lab: containers and volumes labelled with it, and
-/// whether its network exists. Read by [`remove_all`] and by the check after a
+/// What Docker holds of a lab: containers, volumes and snapshot images
+/// labelled with it, and whether its network exists. Read by [`remove_all`] and by the check after a
 /// failed `up` that nothing is left.
 pub struct Held {
     pub containers: Vec<String>,
     pub volumes: Vec<String>,
+    pub images: Vec<String>,
     pub network: bool,
 }
 
@@ -472,6 +506,7 @@ impl Held {
         Ok(Held {
             containers,
             volumes,
+            images: snapshot::lab_images(runner, lab)?,
             network: network_exists(runner, network),
         })
     }
@@ -485,6 +520,9 @@ impl Held {
         if !self.volumes.is_empty() {
             out.push(format!("{} volume(s)", self.volumes.len()));
         }
+        if !self.images.is_empty() {
+            out.push(format!("{} snapshot image(s)", self.images.len()));
+        }
         if self.network {
             out.push(format!("network {network}"));
         }
@@ -492,7 +530,7 @@ impl Held {
     }
 }
 
-/// Remove every container, volume and network labelled with the lab. Returns what
+/// Remove every container, volume, snapshot image and network labelled with the lab. Returns what
 /// was removed, so `down` can say what was already gone.
 pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<String>> {
     let mut removed = Vec::new();
@@ -515,6 +553,14 @@ pub fn remove_all(runner: &dyn Runner, lab: &str, network: &str) -> Result<Vec<S
                 .args(vols.iter().cloned()),
         )?;
         removed.push(format!("{} volume(s)", vols.len()));
+    }
+    if !held.images.is_empty() {
+        runner.run(
+            &Cmd::new("docker")
+                .args(["image", "rm", "-f"])
+                .args(held.images.iter().cloned()),
+        )?;
+        removed.push(format!("{} snapshot image(s)", held.images.len()));
     }
     if held.network {
         // Only a network labelled as this lab's: never someone else's of the same name.
