@@ -63,13 +63,25 @@ pub(super) fn save_locked(
     if let Some(old) = take(state, name) {
         op.dir.save(state)?;
         p.snapshot_delete(r, op.lab(), &op.dir, &old)?;
+        remove_folder(&op.dir, name);
     }
     state.snapshots.push(Snapshot {
         name: name.to_string(),
         created: now(),
+        published: state.published.clone(),
         ..Default::default()
     });
     op.dir.save(state)?;
+    // The host keys the lab knows now belong to the machines in this
+    // snapshot: a node re-created later (new keys) comes back with its old ones.
+    let keys = op.dir.known_hosts();
+    if keys.exists() {
+        let copy = known_hosts_copy(&op.dir, name);
+        if let Some(parent) = copy.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        }
+        std::fs::copy(&keys, &copy).map_err(|e| Error::io("copy", &keys, e))?;
+    }
     p.snapshot_save(
         r,
         op.lab(),
@@ -120,6 +132,11 @@ fn restore_locked(op: &Opened, r: &dyn Runner, state: &mut State, snap: &Snapsho
     crate::interrupt::set_phase("restoring a snapshot");
     let started = Instant::now();
     provider::of(kind).snapshot_restore(r, lab, &op.dir, snap)?;
+    let copy = known_hosts_copy(&op.dir, &snap.name);
+    if let Ok(keys) = std::fs::read(&copy) {
+        crate::state::write_atomic(&op.dir.known_hosts(), &keys)?;
+    }
+    state.published = snap.published.clone();
     // Vagrant waits for SSH itself when it restores a VM; on docker labctl
     // started the containers, so it waits here. The connection checks each
     // node's host key against the lab's known_hosts: the same keys came back.
@@ -192,6 +209,7 @@ pub fn snapshot_delete_with(a: &LabArgs, name: &str, r: Arc<dyn Runner>) -> Resu
     };
     let removed =
         provider::of(state_kind(&state)).snapshot_delete(r.as_ref(), op.lab(), &op.dir, &snap)?;
+    remove_folder(&op.dir, name);
     op.dir.save(&state)?;
     eprintln!(
         "lab {}: snapshot {name} deleted{}",
@@ -215,6 +233,17 @@ pub(super) fn remove_all(lab: &Lab, dir: &StateDir, r: &dyn Runner, state: &Stat
     }
     let _ = std::fs::remove_dir_all(dir.snapshots());
     removed
+}
+
+/// The lab's known_hosts as it was when snapshot `name` was taken.
+fn known_hosts_copy(dir: &StateDir, name: &str) -> PathBuf {
+    dir.snapshots().join(name).join("known_hosts")
+}
+
+/// A snapshot's own folder (known_hosts, disk copies), once it is deleted.
+fn remove_folder(dir: &StateDir, name: &str) {
+    let _ = std::fs::remove_dir_all(dir.snapshots().join(name));
+    let _ = std::fs::remove_dir(dir.snapshots());
 }
 
 fn find<'a>(state: &'a State, name: &str) -> Option<&'a Snapshot> {

@@ -291,6 +291,10 @@ pub struct Snapshot {
     /// docker: a copy of each extra disk's backing file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disks: Vec<SnapshotDisk>,
+    /// The values roles had published when it was taken (public keys,
+    /// revisions): the restored machines are the ones that published them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: std::collections::BTreeMap<String, String>,
 }
 
 /// A copy of one loop disk's backing file, taken with its snapshot.
