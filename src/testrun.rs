@@ -252,6 +252,13 @@ fn test_inner(
     if let Some(kind) = state.provider {
         checks::disk::bind_devices(&mut lab, kind);
     }
+    // Emulated VMs run the checks' node-side work several times slower.
+    let runtime = crate::state::runtime::Runtime::read(&op.dir.runtime_file());
+    let pace = checks::pace::factor(state.provider, runtime.as_ref());
+    if pace > 1 {
+        eprintln!("check timeouts x{pace}: the nodes are VMs under QEMU's emulation (TCG)");
+        checks::pace::scale_timeouts(&mut lab, pace);
+    }
     // Skipped checks stay in the reports as skipped, with the pattern that
     // left them out: a check that vanished would read as one that never existed.
     run.skipped = lab

@@ -9,9 +9,16 @@
 #                                  it exits 0 and this run's log lines show the
 #                                  pull finished (nothing new, or failed=0)
 #   ansible-pull-check cron [SECS] install a one-minute copy of the line and wait
-#                                  (at most SECS, 150) until cron fires it; passes
-#                                  when a firing of this run exits 0 (the pull's
-#                                  own exit status, recorded by the firing)
+#                                  until cron fires it; passes when a firing of
+#                                  this run exits 0 (the pull's own exit status,
+#                                  recorded by the firing). SECS (150) bounds
+#                                  cron's part: no firing started within SECS,
+#                                  or every started firing ended non-zero by
+#                                  then, fails. A firing still running at SECS
+#                                  is waited for: how long a pull takes depends
+#                                  on the node's speed (minutes on an emulated
+#                                  VM), so the check's own timeout, which
+#                                  labctl scales to the nodes, bounds it.
 #   ansible-pull-check undo        remove what `cron` installs; labctl runs it
 #                                  after the check on every way out and before the
 #                                  next run, so an interrupted run leaves no probe
@@ -68,8 +75,11 @@ run_now() {
         # flock -n gives up silently when cron's own pull holds the lock: wait
         # for it to finish, then run the line again (it has not run yet).
         if [ "$rc" = 1 ] && [ -z "$out" ] && [ -n "$lock" ] && ! flock -n "$root$lock" true; then
+            # The wait is the pull's length, minutes on an emulated VM: the
+            # check's timeout (scaled by labctl to the nodes) is the bound
+            # that counts; this one only keeps a lost run from waiting forever.
             echo "the lock $lock is held (a pull is running): waiting for it (try $try)"
-            flock -w 150 "$root$lock" true || die "the lock $lock stayed held for 150 s"
+            flock -w 1800 "$root$lock" true || die "the lock $lock stayed held for 1800 s"
             continue
         fi
         break
@@ -93,18 +103,24 @@ cron_fires() {
     mkdir -p "$(dirname "$STATUS")"
     {
         printf '%s\n' "${cronenv[@]}"
-        printf '* * * * * root %s; echo "%s exit=$?" >>%s\n' "$line" "$n" "${STATUS#"$root"}"
+        printf '* * * * * root echo "%s start" >>%s; %s; echo "%s exit=$?" >>%s\n' \
+            "$n" "${STATUS#"$root"}" "$line" "$n" "${STATUS#"$root"}"
     } >"$PROBE.new" && chmod 0644 "$PROBE.new" && mv "$PROBE.new" "$PROBE" || die "cannot write $PROBE"
     echo "installed $PROBE; waiting at most ${secs}s for cron to fire it"
-    while [ "$i" -lt "$secs" ]; do
+    local started running
+    while :; do
         firings=$(sed -n "s|^$n exit=||p" "$STATUS" 2>/dev/null | tr '\n' ' ')
         case " $firings " in *" 0 "*)
             echo "cron fired the pull line: exit 0 (firings: $firings)"
             exit 0 ;;
         esac
+        started=$(grep -c "^$n start\$" "$STATUS" 2>/dev/null)
+        running=$((${started:-0} - $(wc -w <<<"$firings")))
+        # Past SECS only a firing still running is waited for.
+        [ "$i" -lt "$secs" ] || [ "$running" -gt 0 ] || break
         # A line now and then: when labctl has gone, the write fails and the
         # trap removes the probe.
-        [ $((i % 10)) = 0 ] && echo "waiting ${i}s${firings:+, firings so far: $firings}"
+        [ $((i % 10)) = 0 ] && echo "waiting ${i}s${firings:+, firings so far: $firings}${started:+, started: $started}"
         sleep 1
         i=$((i + 1))
     done

@@ -27,10 +27,12 @@
 //! The room: [`engine`] retries and runs checks in parallel; one file per
 //! kind (`http`, `port`, `command`, `file`, `cron`, `service`, `reach`,
 //! `disk`) builds that kind's node-side command and judges its output;
-//! [`http_client`] is the host-side HTTP client.
+//! [`http_client`] is the host-side HTTP client; [`pace`] scales the lab's
+//! check timeouts to the speed of its nodes (emulated VMs: longer).
 
 pub mod engine;
 pub mod http_client;
+pub mod pace;
 
 mod command;
 mod cron;
