@@ -299,6 +299,25 @@ fn workflow_cron_check_records_the_pulls_own_exit_status() {
     assert!(r.passed, "{r:?}");
     assert!(!node.probe_left(), "the probe is removed after a pass");
 
+    // A pull longer than the script's wait for cron (6 s here, as on an
+    // emulated VM, where it takes minutes): a firing still running is waited
+    // for, and its own exit status decides.
+    let node = WebNode::new(Some(PULL_LINE), &format!("sleep 9; {PULL_OK}"));
+    let r = workflow_check(name, &node);
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.seconds > 9.0,
+        "waited past its 6 s for the running pull: {r:?}"
+    );
+    let node = WebNode::new(
+        Some(PULL_LINE),
+        "sleep 9; echo 'ERROR! no playbook'; exit 2",
+    );
+    let r = workflow_check(name, &node);
+    assert!(!r.passed, "{r:?}");
+    assert!(r.message.contains("exit status of each firing: 2"), "{r:?}");
+    assert!(!node.probe_left(), "the probe is removed after a failure");
+
     // Cron fires the line and the pull fails: the check fails.
     let node = WebNode::new(
         Some(PULL_LINE),
