@@ -44,3 +44,11 @@ if ! service cron status >/dev/null 2>&1; then
     service cron start
     changed
 fi
+
+step "cron probe: cron fires the pull line once, before the lab is tested"
+# A one-minute copy of the line that records the pull's exit status and the
+# cron daemon that ran it, then removes itself: the check "cron fires the pull
+# line" judges by that firing instead of waiting for the next minute, and arms
+# it again itself when the line or the cron daemon changed since. A probe of
+# the tests, not the node's configuration: it changes nothing the role keeps.
+/usr/local/sbin/ansible-pull-check arm

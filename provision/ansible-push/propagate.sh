@@ -28,9 +28,20 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 declare -A pids=()
 for entry in $WEB_NODES; do
     name=${entry%%=*} ip=${entry#*=}
+    # flock -n in the line gives up silently while another pull (cron's own,
+    # or the probe the ansible-pull role arms) holds the lock: wait for it to
+    # finish, then run the line again (it has not run yet).
     ssh "${ssh_opts[@]}" "root@$ip" 'line=$(sed -n "s|^[*]/3 [*] [*] [*] [*] root ||p" /etc/cron.d/ansible-pull)
         [ -n "$line" ] || { echo "no */3 ansible-pull line in /etc/cron.d/ansible-pull" >&2; exit 1; }
-        env -i PATH=/usr/bin:/bin /bin/sh -c "$line"' >"$out/$name" 2>&1 &
+        lock=$(printf "%s\n" "$line" | sed -n "s|^flock -n \([^ ]*\) .*|\1|p")
+        for try in 1 2 3; do
+            env -i PATH=/usr/bin:/bin /bin/sh -c "$line" && exit 0
+            rc=$?
+            [ "$rc" = 1 ] && [ -n "$lock" ] && ! flock -n "$lock" true || exit "$rc"
+            echo "the lock $lock is held (a pull is running): waiting for it (try $try)"
+            flock -w 150 "$lock" true || { echo "the lock $lock stayed held for 150 s" >&2; exit 1; }
+        done
+        exit 1' >"$out/$name" 2>&1 &
     pids[$name]=$!
 done
 failed=
