@@ -268,6 +268,12 @@ impl Store {
                 .rev()
                 .find(|r| r.command == command && r.error.is_none())),
             SinceArg::Run(n) => match all.iter().find(|r| r.run == *n) {
+                // Runs of `up`, `provision` and `down` share the numbering;
+                // a test compared against one would call every check new.
+                Some(r) if r.command != command => Err(Error::usage(format!(
+                    "--since {n}: run {n} is a `{}` run, not a `{command}` run (see labctl history)",
+                    r.command
+                ))),
                 Some(r) => Ok(Some(r.clone())),
                 None => Err(Error::usage(format!(
                     "--since {n}: no run {n} in {} (runs: {})",
@@ -415,8 +421,12 @@ mod tests {
         assert_eq!(all[0].command, "up");
         assert_eq!(all[0].phases, t.phases);
         assert!(all[2].phases.is_empty());
-        // `--since last` of a test never compares against an up.
+        // `--since last` of a test never compares against an up, nor
+        // `--since 1` (an up's run number).
         assert_eq!(s.find(&SinceArg::Last, "test").unwrap().unwrap().run, 3);
+        let e = s.find(&SinceArg::Run(1), "test").unwrap_err().to_string();
+        assert!(e.contains("run 1 is a `up` run"), "{e}");
+        assert_eq!(s.find(&SinceArg::Run(2), "test").unwrap().unwrap().run, 2);
         let failed = Record::timed("down", "x", 1.0, Some("boom".into()), "f", "t", vec![]);
         assert!(!failed.ok);
     }

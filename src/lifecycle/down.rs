@@ -44,7 +44,14 @@ pub fn down_with(a: &LabArgs, force: bool, timings: bool, r: Arc<dyn Runner>) ->
     let started = Instant::now();
     let mut t = Timings::default();
     let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false, &mut t);
-    record_phases(&op, "down", started, removed.as_ref().err(), &t, timings);
+    record_phases(
+        &op,
+        "down",
+        started,
+        removed.as_ref().err(),
+        &t,
+        Stream::for_timings(timings, false),
+    );
     let removed = removed?;
     if removed.is_empty() {
         eprintln!(

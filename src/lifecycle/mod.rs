@@ -198,8 +198,27 @@ impl UpOptions {
     }
 }
 
+/// Where `--timings` prints its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    /// The table for `--timings`: stdout, unless `--json` holds it.
+    fn for_timings(timings: bool, json: bool) -> Option<Stream> {
+        match (timings, json) {
+            (false, _) => None,
+            (true, false) => Some(Stream::Stdout),
+            (true, true) => Some(Stream::Stderr),
+        }
+    }
+}
+
 /// Record a run of `up`, `provision` or `down` with its phases in the lab's
-/// history (beside `test`'s records), and print them when `--timings` asked.
+/// history (beside `test`'s records), and print them when `--timings` asked
+/// (on stderr where stdout carries `--json`, so the JSON stays parseable).
 /// A run refused before the state dir was made records nothing: the record
 /// would make the folder for it. A record that cannot be written is said,
 /// never the command's failure.
@@ -209,10 +228,12 @@ fn record_phases(
     started: Instant,
     error: Option<&Error>,
     t: &Timings,
-    print: bool,
+    print: Option<Stream>,
 ) {
-    if print {
-        print!("{}", crate::history::phase_table(&t.phases));
+    match print {
+        Some(Stream::Stdout) => print!("{}", crate::history::phase_table(&t.phases)),
+        Some(Stream::Stderr) => eprint!("{}", crate::history::phase_table(&t.phases)),
+        None => {}
     }
     let lab = &op.lab().name.value;
     if !matches!(op.dir.check_owned(lab), Ok(true)) {

@@ -126,9 +126,7 @@ pub(super) fn provision_locked(
     // The state `labctl reset` goes back to: right after a whole, successful
     // provisioning (a partial run is not the lab as its file describes it).
     if snapshot && report.ok() && opts.only_nodes.is_none() && opts.only_roles.is_none() {
-        t.time("snapshot", || {
-            super::snapshot::save_locked(op, r, state, super::snapshot::PROVISIONED)
-        })?;
+        auto_snapshot(op, r, state, t)?;
     }
     Ok(report)
 }
@@ -153,7 +151,7 @@ pub fn provision(
         started,
         result.as_ref().err(),
         &t,
-        timings,
+        Stream::for_timings(timings, json),
     );
     result
 }
@@ -213,4 +211,28 @@ pub(super) fn provision_error(op: &Opened, report: &crate::provision::Report) ->
             op.dir.logs().display()
         )),
     )
+}
+
+/// The snapshot `labctl reset` goes back to, taken after a whole, successful
+/// provisioning. It is an extra: where the provider or lab has no snapshots,
+/// or taking it fails, the lab that came up fine stays up and the command
+/// succeeds, saying that reset is not available and why. Only Ctrl-C stops it.
+fn auto_snapshot(op: &Opened, r: &dyn Runner, state: &mut State, t: &mut Timings) -> Result<()> {
+    let lab = &op.lab().name.value;
+    let kind = state_kind(state);
+    if let Err(why) = crate::provider::of(kind).snapshot_support(op.lab()) {
+        eprintln!("lab {lab}: no snapshot for `labctl reset`: {why}");
+        return Ok(());
+    }
+    let taken = t.time("snapshot", || {
+        super::snapshot::save_locked(op, r, state, super::snapshot::PROVISIONED)
+    });
+    match taken {
+        Err(e @ Error::Interrupted { .. }) => Err(e),
+        Err(e) => {
+            eprintln!("warning: lab {lab}: the snapshot for `labctl reset` was not taken: {e}");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
 }

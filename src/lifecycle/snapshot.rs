@@ -58,6 +58,7 @@ pub(super) fn save_locked(
     name: &str,
 ) -> Result<()> {
     let p = provider::of(state_kind(state));
+    p.snapshot_support(op.lab()).map_err(Error::usage)?;
     crate::interrupt::set_phase("taking a snapshot");
     let started = Instant::now();
     if let Some(old) = take(state, name) {
@@ -82,13 +83,24 @@ pub(super) fn save_locked(
         }
         std::fs::copy(&keys, &copy).map_err(|e| Error::io("copy", &keys, e))?;
     }
-    p.snapshot_save(
+    let made = p.snapshot_save(
         r,
         op.lab(),
         &op.dir,
         state,
         &find(state, name).cloned().unwrap_or_default(),
-    )?;
+    );
+    if let Err(e) = made {
+        // A snapshot that was not wholly taken is no snapshot: remove what
+        // of it was made (the provider recorded each part before making
+        // it) and its record, so `list` and `restore` never offer it.
+        if let Some(part) = take(state, name) {
+            let _ = p.snapshot_delete(r, op.lab(), &op.dir, &part);
+        }
+        remove_folder(&op.dir, name);
+        op.dir.save(state)?;
+        return Err(e);
+    }
     op.dir.save(state)?;
     eprintln!(
         "lab {}: snapshot {name} taken in {:.1}s",

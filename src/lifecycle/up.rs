@@ -39,7 +39,7 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
         started,
         result.as_ref().err(),
         &timings,
-        o.timings,
+        Stream::for_timings(o.timings, false),
     );
     match result {
         Ok(exit) => {

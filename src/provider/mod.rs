@@ -95,6 +95,14 @@ pub trait Provider: Sync {
     /// anything. Empty means nothing of the lab is there.
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>>;
 
+    /// Whether labctl can snapshot this lab on this provider: `Err` says why
+    /// not. Asked before anything is recorded, so an automatic snapshot
+    /// (after provisioning) is skipped with that reason instead of failing
+    /// a lab that came up fine.
+    fn snapshot_support(&self, _lab: &Lab) -> std::result::Result<(), String> {
+        Err(no_snapshots(self.kind()).to_string())
+    }
+
     /// Take snapshot `snap` of every node of a lab that is up. The caller
     /// has recorded `snap` in the state (and saved it) before; the provider
     /// fills in what it makes, saving the state as it goes.

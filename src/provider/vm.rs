@@ -99,6 +99,10 @@ impl Provider for VirtualBox {
         Ok(Held::read(r, lab)?.describe())
     }
 
+    fn snapshot_support(&self, _lab: &Lab) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
     // VirtualBox's own snapshots, through `vagrant snapshot`: the disks,
     // host keys and addresses are the VM's, so they come back with it.
     fn snapshot_save(
