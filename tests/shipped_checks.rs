@@ -135,17 +135,47 @@ fn testnodes_unsigned_repository_check_fails_on_trusted_yes_and_on_the_configura
 }
 
 /// A workflow web node in a private mount namespace: this host's
-/// /etc/cron.d, /var and /usr/local/sbin are replaced (for the check's
+/// /etc/cron.d, /var and /usr/local/sbin are replaced (for the node's
 /// processes only; the stand-ins are laid over /usr/bin too) by folders holding the installed pull cron line, a
 /// stand-in `ansible-pull` that does what `pull` says, `sudo`, the node's
 /// `ansible-pull-check`, and a log an earlier run left ending in `failed=0`.
-/// A stand-in cron fires /etc/cron.d/labctl-cron-probe like cron would (its
-/// variables, `/bin/sh -c`), every 2 s while it is there.
+/// The namespace lives as long as the node (a holder process keeps it), so
+/// what one check run records is there for the next, as on a real node. A
+/// stand-in cron daemon (a process named `cron`) fires
+/// /etc/cron.d/labctl-cron-probe like cron would (its variables, `/bin/sh
+/// -c`), every 2 s while it is there; `stop_cron` ends it.
 struct WebNode {
     tmp: tempfile::TempDir,
+    holder: std::process::Child,
+    /// Cron daemons `start_cron` started (waited for on drop).
+    started: std::sync::Mutex<Vec<std::process::Child>>,
 }
 
 const PULL_LINE: &str = "*/3 * * * * root flock -n /var/lock/ansible-pull.lock ansible-pull -U http://192.168.57.2/centraladmin_web.git -d /var/lib/ansible/local -i /var/lib/ansible/local/inventory.ini -o >>/var/log/ansible-pull.log 2>&1";
+
+const STAND_IN_CRON: &str = r#"#!/bin/bash
+while :; do
+    p=/etc/cron.d/labctl-cron-probe
+    if [ -f $p ]; then
+        mapfile -t e < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' $p)
+        cmd=$(sed -n 's|^[*] [*] [*] [*] [*] root ||p' $p)
+        env -i "${e[@]}" /bin/sh -c "$cmd"
+        sleep 2
+    fi
+    sleep 0.2
+done
+"#;
+
+const NAMESPACE: &str = r#"set -e
+mount --bind "$R/etc/cron.d" /etc/cron.d
+mount --bind "$R/var" /var
+mount --bind "$R/sbin" /usr/local/sbin
+# The stand-ins also in /usr/bin, where Debian puts ansible-pull and sudo.
+mount -t overlay overlay -o "lowerdir=$R/sbin:/usr/bin" /usr/bin
+/usr/local/sbin/cron </dev/null >/dev/null 2>&1 &
+echo $! >"$R/cron.pid"
+exec sleep infinity
+"#;
 
 impl WebNode {
     /// `cron_line`: the */3 line of /etc/cron.d/ansible-pull (None: missing);
@@ -178,62 +208,154 @@ impl WebNode {
         let sbin = r.join("sbin");
         stub(&sbin, "ansible-pull", pull);
         stub(&sbin, "sudo", "[ \"$1\" = -n ] && shift; exec \"$@\"");
+        std::fs::write(sbin.join("cron"), STAND_IN_CRON).unwrap();
         std::fs::copy(
             "provision/ansible-pull/pull-check.sh",
             sbin.join("ansible-pull-check"),
         )
         .unwrap();
-        std::fs::set_permissions(
-            sbin.join("ansible-pull-check"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        WebNode { tmp }
+        for f in ["ansible-pull-check", "cron"] {
+            std::fs::set_permissions(sbin.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let holder = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "bash", "-c", NAMESPACE])
+            .env("R", r)
+            .spawn()
+            .unwrap();
+        let node = WebNode {
+            tmp,
+            holder,
+            started: Default::default(),
+        };
+        let start = std::time::Instant::now();
+        while node.cron_pid().is_none()
+            || std::fs::read_to_string(format!("/proc/{}/comm", node.holder.id()))
+                .is_ok_and(|c| c.trim() != "sleep")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the node's namespace did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        node
     }
+
+    fn cron_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.tmp.path().join("cron.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Cron stops on the node (the daemon dies; nothing fires any more).
+    fn stop_cron(&self) {
+        let pid = self.cron_pid().unwrap();
+        std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        // Gone for good: no firing after this returns (its parent, the
+        // holder's `sleep`, never reaps it: a zombie is gone too).
+        let running = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        };
+        while running() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Cron starts (again) on the node: a new daemon.
+    fn start_cron(&self) {
+        let child = std::process::Command::new("nsenter")
+            .args([
+                "-t",
+                &self.holder.id().to_string(),
+                "-m",
+                "/usr/local/sbin/cron",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::fs::write(self.path("cron.pid"), child.id().to_string()).unwrap();
+        self.started.lock().unwrap().push(child);
+    }
+
+    /// Run `cmd` on the node as root (`sh -c`), as the check's commands run.
+    fn sh(&self, cmd: &str) -> std::process::Output {
+        std::process::Command::new("nsenter")
+            .args([
+                "-t",
+                &self.holder.id().to_string(),
+                "-m",
+                "/bin/sh",
+                "-c",
+                cmd,
+            ])
+            .env("PATH", "/usr/local/sbin:/usr/bin:/bin")
+            .output()
+            .unwrap()
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
     fn probe_left(&self) -> bool {
-        self.tmp
-            .path()
-            .join("etc/cron.d/labctl-cron-probe")
-            .exists()
+        self.path("etc/cron.d/labctl-cron-probe").exists()
+    }
+
+    /// What the role does when it provisions the node: arm the probe; then
+    /// wait until (stand-in) cron has fired it, as it does within a minute
+    /// of provisioning on a real node.
+    fn arm_and_let_cron_fire(&self) {
+        let o = self.sh("ansible-pull-check arm");
+        assert!(
+            o.status.success(),
+            "arm: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let start = std::time::Instant::now();
+        // The firing records itself, then removes the probe.
+        while self.probe_left()
+            || !std::fs::read_to_string(self.path("var/lib/labctl/cron-probe-status"))
+                .unwrap_or_default()
+                .contains(" fired ")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the stand-in cron did not fire"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
-const NAMESPACE: &str = r#"set -e
-mount --bind "$R/etc/cron.d" /etc/cron.d
-mount --bind "$R/var" /var
-mount --bind "$R/sbin" /usr/local/sbin
-# The stand-ins also in /usr/bin, where Debian puts ansible-pull and sudo.
-mount -t overlay overlay -o "lowerdir=$R/sbin:/usr/bin" /usr/bin
-set +e
-(
-    while :; do
-        p=/etc/cron.d/labctl-cron-probe
-        if [ -f $p ]; then
-            mapfile -t e < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' $p)
-            cmd=$(sed -n 's|^[*] [*] [*] [*] [*] root ||p' $p)
-            env -i "${e[@]}" /bin/sh -c "$cmd"
-            sleep 2
-        fi
-        sleep 0.2
-    done
-) &
-cron=$!
-PATH=/usr/local/sbin:/usr/bin:/bin /bin/sh -c "$CHECK"
-rc=$?
-kill $cron
-exit $rc
-"#;
+impl Drop for WebNode {
+    fn drop(&mut self) {
+        if let Some(pid) = self.cron_pid() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        for c in self.started.lock().unwrap().iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
 
 impl NodeShell for WebNode {
     fn run(&self, _node: &str, cmd: &str, _: Duration) -> labctl::Result<ExecResult> {
         // The cron check's wait, shortened: the stand-in cron fires at once.
         let cmd = cmd.replace("ansible-pull-check cron 150", "ansible-pull-check cron 6");
-        let o = std::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "bash", "-c", NAMESPACE])
-            .env("R", self.tmp.path())
-            .env("CHECK", cmd)
-            .output()
-            .unwrap();
+        let o = self.sh(&cmd);
         Ok(ExecResult {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into(),
@@ -294,9 +416,16 @@ fn workflow_cron_check_records_the_pulls_own_exit_status() {
         "this test needs root and mount namespaces (`unshare -m true` failed); run the tests as root, as .ci/run does"
     );
     let name = "cron fires the pull line";
+    // Nothing armed (a node provisioned before the role armed the probe):
+    // the check arms it and waits for cron.
     let node = WebNode::new(Some(PULL_LINE), PULL_OK);
     let r = workflow_check(name, &node);
     assert!(r.passed, "{r:?}");
+    assert!(
+        r.output
+            .contains("no probe armed yet: arming the probe now"),
+        "{r:?}"
+    );
     assert!(!node.probe_left(), "the probe is removed after a pass");
 
     // A pull longer than the script's wait for cron (6 s here, as on an
@@ -327,4 +456,98 @@ fn workflow_cron_check_records_the_pulls_own_exit_status() {
     assert!(!r.passed, "{r:?}");
     assert!(r.message.contains("exit status of each firing: 2"), "{r:?}");
     assert!(!node.probe_left(), "the probe is removed after a failure");
+}
+
+#[test]
+fn workflow_cron_check_judges_by_the_firing_armed_at_provisioning_while_it_holds() {
+    assert!(
+        can_unshare(),
+        "this test needs root and mount namespaces (`unshare -m true` failed); run the tests as root, as .ci/run does"
+    );
+    let name = "cron fires the pull line";
+    let node = WebNode::new(Some(PULL_LINE), PULL_OK);
+    node.arm_and_let_cron_fire();
+    assert!(
+        !node.probe_left(),
+        "the probe removes itself after a firing that exits 0"
+    );
+    // The firing the role armed is the verdict: nothing armed again, no wait.
+    let r = workflow_check(name, &node);
+    assert!(r.passed, "{r:?}");
+    assert!(
+        r.output.contains("the cron daemon that ran it, pid") && !r.output.contains("arming"),
+        "{r:?}"
+    );
+
+    // The */3 line changed since (here: to one whose pull fails): the old
+    // firing says nothing about it; the check arms again and the new line's
+    // firings fail.
+    let cron_d = node.path("etc/cron.d/ansible-pull");
+    let text = std::fs::read_to_string(&cron_d).unwrap();
+    std::fs::write(
+        &cron_d,
+        text.replace("centraladmin_web.git", "centraladmin_gone.git"),
+    )
+    .unwrap();
+    stub(
+        &node.path("sbin"),
+        "ansible-pull",
+        "case \"$*\" in *gone*) echo 'ERROR! not found'; exit 2 ;; esac; echo failed=0",
+    );
+    let r = workflow_check(name, &node);
+    assert!(!r.passed, "{r:?}");
+    assert!(
+        r.output
+            .contains("the */3 line changed since the probe was armed"),
+        "{r:?}"
+    );
+    assert!(r.message.contains("exit status of each firing: 2"), "{r:?}");
+    std::fs::write(&cron_d, text).unwrap();
+
+    // Cron stops: the firing recorded earlier was by a daemon that no longer
+    // runs; the check arms again, nothing fires, and it fails.
+    node.arm_and_let_cron_fire();
+    assert!(workflow_check(name, &node).passed);
+    node.stop_cron();
+    let r = workflow_check(name, &node);
+    assert!(!r.passed, "{r:?}");
+    assert!(
+        r.output.contains("no longer runs: arming the probe now"),
+        "{r:?}"
+    );
+    assert!(
+        r.message
+            .contains("cron did not fire the pull line within 6s"),
+        "{r:?}"
+    );
+    assert!(!node.probe_left(), "the probe is removed after a failure");
+}
+
+#[test]
+fn workflow_cron_check_waits_for_the_probe_the_role_armed_when_it_has_not_fired_yet() {
+    assert!(
+        can_unshare(),
+        "this test needs root and mount namespaces (`unshare -m true` failed); run the tests as root, as .ci/run does"
+    );
+    let node = WebNode::new(Some(PULL_LINE), PULL_OK);
+    // Armed while cron is stopped: it has not fired when the check starts
+    // (on a node: armed a few seconds before cron's minute came).
+    node.stop_cron();
+    let o = node.sh("ansible-pull-check arm");
+    assert!(o.status.success());
+    let armed = std::fs::read_to_string(node.path("var/lib/labctl/cron-probe-status")).unwrap();
+    let nonce = armed.split_whitespace().nth(1).unwrap().to_string();
+    node.start_cron();
+    let r = workflow_check("cron fires the pull line", &node);
+    assert!(r.passed, "{r:?}");
+    // The check's `undo` removed the file before it ran; the check judged by
+    // (or put back and waited for) the probe the role armed, under its nonce,
+    // instead of arming a new one.
+    assert!(!r.output.contains("arming the probe now"), "{r:?}");
+    let status = std::fs::read_to_string(node.path("var/lib/labctl/cron-probe-status")).unwrap();
+    assert!(
+        status.starts_with(&format!("armed {nonce} "))
+            && status.contains(&format!("{nonce} fired ")),
+        "{status}"
+    );
 }

@@ -1,28 +1,39 @@
 #!/bin/bash
 # ansible-pull-check: the workflow lab's checks of the pull cron line, run on a
-# node as root by `labctl test`. Each judges only what happens in this run: a
-# nonce this run writes marks where its output begins, never a log line or a
-# file an earlier run left.
+# node as root by `labctl test`. Each judges only what happens in this lab: a
+# nonce marks where a run's output begins, never a log line or a file an
+# earlier run (or an earlier lab) left.
 #
 #   ansible-pull-check run         run the installed */3 line now, as cron runs
 #                                  it (cron.d's variables, /bin/sh); passes when
 #                                  it exits 0 and this run's log lines show the
 #                                  pull finished (nothing new, or failed=0)
-#   ansible-pull-check cron [SECS] install a one-minute copy of the line and wait
-#                                  until cron fires it; passes when a firing of
-#                                  this run exits 0 (the pull's own exit status,
-#                                  recorded by the firing). SECS (150) bounds
-#                                  cron's part: no firing started within SECS,
-#                                  or every started firing ended non-zero by
-#                                  then, fails. A firing still running at SECS
-#                                  is waited for: how long a pull takes depends
-#                                  on the node's speed (minutes on an emulated
-#                                  VM), so the check's own timeout, which
-#                                  labctl scales to the nodes, bounds it.
-#   ansible-pull-check undo        remove what `cron` installs; labctl runs it
-#                                  after the check on every way out and before the
-#                                  next run, so an interrupted run leaves no probe
-#                                  that pulls every minute for good
+#   ansible-pull-check arm         install a one-minute copy of the line that
+#                                  records each firing (the pull's own exit
+#                                  status, the cron daemon that ran it) and
+#                                  removes itself after one that exits 0; the
+#                                  role arms it when it provisions the node, so
+#                                  cron has fired it before the lab is tested
+#   ansible-pull-check cron [SECS] passes on the armed probe's firing when it
+#                                  exited 0, the */3 line is still the one it
+#                                  copied, and the cron daemon that fired it
+#                                  still runs; otherwise arms the probe (again)
+#                                  and waits for a firing that exits 0. SECS
+#                                  (150) bounds cron's part: no firing started
+#                                  within SECS, or every started firing ended
+#                                  non-zero by then, fails. A firing still
+#                                  running at SECS is waited for: how long a
+#                                  pull takes depends on the node's speed
+#                                  (minutes on an emulated VM), so the check's
+#                                  own timeout, which labctl scales to the
+#                                  nodes, bounds it.
+#   ansible-pull-check fired N RC  what the probe line runs after the pull
+#                                  (cron only): records firing N's exit status
+#   ansible-pull-check undo        remove the probe (not what it recorded);
+#                                  labctl runs it after the check on every way
+#                                  out and before the next run, so an
+#                                  interrupted run leaves no probe that pulls
+#                                  every minute for good
 #
 # Paths can be moved for tests only through the ANSIBLE_PULL_CHECK_ROOT prefix
 # (sudo resets the environment, so on a node they are always the real ones).
@@ -56,7 +67,7 @@ nonce() {
 
 undo() {
     local had=
-    for f in "$PROBE" "$PROBE.new" "$STATUS"; do
+    for f in "$PROBE" "$PROBE.new"; do
         [ -e "$f" ] && had="$had $f" && rm -f "$f"
     done
     [ -z "$had" ] || echo "removed$had"
@@ -92,28 +103,137 @@ run_now() {
     echo "the pull cron line ran now: exit 0"
 }
 
-cron_fires() {
-    local secs=${1:-150} n firings i=0
+# The digest of the installed line: a firing of a copy of another line
+# proves nothing about this one.
+line_sum() {
+    printf '%s\n' "$line" | sha256sum | cut -c1-16
+}
+
+# pid:starttime of the topmost cron (or crond) process above this one: the
+# daemon, not the child it forks per job. "none" when cron did not start us.
+cron_daemon() {
+    local p=$PPID found=none st
+    while [ "${p:-0}" -gt 1 ] && [ -r "/proc/$p/stat" ]; do
+        # Fields after "pid (comm) ": 3 (state), 4 (ppid), ... 22 (starttime).
+        st=$(sed 's/.*) //' "/proc/$p/stat")
+        set -- $st
+        case $(cat "/proc/$p/comm" 2>/dev/null) in
+        cron | crond) found=$p:${20} ;;
+        esac
+        p=$2
+    done
+    echo "$found"
+}
+
+# Whether pid:starttime names a cron daemon that runs now (a PID can be reused;
+# its start time cannot).
+cron_runs() {
+    local pid=${1%%:*} start=${1#*:} st
+    [ "$1" != none ] && [ -r "/proc/$pid/stat" ] || return 1
+    case $(cat "/proc/$pid/comm" 2>/dev/null) in cron | crond) ;; *) return 1 ;; esac
+    st=$(sed 's/.*) //' "/proc/$pid/stat")
+    set -- $st
+    # A zombie (state Z) has ended; it only waits for its parent.
+    [ "$1" != Z ] && [ "${20}" = "$start" ]
+}
+
+# Install the probe under a new nonce; STATUS starts over with its "armed" line.
+arm() {
     read_line
     case $line in *%*) die "the */3 line holds a %, which cron would turn into a newline" ;; esac
-    undo >/dev/null
     n=$(nonce)
-    trap undo EXIT
-    trap 'exit 130' INT TERM HUP PIPE
     mkdir -p "$(dirname "$STATUS")"
+    echo "armed $n line=$(line_sum) at=$(date +%s)" >"$STATUS.new" && mv "$STATUS.new" "$STATUS" ||
+        die "cannot write $STATUS"
+    install_probe
+}
+
+# (Re)install the probe file for nonce $n. Its firings append to STATUS under
+# $n, so one cron had already started when `undo` removed the file still counts.
+install_probe() {
+    local self
+    self=$(readlink -f "$0")
+    undo >/dev/null
     {
         printf '%s\n' "${cronenv[@]}"
-        printf '* * * * * root echo "%s start" >>%s; %s; echo "%s exit=$?" >>%s\n' \
-            "$n" "${STATUS#"$root"}" "$line" "$n" "${STATUS#"$root"}"
+        printf '* * * * * root echo "%s start" >>%s; %s; %s fired %s $?\n' \
+            "$n" "${STATUS#"$root"}" "$line" "$self" "$n"
     } >"$PROBE.new" && chmod 0644 "$PROBE.new" && mv "$PROBE.new" "$PROBE" || die "cannot write $PROBE"
-    echo "installed $PROBE; waiting at most ${secs}s for cron to fire it"
+    echo "armed $PROBE ($n)"
+}
+
+# The nonce of the armed probe when it still stands for the installed line and
+# none of its firings exited 0 yet (it may be firing right now): waiting for
+# it costs no new minute. Empty otherwise.
+pending() {
+    local armed
+    armed=$(sed -n '1p' "$STATUS" 2>/dev/null)
+    [ -n "$armed" ] || return 0
+    set -- $armed
+    [ "${3#line=}" = "$(line_sum)" ] || return 0
+    grep -q "^$2 fired .* exit=0\$" "$STATUS" || echo "$2"
+}
+
+fired() {
+    local n=${1:?} rc=${2:?} d
+    d=$(cron_daemon)
+    echo "$n fired at=$(date +%s) cron=$d exit=$rc" >>"$STATUS"
+    # One firing that exits 0 is the evidence: no pull every minute after it.
+    # A failed one (e.g. the lock was held by another pull) leaves the probe
+    # armed for the next minute.
+    if [ "$rc" = 0 ] && [ "$d" != none ] && [ "$(sed -n '1s/^armed \([^ ]*\) .*/\1/p' "$STATUS")" = "$n" ]; then
+        rm -f "$PROBE"
+    fi
+}
+
+# The verdict from what the armed probe recorded, when it still holds:
+# exit 0 after printing it; 1 when there is nothing to judge by (say why).
+evidence() {
+    local armed n sum at f fat daemon
+    armed=$(sed -n '1p' "$STATUS" 2>/dev/null)
+    [ -n "$armed" ] || { echo "no probe armed yet"; return 1; }
+    set -- $armed
+    n=$2 sum=${3#line=} at=${4#at=}
+    [ "$sum" = "$(line_sum)" ] || { echo "the */3 line changed since the probe was armed"; return 1; }
+    f=$(grep "^$n fired .* exit=0\$" "$STATUS" | tail -n 1)
+    [ -n "$f" ] || {
+        echo "no firing of the armed probe exited 0 yet (firings: $(sed -n "s|^$n fired .*exit=||p" "$STATUS" | tr '\n' ' '))"
+        return 1
+    }
+    set -- $f
+    fat=${3#at=} daemon=${4#cron=}
+    cron_runs "$daemon" || { echo "the cron daemon that fired the probe ($daemon) no longer runs"; return 1; }
+    echo "cron fired the pull line: exit 0 (the probe armed at $(date -u -d "@$at" +%T) UTC fired at $(date -u -d "@$fat" +%T); the cron daemon that ran it, pid ${daemon%%:*}, still runs)"
+}
+
+cron_fires() {
+    local secs=${1:-150} firings i=0 why
+    read_line
+    # Pending first: a firing that ends between the two is then judged by
+    # `evidence`, never taken for one that did not come.
+    n=$(pending)
+    if why=$(evidence); then
+        echo "$why"
+        exit 0
+    fi
+    trap undo EXIT
+    trap 'exit 130' INT TERM HUP PIPE
+    if [ -n "$n" ]; then
+        echo "$why: waiting for the armed probe"
+        case $line in *%*) die "the */3 line holds a %, which cron would turn into a newline" ;; esac
+        install_probe
+    else
+        echo "$why: arming the probe now"
+        arm
+    fi
+    echo "waiting for cron to fire it (to start a firing: at most ${secs}s)"
     local started running
     while :; do
-        firings=$(sed -n "s|^$n exit=||p" "$STATUS" 2>/dev/null | tr '\n' ' ')
-        case " $firings " in *" 0 "*)
-            echo "cron fired the pull line: exit 0 (firings: $firings)"
-            exit 0 ;;
-        esac
+        firings=$(sed -n "s|^$n fired .*exit=||p" "$STATUS" 2>/dev/null | tr '\n' ' ')
+        if why=$(evidence); then
+            echo "$why"
+            exit 0
+        fi
         started=$(grep -c "^$n start\$" "$STATUS" 2>/dev/null)
         running=$((${started:-0} - $(wc -w <<<"$firings")))
         # Past SECS only a firing still running is waited for.
@@ -130,7 +250,9 @@ cron_fires() {
 
 case ${1:-} in
 run) run_now ;;
+arm) arm ;;
 cron) shift; cron_fires "$@" ;;
+fired) shift; fired "$@" ;;
 undo) undo ;;
-*) die "usage: ansible-pull-check run|cron [SECONDS]|undo" ;;
+*) die "usage: ansible-pull-check run|arm|cron [SECONDS]|fired NONCE RC|undo" ;;
 esac
