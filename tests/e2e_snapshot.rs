@@ -146,7 +146,19 @@ fn a_drifted_lab_is_reset_to_its_provisioned_snapshot() {
         .trim()
         .is_empty());
 
+    // A user's own name for a snapshot image makes it theirs: `down`
+    // removes the lab's tags and leaves that image.
+    sh("docker tag labctl-snapshot:snap.web1.provisioned labctl-e2e-keep:snap");
+    let kept_id = sh("docker image inspect -f '{{.Id}}' labctl-e2e-keep:snap");
+    assert!(kept_id.starts_with("sha256:"), "{kept_id}");
     ok(&labctl(dir, &["down", lab]));
+    let after_down = sh("docker image inspect -f '{{.Id}}' labctl-e2e-keep:snap");
+    let _ = sh("docker rmi labctl-e2e-keep:snap");
+    assert_eq!(
+        after_down.trim(),
+        kept_id.trim(),
+        "down removed a user's image"
+    );
     assert!(
         sh(&format!("docker images -q --filter {LABEL}"))
             .trim()

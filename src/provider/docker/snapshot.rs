@@ -280,21 +280,43 @@ fn image_id(r: &dyn Runner, image: &str) -> Option<String> {
     out.success().then(|| out.stdout.trim().to_string())
 }
 
-/// Snapshot images labelled with the lab (any snapshot), by id.
+/// Snapshot images labelled with the lab (any snapshot), by id: what
+/// `down`'s sweep removes with `image rm -f`, which drops every tag of an
+/// image. An image that also carries a name outside the lab's own
+/// `labctl-snapshot:LAB.*` tags (a user's `docker tag` of a snapshot, or a
+/// `docker commit` of a restored node, which inherits the labels) is not
+/// labctl's to remove and is left out.
 pub fn lab_images(r: &dyn Runner, lab: &str) -> Result<Vec<String>> {
     let out = r.run(&Cmd::new("docker").args([
         "images",
-        "-q",
         "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Repository}}:{{.Tag}}",
         "--filter",
         &format!("label={LABEL_LAB}={lab}"),
         "--filter",
         &format!("label={LABEL_SNAPSHOT}"),
     ]))?;
-    let mut ids: Vec<String> = out.stdout.split_whitespace().map(String::from).collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    Ok(sweepable(&out.stdout, lab))
+}
+
+/// The ids of `docker images` rows (`ID REPO:TAG`, one row per tag) whose
+/// every tag is one of the lab's snapshot tags or none at all.
+fn sweepable(rows: &str, lab: &str) -> Vec<String> {
+    let ours = format!("labctl-snapshot:{lab}.");
+    let mut ids = std::collections::BTreeMap::<&str, bool>::new();
+    for row in rows.lines() {
+        let mut parts = row.split_whitespace();
+        let (Some(id), tag) = (parts.next(), parts.next().unwrap_or("<none>:<none>")) else {
+            continue;
+        };
+        let mine = tag == "<none>:<none>" || tag.starts_with(&ours);
+        *ids.entry(id).or_insert(true) &= mine;
+    }
+    ids.into_iter()
+        .filter(|(_, mine)| *mine)
+        .map(|(id, _)| id.to_string())
+        .collect()
 }
 
 /// Settings of a container that a restore cannot carry over: a container
@@ -427,6 +449,16 @@ pub fn run_args(inspect: &Value, image: &str) -> std::result::Result<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sweep_leaves_a_snapshot_image_someone_else_named() {
+        let rows = "sha256:a labctl-snapshot:demo.web1.provisioned\n\
+                    sha256:b labctl-snapshot:demo.web2.provisioned\n\
+                    sha256:b keep:me\n\
+                    sha256:c <none>:<none>\n\
+                    sha256:d labctl-snapshot:demo2.web1.saved\n";
+        assert_eq!(sweepable(rows, "demo"), vec!["sha256:a", "sha256:c"]);
+    }
 
     /// What Docker reported for a node of the snapshot fixture lab (trimmed
     /// to the fields that matter).
