@@ -98,13 +98,5 @@ printf '  %-44s %7.1f s\n' "labctl up (everything up does by default)" "$l"
 printf '  %-44s %7.1f s   labctl is %.2fx faster\n' "vagrant up --provider docker (parallel)" "$p" "$(echo "$p / $l" | bc -l)"
 printf '  %-44s %7.1f s   labctl is %.2fx faster\n' "vagrant up --provider docker --no-parallel" "$s" "$(echo "$s / $l" | bc -l)"
 printf '\nlabctl up phases, median over the rounds (from its run records):\n'
-for i in $(seq "$RUNS"); do $R phases "up-record-$i.json"; done |
-    python3 -c '
-import statistics, sys
-seen = {}
-for line in sys.stdin:
-    k, v = line.rsplit(" ", 1)
-    seen.setdefault(k, []).append(float(v))
-for k, v in seen.items():
-    print(f"  {k:<44} {statistics.median(v):7.1f} s")'
+$R median-phases $(for i in $(seq "$RUNS"); do echo "up-record-$i.json"; done)
 echo "logs: $work"

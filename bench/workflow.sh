@@ -71,13 +71,5 @@ print(f"  warm labctl test, all checks (wall)          {m[4]:6.1f} s   (goal < 1
 print(f"    its record                                 {m[5]:6.1f} s")
 print(f"      of it, the cron check                    {m[6]:6.1f} s")'
 printf '\nlabctl up phases, median over the rounds:\n'
-for i in $(seq "$RUNS"); do $R phases "up-record-$i.json"; done |
-    python3 -c '
-import statistics, sys
-seen = {}
-for line in sys.stdin:
-    k, v = line.rsplit(" ", 1)
-    seen.setdefault(k, []).append(float(v))
-for k, v in seen.items():
-    print(f"  {k:<44} {statistics.median(v):6.1f} s")'
+$R median-phases $(for i in $(seq "$RUNS"); do echo "up-record-$i.json"; done)
 echo "logs: $work"

@@ -8,6 +8,8 @@ and a run that did not succeed is an error naming it, never a time.
                                             ended without error and every
                                             recorded check passed (none skipped)
   record.py phases RECORD                   "phase[@node] seconds" lines
+  record.py median-phases RECORD...         each phase[@node] with its median
+                                            seconds over the records
   record.py check-seconds RECORD NAME       seconds of check NAME (must have passed)
   record.py median N...                     the median of the numbers
 """
@@ -44,6 +46,14 @@ def main(argv):
         for p in load(argv[2]).get("phases", []):
             node = f"@{p['node']}" if p.get("node") else ""
             print(f"{p['phase']}{node} {p['seconds']}")
+    elif cmd == "median-phases":
+        seen = {}
+        for path in argv[2:]:
+            for p in load(path).get("phases", []):
+                node = f"@{p['node']}" if p.get("node") else ""
+                seen.setdefault(f"{p['phase']}{node}", []).append(float(p["seconds"]))
+        for k, v in seen.items():
+            print(f"  {k:<44} {statistics.median(v):7.1f} s")
     elif cmd == "check-seconds":
         r, name = load(argv[2]), argv[3]
         for x in r.get("results", []):
