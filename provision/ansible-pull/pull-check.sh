@@ -91,6 +91,10 @@ run_now() {
             # that counts; this one only keeps a lost run from waiting forever.
             echo "the lock $lock is held (a pull is running): waiting for it (try $try)"
             flock -w 1800 "$root$lock" true || die "the lock $lock stayed held for 1800 s"
+            # If labctl gave up on this check meanwhile (its timeout closed
+            # the SSH channel), this write ends the script by SIGPIPE instead
+            # of pulling once more after the check, into the next one.
+            echo "the lock $lock is free: running the line again" || exit 1
             continue
         fi
         break
