@@ -117,6 +117,39 @@ impl Error {
         }
     }
 
+    /// The same error with one more hint (after any it had). An error kind
+    /// without hints becomes an environment error saying the same; an
+    /// interrupt stays an interrupt (its exit code matters more).
+    pub fn with_hint(self, extra: String) -> Self {
+        let join = |h: Option<String>| Some(h.map_or(extra.clone(), |h| format!("{h}\n{extra}")));
+        match self {
+            Error::Usage { message, hint } => Error::Usage {
+                message,
+                hint: join(hint),
+            },
+            Error::Environment { message, hint } => Error::Environment {
+                message,
+                hint: join(hint),
+            },
+            Error::Tool {
+                command,
+                code,
+                stderr,
+                hint,
+            } => Error::Tool {
+                command,
+                code,
+                stderr,
+                hint: join(hint),
+            },
+            e @ Error::Interrupted { .. } => e,
+            e => Error::Environment {
+                message: e.to_string(),
+                hint: Some(extra),
+            },
+        }
+    }
+
     pub fn env(message: impl Into<String>, hint: Option<String>) -> Self {
         Error::Environment {
             message: message.into(),

@@ -226,19 +226,40 @@ pub fn restore(
             ));
         }
     }
-    for (_, id, _) in &plans {
-        r.run(&Cmd::new("docker").args(["rm", "-f", "-v", id]))?;
-    }
-    for d in &snap.disks {
-        copy_sparse(r, &d.copy, &d.file)?;
-        flush(r, state, &d.file)?;
-    }
-    for (node, _, args) in plans {
-        let out = r.run(&Cmd::new("docker").arg("run").args(args))?;
-        let id = out.stdout.trim().to_string();
-        crate::state::write_atomic(&id_file(&dir.root, &node), id.as_bytes())?;
-    }
-    Ok(())
+    // From here the old containers go: a failure part way leaves some
+    // nodes restored and some without a container, and the error says which.
+    let mut restored: Vec<String> = Vec::new();
+    let replaced = (|| -> Result<()> {
+        for (_, id, _) in &plans {
+            r.run(&Cmd::new("docker").args(["rm", "-f", "-v", id]))?;
+        }
+        for d in &snap.disks {
+            copy_sparse(r, &d.copy, &d.file)?;
+            flush(r, state, &d.file)?;
+        }
+        for (node, _, args) in &plans {
+            let out = r.run(&Cmd::new("docker").arg("run").args(args.iter().cloned()))?;
+            let id = out.stdout.trim().to_string();
+            crate::state::write_atomic(&id_file(&dir.root, node), id.as_bytes())?;
+            restored.push(node.clone());
+        }
+        Ok(())
+    })();
+    replaced.map_err(|e| {
+        let missing: Vec<&str> = plans
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .filter(|n| !restored.iter().any(|r| r == n))
+            .collect();
+        e.with_hint(format!(
+            "the restore stopped part way: restored: {}; no container now: {}. Run `labctl snapshot restore {} {}` again, or `labctl down {}`",
+            if restored.is_empty() { "none".to_string() } else { restored.join(", ") },
+            missing.join(", "),
+            lab.name.value,
+            snap.name,
+            lab.name.value
+        ))
+    })
 }
 
 /// Remove a snapshot's images and disk copies; what was removed.
@@ -495,6 +516,49 @@ mod tests {
             "-d --name labctl-snap-web1 --hostname web1 --label labctl.lab=snap --label labctl.node=web1 \
              --network labctl-snap --ip 192.168.158.11 -p 127.0.0.1:2200:22/tcp -p 127.0.0.1:18158:80/tcp \
              --cap-add NET_ADMIN --device /dev/loop0:/dev/sdb:rwm --cgroupns host labctl-snapshot:snap.web1.provisioned"
+        );
+    }
+
+    #[test]
+    fn a_restore_that_stops_part_way_names_the_nodes_restored_and_those_left_without_a_container() {
+        let l = crate::load::load("testnodes").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(tmp.path());
+        let mut snap = Snapshot {
+            name: "provisioned".into(),
+            ..Default::default()
+        };
+        for n in &l.lab.nodes {
+            std::fs::create_dir_all(id_file(tmp.path(), &n.name).parent().unwrap()).unwrap();
+            std::fs::write(id_file(tmp.path(), &n.name), format!("old-{}", n.name)).unwrap();
+            snap.images.insert(
+                n.name.clone(),
+                image_ref("testnodes", &n.name, "provisioned"),
+            );
+        }
+        let r = crate::exec::Recorder::default();
+        r.answer("docker image inspect", 0, "sha256:x");
+        r.answer("docker container inspect --format", 0, "old");
+        r.answer(
+            "docker container inspect old-",
+            0,
+            &Value::Array(vec![node_inspect()]).to_string(),
+        );
+        // The first node's container starts; the second's cannot.
+        r.answer_once("docker run", 0, "new-1");
+        r.answer("docker run", 125, "");
+        let e = restore(&r, &l.lab, &dir, &State::default(), &snap).unwrap_err();
+        let names: Vec<&str> = l.lab.nodes.iter().map(|n| n.name.as_str()).collect();
+        let hint = e.render();
+        assert!(
+            hint.contains(&format!("restored: {};", names[0]))
+                && hint.contains(&format!("no container now: {}", names[1..].join(", ")))
+                && hint.contains("labctl snapshot restore testnodes provisioned"),
+            "{hint}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(id_file(tmp.path(), names[0])).unwrap(),
+            "new-1"
         );
     }
 
