@@ -64,8 +64,9 @@ fn container_of(r: &dyn Runner, lab: &Lab, dir: &Path, node: &str) -> Result<Str
     Ok(id)
 }
 
-/// Commit every node and copy every extra disk, each node paused while its
-/// filesystem and disks are read, so both are from one instant.
+/// Commit every node and copy every extra disk with the whole lab paused, so
+/// every node's filesystem and disks are from one instant (a git server and
+/// the web nodes that pull from it agree after a restore).
 pub fn save(
     r: &dyn Runner,
     lab: &Lab,
@@ -73,35 +74,39 @@ pub fn save(
     state: &mut State,
     snap: &Snapshot,
 ) -> Result<()> {
-    let mut ids = Vec::new();
+    let mut plans = Vec::new();
     for n in &lab.nodes {
-        ids.push((n.name.clone(), container_of(r, lab, &dir.root, &n.name)?));
-    }
-    for (node, id) in ids {
-        let image = image_ref(&lab.name.value, &node, &snap.name);
-        // Recorded before it is made: `down` removes exactly what is recorded.
-        record(state, &snap.name, |s| {
-            s.images.insert(node.clone(), image.clone());
-        });
+        let id = container_of(r, lab, &dir.root, &n.name)?;
+        let image = image_ref(&lab.name.value, &n.name, &snap.name);
         let disks: Vec<SnapshotDisk> = state
             .disks
             .iter()
-            .filter(|d| d.node == node)
+            .filter(|d| d.node == n.name)
             .map(|d| SnapshotDisk {
-                node: node.clone(),
+                node: n.name.clone(),
                 disk: d.disk.clone(),
                 file: d.file.clone(),
-                copy: disk_copy(dir, &snap.name, &node, &d.disk),
+                copy: disk_copy(dir, &snap.name, &n.name, &d.disk),
             })
             .collect();
-        record(state, &snap.name, |s| s.disks.extend(disks.iter().cloned()));
-        dir.save(state)?;
-        r.run(&Cmd::new("docker").args(["pause", &id]))?;
-        let taken = commit_and_copy(r, state, &id, &image, &snap.name, &disks);
-        let resumed = r.run(&Cmd::new("docker").args(["unpause", &id]));
-        taken?;
-        resumed?;
+        plans.push((n.name.clone(), id, image, disks));
     }
+    // Recorded before it is made: `down` removes exactly what is recorded.
+    record(state, &snap.name, |s| {
+        for (node, _, image, disks) in &plans {
+            s.images.insert(node.clone(), image.clone());
+            s.disks.extend(disks.iter().cloned());
+        }
+    });
+    dir.save(state)?;
+    let ids: Vec<&str> = plans.iter().map(|(_, id, _, _)| id.as_str()).collect();
+    r.run(&Cmd::new("docker").arg("pause").args(ids.iter().copied()))?;
+    let taken = plans.iter().try_for_each(|(_, id, image, disks)| {
+        commit_and_copy(r, state, id, image, &snap.name, disks)
+    });
+    let resumed = r.run(&Cmd::new("docker").arg("unpause").args(ids.iter().copied()));
+    taken?;
+    resumed?;
     Ok(())
 }
 
