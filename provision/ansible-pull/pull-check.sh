@@ -240,7 +240,10 @@ cron_fires() {
         fi
         started=$(grep -c "^$n start\$" "$STATUS" 2>/dev/null)
         running=$((${started:-0} - $(wc -w <<<"$firings")))
-        # Past SECS only a firing still running is waited for.
+        # Past SECS only a firing still running is waited for, and no new
+        # one may start: the probe goes, so a firing that began after the
+        # bound can never be the one that passes.
+        [ "$i" = "$secs" ] && undo >/dev/null
         [ "$i" -lt "$secs" ] || [ "$running" -gt 0 ] || break
         # A line now and then: when labctl has gone, the write fails and the
         # trap removes the probe.
