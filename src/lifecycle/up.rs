@@ -22,7 +22,12 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
             op.lab().name.value
         )));
     }
-    let (kind, why) = provider::choose(o.provider, r.as_ref());
+    let recorded = op
+        .dir
+        .load()?
+        .filter(|s| s.phase != Phase::New)
+        .and_then(|s| s.provider);
+    let (kind, why) = provider_for(&op.lab().name.value, o.provider, recorded, r.as_ref())?;
     eprintln!("provider: {kind} ({why})");
     crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
     // Missing secrets are found before anything is created.
@@ -176,6 +181,36 @@ fn boot_and_provision(
     provision_after_up(op, o, state, r, timings)
 }
 
+/// The provider of this `up`: a lab that has machines stays on the provider
+/// it was brought up with (a halted libvirt lab is not brought up again as a
+/// second set of machines on docker because `--provider` was left out); an
+/// explicit other provider is refused. A new lab's is chosen.
+fn provider_for(
+    lab: &str,
+    asked: provider::Choice,
+    recorded: Option<Kind>,
+    r: &dyn Runner,
+) -> Result<(Kind, String)> {
+    let Some(on) = recorded else {
+        return Ok(provider::choose(asked, r));
+    };
+    if asked == provider::Choice::Auto {
+        return Ok((on, "the lab's machines are on it (state.json)".into()));
+    }
+    let (kind, why) = provider::choose(asked, r);
+    if kind != on {
+        return Err(Error::Usage {
+            message: format!(
+                "lab {lab} has machines on the {on} provider; --provider {kind} would make a second set"
+            ),
+            hint: Some(format!(
+                "`labctl down {lab}` first, then `labctl up {lab} --provider {kind}`"
+            )),
+        });
+    }
+    Ok((kind, why))
+}
+
 /// What the state file says about the lab before anything is created for it.
 fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
     state.lab = lab.name.value.clone();
@@ -252,4 +287,32 @@ fn print_reach(lab: &Lab, dir: &StateDir) {
         dir.root.display()
     ));
     eprintln!("{}", lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provider::Choice;
+
+    #[test]
+    fn a_lab_with_machines_stays_on_its_provider() {
+        let r = crate::exec::Recorder::default();
+        // New lab: chosen as asked.
+        let (k, _) = provider_for("t", Choice::Docker, None, &r).unwrap();
+        assert_eq!(k, Kind::Docker);
+        // Halted on libvirt, `up` without --provider: libvirt, not auto's pick.
+        let (k, why) = provider_for("t", Choice::Auto, Some(Kind::Libvirt), &r).unwrap();
+        assert_eq!((k, why.contains("state.json")), (Kind::Libvirt, true));
+        // The same provider asked for by name is fine; another is refused.
+        assert_eq!(
+            provider_for("t", Choice::Libvirt, Some(Kind::Libvirt), &r)
+                .unwrap()
+                .0,
+            Kind::Libvirt
+        );
+        let e = provider_for("t", Choice::Docker, Some(Kind::Libvirt), &r).unwrap_err();
+        assert_eq!(e.exit(), crate::error::Exit::Usage);
+        assert!(e.to_string().contains("on the libvirt provider"), "{e}");
+        assert!(e.render().contains("labctl down t"), "{}", e.render());
+    }
 }
