@@ -6,8 +6,10 @@
 //!
 //! - testnodes, brought up once: `labctl test testnodes --provider libvirt`
 //!   green (8 GiB extra disks as /dev/vdb, the signed offline repository, no
-//!   way out of the isolated management network), restart (services back
-//!   without provisioning; host keys read again from the consoles), provision
+//!   way out of the isolated management network), status (BOX: the box
+//!   labctl built), restart (a real reboot: each guest's boot_id changes;
+//!   services back without provisioning; host keys read again from the
+//!   consoles), `labctl ssh` on the rebooted guest, provision
 //!   again changing nothing, down leaving the host as the baseline taken
 //!   before.
 //! - the 1-node fixture tests/fixtures/libvirt-one: SIGKILL during `up` then
@@ -229,17 +231,51 @@ fn testnodes_on_libvirt_test_restart_provision_again_and_down() {
         "offline lab's management network forwards: {mgmt}"
     );
 
-    // Restart: no provisioning; nginx on repo serves again (checks pass).
+    // status: every node running, booted from the box labctl built.
+    assert_status(dir, "running");
+
+    // Restart is a real reboot (each guest's boot_id changes), without
+    // provisioning; nginx on repo serves again (checks pass).
+    let booted = boot_ids(dir);
+    // Provisioning appends to logs/NODE.log: the same lengths after the
+    // restart mean no role ran.
+    let logs = || -> Vec<u64> {
+        TESTNODES
+            .iter()
+            .map(|n| std::fs::metadata(st.join(format!("logs/{n}.log"))).map_or(0, |m| m.len()))
+            .collect()
+    };
+    let provisioned = logs();
+    assert!(provisioned.iter().all(|&l| l > 0), "{provisioned:?}");
     let out = labctl(dir, &["restart", "testnodes"]);
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no re-provisioning"), "{err}");
+    assert_eq!(logs(), provisioned, "restart ran provisioning");
     assert!(
         err.contains("SSH host key(s) pinned from its console"),
         "{err}"
     );
+    let rebooted = boot_ids(dir);
+    assert_all_differ(&booted, &rebooted, "restart");
     let out = labctl(dir, &["test", "testnodes"]);
     assert_eq!(out.status.code(), Some(0), "checks after restart");
+    // `labctl ssh` (OpenSSH with the lab's ssh_config) reaches the guest the
+    // restart booted; commands come on stdin, as from a pipe.
+    let out = labctl_stdin(
+        dir,
+        &["ssh", "testnodes", "testnode1"],
+        "cat /proc/sys/kernel/random/boot_id\n",
+    );
+    ok(&out);
+    // Without a terminal sshd still prints the guest's message of the day
+    // first; the command's answer is the last line.
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        said.trim().lines().last(),
+        Some(rebooted["testnode1"].as_str()),
+        "labctl ssh: {said}"
+    );
 
     // Provision again: every role says unchanged.
     assert_idempotent(dir, "testnodes");
@@ -247,6 +283,86 @@ fn testnodes_on_libvirt_test_restart_provision_again_and_down() {
     let out = labctl(dir, &["down", "testnodes"]);
     assert!(out.status.success());
     assert_host_as_before(&before, &needles);
+}
+
+const TESTNODES: [&str; 3] = ["repo", "testnode1", "testnode2"];
+
+/// Each testnodes guest's kernel boot id (new on every boot), read with
+/// `labctl exec`.
+fn boot_ids(dir: &Path) -> std::collections::BTreeMap<&'static str, String> {
+    TESTNODES
+        .iter()
+        .map(|&n| {
+            let out = labctl(
+                dir,
+                &[
+                    "exec",
+                    "testnodes",
+                    n,
+                    "--",
+                    "cat",
+                    "/proc/sys/kernel/random/boot_id",
+                ],
+            );
+            ok(&out);
+            let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert_eq!(id.len(), 36, "{n}: boot_id {id:?}");
+            (n, id)
+        })
+        .collect()
+}
+
+fn assert_all_differ(
+    before: &std::collections::BTreeMap<&'static str, String>,
+    after: &std::collections::BTreeMap<&'static str, String>,
+    what: &str,
+) {
+    for n in TESTNODES {
+        assert_ne!(before[n], after[n], "{n} did not boot again on {what}");
+    }
+}
+
+/// `labctl status testnodes`: every node in `state`, its BOX the box labctl
+/// built (`labctl/node-HASH`), not the lab's public box.
+fn assert_status(dir: &Path, state: &str) {
+    let out = labctl(dir, &["status", "testnodes"]);
+    ok(&out);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let head: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let (s, b) = (
+        head.iter().position(|&c| c == "STATE").expect(&table),
+        head.iter().position(|&c| c == "BOX").expect(&table),
+    );
+    for n in TESTNODES {
+        let row: Vec<&str> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.first() == Some(&n))
+            .unwrap_or_else(|| panic!("no row for {n}:\n{table}"));
+        assert_eq!(row[s], state, "{n}:\n{table}");
+        assert!(row[b].starts_with("labctl/node-"), "{n}:\n{table}");
+    }
+}
+
+/// labctl with `input` on its stdin.
+fn labctl_stdin(dir: &Path, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    c.wait_with_output().unwrap()
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
