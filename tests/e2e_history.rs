@@ -33,11 +33,17 @@ fn history_across_runs_with_a_check_broken_in_between() {
         "{}",
         tail(&String::from_utf8_lossy(&r1.stderr), 30)
     );
-    assert!(hist.join("run-000001.json").is_file());
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(hist.join("run-000001.json")).unwrap())
-            .unwrap();
-    assert_eq!(rec["command"], "test");
+    // `up`, `provision` and `down` record their phases in the same folder
+    // and numbering: the test runs are found by their command.
+    let tests = test_runs(&hist);
+    assert_eq!(tests.len(), 1);
+    let (n1, rec) = tests[0].clone();
+    let all = records(&hist);
+    assert!(
+        all.iter()
+            .any(|r| r["command"] == "up" && !r["phases"].as_array().unwrap().is_empty()),
+        "the test brought the lab up: an up record with its phases"
+    );
     assert_eq!(rec["ok"], true);
     assert_eq!(rec["tools"]["provider"], "docker");
     assert!(
@@ -77,7 +83,7 @@ fn history_across_runs_with_a_check_broken_in_between() {
     );
     assert_eq!(r2.status.code(), Some(1));
     let err = String::from_utf8_lossy(&r2.stderr);
-    assert!(err.contains("SINCE RUN 1"), "{err}");
+    assert!(err.contains(&format!("SINCE RUN {n1}")), "{err}");
     let row = err
         .lines()
         .find(|l| l.starts_with(marker) && l.contains("FAIL"))
@@ -90,7 +96,7 @@ fn history_across_runs_with_a_check_broken_in_between() {
     assert!(!other.contains("newly"), "{other}");
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r2.json")).unwrap()).unwrap();
-    assert_eq!(j["since"]["run"], 1);
+    assert_eq!(j["since"]["run"], n1);
     let res = |j: &serde_json::Value, name: &str| {
         j["results"]
             .as_array()
@@ -125,7 +131,7 @@ fn history_across_runs_with_a_check_broken_in_between() {
         .descendants()
         .find(|n| n.has_tag_name("testsuite"))
         .unwrap();
-    assert_eq!(prop(suite, "since_run").as_deref(), Some("1"));
+    assert_eq!(prop(suite, "since_run"), Some(n1.to_string()));
     let case = doc
         .descendants()
         .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(marker))
@@ -133,11 +139,19 @@ fn history_across_runs_with_a_check_broken_in_between() {
     assert!(prop(case, "since").is_some_and(|v| v.starts_with("newly failing, slower")));
     assert!(case.children().any(|c| c.has_tag_name("failure")));
 
-    // Mend it; run 3 against run 2 by number.
+    // Mend it; the third test run against the second by number.
+    let n2 = test_runs(&hist)[1].0;
     ok(&labctl(dir, &["provision", lab, "--node", "alpha"]));
     let r3 = labctl(
         dir,
-        &["test", lab, "--since", "2", "--report", "json:r3.json"],
+        &[
+            "test",
+            lab,
+            "--since",
+            &n2.to_string(),
+            "--report",
+            "json:r3.json",
+        ],
     );
     assert_eq!(
         r3.status.code(),
@@ -147,7 +161,7 @@ fn history_across_runs_with_a_check_broken_in_between() {
     );
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r3.json")).unwrap()).unwrap();
-    assert_eq!(j["since"]["run"], 2);
+    assert_eq!(j["since"]["run"], n2);
     assert_eq!(
         res(&j, marker)["since"],
         serde_json::json!(["newly passing"])
@@ -156,12 +170,15 @@ fn history_across_runs_with_a_check_broken_in_between() {
     // A CI cache: records go to DIR/LAB/, the state dir's history is untouched.
     ok(&labctl(dir, &["test", lab, "--history-dir", "cache"]));
     assert!(dir.join("cache/viewsh/run-000001.json").is_file());
-    assert!(!hist.join("run-000004.json").exists());
+    assert_eq!(test_runs(&hist).len(), 3);
 
     ok(&labctl(dir, &["down", lab]));
     // down keeps the history; `labctl history` reads it with the lab down.
     let h = ok(&labctl(dir, &["history", lab]));
-    let rows: Vec<&str> = h.lines().collect();
+    let rows: Vec<&str> = h
+        .lines()
+        .filter(|l| l.starts_with("RUN") || l.split_whitespace().nth(2) == Some("test"))
+        .collect();
     assert_eq!(rows.len(), 4, "{h}");
     assert!(
         rows[0].starts_with("RUN") && rows[0].contains("CHANGED"),
@@ -181,15 +198,59 @@ fn history_across_runs_with_a_check_broken_in_between() {
     );
     let js: serde_json::Value =
         serde_json::from_str(&ok(&labctl(dir, &["history", lab, "--json"]))).unwrap();
-    assert_eq!(js.as_array().unwrap().len(), 3);
-    assert_eq!(js[2]["since"], 2);
+    let js: Vec<&serde_json::Value> = js
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["command"] == "test")
+        .collect();
+    assert_eq!(js.len(), 3);
+    assert_eq!(js[2]["since"], n2);
 
     // A run number that is not recorded is refused before anything is brought up.
-    let bad = labctl(dir, &["test", lab, "--since", "9"]);
+    let bad = labctl(dir, &["test", lab, "--since", "99"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("runs: 1, 2, 3"));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("no run 99") && e.contains("runs: 1, 2, "), "{e}");
+    // A run number of an `up` is refused too: a test compares with a test.
+    let up = records(&hist)
+        .into_iter()
+        .find(|r| r["command"] == "up")
+        .unwrap()["run"]
+        .as_u64()
+        .unwrap();
+    let bad = labctl(dir, &["test", lab, "--since", &up.to_string()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is a `up` run"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     assert_clean(
         &before,
         &snapshot(&["labctl-viewsh", dir.to_str().unwrap()]),
     );
+}
+
+/// Every record in a history folder, in run order.
+fn records(hist: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut files: Vec<_> = std::fs::read_dir(hist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// The `test` runs of a history folder: (run number, record).
+fn test_runs(hist: &std::path::Path) -> Vec<(u64, serde_json::Value)> {
+    records(hist)
+        .into_iter()
+        .filter(|r| r["command"] == "test")
+        .map(|r| (r["run"].as_u64().unwrap(), r))
+        .collect()
 }
