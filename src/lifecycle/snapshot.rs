@@ -143,7 +143,7 @@ fn restore_locked(op: &Opened, r: &dyn Runner, state: &mut State, snap: &Snapsho
     let kind = state_kind(state);
     crate::interrupt::set_phase("restoring a snapshot");
     let started = Instant::now();
-    provider::of(kind).snapshot_restore(r, lab, &op.dir, snap)?;
+    provider::of(kind).snapshot_restore(r, lab, &op.dir, state, snap)?;
     let copy = known_hosts_copy(&op.dir, &snap.name);
     if let Ok(keys) = std::fs::read(&copy) {
         crate::state::write_atomic(&op.dir.known_hosts(), &keys)?;

@@ -124,6 +124,7 @@ pub trait Provider: Sync {
         _r: &dyn Runner,
         _lab: &Lab,
         _dir: &StateDir,
+        _state: &State,
         _snap: &Snapshot,
     ) -> Result<()> {
         Err(no_snapshots(self.kind()))

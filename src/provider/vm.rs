@@ -121,6 +121,7 @@ impl Provider for VirtualBox {
         r: &dyn Runner,
         lab: &Lab,
         dir: &StateDir,
+        _state: &State,
         snap: &Snapshot,
     ) -> Result<()> {
         // Every machine must have it before any is restored.

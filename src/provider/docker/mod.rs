@@ -236,10 +236,10 @@ impl Provider for Docker {
         r: &dyn Runner,
         lab: &Lab,
         dir: &StateDir,
+        state: &State,
         snap: &Snapshot,
     ) -> Result<()> {
-        let state = dir.load()?.unwrap_or_default();
-        snapshot::restore(r, lab, dir, &state, snap)
+        snapshot::restore(r, lab, dir, state, snap)
     }
 
     fn snapshot_delete(
