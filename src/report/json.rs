@@ -143,6 +143,106 @@ pub fn write(path: &Path, run: &LabRun) -> crate::Result<()> {
     super::write_file(path, &to_string(run))
 }
 
+/// Read a report written by [`to_string`] back into the run it describes:
+/// `labctl test --jobs` runs each lab as its own `labctl test` process and
+/// gathers their reports into one table, JSON and JUnit. Fails on another
+/// schema or a missing field, naming it.
+pub fn parse(text: &str) -> std::result::Result<LabRun, String> {
+    use serde_json::Value;
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v["schema"] != SCHEMA {
+        return Err(format!("schema {} is not {SCHEMA}", v["schema"]));
+    }
+    let str_of = |v: &Value, k: &str| -> std::result::Result<String, String> {
+        v[k].as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("field {k:?} is missing or not a string"))
+    };
+    let f64_of = |v: &Value, k: &str| {
+        v[k].as_f64()
+            .ok_or_else(|| format!("field {k:?} is missing or not a number"))
+    };
+    let marks_of = |r: &Value| -> Vec<String> {
+        r["since"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut run = LabRun {
+        lab: str_of(&v, "lab")?,
+        provider: v["provider"].as_str().map(String::from),
+        results: vec![],
+        skipped: vec![],
+        seconds: f64_of(&v, "seconds")?,
+        error: v["error"].as_str().map(String::from),
+        since: v
+            .get("since")
+            .filter(|s| !s.is_null())
+            .map(|s| super::Since {
+                run: s["run"].as_u64(),
+                marks: Default::default(),
+                gone: s["gone"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|g| g.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+    };
+    for r in v["results"]
+        .as_array()
+        .ok_or("field \"results\" is missing")?
+    {
+        let name = str_of(r, "name")?;
+        let kind = kind_name(&str_of(r, "kind")?);
+        let marks = marks_of(r);
+        if let Some(s) = run.since.as_mut().filter(|_| !marks.is_empty()) {
+            s.marks.insert(name.clone(), marks);
+        }
+        match r["result"].as_str() {
+            Some("skipped") => run.skipped.push(super::Skipped {
+                name,
+                kind,
+                reason: str_of(r, "message")?,
+            }),
+            Some(res @ ("pass" | "fail")) => run.results.push(crate::checks::CheckResult {
+                name,
+                kind,
+                passed: res == "pass",
+                message: str_of(r, "message")?,
+                output: str_of(r, "output")?,
+                attempts: r["attempts"].as_u64().unwrap_or(0) as u32,
+                seconds: f64_of(r, "seconds")?,
+            }),
+            other => {
+                return Err(format!(
+                    "result {other:?} of check {name:?} is not pass, fail or skipped"
+                ))
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// The `&'static str` a check kind is held as: a report names few kinds,
+/// each kept once for the life of the process.
+fn kind_name(s: &str) -> &'static str {
+    static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut kinds = KINDS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = kinds.iter().find(|k| **k == s) {
+        return k;
+    }
+    let k: &'static str = Box::leak(s.to_string().into_boxed_str());
+    kinds.push(k);
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +275,37 @@ mod tests {
         assert_eq!(v["results"][1]["attempts"], 3);
         insta::assert_snapshot!("workflow", text);
         insta::assert_snapshot!("errored", to_string(&runs[1]));
+    }
+
+    #[test]
+    fn a_report_reads_back_as_the_run_it_describes() {
+        for run in fixtures::mixed() {
+            let back = parse(&to_string(&run)).unwrap();
+            assert_eq!(to_string(&back), to_string(&run));
+            assert_eq!(back.ok(), run.ok());
+            assert_eq!(back.skipped, run.skipped);
+        }
+        let mut since = fixtures::mixed().remove(0);
+        since.since = Some(crate::report::Since {
+            run: Some(3),
+            marks: [("a".to_string(), vec!["newly failing".to_string()])].into(),
+            gone: vec!["old".into()],
+        });
+        since.results[0].name = "a".into();
+        assert_eq!(parse(&to_string(&since)).unwrap().since, since.since);
+    }
+
+    #[rstest::rstest]
+    #[case::not_json("{", "not JSON")]
+    #[case::other_schema(r#"{"schema": "labctl.test/1"}"#, "schema")]
+    #[case::no_lab(
+        r#"{"schema": "labctl.test/2", "seconds": 1.0, "results": []}"#,
+        "\"lab\""
+    )]
+    #[case::bad_result(r#"{"schema": "labctl.test/2", "lab": "x", "seconds": 1.0, "results": [{"name": "c", "kind": "http", "result": "maybe"}]}"#, "maybe")]
+    fn a_bad_report_is_refused_naming_why(#[case] text: &str, #[case] why: &str) {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(why), "{e}");
     }
 
     #[test]
