@@ -23,7 +23,9 @@ pub mod rpm;
 pub mod snapshot;
 
 pub use caps::{missing_capabilities, nested_args, nested_args_for};
-pub use ports::{pick_ssh_ports, release_leases, vagrant_lease_dir, vagrant_unavailable_ports};
+pub use ports::{
+    pick_ssh_ports, release_leases, vagrant_lease_dir, vagrant_unavailable_ports, SSH_PORT_FROM_ENV,
+};
 
 pub const LABEL_LAB: &str = "labctl.lab";
 
@@ -118,7 +120,12 @@ impl Provider for Docker {
             .map(|(k, v)| (k.clone(), v.ssh_port))
             .filter(|(_, p)| *p != 0)
             .collect();
-        let ssh_ports = pick_ssh_ports(lab, &existing, &vagrant_unavailable_ports(r));
+        let ssh_ports = pick_ssh_ports(
+            lab,
+            &existing,
+            &vagrant_unavailable_ports(r),
+            ports::ssh_port_from(),
+        );
         let image = pre.image.clone().unwrap_or_default();
         Ok(runtime(lab, &image, &devices, &ssh_ports))
     }

@@ -10,15 +10,17 @@ use std::collections::BTreeMap;
 /// auto-correction races when several machines start in parallel (two nodes
 /// were seen picking the same port). A node keeps the port it already has.
 /// `unavailable` are ports Vagrant would refuse although nothing listens on
-/// them ([`vagrant_unavailable_ports`]).
+/// them ([`vagrant_unavailable_ports`]). The search starts at `from`
+/// ([`ssh_port_from`]).
 pub fn pick_ssh_ports(
     lab: &Lab,
     existing: &BTreeMap<String, u16>,
     unavailable: &std::collections::BTreeSet<u16>,
+    from: u16,
 ) -> BTreeMap<String, u16> {
     let mut out = BTreeMap::new();
     let mut taken: Vec<u16> = existing.values().copied().collect();
-    let mut next = 2200u16;
+    let mut next = from;
     for n in &lab.nodes {
         if let Some(p) = existing.get(&n.name) {
             out.insert(n.name.clone(), *p);
@@ -36,6 +38,22 @@ pub fn pick_ssh_ports(
         next += 1;
     }
     out
+}
+
+/// The environment variable naming the first SSH port to try (default 2200).
+/// `labctl test --jobs` gives each lab it runs at once a band of its own:
+/// two labs starting together would both find 2200 free, as neither has
+/// bound it yet, and the second `vagrant up` would fail on it.
+pub const SSH_PORT_FROM_ENV: &str = "LABCTL_SSH_PORT_FROM";
+
+/// Where [`pick_ssh_ports`] starts: [`SSH_PORT_FROM_ENV`] when it holds a
+/// port in 1024..2999, else 2200.
+pub fn ssh_port_from() -> u16 {
+    std::env::var(SSH_PORT_FROM_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u16>().ok())
+        .filter(|p| (1024..2999).contains(p))
+        .unwrap_or(2200)
 }
 
 /// Ports Vagrant's docker provider refuses to forward although nothing may
@@ -133,6 +151,24 @@ mod tests {
     fn port_bindings_of_stopped_and_running_containers() {
         let text = "{\"22/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"2201\"}]}\nnull\n{}\n{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"8080\"}],\"443/tcp\":null}\n";
         assert_eq!(parse_port_bindings(text), vec![2201, 8080]);
+    }
+
+    #[test]
+    fn ssh_ports_are_searched_from_the_band_given() {
+        let lab = crate::load::load("workflow").unwrap().lab;
+        let (none, free) = (BTreeMap::new(), std::collections::BTreeSet::new());
+        let picked = pick_ssh_ports(&lab, &none, &free, 2600);
+        assert_eq!(picked.len(), lab.nodes.len());
+        assert!(
+            picked.values().all(|p| (2600..2999).contains(p)),
+            "{picked:?}"
+        );
+        // A node keeps the port it has, whatever the band.
+        let have: BTreeMap<String, u16> = [(lab.nodes[0].name.clone(), 2201)].into();
+        assert_eq!(
+            pick_ssh_ports(&lab, &have, &free, 2600)[&lab.nodes[0].name],
+            2201
+        );
     }
 
     #[test]
