@@ -342,6 +342,61 @@ fn reports_of_a_run_that_never_read_state_name_no_provider() {
     assert!(!x.contains("name=\"provider\""), "{x}");
 }
 
+/// `--jobs`: each lab runs as its own `labctl test`, its lines prefixed with
+/// its name; the reports gather every lab (JSON array, one JUnit testsuite
+/// each) and the exit code is the worst lab's. No machine is needed: neither
+/// lab gets that far.
+#[test]
+fn jobs_gather_every_labs_report_and_prefix_their_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let nochecks = dir.path().join("nochecks.toml");
+    std::fs::write(&nochecks, "name = \"nochecks\"\n\n[network]\nsubnet = \"10.77.0.0/24\"\n\n[[node]]\nname = \"n1\"\nip = \"10.77.0.10\"\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n[network]\nsubnet = 7\n").unwrap();
+    let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let o = labctl_in(
+        dir.path(),
+        &[
+            "test",
+            "nochecks.toml",
+            "bad.toml",
+            "--jobs",
+            "2",
+            "--report",
+            &format!("json:{}", json.display()),
+            "--report",
+            &format!("junit:{}", xml.display()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("[nochecks] error: lab nochecks has no checks"),
+        "{err}"
+    );
+    // The bad file's diagnostic, every line of it, under the lab's prefix.
+    assert!(err.contains("[bad.toml] "), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("[bad.toml] ") && l.contains("bad.toml:3:")),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let labs: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["lab"].as_str().unwrap())
+        .collect();
+    assert_eq!(labs, ["nochecks", "bad.toml"], "{v}");
+    let x = std::fs::read_to_string(&xml).unwrap();
+    assert_eq!(x.matches("<testsuite ").count(), 2, "{x}");
+    // 0 labs at once is not a number of jobs.
+    let o = labctl(&["test", "--all", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+}
+
 #[test]
 fn bad_usage_exits_2() {
     let o = labctl(&["no-such-command"]);

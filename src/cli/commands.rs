@@ -185,6 +185,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
         since,
         history_dir,
         timings,
+        jobs,
     } = args;
     let skip = skip
         .iter()
@@ -230,6 +231,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
             since,
             history_dir,
             timings,
+            jobs: jobs.into(),
         },
     )
 }

@@ -323,9 +323,14 @@ Idempotent: `down` on a lab that is already gone succeeds."
 pub struct TestArgs {
     /// Shipped lab names or lab file paths (with a `/` or ending in .toml)
     pub labs: Vec<String>,
-    /// Every shipped lab, one after the other
+    /// Every shipped lab, one after the other (or side by side with --jobs)
     #[arg(long)]
     pub all: bool,
+    /// Run up to N labs at once, each as its own `labctl test` with its output
+    /// prefixed [LAB]; labs sharing a subnet or forwarded port wait, and a lab
+    /// with bench ratios runs alone
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
     /// Write a report: json:PATH or junit:PATH (repeatable)
     #[arg(long = "report", value_name = "FORMAT:PATH")]
     pub reports: Vec<crate::report::ReportSpec>,

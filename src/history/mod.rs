@@ -196,6 +196,17 @@ impl std::str::FromStr for SinceArg {
     }
 }
 
+/// As typed on the command line (what [`SinceArg::from_str`] reads back):
+/// `labctl test --jobs` passes it on to each lab's own run.
+impl std::fmt::Display for SinceArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinceArg::Last => f.write_str("last"),
+            SinceArg::Run(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// A lab's history folder.
 #[derive(Debug, Clone)]
 pub struct Store {

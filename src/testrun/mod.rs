@@ -1,7 +1,11 @@
 //! `labctl test`: bring a lab up if needed, check the network is the lab's,
 //! run its checks with a live table, write JSON/JUnit reports, and exit with an
 //! honest code (0 all passed, 1 a check failed, 2 bad lab / no checks, 3 labctl
-//! could not do its job).
+//! could not do its job). With `--jobs N` labs run side by side, each as its
+//! own `labctl test` ([`jobs`]), where [`schedule`] allows.
+
+mod jobs;
+pub mod schedule;
 
 use crate::checks::{self, CheckEvent, StdHttp};
 use crate::error::{Error, Exit, Result};
@@ -32,6 +36,8 @@ pub struct TestOptions {
     pub history_dir: Option<std::path::PathBuf>,
     /// Print each lab's phase timings at the end of its run (`--timings`).
     pub timings: bool,
+    /// Labs run at once (`--jobs`); 1 runs them one after another in this process.
+    pub jobs: usize,
 }
 
 /// Where a run is recorded: the lab's history, its file and text; known once
@@ -42,12 +48,16 @@ struct Recording {
     lab_text: String,
 }
 
-/// Test one or more labs in turn.
+/// Test one or more labs: in turn, or `o.jobs` at a time.
 pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
+    let outcomes = if o.jobs > 1 && labs.len() > 1 {
+        jobs::run(labs, o, o.jobs)
+    } else {
+        labs.iter().map(|a| test_one(a, o)).collect()
+    };
     let mut runs = Vec::new();
     let mut worst = Exit::Ok;
-    for a in labs {
-        let (run, exit) = test_one(a, o);
+    for (run, exit) in outcomes {
         worst = worse(worst, exit);
         runs.push(run);
     }

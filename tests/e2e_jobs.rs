@@ -1,0 +1,148 @@
+//! End to end on the docker provider: `labctl test --jobs 2` runs two small
+//! labs side by side (each its own name, subnet and forwarded port). Both
+//! come up and pass, every line of their runs (vagrant's included) reaches
+//! the terminal prefixed with its lab, the summary table and the JUnit report
+//! hold both, one testsuite each. Broken case: a failing check in one lab
+//! makes the whole run exit 1 while the other lab still passes.
+
+mod common;
+use common::*;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Lines of the parent's stderr that no lab printed: anything else must
+/// carry a lab's prefix.
+fn unprefixed(err: &str) -> Vec<&str> {
+    let own = [
+        "testing 2 labs",
+        "report: ",
+        "LAB ",
+        "jobs-one ",
+        "jobs-two ",
+    ];
+    err.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("[jobs-one] ") && !l.starts_with("[jobs-two] "))
+        .filter(|l| !own.iter().any(|o| l.starts_with(o)))
+        .collect()
+}
+
+/// The `<testsuite ...>` opening lines of a JUnit document.
+fn suites(xml: &str) -> Vec<String> {
+    xml.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("<testsuite "))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn two_labs_run_side_by_side_with_prefixed_output_and_one_suite_each() {
+    let _g = serial();
+    let (tmp, _) = fixture_lab("jobs");
+    let dir = tmp.path();
+    let _down1 = DownGuard::new(dir, &["one.toml"]);
+    let _down2 = DownGuard::new(dir, &["two.toml"]);
+    let junit = dir.join("junit.xml");
+    let junit_arg = format!("junit:{}", junit.display());
+
+    let out = labctl(
+        dir,
+        &[
+            "test",
+            "one.toml",
+            "two.toml",
+            "--jobs",
+            "2",
+            "--provider",
+            "docker",
+            "--destroy",
+            "never",
+            "--report",
+            &junit_arg,
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", tail(&err, 60));
+    // Side by side: the second lab started while the first ran.
+    assert!(
+        err.contains("[jobs-two] started beside jobs-one"),
+        "{}",
+        tail(&err, 60)
+    );
+    // Every line a lab's run printed carries its prefix, vagrant's own
+    // output (streamed by the child labctl) included.
+    for lab in ["jobs-one", "jobs-two"] {
+        let p = format!("[{lab}] ");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&p) && l.contains("vagrant: bringing up")),
+            "no prefixed vagrant line for {lab}"
+        );
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&p) && l.contains("PASS  web1 serves its page")),
+            "no prefixed check line for {lab}"
+        );
+    }
+    assert_eq!(
+        unprefixed(&err),
+        Vec::<&str>::new(),
+        "lab output without a prefix"
+    );
+    // The summary table names both labs, ok.
+    for lab in ["jobs-one", "jobs-two"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(lab) && l.trim_end().ends_with("ok")),
+            "summary row of {lab}: {}",
+            tail(&err, 10)
+        );
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let s = suites(&xml);
+    assert_eq!(s.len(), 2, "{xml}");
+    assert!(s[0].contains("name=\"jobs-one\"") && s[0].contains("tests=\"2\" failures=\"0\""));
+    assert!(s[1].contains("name=\"jobs-two\"") && s[1].contains("tests=\"2\" failures=\"0\""));
+
+    // Broken case: a check of jobs-two fails; the run's exit is the worst lab's.
+    let two = dir.join("two.toml");
+    let mut text = std::fs::read_to_string(&two).unwrap();
+    text.push_str(
+        "\n[[check]]\nname = \"a file that is not there\"\nkind = \"file\"\ntimeout = \"3s\"\n\
+         node = \"web1\"\npath = \"/etc/labctl-jobs-no-such-file\"\n",
+    );
+    std::fs::write(&two, text).unwrap();
+    let out = labctl(
+        dir,
+        &[
+            "test",
+            "one.toml",
+            "two.toml",
+            "--jobs",
+            "2",
+            "--provider",
+            "docker",
+            "--destroy",
+            "always",
+            "--report",
+            &junit_arg,
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", tail(&err, 60));
+    assert!(err.contains("[jobs-two]   FAIL  a file that is not there"));
+    assert_eq!(
+        unprefixed(&err),
+        Vec::<&str>::new(),
+        "lab output without a prefix"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let s = suites(&xml);
+    assert!(s[0].contains("name=\"jobs-one\"") && s[0].contains("failures=\"0\""));
+    assert!(s[1].contains("name=\"jobs-two\"") && s[1].contains("tests=\"3\" failures=\"1\""));
+    // --destroy always: both labs are gone.
+    assert_eq!(sh("docker ps -aq --filter label=labctl.lab=jobs-one"), "");
+    assert_eq!(sh("docker ps -aq --filter label=labctl.lab=jobs-two"), "");
+}
