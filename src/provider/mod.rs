@@ -9,6 +9,7 @@ pub mod kvm;
 pub mod libvirt;
 pub mod node_image;
 pub mod vagrant;
+pub mod vagrant_records;
 pub mod vm;
 
 use crate::error::Result;

@@ -190,7 +190,11 @@ mod tests {
             .push(("vagrant up".into(), failing(RACE)));
         let nodes = vec!["gitlab".to_string(), "web1".to_string()];
         up(&r, Path::new("/nonexistent"), Kind::Docker, &nodes, true).unwrap();
-        let ups = r.lines().iter().filter(|l| l.starts_with("vagrant up")).count();
+        let ups = r
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with("vagrant up"))
+            .count();
         assert_eq!(ups, 2);
     }
 
@@ -209,7 +213,11 @@ mod tests {
             let nodes = vec!["gitlab".to_string()];
             let err = up(&r, Path::new("/nonexistent"), Kind::Docker, &nodes, true).unwrap_err();
             assert!(err.to_string().contains("vagrant up"), "{err}");
-            let ups = r.lines().iter().filter(|l| l.starts_with("vagrant up")).count();
+            let ups = r
+                .lines()
+                .iter()
+                .filter(|l| l.starts_with("vagrant up"))
+                .count();
             assert_eq!(ups, want, "{stderr}");
         }
         // Only Vagrant's docker provider has this scan.

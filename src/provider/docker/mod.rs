@@ -161,8 +161,26 @@ impl Provider for Docker {
         if !(dir.join("Vagrantfile").exists() && dir.join(".vagrant").exists()) {
             return vec![];
         }
-        // Vagrant first, so its own bookkeeping is cleared; failures are covered
-        // by the label sweep afterwards.
+        // One engine call for every machine (`vagrant destroy` takes about a
+        // second per machine, one after another), with Vagrant's records
+        // kept as its destroy keeps them.
+        let mut removed = match remove_recorded(r, &lab.name.value, dir) {
+            Ok(0) => vec![],
+            Ok(n) => vec![format!("{n} machine(s) (one docker rm)")],
+            Err(e) => {
+                eprintln!(
+                    "warning: removing the lab's containers in one call failed ({}); vagrant destroy removes them",
+                    e.to_string().lines().next().unwrap_or("")
+                );
+                vec![]
+            }
+        };
+        if super::vagrant_records::machines(dir, "docker").is_empty() {
+            return removed;
+        }
+        // What Vagrant still records (a container not labelled as this lab's,
+        // or the call above failed): Vagrant's own destroy; failures are
+        // covered by the label sweep afterwards.
         let machines = lab_containers(r, &lab.name.value)
             .map(|c| c.len())
             .unwrap_or(0);
@@ -171,10 +189,9 @@ impl Provider for Docker {
             .map(|c| c.len())
             .unwrap_or(0);
         if machines > left {
-            vec![format!("{} machine(s) (vagrant destroy)", machines - left)]
-        } else {
-            vec![]
+            removed.push(format!("{} machine(s) (vagrant destroy)", machines - left));
         }
+        removed
     }
 
     fn sweep(&self, r: &dyn Runner, lab: &Lab, stopped_children: bool) -> Result<Vec<String>> {
@@ -487,6 +504,52 @@ fn refuse_unrecorded(r: &dyn Runner, lab: &Lab) -> Result<()> {
     ))
 }
 
+/// Remove, in one `docker rm -f`, the containers Vagrant recorded as this
+/// state dir's machines that are labelled as the lab's (both: a recorded id
+/// alone could name anything, a label alone another folder's lab of the same
+/// name), then forget them in Vagrant's records; a recorded container that no
+/// longer exists is forgotten too. Returns how many were removed. A recorded
+/// container that exists without the lab's label is left to `vagrant destroy`.
+fn remove_recorded(r: &dyn Runner, lab: &str, dir: &Path) -> Result<usize> {
+    let recorded = super::vagrant_records::machines(dir, "docker");
+    if recorded.is_empty() {
+        return Ok(0);
+    }
+    let ids = |filter: Option<String>| -> Result<Vec<String>> {
+        let mut c = Cmd::new("docker").args(["ps", "-aq", "--no-trunc"]);
+        if let Some(f) = filter {
+            c = c.args(["--filter", &f]);
+        }
+        Ok(r.run(&c)?
+            .stdout
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    };
+    let labelled = ids(Some(format!("label={LABEL_LAB}={lab}")))?;
+    let all = ids(None)?;
+    let same =
+        |a: &str, b: &str| a.len() >= 12 && b.len() >= 12 && (a.starts_with(b) || b.starts_with(a));
+    let (ours, rest): (Vec<_>, Vec<_>) = recorded
+        .into_iter()
+        .partition(|m| labelled.iter().any(|l| same(l, &m.id)));
+    let gone: Vec<_> = rest
+        .into_iter()
+        .filter(|m| !all.iter().any(|c| same(c, &m.id)))
+        .collect();
+    if !ours.is_empty() {
+        // Anonymous volumes go with their containers (-v).
+        r.run(
+            &Cmd::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(ours.iter().map(|m| m.id.clone())),
+        )?;
+    }
+    super::vagrant_records::forget(dir, &ours)?;
+    super::vagrant_records::forget(dir, &gone)?;
+    Ok(ours.len())
+}
+
 /// Containers labelled with the lab (any state).
 pub fn lab_containers(runner: &dyn Runner, lab: &str) -> Result<Vec<String>> {
     let out = runner.run(&Cmd::new("docker").args([
@@ -646,5 +709,53 @@ mod tests {
             .windows(2)
             .any(|w| w[0] == "--cap-drop" && w[1] == "SYS_RESOURCE"));
         assert!(!a.contains(&"--privileged".to_string()));
+    }
+
+    /// Recorded: `down` removes in one `docker rm` only the containers that
+    /// Vagrant recorded for this state dir and that carry the lab's label;
+    /// those and a recorded container that is gone are forgotten (no `id`
+    /// file: `vagrant status` says not created); a recorded container without
+    /// the label is left to `vagrant destroy`.
+    #[test]
+    fn down_removes_recorded_and_labelled_containers_in_one_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = format!("{:a<64}", "ours");
+        let other = format!("{:b<64}", "other");
+        let gone = format!("{:c<64}", "gone");
+        for (node, id) in [("node1", &ours), ("node2", &other), ("node3", &gone)] {
+            let d = dir
+                .path()
+                .join(".vagrant/machines")
+                .join(node)
+                .join("docker");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("id"), id).unwrap();
+        }
+        let r = crate::exec::Recorder::default();
+        r.answer(
+            "docker ps -aq --no-trunc --filter",
+            0,
+            &format!("{ours}\n{:d<64}\n", "unrecorded"),
+        );
+        r.answer("docker ps -aq --no-trunc", 0, &format!("{ours}\n{other}\n"));
+        assert_eq!(remove_recorded(&r, "scale", dir.path()).unwrap(), 1);
+        let rm: Vec<String> = r
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("docker rm"))
+            .collect();
+        assert_eq!(rm, vec![format!("docker rm -f -v {ours}")]);
+        let left: Vec<String> = crate::provider::vagrant_records::machines(dir.path(), "docker")
+            .into_iter()
+            .map(|m| m.node)
+            .collect();
+        assert_eq!(left, vec!["node2"]);
+        // Nothing recorded: no engine call at all.
+        let r = crate::exec::Recorder::default();
+        assert_eq!(
+            remove_recorded(&r, "scale", tempfile::tempdir().unwrap().path()).unwrap(),
+            0
+        );
+        assert!(r.lines().is_empty());
     }
 }

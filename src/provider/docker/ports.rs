@@ -101,11 +101,11 @@ fn parse_port_bindings(text: &str) -> Vec<u16> {
 
 /// Vagrant's port leases: `$VAGRANT_HOME/data/fp-leases` (default ~/.vagrant.d).
 pub fn vagrant_lease_dir() -> Option<std::path::PathBuf> {
-    let home = match std::env::var_os("VAGRANT_HOME") {
-        Some(h) => std::path::PathBuf::from(h),
-        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".vagrant.d"),
-    };
-    Some(home.join("data").join("fp-leases"))
+    Some(
+        crate::provider::vagrant_records::home()?
+            .join("data")
+            .join("fp-leases"),
+    )
 }
 
 /// Ports with a lease younger than Vagrant's 60 s; files are named `PORT` or
