@@ -258,39 +258,46 @@ fn record_phases(
     }
 }
 
-/// Read `vagrant ssh-config` once for all nodes; write the lab's own ssh_config
-/// (host keys verified against the lab's known_hosts under a lab/node alias).
+/// Each node's SSH address, user and key: from the provider where it knows
+/// them (docker: the ports labctl chose), else `vagrant ssh-config` read once
+/// for all nodes; then the lab's own ssh_config (host keys verified against
+/// the lab's known_hosts under a lab/node alias).
 fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
     let lab = op.lab();
-    let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
-    let text = vagrant::ssh_config(r, &op.dir.root, &nodes)?;
-    let booted: Vec<String> = ssh_config::parse(&text)
-        .into_iter()
-        .map(|h| h.0)
-        .filter(|h| lab.node(h).is_some())
-        .collect();
-    provider::of(state_kind(state)).after_boot(r, lab, &op.dir, &booted)?;
-    let mut hosts = Vec::new();
-    for (host, hostname, port, user, key) in ssh_config::parse(&text) {
-        let Some(n) = lab.node(&host) else { continue };
+    let p = provider::of(state_kind(state));
+    let hosts = match p.known_ssh(lab, &op.dir) {
+        Some(hosts) => hosts,
+        None => {
+            let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+            let text = vagrant::ssh_config(r, &op.dir.root, &nodes)?;
+            ssh_config::parse(&text)
+                .into_iter()
+                .filter(|h| lab.node(&h.0).is_some())
+                .map(|(name, hostname, port, user, key)| ssh_config::Host {
+                    alias: lab.machine_name(&name),
+                    name,
+                    hostname,
+                    port,
+                    user,
+                    key,
+                })
+                .collect()
+        }
+    };
+    let booted: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    p.after_boot(r, lab, &op.dir, &booted)?;
+    for h in &hosts {
+        let Some(n) = lab.node(&h.name) else { continue };
         state.nodes.insert(
-            host.clone(),
+            h.name.clone(),
             NodeState {
                 ip: n.ip.to_string(),
-                ssh_host: hostname.clone(),
-                ssh_port: port,
-                ssh_user: user.clone(),
-                ssh_key: key.clone(),
+                ssh_host: h.hostname.clone(),
+                ssh_port: h.port,
+                ssh_user: h.user.clone(),
+                ssh_key: h.key.clone(),
             },
         );
-        hosts.push(ssh_config::Host {
-            alias: lab.machine_name(&host),
-            name: host,
-            hostname,
-            port,
-            user,
-            key,
-        });
     }
     ssh_config::write(&op.dir.ssh_config(), &op.dir.known_hosts(), &hosts)
 }

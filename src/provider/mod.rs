@@ -58,6 +58,18 @@ pub trait Provider: Sync {
         pre: &Preflight,
     ) -> Result<Runtime>;
 
+    /// Each node's SSH address, user and key when the provider already knows
+    /// them without asking Vagrant (`vagrant ssh-config` costs about half a
+    /// second per node); `None` when any node's is not known for certain, and
+    /// `vagrant ssh-config` is read instead (VMs whose address comes from DHCP).
+    fn known_ssh(
+        &self,
+        _lab: &Lab,
+        _dir: &StateDir,
+    ) -> Option<Vec<crate::remote::ssh_config::Host>> {
+        None
+    }
+
     /// After `vagrant up` brought `nodes` up, before labctl's first SSH
     /// contact with them: check what Vagrant made and pin the nodes' SSH host
     /// keys in the lab's known_hosts where the provider knows them

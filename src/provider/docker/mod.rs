@@ -130,6 +130,38 @@ impl Provider for Docker {
         Ok(runtime(lab, &image, &devices, &ssh_ports))
     }
 
+    /// labctl chose each node's SSH port (the runtime file) and Vagrant
+    /// forwards it on 127.0.0.1 to user vagrant; the key is the one Vagrant
+    /// put in place of the well-known key during `up` (insert_key), in the
+    /// machine's data dir. Without that file for any node (the key was not
+    /// replaced yet) Vagrant is asked, never the well-known key used.
+    fn known_ssh(&self, lab: &Lab, dir: &StateDir) -> Option<Vec<crate::remote::ssh_config::Host>> {
+        let rt = Runtime::read(&dir.runtime_file())?;
+        lab.nodes
+            .iter()
+            .map(|n| {
+                let port = rt.nodes.get(&n.name)?.ssh_port?;
+                let key = dir
+                    .root
+                    .join(".vagrant/machines")
+                    .join(&n.name)
+                    .join("docker/private_key");
+                if !std::fs::symlink_metadata(&key).is_ok_and(|m| m.is_file()) {
+                    return None;
+                }
+                let key = std::path::absolute(&key).unwrap_or(key);
+                Some(crate::remote::ssh_config::Host {
+                    name: n.name.clone(),
+                    alias: lab.machine_name(&n.name),
+                    hostname: "127.0.0.1".into(),
+                    port,
+                    user: "vagrant".into(),
+                    key: key.display().to_string(),
+                })
+            })
+            .collect()
+    }
+
     fn states(&self, r: &dyn Runner, lab: &Lab, _dir: &Path) -> Result<BTreeMap<String, String>> {
         // docker ps is one fast call; `vagrant status` takes seconds.
         let out = r.run(&Cmd::new("docker").args([
@@ -757,5 +789,52 @@ mod tests {
             0
         );
         assert!(r.lines().is_empty());
+    }
+
+    /// The SSH address, user and each machine's own key are known without
+    /// `vagrant ssh-config` once labctl chose the ports and Vagrant replaced
+    /// the well-known key; a node without its own key file (or its port)
+    /// sends `up` to Vagrant's answer instead.
+    #[test]
+    fn ssh_is_known_only_with_every_port_and_every_machines_own_key() {
+        let l = crate::load::load("testnodes").unwrap().lab;
+        let dir = StateDir::new(tempfile::tempdir().unwrap().keep());
+        let ports: BTreeMap<String, u16> = l
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), 2200 + i as u16))
+            .collect();
+        let rt = runtime(&l, "img", &BTreeMap::new(), &ports);
+        std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
+        let key = |n: &str| dir.root.join(".vagrant/machines").join(n).join("docker");
+        for n in &l.nodes {
+            std::fs::create_dir_all(key(&n.name)).unwrap();
+            std::fs::write(key(&n.name).join("private_key"), "k").unwrap();
+        }
+        let hosts = Docker.known_ssh(&l, &dir).unwrap();
+        assert_eq!(hosts.len(), l.nodes.len());
+        let h = &hosts[1];
+        assert_eq!(
+            (h.hostname.as_str(), h.port, h.user.as_str()),
+            ("127.0.0.1", 2201, "vagrant")
+        );
+        assert_eq!(
+            h.key,
+            key(&l.nodes[1].name)
+                .join("private_key")
+                .display()
+                .to_string()
+        );
+        assert_eq!(h.alias, l.machine_name(&l.nodes[1].name));
+        // One machine still on the well-known key (no private_key yet): ask Vagrant.
+        std::fs::remove_file(key(&l.nodes[0].name).join("private_key")).unwrap();
+        assert!(Docker.known_ssh(&l, &dir).is_none());
+        // Ports Vagrant chose (no runtime ssh_port): ask Vagrant.
+        std::fs::write(key(&l.nodes[0].name).join("private_key"), "k").unwrap();
+        let rt = runtime(&l, "img", &BTreeMap::new(), &BTreeMap::new());
+        std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
+        assert!(Docker.known_ssh(&l, &dir).is_none());
+        let _ = std::fs::remove_dir_all(&dir.root);
     }
 }
