@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 mod caps;
 pub mod disks;
 pub mod image;
+pub mod limits;
 mod ports;
 pub mod rpm;
 pub mod snapshot;
@@ -50,6 +51,9 @@ impl Provider for Docker {
         let roles = &loaded.roles;
         if state.provider.is_none() {
             refuse_unrecorded(r, lab)?;
+            // A new lab: ports, loop devices and descriptors for every node,
+            // before the image build and before anything of the lab exists.
+            limits::check(r, lab, &BTreeMap::new())?;
         }
         // The node image first: nothing is created for the lab until it exists.
         crate::interrupt::set_phase("node image");

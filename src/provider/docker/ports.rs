@@ -26,7 +26,7 @@ pub fn pick_ssh_ports(
             out.insert(n.name.clone(), *p);
             continue;
         }
-        while next < 2999
+        while next < super::limits::SSH_PORT_END
             && (taken.contains(&next)
                 || unavailable.contains(&next)
                 || std::net::TcpListener::bind(("127.0.0.1", next)).is_err())
@@ -52,7 +52,7 @@ pub fn ssh_port_from() -> u16 {
     std::env::var(SSH_PORT_FROM_ENV)
         .ok()
         .and_then(|v| v.parse::<u16>().ok())
-        .filter(|p| (1024..2999).contains(p))
+        .filter(|p| (1024..super::limits::SSH_PORT_END).contains(p))
         .unwrap_or(2200)
 }
 
