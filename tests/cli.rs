@@ -633,3 +633,107 @@ fn lint_flags_insecure_patterns_unless_the_lab_accepts_them() {
         );
     }
 }
+
+/// Issue 14: `--partition` prints this runner's share before anything runs,
+/// two shares of one list test every lab once, and an empty share says so,
+/// writes empty reports and passes. Labs without checks are refused (exit 2)
+/// before anything is brought up, so no lab runs here.
+#[test]
+fn partition_shares_cover_the_list_and_an_empty_share_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut labs = Vec::new();
+    for (i, n) in ["a", "b", "c"].iter().enumerate() {
+        let lab = dir.path().join(format!("{n}.toml"));
+        std::fs::write(&lab, format!("name = \"{n}\"\n\n[network]\nsubnet = \"10.77.{i}.0/24\"\n\n[[node]]\nname = \"n1\"\nip = \"10.77.{i}.10\"\n")).unwrap();
+        labs.push(lab.to_str().unwrap().to_string());
+    }
+    let mut tested = Vec::new();
+    for k in 1..=2 {
+        let json = dir.path().join(format!("shard-{k}.json"));
+        let spec = format!("count:{k}/2");
+        // Given in another order on the second runner: the split is the same.
+        let mut args: Vec<&str> = vec!["test", "--partition", &spec];
+        if k == 2 {
+            args.extend(labs.iter().rev().map(String::as_str));
+        } else {
+            args.extend(labs.iter().map(String::as_str));
+        }
+        let report = format!("json:{}", json.display());
+        args.extend(["--report", &report]);
+        let o = labctl_in(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+        let first = stderr(&o).lines().next().unwrap_or("").to_string();
+        let want = if k == 1 {
+            format!("partition count:1/2: 2 of 3 labs: {}, {}", labs[0], labs[2])
+        } else {
+            format!("partition count:2/2: 1 of 3 labs: {}", labs[1])
+        };
+        assert_eq!(first, want, "{}", show(&o));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let runs = if v.is_array() {
+            v.as_array().unwrap().clone()
+        } else {
+            vec![v]
+        };
+        tested.extend(runs.iter().map(|r| r["lab"].as_str().unwrap().to_string()));
+    }
+    tested.sort();
+    assert_eq!(tested, ["a", "b", "c"], "every lab in exactly one share");
+
+    // count: deals the 4 shipped labs to shares 1 to 4: share 9 is empty.
+    let (json, xml) = (dir.path().join("empty.json"), dir.path().join("empty.xml"));
+    let o = labctl_in(
+        dir.path(),
+        &[
+            "test",
+            "--all",
+            "--partition",
+            "count:9/9",
+            "--report",
+            &format!("json:{}", json.display()),
+            "--report",
+            &format!("junit:{}", xml.display()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        stderr(&o).starts_with(
+            "partition count:9/9: no lab in this share (4 labs over 9 shares); nothing to test\n"
+        ),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "[]\n");
+    let x = std::fs::read_to_string(&xml).unwrap();
+    assert!(x.contains("<testsuites name=\"labctl\" tests=\"0\""), "{x}");
+}
+
+#[rstest::rstest]
+#[case("count:0/2", "share 0 of 2 does not exist")]
+#[case("count:3/2", "share 3 of 2 does not exist")]
+#[case("count:1/0", "at least one share")]
+#[case("slice:1/2", "unknown partition scheme `slice`")]
+#[case("count:1-2", "expected K/N")]
+#[case("count:x/2", "`x` is not a whole number")]
+fn partition_refuses_a_bad_spec(#[case] spec: &str, #[case] says: &str) {
+    let o = labctl(&["test", "--all", "--partition", spec]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains(says), "{}", show(&o));
+    assert!(
+        !stderr(&o).lines().any(|l| l.starts_with("partition ")),
+        "no share is chosen: {}",
+        show(&o)
+    );
+}
+
+#[test]
+fn partition_refuses_a_lab_named_twice() {
+    let o = labctl(&["test", "bench", "workflow", "bench", "--partition", "1/2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("lab `bench` is named twice"),
+        "{}",
+        show(&o)
+    );
+}

@@ -172,6 +172,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
     let TestArgs {
         labs,
         all,
+        partition,
         reports,
         destroy,
         provider,
@@ -205,6 +206,17 @@ pub fn test(args: TestArgs) -> Result<Exit> {
     if names.len() > 1 && (name.is_some() || subnet.is_some()) {
         return Err(Error::usage("--name and --subnet apply to one lab"));
     }
+    // This runner's share, said before anything runs. An empty share (more
+    // runners than labs) tests nothing and passes: its reports are written
+    // empty, so a CI job that collects every runner's report finds them all.
+    let names = match partition {
+        Some(p) => {
+            let share = p.share(&names).map_err(Error::usage)?;
+            eprintln!("{share}");
+            share.labs
+        }
+        None => names,
+    };
     let args: Vec<LabArgs> = names
         .into_iter()
         .map(|l| LabArgs {

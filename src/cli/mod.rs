@@ -269,7 +269,7 @@ same addresses, ports, disks (their contents too) and host keys; no re-provision
 
     /// Bring labs up if needed and run their checks; reports for CI
     #[command(
-        after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n\n\
+        after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n  labctl test --all --partition count:1/3 --report junit:shard-1.xml   # runner 1 of 3\n\n\
 Exit codes: 0 every check of every lab passed, 1 a check failed, 2 bad lab file or a lab without checks,\n\
 3 labctl could not do its job (provider, tool, network safety)."
     )]
@@ -331,6 +331,9 @@ pub struct TestArgs {
     /// with bench ratios runs alone
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,
+    /// Test only this runner's share of the labs: count:K/N or hash:K/N (share K of N)
+    #[arg(long, value_name = "count:K/N|hash:K/N")]
+    pub partition: Option<crate::testrun::partition::Partition>,
     /// Write a report: json:PATH or junit:PATH (repeatable)
     #[arg(long = "report", value_name = "FORMAT:PATH")]
     pub reports: Vec<crate::report::ReportSpec>,

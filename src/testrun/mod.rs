@@ -2,9 +2,11 @@
 //! run its checks with a live table, write JSON/JUnit reports, and exit with an
 //! honest code (0 all passed, 1 a check failed, 2 bad lab / no checks, 3 labctl
 //! could not do its job). With `--jobs N` labs run side by side, each as its
-//! own `labctl test` ([`jobs`]), where [`schedule`] allows.
+//! own `labctl test` ([`jobs`]), where [`schedule`] allows. With `--partition`
+//! a CI runner tests only its share of the labs ([`partition`]).
 
 mod jobs;
+pub mod partition;
 pub mod schedule;
 
 use crate::checks::{self, CheckEvent, StdHttp};
