@@ -117,7 +117,7 @@ labctl_run() {
         time_pid=$!
         local lpid=""
         for _ in $(seq 50); do
-            lpid=$(pgrep -P "$time_pid" -x labctl || true)
+            lpid=$(pgrep -P "$time_pid" || true)
             [ -n "$lpid" ] && break
             sleep 0.02
         done
@@ -215,10 +215,14 @@ if [ -n "$VAG" ]; then
         "${UP[20]}" "$VAG" "$(echo "${UP[20]} / $VAG" | bc -l)"
 fi
 if [ -s "$work/time-50.txt" ]; then
-    read -r hwm ticks <"$work/self-50.txt" || true
-    hz=$(getconf CLK_TCK)
-    printf '\n50-node up, labctl'"'"'s own process: CPU %.2f s, peak RSS %.1f MB (from /proc, last sample before exit)\n' \
-        "$(echo "$ticks / $hz" | bc -l)" "$(echo "$hwm / 1024" | bc -l)"
+    if [ -s "$work/self-50.txt" ]; then
+        read -r hwm ticks <"$work/self-50.txt"
+        hz=$(getconf CLK_TCK)
+        printf '\n50-node up, labctl'"'"'s own process: CPU %.2f s, peak RSS %.1f MB (from /proc, last sample before exit)\n' \
+            "$(echo "$ticks / $hz" | bc -l)" "$(echo "$hwm / 1024" | bc -l)"
+    else
+        printf '\n50-node up, labctl'"'"'s own process: could not measure (no /proc sample of it)\n'
+    fi
     u=$(awk -F': ' '/User time/ { print $2 }' "$work/time-50.txt")
     s=$(awk -F': ' '/System time/ { print $2 }' "$work/time-50.txt")
     m=$(awk -F': ' '/Maximum resident/ { print $2 }' "$work/time-50.txt")
