@@ -737,3 +737,58 @@ fn partition_refuses_a_lab_named_twice() {
         show(&o)
     );
 }
+
+/// Issue 14: `labctl report merge` through the binary: the shards' reports
+/// of labs refused before anything ran (no checks) merge into one, and a
+/// shard of another schema is refused naming its file (exit 2).
+#[test]
+fn report_merge_joins_shards_and_refuses_another_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ins = Vec::new();
+    for (i, n) in ["b", "a"].iter().enumerate() {
+        let lab = dir.path().join(format!("{n}.toml"));
+        std::fs::write(&lab, format!("name = \"{n}\"\n\n[network]\nsubnet = \"10.78.{i}.0/24\"\n\n[[node]]\nname = \"n1\"\nip = \"10.78.{i}.10\"\n")).unwrap();
+        let xml = dir.path().join(format!("shard-{i}.xml"));
+        let o = labctl_in(
+            dir.path(),
+            &[
+                "test",
+                lab.to_str().unwrap(),
+                "--report",
+                &format!("junit:{}", xml.display()),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+        ins.push(xml.to_str().unwrap().to_string());
+    }
+    let out = dir.path().join("all.xml");
+    let mut args = vec!["report", "merge", out.to_str().unwrap()];
+    args.extend(ins.iter().map(String::as_str));
+    let o = labctl_in(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("merged 2 reports into")
+            && stderr(&o).contains("2 labs (JUnit XML): 2 tests, 0 failures, 2 errors"),
+        "{}",
+        show(&o)
+    );
+    let x = std::fs::read_to_string(&out).unwrap();
+    let a = x.find("<testsuite name=\"").unwrap();
+    assert!(
+        x[a..].starts_with("<testsuite name=\"") && x.contains("tests=\"2\""),
+        "{x}"
+    );
+
+    let bad = &ins[1];
+    let text = std::fs::read_to_string(bad).unwrap();
+    std::fs::write(bad, text.replace("labctl.junit/1", "labctl.junit/9")).unwrap();
+    let o = labctl_in(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "error: cannot merge {bad}: its schema is labctl.junit/9, but"
+        )),
+        "{}",
+        show(&o)
+    );
+}

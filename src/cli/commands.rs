@@ -248,6 +248,17 @@ pub fn test(args: TestArgs) -> Result<Exit> {
     )
 }
 
+pub fn report_merge(out: &std::path::Path, inputs: &[PathBuf]) -> Result<Exit> {
+    let merged = crate::report::merge::merge(out, inputs)?;
+    eprintln!(
+        "merged {} report{} into {}: {merged}",
+        inputs.len(),
+        if inputs.len() == 1 { "" } else { "s" },
+        out.display()
+    );
+    Ok(Exit::Ok)
+}
+
 pub fn history(lab: &LabArgs, history_dir: Option<PathBuf>, json: bool) -> Result<Exit> {
     let op = lifecycle::open(lab)?;
     let store =

@@ -267,6 +267,12 @@ same addresses, ports, disks (their contents too) and host keys; no re-provision
         lab: LabArgs,
     },
 
+    /// Reports of `labctl test`: merge the reports of CI runners into one
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+
     /// Bring labs up if needed and run their checks; reports for CI
     #[command(
         after_help = "Examples:\n  labctl test workflow\n  labctl test workflow --report junit:out.xml --report json:out.json\n  labctl test --all --report junit:nightly.xml\n  labctl test --all --partition count:1/3 --report junit:shard-1.xml   # runner 1 of 3\n\n\
@@ -598,7 +604,30 @@ pub fn run(cli: Cli) -> Result<Exit> {
         } => commands::history(&lab, history_dir, json),
         Command::Bench(args) => commands::bench(args),
         Command::Test(args) => commands::test(args),
+        Command::Report {
+            command: ReportCommand::Merge { out, inputs },
+        } => commands::report_merge(&out, &inputs),
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// One report from the reports of a suite split over CI runners (`labctl test --partition`)
+    #[command(
+        after_help = "Examples:\n  labctl report merge nightly.xml shard-*.xml\n  labctl report merge nightly.json shard-1.json shard-2.json\n\n\
+OUT's extension says the format (.xml JUnit, .json JSON); every input must be of that format and\n\
+of one schema version. One testsuite (JSON: one report) per lab, sorted by lab; the counts and\n\
+times are summed. A lab found in two inputs is refused (the shards overlapped).\n\n\
+Exit codes: 0 merged, 2 an input refused (the error names it), 3 a file could not be read or written."
+    )]
+    Merge {
+        /// The merged report: OUT.xml (JUnit XML) or OUT.json (JSON)
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+        /// The runners' reports, all of OUT's format
+        #[arg(value_name = "IN", required = true)]
+        inputs: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

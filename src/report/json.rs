@@ -143,6 +143,23 @@ pub fn write(path: &Path, run: &LabRun) -> crate::Result<()> {
     super::write_file(path, &to_string(run))
 }
 
+/// The report of several labs: one lab's report as it is, several as an array
+/// of them, in the order given (`labctl test` and `labctl report merge`).
+pub fn to_string_runs(runs: &[LabRun]) -> String {
+    if let [one] = runs {
+        return to_string(one);
+    }
+    let all: Vec<Report> = runs.iter().map(report).collect();
+    let mut s = serde_json::to_string_pretty(&all).expect("a report always serializes");
+    s.push('\n');
+    s
+}
+
+/// Write [`to_string_runs`] to `path` (its folder is created).
+pub fn write_runs(path: &Path, runs: &[LabRun]) -> crate::Result<()> {
+    super::write_file(path, &to_string_runs(runs))
+}
+
 /// Read a report written by [`to_string`] back into the run it describes:
 /// `labctl test --jobs` runs each lab as its own `labctl test` process and
 /// gathers their reports into one table, JSON and JUnit. Fails on another

@@ -2,12 +2,18 @@
 //! per check (classname `labctl.LAB`), `<failure message=.. type=KIND>` for a
 //! failed check, `<skipped message=REASON/>` for a check left out (`--skip`;
 //! counted in `tests` and `skipped`, never as passed), and a `labctl` testcase
-//! with an `<error>` when labctl could not do its job. The `provider` property
+//! with an `<error>` when labctl could not do its job. Every suite has the
+//! property `schema` ([`SCHEMA`]); the `provider` property
 //! is written only when the lab's state named it. Text is escaped and characters XML 1.0 forbids are dropped.
 
 use super::{millis, LabRun};
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// The layout's version, written as every testsuite's `schema` property so
+/// `labctl report merge` can refuse suites of another layout; bumped only on
+/// an incompatible change.
+pub const SCHEMA: &str = "labctl.junit/1";
 
 /// Name of the testcase that carries a run's `error`.
 pub const ERROR_CASE: &str = "labctl";
@@ -59,28 +65,73 @@ fn secs(s: f64) -> String {
     format!("{:.3}", millis(s))
 }
 
+/// The counts of a document's `<testsuites>`: its suites' counts and times summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub time: f64,
+}
+
+impl Totals {
+    /// Add one suite's counts.
+    pub fn add(&mut self, other: Totals) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.time += millis(other.time);
+    }
+
+    /// The XML declaration and the opening `<testsuites>` tag with these counts.
+    pub(crate) fn open(&self) -> String {
+        let Totals {
+            tests,
+            failures,
+            errors,
+            skipped,
+            time,
+        } = *self;
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"labctl\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">\n", secs(time))
+    }
+}
+
+/// The closing tag of the document.
+pub(crate) const CLOSE: &str = "</testsuites>\n";
+
+/// One lab's counts, as its testsuite states them.
+pub fn totals(run: &LabRun) -> Totals {
+    Totals {
+        tests: run.results.len() + run.skipped() + run.error.is_some() as usize,
+        failures: run.failed(),
+        errors: run.error.is_some() as usize,
+        skipped: run.skipped(),
+        time: run.seconds,
+    }
+}
+
 /// The whole document.
 pub fn to_string(runs: &[LabRun]) -> String {
-    let cases = |r: &LabRun| r.results.len() + r.skipped() + r.error.is_some() as usize;
-    let tests: usize = runs.iter().map(cases).sum();
-    let failures: usize = runs.iter().map(|r| r.failed()).sum();
-    let errors: usize = runs.iter().filter(|r| r.error.is_some()).count();
-    let skipped: usize = runs.iter().map(|r| r.skipped()).sum();
-    let time: f64 = runs.iter().map(|r| millis(r.seconds)).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(x, "<testsuites name=\"labctl\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">", secs(time));
+    let mut all = Totals::default();
+    for r in runs {
+        all.add(totals(r));
+    }
+    let mut x = all.open();
     for run in runs {
+        let t = totals(run);
         let lab = escape_attr(&run.lab);
         let _ = writeln!(
             x,
             "  <testsuite name=\"{lab}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
-            cases(run),
-            run.failed(),
-            run.error.is_some() as usize,
-            run.skipped(),
-            secs(run.seconds)
+            t.tests,
+            t.failures,
+            t.errors,
+            t.skipped,
+            secs(t.time)
         );
-        let mut props = Vec::new();
+        let mut props = vec![("schema", SCHEMA.to_string())];
         if let Some(provider) = &run.provider {
             props.push(("provider", provider.clone()));
         }
@@ -95,17 +146,15 @@ pub fn to_string(runs: &[LabRun]) -> String {
                 props.push(("since_gone", s.gone.join(", ")));
             }
         }
-        if !props.is_empty() {
-            x.push_str("    <properties>\n");
-            for (k, v) in props {
-                let _ = writeln!(
-                    x,
-                    "      <property name=\"{k}\" value=\"{}\"/>",
-                    escape_attr(&v)
-                );
-            }
-            x.push_str("    </properties>\n");
+        x.push_str("    <properties>\n");
+        for (k, v) in props {
+            let _ = writeln!(
+                x,
+                "      <property name=\"{k}\" value=\"{}\"/>",
+                escape_attr(&v)
+            );
         }
+        x.push_str("    </properties>\n");
         // A check's marks since the earlier run, as the testcase's properties.
         let case_props = |name: &str| -> String {
             match run.since.as_ref().map(|s| s.marks_of(name)) {
@@ -166,7 +215,7 @@ pub fn to_string(runs: &[LabRun]) -> String {
         }
         x.push_str("  </testsuite>\n");
     }
-    x.push_str("</testsuites>\n");
+    x.push_str(CLOSE);
     x
 }
 

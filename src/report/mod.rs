@@ -1,8 +1,10 @@
 //! The results of `labctl test` as JSON ([`json`]) and JUnit
-//! XML ([`junit`]).
+//! XML ([`junit`]); [`merge`]: one report from the reports of several CI
+//! runners (`labctl report merge`).
 
 pub mod json;
 pub mod junit;
+pub mod merge;
 
 use crate::checks::CheckResult;
 use crate::text::{one_line, table};

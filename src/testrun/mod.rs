@@ -66,18 +66,7 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
     for r in &o.reports {
         match r {
             ReportSpec::Json(p) => {
-                if runs.len() == 1 {
-                    crate::report::json::write(p, &runs[0])?;
-                } else {
-                    let all: Vec<serde_json::Value> = runs
-                        .iter()
-                        .map(|r| serde_json::from_str(&crate::report::json::to_string(r)).unwrap())
-                        .collect();
-                    crate::state::write_atomic(
-                        p,
-                        (serde_json::to_string_pretty(&all).unwrap() + "\n").as_bytes(),
-                    )?;
-                }
+                crate::report::json::write_runs(p, &runs)?;
                 eprintln!("report: {}", p.display());
             }
             ReportSpec::Junit(p) => {

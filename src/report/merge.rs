@@ -1,0 +1,440 @@
+//! `labctl report merge OUT IN...`: one report from the reports of the CI
+//! runners a suite was split over (`labctl test --partition`), as if one
+//! runner had tested every lab: one testsuite (JUnit) or one object (JSON) per
+//! lab, sorted by lab, the document's counts and times summed.
+//!
+//! OUT's extension says the format (`.xml` JUnit, `.json` JSON); each input's
+//! content says its own, and every input must be of OUT's format and of one
+//! schema version (JSON's `schema` field, JUnit's `schema` suite property):
+//! a merged report never mixes layouts. A lab in two inputs is refused: its
+//! shards overlapped. An input with no lab (an empty share) adds nothing.
+//!
+//! Nothing is rewritten on the way: JSON reports are read back
+//! ([`super::json::parse`]) and written by the one JSON writer; a JUnit
+//! suite is copied as written, only the `<testsuites>` totals are new
+//! ([`super::junit::Totals`]).
+
+use super::{json, junit, LabRun};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Junit,
+    Json,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Junit => "JUnit XML",
+            Format::Json => "JSON",
+        }
+    }
+
+    /// OUT's format, from its extension.
+    pub fn of_path(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("xml") => Ok(Format::Junit),
+            Some("json") => Ok(Format::Json),
+            _ => Err(Error::Usage {
+                message: format!(
+                    "cannot tell the report format of {} from its name",
+                    path.display()
+                ),
+                hint: Some("name it OUT.xml (JUnit XML) or OUT.json (JSON)".into()),
+            }),
+        }
+    }
+
+    /// An input's format, from its first character.
+    fn of_text(text: &str) -> Option<Format> {
+        match text.trim_start().chars().next() {
+            Some('<') => Some(Format::Junit),
+            Some('{' | '[') => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// What was merged, for the line the command prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    pub format: Format,
+    pub labs: Vec<String>,
+    pub totals: junit::Totals,
+}
+
+impl std::fmt::Display for Merged {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let t = &self.totals;
+        write!(
+            f,
+            "{} lab{} ({}): {} tests, {} failures, {} errors, {} skipped, {:.1}s",
+            self.labs.len(),
+            if self.labs.len() == 1 { "" } else { "s" },
+            self.format.name(),
+            t.tests,
+            t.failures,
+            t.errors,
+            t.skipped,
+            t.time
+        )
+    }
+}
+
+/// A bad input: a usage error naming the file, with a hint.
+fn refuse(path: &Path, what: impl std::fmt::Display, hint: &str) -> Error {
+    Error::Usage {
+        message: format!("cannot merge {}: {what}", path.display()),
+        hint: Some(hint.into()),
+    }
+}
+
+const SAME_LABCTL: &str =
+    "merge reports written by one labctl version: run every shard with the same labctl";
+
+/// The first schema seen, and in which file; every later one must equal it.
+struct Schema<'a> {
+    first: Option<(String, &'a Path)>,
+}
+
+impl<'a> Schema<'a> {
+    fn check(&mut self, path: &'a Path, schema: &str) -> Result<()> {
+        match &self.first {
+            None => {
+                self.first = Some((schema.to_string(), path));
+                Ok(())
+            }
+            Some((s, _)) if s == schema => Ok(()),
+            Some((s, p)) => Err(refuse(
+                path,
+                format!(
+                    "its schema is {schema}, but {} has {s}: reports of different schema versions are not merged",
+                    p.display()
+                ),
+                SAME_LABCTL,
+            )),
+        }
+    }
+}
+
+/// Each lab once: a lab in two inputs means two shards overlapped.
+fn claim<'a>(seen: &mut Vec<(String, &'a Path)>, lab: &str, path: &'a Path) -> Result<()> {
+    if let Some((_, p)) = seen.iter().find(|(l, _)| l == lab) {
+        return Err(refuse(
+            path,
+            format!("lab `{lab}` is also in {}", p.display()),
+            "each lab belongs to one shard: were two runners given the same --partition?",
+        ));
+    }
+    seen.push((lab.to_string(), path));
+    Ok(())
+}
+
+/// Merge `inputs` into `out` (written atomically, its folder created).
+pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged> {
+    let format = Format::of_path(out)?;
+    let mut texts = Vec::new();
+    for p in inputs {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
+        match Format::of_text(&text) {
+            Some(f) if f == format => texts.push((p.as_path(), text)),
+            Some(f) => {
+                return Err(refuse(
+                    p,
+                    format!(
+                        "it is {}, and {} is to be {}",
+                        f.name(),
+                        out.display(),
+                        format.name()
+                    ),
+                    "every input must be of OUT's format: merge the JUnit reports into OUT.xml and the JSON reports into OUT.json",
+                ))
+            }
+            None => {
+                return Err(refuse(
+                    p,
+                    "it is neither JUnit XML nor JSON",
+                    "inputs are reports of `labctl test --report junit:PATH` or `--report json:PATH`",
+                ))
+            }
+        }
+    }
+    let (text, merged) = match format {
+        Format::Json => merge_json(&texts)?,
+        Format::Junit => merge_junit(&texts)?,
+    };
+    super::write_file(out, &text)?;
+    Ok(merged)
+}
+
+fn merge_json(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
+    let mut schema = Schema { first: None };
+    let mut seen = Vec::new();
+    let mut runs: Vec<LabRun> = Vec::new();
+    for (path, text) in texts {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            refuse(
+                path,
+                format!("not JSON: {e}"),
+                "inputs are reports of `labctl test --report json:PATH`",
+            )
+        })?;
+        let reports = match v {
+            serde_json::Value::Array(a) => a,
+            one => vec![one],
+        };
+        for r in reports {
+            let s = r["schema"].as_str().ok_or_else(|| {
+                refuse(
+                    path,
+                    "a report in it has no \"schema\" field",
+                    "inputs are reports of `labctl test --report json:PATH`",
+                )
+            })?;
+            schema.check(path, s)?;
+            let run = json::parse(&r.to_string()).map_err(|e| refuse(path, e, SAME_LABCTL))?;
+            claim(&mut seen, &run.lab, path)?;
+            runs.push(run);
+        }
+    }
+    runs.sort_by(|a, b| a.lab.cmp(&b.lab));
+    let mut totals = junit::Totals::default();
+    for r in &runs {
+        totals.add(junit::totals(r));
+    }
+    let merged = Merged {
+        format: Format::Json,
+        labs: runs.iter().map(|r| r.lab.clone()).collect(),
+        totals,
+    };
+    Ok((json::to_string_runs(&runs), merged))
+}
+
+fn merge_junit(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
+    const HINT: &str = "inputs are reports of `labctl test --report junit:PATH`";
+    let mut schema = Schema { first: None };
+    let mut seen = Vec::new();
+    // (lab, the suite as written, its counts)
+    let mut suites: Vec<(String, &str, junit::Totals)> = Vec::new();
+    for (path, text) in texts {
+        let doc = roxmltree::Document::parse(text)
+            .map_err(|e| refuse(path, format!("not well-formed XML: {e}"), HINT))?;
+        let root = doc.root_element();
+        if !root.has_tag_name("testsuites") {
+            return Err(refuse(
+                path,
+                format!(
+                    "its root element is <{}>, not <testsuites>",
+                    root.tag_name().name()
+                ),
+                HINT,
+            ));
+        }
+        for suite in root.children().filter(|n| n.is_element()) {
+            if !suite.has_tag_name("testsuite") {
+                return Err(refuse(
+                    path,
+                    format!(
+                        "<testsuites> holds a <{}>, not a <testsuite>",
+                        suite.tag_name().name()
+                    ),
+                    HINT,
+                ));
+            }
+            let pos = doc.text_pos_at(suite.range().start);
+            let at = format!("the testsuite at line {}", pos.row);
+            let lab = suite
+                .attribute("name")
+                .ok_or_else(|| refuse(path, format!("{at} has no name"), HINT))?;
+            let prop = suite
+                .children()
+                .filter(|c| c.has_tag_name("properties"))
+                .flat_map(|p| p.children())
+                .find(|p| p.attribute("name") == Some("schema"))
+                .and_then(|p| p.attribute("value"));
+            let Some(s) = prop else {
+                return Err(refuse(
+                    path,
+                    format!("testsuite `{lab}` has no schema property (this labctl writes {})", junit::SCHEMA),
+                    "it was written by an older labctl or another tool: run every shard with this labctl",
+                ));
+            };
+            schema.check(path, s)?;
+            let count = |k: &str| -> Result<usize> {
+                suite
+                    .attribute(k)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| {
+                        refuse(
+                            path,
+                            format!("testsuite `{lab}` has no whole number {k}=\"..\""),
+                            HINT,
+                        )
+                    })
+            };
+            let time = suite
+                .attribute("time")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .ok_or_else(|| {
+                    refuse(
+                        path,
+                        format!("testsuite `{lab}` has no time=\"SECONDS\""),
+                        HINT,
+                    )
+                })?;
+            let totals = junit::Totals {
+                tests: count("tests")?,
+                failures: count("failures")?,
+                errors: count("errors")?,
+                skipped: count("skipped")?,
+                time,
+            };
+            claim(&mut seen, lab, path)?;
+            suites.push((lab.to_string(), &text[suite.range()], totals));
+        }
+    }
+    suites.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut totals = junit::Totals::default();
+    for (_, _, t) in &suites {
+        totals.add(*t);
+    }
+    let mut x = totals.open();
+    for (_, suite, _) in &suites {
+        x.push_str("  ");
+        x.push_str(suite);
+        x.push('\n');
+    }
+    x.push_str(junit::CLOSE);
+    let merged = Merged {
+        format: Format::Junit,
+        labs: suites.into_iter().map(|s| s.0).collect(),
+        totals,
+    };
+    Ok((x, merged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use rstest::rstest;
+
+    /// Two shards' reports (mixed() split: workflow on one runner, bench on
+    /// the other) and a folder to merge them in.
+    fn shards(dir: &Path, ext: &str) -> Vec<PathBuf> {
+        let runs = fixtures::mixed();
+        let mut paths = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            let p = dir.join(format!("shard-{}.{ext}", i + 1));
+            let text = match ext {
+                "xml" => junit::to_string(std::slice::from_ref(run)),
+                _ => json::to_string(run),
+            };
+            std::fs::write(&p, text).unwrap();
+            paths.push(p);
+        }
+        paths
+    }
+
+    /// The merged JUnit report is the report one runner testing both labs
+    /// would have written (labs sorted): every suite as written, counts and
+    /// times summed.
+    #[test]
+    fn junit_shards_merge_into_the_unsharded_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ins = shards(dir.path(), "xml");
+        ins.reverse(); // the order of the inputs does not matter
+        let empty = dir.path().join("empty.xml");
+        std::fs::write(&empty, junit::to_string(&[])).unwrap();
+        ins.push(empty);
+        let out = dir.path().join("merged/all.xml");
+        let m = merge(&out, &ins).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut runs = fixtures::mixed();
+        runs.sort_by(|a, b| a.lab.cmp(&b.lab));
+        assert_eq!(text, junit::to_string(&runs));
+        assert_eq!(m.labs, ["bench", "workflow"]);
+        assert_eq!(
+            m.to_string(),
+            "2 labs (JUnit XML): 6 tests, 2 failures, 1 errors, 1 skipped, 16.5s"
+        );
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.attribute("tests"), Some("6"));
+        assert_eq!(root.attribute("time"), Some("16.500"));
+        insta::assert_snapshot!("merged_junit", text);
+    }
+
+    #[test]
+    fn json_shards_merge_into_the_unsharded_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ins = shards(dir.path(), "json");
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, json::to_string_runs(&[])).unwrap();
+        ins.insert(0, empty);
+        let out = dir.path().join("all.json");
+        let m = merge(&out, &ins).unwrap();
+        let mut runs = fixtures::mixed();
+        runs.sort_by(|a, b| a.lab.cmp(&b.lab));
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            json::to_string_runs(&runs)
+        );
+        assert_eq!(m.totals.tests, 6);
+        // A merged report merges again (an array input), unchanged.
+        let again = dir.path().join("again.json");
+        merge(&again, std::slice::from_ref(&out)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&again).unwrap(),
+            std::fs::read_to_string(&out).unwrap()
+        );
+    }
+
+    /// Every refusal names the input file (or OUT) and says why.
+    #[rstest]
+    #[case::schema_json("json", |t: &str| t.replacen("labctl.test/2", "labctl.test/1", 1), "its schema is labctl.test/1, but")]
+    #[case::schema_junit("xml", |t: &str| t.replace("labctl.junit/1", "labctl.junit/2"), "its schema is labctl.junit/2, but")]
+    #[case::no_schema_junit("xml", |t: &str| t.replace("<property name=\"schema\" value=\"labctl.junit/1\"/>", ""), "testsuite `bench` has no schema property")]
+    #[case::no_schema_json("json", |t: &str| t.replacen("\"schema\"", "\"schemo\"", 1), "has no \"schema\" field")]
+    #[case::same_lab("json", |t: &str| t.replacen("\"lab\": \"bench\"", "\"lab\": \"workflow\"", 1), "lab `workflow` is also in")]
+    #[case::mixed_formats("xml", |_: &str| "{}".to_string(), "it is JSON, and")]
+    #[case::not_a_report("xml", |_: &str| "hello".to_string(), "neither JUnit XML nor JSON")]
+    #[case::bad_xml("xml", |t: &str| t.replace("</testsuites>", ""), "not well-formed XML")]
+    #[case::bad_count("xml", |t: &str| t.replace("tests=\"1\"", "tests=\"many\""), "has no whole number tests=")]
+    #[case::other_root("xml", |_: &str| "<testsuite name=\"x\"/>".to_string(), "root element is <testsuite>")]
+    fn a_bad_input_is_refused_naming_it(
+        #[case] ext: &str,
+        #[case] spoil: fn(&str) -> String,
+        #[case] says: &str,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let ins = shards(dir.path(), ext);
+        let bad = &ins[1];
+        std::fs::write(bad, spoil(&std::fs::read_to_string(bad).unwrap())).unwrap();
+        let out = dir.path().join(format!("out.{ext}"));
+        let e = merge(&out, &ins).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("cannot merge {}: ", bad.display())),
+            "{msg}"
+        );
+        assert!(msg.contains(says), "{msg}");
+        assert_eq!(e.exit(), crate::Exit::Usage);
+        assert!(!out.exists(), "nothing is written from refused inputs");
+    }
+
+    #[test]
+    fn out_needs_a_known_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let ins = shards(dir.path(), "xml");
+        let e = merge(&dir.path().join("out.txt"), &ins).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot tell the report format"),
+            "{e}"
+        );
+        assert!(e.render().contains("OUT.xml (JUnit XML) or OUT.json"));
+    }
+}
