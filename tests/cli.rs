@@ -362,6 +362,7 @@ fn jobs_gather_every_labs_report_and_prefix_their_output() {
             "bad.toml",
             "--jobs",
             "2",
+            "--no-setup",
             "--report",
             &format!("json:{}", json.display()),
             "--report",

@@ -16,6 +16,7 @@ fn stderr(o: &std::process::Output) -> String {
 /// carry a lab's prefix.
 fn unprefixed(err: &str) -> Vec<&str> {
     let own = [
+        "setup: ",
         "testing 2 labs",
         "report: ",
         "LAB ",

@@ -32,6 +32,18 @@ pub fn run(labs: &[LabArgs], o: &TestOptions, jobs: usize) -> Vec<(LabRun, Exit)
                 .collect();
         }
     };
+    // Host setup once, before labs run side by side: two labs' installs at
+    // once would fight over dpkg's lock and restart each other's daemons.
+    // Each lab then only checks (--no-setup), naming anything still missing.
+    if !o.up.no_setup {
+        let (kind, why) = crate::provider::choose(o.up.provider, &crate::exec::System);
+        eprintln!("setup: the {kind} provider ({why}), once for every lab");
+        if let Err(e) = crate::setup::ensure(kind, &crate::exec::System, true) {
+            eprint!("{}", e.render());
+            let why = format!("host setup for the {kind} provider failed: {e}");
+            return labs.iter().map(|a| not_run(a, &why, e.exit())).collect();
+        }
+    }
     let prints: Vec<Footprint> = labs.iter().map(footprint).collect();
     let mut outcomes: Vec<Option<(LabRun, Exit)>> = labs.iter().map(|_| None).collect();
     let mut pending: Vec<usize> = (0..labs.len()).collect();
@@ -117,7 +129,8 @@ fn label(a: &LabArgs) -> String {
 }
 
 /// The arguments of one lab's own `labctl test`: the options of this run,
-/// with its JSON report written to `report`.
+/// with its JSON report written to `report`, and no host setup ([`run`]
+/// made the host ready once).
 pub fn child_args(a: &LabArgs, o: &TestOptions, report: &std::path::Path) -> Vec<String> {
     use clap::ValueEnum;
     let name = |v: Option<clap::builder::PossibleValue>| {
@@ -139,9 +152,7 @@ pub fn child_args(a: &LabArgs, o: &TestOptions, report: &std::path::Path) -> Vec
     if let Some(s) = a.subnet {
         args.extend(["--subnet".into(), s.to_string()]);
     }
-    if o.up.no_setup {
-        args.push("--no-setup".into());
-    }
+    args.push("--no-setup".into());
     if !o.parallel {
         args.push("--serial".into());
     }
@@ -355,10 +366,12 @@ mod tests {
         assert!(!run.ok());
     }
 
+    /// Every option of the run reaches each lab's own run; host setup is
+    /// never repeated there (the parent did it once).
     #[test]
     fn options_pass_on_to_each_lab() {
         let o = TestOptions {
-            up: crate::lifecycle::UpOptions::new(crate::provider::Choice::Docker, true),
+            up: crate::lifecycle::UpOptions::new(crate::provider::Choice::Docker, false),
             reports: vec![],
             destroy: Destroy::Passing,
             parallel: false,
