@@ -9,9 +9,10 @@
 //!   way out of the isolated management network), status (BOX: the box
 //!   labctl built), restart (a real reboot: each guest's boot_id changes;
 //!   services back without provisioning; host keys read again from the
-//!   consoles), `labctl ssh` on the rebooted guest, provision
-//!   again changing nothing, down leaving the host as the baseline taken
-//!   before.
+//!   consoles), `labctl ssh` on the rebooted guest, provision again
+//!   changing nothing, reset to libvirt's own snapshot (a drift gone, the
+//!   snapshot's boot resumed), down (domains with snapshots) leaving the
+//!   host as the baseline taken before.
 //! - the 1-node fixture tests/fixtures/libvirt-one: SIGKILL during `up` then
 //!   `down`, Ctrl-C during `up`, then a whole up whose role installs a package
 //!   that is not in the box with apt over the VM's NAT; a wrong pinned host
@@ -277,9 +278,41 @@ fn testnodes_on_libvirt_test_restart_provision_again_and_down() {
         "labctl ssh: {said}"
     );
 
-    // Provision again: every role says unchanged.
+    // Provision again: every role says unchanged. It also takes the
+    // `provisioned` snapshot again, now of the guests the restart booted.
     assert_idempotent(dir, "testnodes");
 
+    // Reset: libvirt's own snapshot (disks and memory) brings the guests back
+    // as they were when it was taken: a drift is gone, and each guest runs the
+    // boot it was in then (the restart's boot id), not a new one.
+    let list = labctl(dir, &["snapshot", "list", "testnodes"]);
+    ok(&list);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(listed.contains("provisioned"), "{listed}");
+    let drift = |cmd: &str| {
+        labctl(
+            dir,
+            &[
+                "exec",
+                "testnodes",
+                "testnode1",
+                "--",
+                "sudo",
+                "sh",
+                "-c",
+                cmd,
+            ],
+        )
+    };
+    ok(&drift("echo drifted > /etc/labctl-drift && sync"));
+    let out = labctl(dir, &["reset", "testnodes"]);
+    ok(&out);
+    let gone = drift("test ! -e /etc/labctl-drift");
+    assert_eq!(gone.status.code(), Some(0), "the drift survived reset");
+    assert_eq!(boot_ids(dir), rebooted, "reset booted the guests anew");
+
+    // `down` removes domains that have snapshots (their metadata first) and
+    // leaves the host as before (compared below).
     let out = labctl(dir, &["down", "testnodes"]);
     assert!(out.status.success());
     assert_host_as_before(&before, &needles);

@@ -11,6 +11,7 @@ pub mod node_image;
 pub mod vagrant;
 pub mod vagrant_records;
 pub mod vm;
+pub mod vm_snapshots;
 
 use crate::error::Result;
 use crate::exec::{Cmd, Runner};
@@ -158,7 +159,7 @@ pub trait Provider: Sync {
 /// A provider labctl does not take snapshots on (yet).
 fn no_snapshots(kind: Kind) -> crate::error::Error {
     crate::error::Error::usage(format!(
-        "labctl takes no snapshots on the {kind} provider yet (docker and virtualbox have them)"
+        "labctl takes no snapshots on the {kind} provider yet (docker, libvirt and virtualbox have them)"
     ))
 }
 

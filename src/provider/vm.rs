@@ -7,7 +7,6 @@
 //! Vagrantfile the disks, and the sweep that `down` runs after `vagrant destroy`
 //! so that a VM Vagrant lost track of is not left running.
 
-use super::vagrant::{self, SnapshotVerb};
 use super::{Preflight, Provider};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
@@ -103,8 +102,7 @@ impl Provider for VirtualBox {
         Ok(())
     }
 
-    // VirtualBox's own snapshots, through `vagrant snapshot`: the disks,
-    // host keys and addresses are the VM's, so they come back with it.
+    // VirtualBox's own snapshots, through `vagrant snapshot`.
     fn snapshot_save(
         &self,
         r: &dyn Runner,
@@ -113,7 +111,7 @@ impl Provider for VirtualBox {
         _state: &mut State,
         snap: &Snapshot,
     ) -> Result<()> {
-        vagrant::snapshot(r, &dir.root, SnapshotVerb::Save, &snap.name).map(|_| ())
+        super::vm_snapshots::save(r, dir, snap)
     }
 
     fn snapshot_restore(
@@ -124,23 +122,7 @@ impl Provider for VirtualBox {
         _state: &State,
         snap: &Snapshot,
     ) -> Result<()> {
-        // Every machine must have it before any is restored.
-        let have = vagrant::snapshot_list(r, &dir.root)?;
-        for n in &lab.nodes {
-            if !have.get(&n.name).is_some_and(|v| v.contains(&snap.name)) {
-                return Err(Error::env(
-                    format!(
-                        "snapshot {} of lab {}: VirtualBox has none of node {}",
-                        snap.name, lab.name.value, n.name
-                    ),
-                    Some(format!(
-                        "`labctl snapshot save {} {}` takes it again",
-                        lab.name.value, snap.name
-                    )),
-                ));
-            }
-        }
-        vagrant::snapshot(r, &dir.root, SnapshotVerb::Restore, &snap.name).map(|_| ())
+        super::vm_snapshots::restore(r, lab, dir, snap, "VirtualBox")
     }
 
     fn snapshot_delete(
@@ -150,19 +132,7 @@ impl Provider for VirtualBox {
         dir: &StateDir,
         snap: &Snapshot,
     ) -> Result<Vec<String>> {
-        // After `vagrant destroy` (on `down`) the snapshots went with the VMs.
-        let created = self
-            .states(r, lab, &dir.root)?
-            .values()
-            .any(|s| s != "not_created");
-        if !created {
-            return Ok(vec![]);
-        }
-        vagrant::snapshot(r, &dir.root, SnapshotVerb::Delete, &snap.name)?;
-        Ok(vec![format!(
-            "snapshot {} (vagrant snapshot delete)",
-            snap.name
-        )])
+        super::vm_snapshots::delete(self, r, lab, dir, snap)
     }
 }
 

@@ -721,13 +721,12 @@ mod tests {
             let why = Docker.snapshot_support(&l.lab).unwrap_err();
             assert!(why.contains("nested_containers"), "{name}: {why}");
         }
-        // libvirt has none yet: the automatic snapshot after provisioning is
-        // skipped with this reason instead of failing the lab's `up`.
+        // libvirt keeps its own (internal qcow2 snapshots through Vagrant).
         let l = crate::load::load("testnodes").unwrap();
-        let why = crate::provider::of(Kind::Libvirt)
-            .snapshot_support(&l.lab)
-            .unwrap_err();
-        assert!(why.contains("libvirt"), "{why}");
+        assert_eq!(
+            crate::provider::of(Kind::Libvirt).snapshot_support(&l.lab),
+            Ok(())
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::lab::Lab;
 use crate::load::Loaded;
 use crate::provider::{hostnet, Kind, Preflight, Provider};
 use crate::state::runtime::{LibvirtRuntime, ManagementNetwork, Runtime};
-use crate::state::{Phase, State, StateDir};
+use crate::state::{Phase, Snapshot, State, StateDir};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -185,6 +185,46 @@ impl Provider for Libvirt {
 
     fn inventory(&self, r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
         Ok(held::Held::read(r, lab)?.describe())
+    }
+
+    fn snapshot_support(&self, _lab: &Lab) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    // libvirt's internal snapshots of every qcow2 disk (the box's overlay and
+    // the extra disks) plus the running guest's memory, through
+    // vagrant-libvirt: a restore resumes the guests where they were, with
+    // their addresses and host keys; nothing boots again.
+    fn snapshot_save(
+        &self,
+        r: &dyn Runner,
+        _lab: &Lab,
+        dir: &StateDir,
+        _state: &mut State,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        crate::provider::vm_snapshots::save(r, dir, snap)
+    }
+
+    fn snapshot_restore(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        _state: &State,
+        snap: &Snapshot,
+    ) -> Result<()> {
+        crate::provider::vm_snapshots::restore(r, lab, dir, snap, "libvirt")
+    }
+
+    fn snapshot_delete(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        snap: &Snapshot,
+    ) -> Result<Vec<String>> {
+        crate::provider::vm_snapshots::delete(self, r, lab, dir, snap)
     }
 }
 
