@@ -16,7 +16,8 @@
 //! - the 1-node fixture tests/fixtures/libvirt-one: SIGKILL during `up` then
 //!   `down`, Ctrl-C during `up`, then a whole up whose role installs a package
 //!   that is not in the box with apt over the VM's NAT; a wrong pinned host
-//!   key refuses the connection; a domain Vagrant lost is swept by `down`.
+//!   key refuses the connection; halt (domain shut off) then up (a new boot,
+//!   checks green); a domain Vagrant lost is swept by `down`.
 //!
 //! A missing prerequisite (libvirtd not answering) fails, never skips: run
 //! `labctl setup --provider libvirt` first. The box is built by `up` itself
@@ -525,6 +526,38 @@ fn one_vm_faults_nat_apt_and_pinned_host_keys() {
     assert!(err.to_lowercase().contains("host key"), "{err}");
     std::fs::write(&kh, good).unwrap();
     ok(&labctl(dir, &["exec", lab, "vm1", "--", "true"]));
+
+    // halt shuts the domain off; up boots it again (a new boot id, the same
+    // machine: its disk and host keys), and its checks pass.
+    let boot_id = || {
+        let out = labctl(
+            dir,
+            &[
+                "exec",
+                lab,
+                "vm1",
+                "--",
+                "cat",
+                "/proc/sys/kernel/random/boot_id",
+            ],
+        );
+        ok(&out);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(id.len(), 36, "boot_id {id:?}");
+        id
+    };
+    let first = boot_id();
+    ok(&labctl(dir, &["halt", lab]));
+    let state = sh(&format!("{VIRSH} domstate labctl-lvone-vm1"));
+    assert_eq!(state.trim(), "shut off", "after halt");
+    ok(&labctl(dir, &["up", lab]));
+    assert_ne!(
+        boot_id(),
+        first,
+        "up after halt did not boot the guest anew"
+    );
+    let out = labctl(dir, &["test", lab]);
+    assert_eq!(out.status.code(), Some(0), "checks after halt and up");
 
     // Vagrant loses the machine (its folder gone, as seen once after an up):
     // `vagrant destroy` then knows nothing, and the sweep by exact name must

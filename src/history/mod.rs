@@ -343,13 +343,22 @@ pub fn table(records: &[Record]) -> String {
             (None, true) => "ok",
             (None, false) => "FAILED",
         };
+        // `up`, `provision` and `down` run no checks: their counts are not
+        // zero passes, they are not there.
+        let counts = |n: usize| {
+            if r.results.is_empty() && !matches!(r.command.as_str(), "test" | "bench") {
+                "-".to_string()
+            } else {
+                n.to_string()
+            }
+        };
         rows.push(vec![
             r.run.to_string(),
             r.finished.clone(),
             r.command.clone(),
             result.into(),
-            r.passed().to_string(),
-            r.failed().to_string(),
+            counts(r.passed()),
+            counts(r.failed()),
             format!("{:.0}s", r.seconds),
             prev.map(|p| compare::changed(p, r))
                 .unwrap_or_else(|| "first run".into()),
@@ -440,6 +449,21 @@ mod tests {
         assert_eq!(s.find(&SinceArg::Run(2), "test").unwrap().unwrap().run, 2);
         let failed = Record::timed("down", "x", 1.0, Some("boom".into()), "f", "t", vec![]);
         assert!(!failed.ok);
+        // The table gives the up no pass/fail counts (it ran no check); the
+        // test run with no check results still shows its zeros.
+        let rows = table(&all);
+        let cells = |run: &str| -> Vec<String> {
+            rows.lines()
+                .find(|l| l.split_whitespace().next() == Some(run))
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        let up_row = cells("1");
+        assert_eq!(&up_row[2..6], ["up", "ok", "-", "-"], "{rows}");
+        let test_row = cells("2");
+        assert_eq!(&test_row[2..6], ["test", "FAILED", "0", "0"], "{rows}");
     }
 
     #[test]
