@@ -139,7 +139,15 @@ pub fn sweep(r: &dyn Runner, lab: &Lab) -> Result<Vec<String>> {
     for dom in &held.domains {
         // Off first; a domain that is already off makes `destroy` fail.
         let _ = r.output(&virsh(["destroy", dom]));
-        r.run(&virsh(["undefine", dom, "--remove-all-storage"]))?;
+        // A domain with snapshots (`labctl snapshot`, `reset`) cannot be
+        // undefined until their metadata goes too; the snapshots' data is
+        // inside the qcow2 volumes removed with it.
+        r.run(&virsh([
+            "undefine",
+            dom,
+            "--snapshots-metadata",
+            "--remove-all-storage",
+        ]))?;
         removed.push(format!("libvirt domain {dom}"));
     }
     if !held.domains.is_empty() {
@@ -266,7 +274,7 @@ ip = "192.168.91.11"
         assert!(
             destructive
                 .iter()
-                .any(|l| l.ends_with("undefine labctl-a-d --remove-all-storage")),
+                .any(|l| l.ends_with("undefine labctl-a-d --snapshots-metadata --remove-all-storage")),
             "{destructive:#?}"
         );
         for n in ["labctl-a", "labctl-a_mgmt"] {
