@@ -270,22 +270,42 @@ pub fn restore(
 /// Remove a snapshot's images and disk copies; what was removed.
 pub fn delete(r: &dyn Runner, dir: &StateDir, snap: &Snapshot) -> Vec<String> {
     let mut removed = Vec::new();
-    for image in snap.images.values() {
-        let id = image_id(r, image);
-        let untagged = r
-            .output(&Cmd::new("docker").args(["image", "rm", "-f", image]))
-            .is_ok_and(|o| o.success());
-        if !untagged {
-            continue;
-        }
-        // Docker keeps the layers of an image a container runs from (a node
-        // restored from this snapshot); it is still labelled with the lab,
-        // so `down`'s sweep removes it once the container is gone.
-        match id.filter(|id| image_id(r, id).is_some()) {
-            Some(_) => removed.push(format!(
-                "image {image} (untagged; Docker keeps it while a node runs from it, `down` removes it)"
-            )),
-            None => removed.push(format!("image {image}")),
+    // Three engine calls for the snapshot whatever its node count (read,
+    // remove, read again): three per image took 3.8 s of a 50-node `down`.
+    let images: Vec<String> = snap.images.values().cloned().collect();
+    let before = inspect(r, &images);
+    let present: Vec<&String> = images
+        .iter()
+        .filter(|i| before.iter().any(|(tags, _)| tags.contains(i)))
+        .collect();
+    if !present.is_empty() {
+        let _ = r.output(
+            &Cmd::new("docker")
+                .args(["image", "rm", "-f"])
+                .args(present.iter().map(|i| i.to_string())),
+        );
+        let id_of = |image: &str| {
+            before
+                .iter()
+                .find(|(tags, _)| tags.iter().any(|t| t == image))
+                .map(|(_, id)| id.clone())
+        };
+        let mut again: Vec<String> = present.iter().map(|i| i.to_string()).collect();
+        again.extend(present.iter().filter_map(|i| id_of(i)));
+        let after = inspect(r, &again);
+        for image in present {
+            if after.iter().any(|(tags, _)| tags.contains(image)) {
+                continue; // still tagged: not removed
+            }
+            // Docker keeps the layers of an image a container runs from (a
+            // node restored from this snapshot); it is still labelled with
+            // the lab, so `down`'s sweep removes it once the container is gone.
+            match id_of(image).filter(|id| after.iter().any(|(_, x)| x == id)) {
+                Some(_) => removed.push(format!(
+                    "image {image} (untagged; Docker keeps it while a node runs from it, `down` removes it)"
+                )),
+                None => removed.push(format!("image {image}")),
+            }
         }
     }
     for d in &snap.disks {
@@ -296,6 +316,29 @@ pub fn delete(r: &dyn Runner, dir: &StateDir, snap: &Snapshot) -> Vec<String> {
     let _ = std::fs::remove_dir(dir.snapshots().join(&snap.name));
     let _ = std::fs::remove_dir(dir.snapshots());
     removed
+}
+
+/// The images Docker has among `refs` (tags or ids), each as its tags and
+/// id, in one `docker image inspect` (refs it does not have are left out).
+fn inspect(r: &dyn Runner, refs: &[String]) -> Vec<(Vec<String>, String)> {
+    if refs.is_empty() {
+        return vec![];
+    }
+    let out = r
+        .output(
+            &Cmd::new("docker")
+                .args(["image", "inspect", "--format", "{{json .RepoTags}} {{.Id}}"])
+                .args(refs.iter().cloned()),
+        )
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    out.lines()
+        .filter_map(|l| {
+            let (tags, id) = l.rsplit_once(' ')?;
+            let tags: Vec<String> = serde_json::from_str(tags).unwrap_or_default();
+            Some((tags, id.trim().to_string()))
+        })
+        .collect()
 }
 
 /// The id of an image, when Docker has it.
@@ -581,5 +624,52 @@ mod tests {
             image_ref("e2e", "node1", "provisioned"),
             "labctl-snapshot:e2e.node1.provisioned"
         );
+    }
+
+    /// Recorded: a snapshot's images go in three engine calls whatever the
+    /// node count, and each is reported as Docker left it: removed, untagged
+    /// but kept (a node runs from it), or not mentioned (already gone).
+    #[test]
+    fn delete_removes_every_image_in_one_call_and_reports_each() {
+        let dir = StateDir::new(tempfile::tempdir().unwrap().keep());
+        let tag = |n: &str| image_ref("l", n, "provisioned");
+        let snap = Snapshot {
+            name: "provisioned".into(),
+            images: ["a", "b", "c"]
+                .iter()
+                .map(|n| (n.to_string(), tag(n)))
+                .collect(),
+            ..Default::default()
+        };
+        let r = crate::exec::Recorder::default();
+        r.answer_once(
+            "docker image inspect",
+            1,
+            &format!(
+                "[\"{}\"] sha256:aa\n[\"{}\"] sha256:bb\n",
+                tag("a"),
+                tag("b")
+            ),
+        );
+        r.answer_once("docker image inspect", 1, "[] sha256:bb\n");
+        let removed = delete(&r, &dir, &snap);
+        assert_eq!(
+            removed,
+            vec![
+                format!("image {}", tag("a")),
+                format!(
+                    "image {} (untagged; Docker keeps it while a node runs from it, `down` removes it)",
+                    tag("b")
+                ),
+            ]
+        );
+        let calls = r.lines();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert_eq!(
+            calls[1],
+            format!("docker image rm -f {} {}", tag("a"), tag("b"))
+        );
+        assert!(calls[2].ends_with("sha256:aa sha256:bb"), "{}", calls[2]);
+        let _ = std::fs::remove_dir_all(&dir.root);
     }
 }
