@@ -98,6 +98,7 @@ with open(f"{tag}.log", "w") as log, open(f"{tag}.time", "w") as tlog:
     p = subprocess.Popen(["/usr/bin/time", "-v", "-o", f"{tag}.time", exe] + args,
                          stdout=log, stderr=log)
     peak_sum = parent_hwm = child_hwm = 0
+    per_lab = {}
     while p.poll() is None:
         tree = ppids()
         kids = lambda pid: tree.get(pid, [])
@@ -107,6 +108,11 @@ with open(f"{tag}.log", "w") as log, open(f"{tag}.time", "w") as tlog:
             children = [c for c in kids(par) if comm(c) == "labctl"]
             for c in children:
                 child_hwm = max(child_hwm, field(c, "VmHWM"))
+                try:  # a lab's own run is `labctl test LAB ...`
+                    lab = open(f"/proc/{c}/cmdline").read().split("\0")[2]
+                    per_lab[lab] = max(per_lab.get(lab, 0), field(c, "VmHWM"))
+                except (OSError, IndexError):
+                    pass
             peak_sum = max(peak_sum, field(par, "VmRSS") + sum(field(c, "VmRSS") for c in children))
         time.sleep(0.2)
 secs = time.monotonic() - t0
@@ -114,6 +120,8 @@ tmax = 0
 for l in open(f"{tag}.time"):
     if "Maximum resident set size" in l:
         tmax = int(l.split()[-1])
+with open(f"{tag}.labs", "w") as f:
+    f.writelines(f"{lab} {kb}\n" for lab, kb in sorted(per_lab.items()))
 print(f"{secs:.1f} {peak_sum} {parent_hwm} {child_hwm} {tmax} {p.returncode}")
 PY
 }
@@ -155,4 +163,6 @@ print(f"  labctl parent peak RSS (VmHWM): {mb(max(x[2] for x in j))}; one lab's 
 print(f"  /usr/bin/time -v max RSS (largest process of the tree, Vagrant's Ruby included): {mb(max(x[4] for x in j))}")
 print(f"serial, for comparison: /usr/bin/time -v max RSS {mb(max(x[4] for x in s))}, labctl's own peak {mb(max(x[2] for x in s))}")
 PY
+echo "each lab's labctl with --jobs 2, peak RSS (VmHWM) over the rounds:"
+cat jobs-*.labs | sort -k1,1 -k2,2n | awk '{ m[$1] = $2 } END { for (l in m) printf "  %s %.1f MB\n", l, m[l] / 1024 }' | sort
 echo "logs: $work"
