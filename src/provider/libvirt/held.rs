@@ -274,7 +274,8 @@ ip = "192.168.91.11"
         assert!(
             destructive
                 .iter()
-                .any(|l| l.ends_with("undefine labctl-a-d --snapshots-metadata --remove-all-storage")),
+                .any(|l| l
+                    .ends_with("undefine labctl-a-d --snapshots-metadata --remove-all-storage")),
             "{destructive:#?}"
         );
         for n in ["labctl-a", "labctl-a_mgmt"] {
