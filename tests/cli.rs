@@ -396,6 +396,11 @@ fn jobs_gather_every_labs_report_and_prefix_their_output() {
     // 0 labs at once is not a number of jobs.
     let o = labctl(&["test", "--all", "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // Nor more than the 8 SSH port bands (a 9th lab's band would be the
+    // first's again).
+    let o = labctl(&["test", "--all", "--jobs", "9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(show(&o).contains("1..=8"), "{}", show(&o));
 }
 
 #[test]

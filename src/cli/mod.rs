@@ -334,8 +334,9 @@ pub struct TestArgs {
     pub all: bool,
     /// Run up to N labs at once, each as its own `labctl test` with its output
     /// prefixed [LAB]; labs sharing a subnet or forwarded port wait, and a lab
-    /// with bench ratios runs alone
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    /// with bench ratios runs alone (at most 8: each running lab gets its own
+    /// band of 100 SSH ports in 2200..2999)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: u16,
     /// Test only this runner's share of the labs: count:K/N or hash:K/N (share K of N)
     #[arg(long, value_name = "count:K/N|hash:K/N")]

@@ -191,7 +191,9 @@ fn start(
     use std::os::unix::process::CommandExt;
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find labctl's own binary: {e}"))?;
-    let from = 2200 + (slot as u16 % 8) * PORT_BAND;
+    // `--jobs` is at most 8 (clap), so the bands 2200, 2300, ... 2900 stay
+    // inside the port range and never wrap onto a running lab's.
+    let from = 2200 + slot as u16 * PORT_BAND;
     let mut child = Command::new(&exe)
         .args(child_args(a, o, report))
         .env(crate::provider::docker::SSH_PORT_FROM_ENV, from.to_string())
@@ -206,6 +208,14 @@ fn start(
         .map_err(|e| format!("could not start {}: {e}", exe.display()))?;
     let pid = child.id() as i32;
     crate::interrupt::track(pid);
+    // A Ctrl-C that came between the spawn and `track` was forwarded to the
+    // groups tracked then, not this one: pass it on now.
+    if crate::interrupt::interrupted() {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
     let out = child.stdout.take().map(|s| pump(s, lab, false));
     let err = child.stderr.take().map(|s| pump(s, lab, true));
     std::thread::spawn(move || {

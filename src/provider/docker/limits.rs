@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::lab::Lab;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Where labctl's search for SSH ports ends (exclusive): see `pick_ssh_ports`.
 pub const SSH_PORT_END: u16 = 2999;
@@ -36,7 +37,8 @@ pub struct Have {
     pub ssh_from: u16,
     /// Free ports found there, counted up to what is needed.
     pub ssh_free: usize,
-    /// The loop driver's device limit (`max_loop`; `None`: made on demand)
+    /// The loop driver's device limit (`max_loop` on a host without
+    /// /dev/loop-control; `None`: devices are made on demand)
     /// and how many devices are attached now.
     pub loop_max: Option<usize>,
     pub loop_used: usize,
@@ -153,10 +155,19 @@ fn read_host(r: &dyn Runner, need: &Needs) -> Have {
         })
         .take(need.ssh_ports)
         .count();
-    let loop_max = std::fs::read_to_string("/sys/module/loop/parameters/max_loop")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .filter(|m| *m > 0);
+    // `losetup -f` asks /dev/loop-control for a free device, which makes a
+    // new one past `max_loop` (that parameter only bounds the devices made
+    // when /dev/loopN is opened; 6.x kernels report 8 even when unset, and
+    // this host attached 10 with it at 8). So it is a limit only where there
+    // is no loop-control.
+    let loop_max = if Path::new("/dev/loop-control").exists() {
+        None
+    } else {
+        std::fs::read_to_string("/sys/module/loop/parameters/max_loop")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|m| *m > 0)
+    };
     // A loop device has a `loop` folder in sysfs while it is attached.
     let loop_used = std::fs::read_dir("/sys/block")
         .map(|rd| {

@@ -129,7 +129,7 @@ impl Provider for Docker {
             &existing,
             &vagrant_unavailable_ports(r),
             ports::ssh_port_from(),
-        );
+        )?;
         let image = pre.image.clone().unwrap_or_default();
         Ok(runtime(lab, &image, &devices, &ssh_ports))
     }

@@ -17,7 +17,7 @@ pub fn pick_ssh_ports(
     existing: &BTreeMap<String, u16>,
     unavailable: &std::collections::BTreeSet<u16>,
     from: u16,
-) -> BTreeMap<String, u16> {
+) -> crate::error::Result<BTreeMap<String, u16>> {
     let mut out = BTreeMap::new();
     let mut taken: Vec<u16> = existing.values().copied().collect();
     let mut next = from;
@@ -33,11 +33,28 @@ pub fn pick_ssh_ports(
         {
             next += 1;
         }
+        // Past the range every port would be handed out unchecked (the
+        // preflight counts free ports for a new lab only; a lab that grew or
+        // came back, or labs starting together, get here without it).
+        if next >= super::limits::SSH_PORT_END {
+            return Err(crate::error::Error::env(
+                format!(
+                    "lab {}: no free SSH port left for node {} in {from}..{} (labctl's range for forwarded SSH ports)",
+                    lab.name.value,
+                    n.name,
+                    super::limits::SSH_PORT_END
+                ),
+                Some(format!(
+                    "bring down labs you do not need, or start the range lower: {}=PORT (1024 or more)",
+                    SSH_PORT_FROM_ENV
+                )),
+            ));
+        }
         out.insert(n.name.clone(), next);
         taken.push(next);
         next += 1;
     }
-    out
+    Ok(out)
 }
 
 /// The environment variable naming the first SSH port to try (default 2200).
@@ -157,7 +174,7 @@ mod tests {
     fn ssh_ports_are_searched_from_the_band_given() {
         let lab = crate::load::load("workflow").unwrap().lab;
         let (none, free) = (BTreeMap::new(), std::collections::BTreeSet::new());
-        let picked = pick_ssh_ports(&lab, &none, &free, 2600);
+        let picked = pick_ssh_ports(&lab, &none, &free, 2600).unwrap();
         assert_eq!(picked.len(), lab.nodes.len());
         assert!(
             picked.values().all(|p| (2600..2999).contains(p)),
@@ -166,9 +183,20 @@ mod tests {
         // A node keeps the port it has, whatever the band.
         let have: BTreeMap<String, u16> = [(lab.nodes[0].name.clone(), 2201)].into();
         assert_eq!(
-            pick_ssh_ports(&lab, &have, &free, 2600)[&lab.nodes[0].name],
+            pick_ssh_ports(&lab, &have, &free, 2600).unwrap()[&lab.nodes[0].name],
             2201
         );
+    }
+
+    /// Ports past the range are never handed out: the search stops with an
+    /// error naming the range (it used to give 2999, 3000, ... unchecked).
+    #[test]
+    fn no_port_past_the_range() {
+        let lab = crate::load::load("testnodes").unwrap().lab;
+        let busy: std::collections::BTreeSet<u16> = (2990..3100).collect();
+        let e = pick_ssh_ports(&lab, &BTreeMap::new(), &busy, 2990).unwrap_err();
+        assert!(e.to_string().contains("no free SSH port left"), "{e}");
+        assert!(e.to_string().contains("2990..2999"), "{e}");
     }
 
     #[test]
