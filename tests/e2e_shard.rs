@@ -110,7 +110,10 @@ fn two_shards_merge_into_one_report_that_junitparser_reads() {
         "junitparser: {}",
         String::from_utf8_lossy(&read.stderr)
     );
-    eprintln!("junitparser read:\n{said}");
+    eprintln!(
+        "merged report:\n{}\njunitparser read:\n{said}",
+        std::fs::read_to_string(&merged).unwrap()
+    );
     // shard-one: 2 checks passed; shard-two: 2 passed, 1 failed.
     assert_eq!(
         said.lines().collect::<Vec<_>>(),
