@@ -118,12 +118,17 @@ impl Provider for Docker {
                 .or_default()
                 .push((dev, disks::guest_device(idx)));
         }
-        let existing: BTreeMap<String, u16> = state
+        let mut existing: BTreeMap<String, u16> = state
             .nodes
             .iter()
             .map(|(k, v)| (k.clone(), v.ssh_port))
             .filter(|(_, p)| *p != 0)
             .collect();
+        // A container that exists keeps the port it was created with (Vagrant
+        // starts it again, never re-creates it), whatever the state file says
+        // (a failed first `up` recorded none): the runtime file must name that
+        // port, as labctl reaches the node through it without asking Vagrant.
+        existing.extend(ports::container_ssh_ports(r, &lab.name.value)?);
         let ssh_ports = pick_ssh_ports(
             lab,
             &existing,

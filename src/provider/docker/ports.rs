@@ -102,6 +102,41 @@ pub fn vagrant_unavailable_ports(runner: &dyn Runner) -> std::collections::BTree
     ports
 }
 
+/// The host port each of the lab's containers (running or not) forwards to
+/// its SSH port, by node: read from Docker, as bound at `docker run`.
+pub fn container_ssh_ports(
+    runner: &dyn Runner,
+    lab: &str,
+) -> crate::error::Result<BTreeMap<String, u16>> {
+    let ids = super::lab_containers(runner, lab)?;
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = runner.run(
+        &Cmd::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"labctl.node\"}} {{json .HostConfig.PortBindings}}",
+            ])
+            .args(ids),
+    )?;
+    Ok(parse_node_ssh_ports(&out.stdout))
+}
+
+/// `NODE {"22/tcp":[{"HostIp":"127.0.0.1","HostPort":"2201"}],...}` lines:
+/// each node's host port for 22/tcp.
+fn parse_node_ssh_ports(text: &str) -> BTreeMap<String, u16> {
+    text.lines()
+        .filter_map(|l| {
+            let (node, json) = l.split_once(' ')?;
+            let v: serde_json::Value = serde_json::from_str(json).ok()?;
+            let port = v["22/tcp"][0]["HostPort"].as_str()?.parse().ok()?;
+            (!node.is_empty()).then(|| (node.to_string(), port))
+        })
+        .collect()
+}
+
 /// Host ports in `docker inspect --format '{{json .HostConfig.PortBindings}}'` lines.
 fn parse_port_bindings(text: &str) -> Vec<u16> {
     text.lines()
@@ -186,6 +221,37 @@ mod tests {
             pick_ssh_ports(&lab, &have, &free, 2600).unwrap()[&lab.nodes[0].name],
             2201
         );
+    }
+
+    #[test]
+    fn node_ssh_ports_are_read_from_the_bindings() {
+        let text = "web1 {\"22/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"2207\"}],\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}\n\
+                    lb {\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8081\"}]}\n\
+                     {\"22/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"2300\"}]}\n";
+        let m = parse_node_ssh_ports(text);
+        assert_eq!(m, BTreeMap::from([("web1".to_string(), 2207)]));
+    }
+
+    /// Recorded: a container left by a failed `up` keeps its port; `create`
+    /// must not pick another for its node (labctl reaches it by that port).
+    #[test]
+    fn an_existing_container_keeps_its_port() {
+        let r = crate::exec::Recorder::default();
+        r.answer(
+            "docker ps -aq --filter label=labctl.lab=testnodes",
+            0,
+            "abc\n",
+        );
+        r.answer(
+            "docker inspect --format",
+            0,
+            "testnode1 {\"22/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"2950\"}]}\n",
+        );
+        let got = container_ssh_ports(&r, "testnodes").unwrap();
+        assert_eq!(got.get("testnode1"), Some(&2950));
+        let lab = crate::load::load("testnodes").unwrap().lab;
+        let picked = pick_ssh_ports(&lab, &got, &Default::default(), 2200).unwrap();
+        assert_eq!(picked["testnode1"], 2950);
     }
 
     /// Ports past the range are never handed out: the search stops with an
