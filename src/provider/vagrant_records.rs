@@ -136,9 +136,11 @@ fn forget_in_index(index_dir: &Path, local_data_path: &Path, uuids: &[String]) -
     if released.is_empty() {
         return Ok(());
     }
-    let tmp = index_dir.join(format!("index.labctl-{}", std::process::id()));
-    std::fs::write(&tmp, index.to_string()).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &file).map_err(|e| Error::io("rename", &tmp, e))?;
+    // Written in place under the index lock, as Vagrant writes it
+    // (MachineIndex#unlocked_save): a rename would replace the file's owner
+    // and mode (root's, under `sudo -E`, locking the user's Vagrant out) and
+    // leave a temp file in Vagrant's folder if it failed half way.
+    std::fs::write(&file, index.to_string()).map_err(|e| Error::io("write", &file, e))?;
     for (_held, path) in released {
         let _ = std::fs::remove_file(path);
     }
