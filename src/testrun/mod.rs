@@ -134,7 +134,7 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     let mut timings = crate::history::Timings::default();
     let result = test_inner(a, o, &mut run, &mut rec, &mut timings);
     run.seconds = started.elapsed().as_secs_f64();
-    let exit = match result {
+    let mut exit = match result {
         Ok(()) if run.ok() => Exit::Ok,
         Ok(()) => Exit::ChecksFailed,
         Err(e) => {
@@ -167,6 +167,17 @@ fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     if destroy && !matches!(exit, Exit::Usage) {
         if let Err(e) = lifecycle::down(a, false, o.timings) {
             eprint!("{}", e.render());
+            // Asked to go and still here: a nightly run must not read this
+            // as a clean pass (exit 0 with a lab left on the host).
+            if matches!(exit, Exit::Ok | Exit::ChecksFailed) {
+                exit = match e.exit() {
+                    Exit::Interrupted => Exit::Interrupted,
+                    _ => Exit::Environment,
+                };
+            }
+            if run.error.is_none() {
+                run.error = Some(format!("the lab was not brought down after its test: {e}"));
+            }
         }
     }
     (run, exit)
