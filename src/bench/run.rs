@@ -31,21 +31,11 @@ pub struct HostBenchLock {
 
 impl HostBenchLock {
     pub fn acquire() -> Result<Self> {
-        #[allow(deprecated)]
-        use nix::fcntl::{flock, FlockArg};
-        use std::os::fd::AsRawFd;
         let path = Path::new("/tmp/labctl-bench.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open", path, e))?;
-        #[allow(deprecated)]
-        if flock(f.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err() {
-            return Err(Error::env("another labctl bench is running on this host; two benches would measure each other", Some("wait for it to finish".into())));
+        match crate::state::lock_file(path, crate::state::LockMode::ExclusiveNow) {
+            Ok(f) => Ok(HostBenchLock { _f: f }),
+            Err(_) => Err(Error::env("another labctl bench is running on this host; two benches would measure each other", Some("wait for it to finish".into()))),
         }
-        Ok(HostBenchLock { _f: f })
     }
 }
 

@@ -70,22 +70,15 @@ impl Store {
     fn lock(&self, exclusive: bool) -> Result<std::fs::File> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;
         let path = self.dir.join("boxes.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
-        use std::os::fd::AsRawFd;
-        let how = if exclusive {
-            nix::fcntl::FlockArg::LockExclusive
-        } else {
-            nix::fcntl::FlockArg::LockShared
-        };
-        #[allow(deprecated)] // nix's Flock type would own the file; the fd form keeps it ours
-        nix::fcntl::flock(f.as_raw_fd(), how)
-            .map_err(|e| Error::io("lock", &path, std::io::Error::from(e)))?;
-        Ok(f)
+        use crate::state::{lock_file, LockMode};
+        lock_file(
+            &path,
+            if exclusive {
+                LockMode::Exclusive
+            } else {
+                LockMode::Shared
+            },
+        )
     }
     fn read(&self) -> Vec<Recorded> {
         std::fs::read_to_string(self.record_file())

@@ -7,7 +7,6 @@
 //! does, for machines whose container is gone.
 
 use crate::error::{Error, Result};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// A machine Vagrant recorded in a lab's state dir.
@@ -150,21 +149,15 @@ fn forget_in_index(index_dir: &Path, local_data_path: &Path, uuids: &[String]) -
 /// An exclusive flock on `path` (created if missing); `wait` false fails at
 /// once when another process holds it.
 fn lock(path: &Path, wait: bool) -> Result<std::fs::File> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
-    let how = if wait {
-        nix::fcntl::FlockArg::LockExclusive
-    } else {
-        nix::fcntl::FlockArg::LockExclusiveNonblock
-    };
-    #[allow(deprecated)] // nix's Flock type would own the file; the fd form keeps it ours
-    nix::fcntl::flock(f.as_raw_fd(), how)
-        .map_err(|e| Error::io("lock", path, std::io::Error::from(e)))?;
-    Ok(f)
+    use crate::state::{lock_file, LockMode};
+    lock_file(
+        path,
+        if wait {
+            LockMode::Exclusive
+        } else {
+            LockMode::ExclusiveNow
+        },
+    )
 }
 
 #[cfg(test)]

@@ -327,6 +327,42 @@ pub struct NodeState {
     pub ssh_key: String,
 }
 
+/// How [`lock_file`] locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Wait for an exclusive lock.
+    Exclusive,
+    /// Wait for a shared lock.
+    Shared,
+    /// Take the exclusive lock now or fail (another process holds it).
+    ExclusiveNow,
+}
+
+/// Open `path` (created if missing, never truncated) and `flock` it. The
+/// kernel releases the lock when the file is closed or its holder dies, so a
+/// lock left by a killed process is simply taken over. The one place labctl
+/// takes file locks: labs, the box store, benches, Vagrant's machine index.
+pub fn lock_file(path: &Path, mode: LockMode) -> Result<std::fs::File> {
+    #[allow(deprecated)] // nix's Flock type would own the file; the fd form keeps it ours
+    use nix::fcntl::{flock, FlockArg};
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let how = match mode {
+        LockMode::Exclusive => FlockArg::LockExclusive,
+        LockMode::Shared => FlockArg::LockShared,
+        LockMode::ExclusiveNow => FlockArg::LockExclusiveNonblock,
+    };
+    #[allow(deprecated)]
+    flock(f.as_raw_fd(), how).map_err(|e| Error::io("lock", path, std::io::Error::from(e)))?;
+    Ok(f)
+}
+
 /// An exclusive lock on one lab, held for the life of a command. `flock` is
 /// released by the kernel when its holder dies, so a lock left by a killed
 /// process is simply taken over; the PID inside only names the holder.
@@ -337,20 +373,9 @@ pub struct LabLock {
 
 impl LabLock {
     pub fn acquire(dir: &StateDir, lab: &str) -> Result<LabLock> {
-        #[allow(deprecated)]
-        use nix::fcntl::{flock, FlockArg};
-        use std::os::fd::AsRawFd;
         dir.claim(lab)?;
         let path = dir.lock_file();
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io("open lock file", &path, e))?;
-        #[allow(deprecated)]
-        if flock(file.as_raw_fd(), FlockArg::LockExclusiveNonblock).is_err() {
+        let Ok(mut file) = lock_file(&path, LockMode::ExclusiveNow) else {
             let pid = std::fs::read_to_string(&path)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
@@ -360,7 +385,7 @@ impl LabLock {
                 pid,
                 path,
             });
-        }
+        };
         use std::io::Seek;
         file.set_len(0).ok();
         file.seek(std::io::SeekFrom::Start(0)).ok();
