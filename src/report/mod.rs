@@ -49,6 +49,21 @@ pub struct LabRun {
     pub since: Option<Since>,
 }
 
+impl LabRun {
+    /// A run of `lab` that has measured nothing yet.
+    pub fn new(lab: impl Into<String>) -> LabRun {
+        LabRun {
+            lab: lab.into(),
+            provider: None,
+            results: vec![],
+            skipped: vec![],
+            seconds: 0.0,
+            error: None,
+            since: None,
+        }
+    }
+}
+
 /// What changed since an earlier recorded run of the lab (`labctl test
 /// --since`), per check; filled in by `crate::history`, written by the table,
 /// the JSON and the JUnit report.
@@ -353,15 +368,7 @@ mod tests {
         );
         assert_eq!(runs[0].summary_line(), "2 passed, 2 failed, 1 skipped");
         assert!(!runs[1].ok(), "an errored run is never ok");
-        let empty = LabRun {
-            lab: "x".into(),
-            provider: None,
-            results: vec![],
-            skipped: vec![],
-            seconds: 0.0,
-            error: None,
-            since: None,
-        };
+        let empty = LabRun::new("x");
         assert!(!empty.ok(), "a run without checks is never ok");
     }
 }

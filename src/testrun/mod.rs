@@ -121,15 +121,7 @@ fn worse(a: Exit, b: Exit) -> Exit {
 
 fn test_one(a: &LabArgs, o: &TestOptions) -> (LabRun, Exit) {
     let started = Instant::now();
-    let mut run = LabRun {
-        lab: a.name.clone().unwrap_or_else(|| a.lab.clone()),
-        provider: None,
-        results: vec![],
-        skipped: vec![],
-        seconds: 0.0,
-        error: None,
-        since: None,
-    };
+    let mut run = LabRun::new(a.name.clone().unwrap_or_else(|| a.lab.clone()));
     let mut rec = None;
     let mut timings = crate::history::Timings::default();
     let result = test_inner(a, o, &mut run, &mut rec, &mut timings);
