@@ -8,10 +8,6 @@
 mod common;
 use common::*;
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// Lines of the parent's stderr that no lab printed: anything else must
 /// carry a lab's prefix.
 fn unprefixed(err: &str) -> Vec<&str> {
@@ -47,23 +43,27 @@ fn two_labs_run_side_by_side_with_prefixed_output_and_one_suite_each() {
     let _down2 = DownGuard::new(dir, &["two.toml"]);
     let junit = dir.join("junit.xml");
     let junit_arg = format!("junit:{}", junit.display());
+    // Both labs side by side; `destroy`: when each is brought down after.
+    let test_both = |destroy: &str| {
+        labctl(
+            dir,
+            &[
+                "test",
+                "one.toml",
+                "two.toml",
+                "--jobs",
+                "2",
+                "--provider",
+                "docker",
+                "--destroy",
+                destroy,
+                "--report",
+                &junit_arg,
+            ],
+        )
+    };
 
-    let out = labctl(
-        dir,
-        &[
-            "test",
-            "one.toml",
-            "two.toml",
-            "--jobs",
-            "2",
-            "--provider",
-            "docker",
-            "--destroy",
-            "never",
-            "--report",
-            &junit_arg,
-        ],
-    );
+    let out = test_both("never");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{}", tail(&err, 60));
     // Side by side: the second lab started while the first ran.
@@ -108,29 +108,8 @@ fn two_labs_run_side_by_side_with_prefixed_output_and_one_suite_each() {
     assert!(s[1].contains("name=\"jobs-two\"") && s[1].contains("tests=\"2\" failures=\"0\""));
 
     // Broken case: a check of jobs-two fails; the run's exit is the worst lab's.
-    let two = dir.join("two.toml");
-    let mut text = std::fs::read_to_string(&two).unwrap();
-    text.push_str(
-        "\n[[check]]\nname = \"a file that is not there\"\nkind = \"file\"\ntimeout = \"3s\"\n\
-         node = \"web1\"\npath = \"/etc/labctl-jobs-no-such-file\"\n",
-    );
-    std::fs::write(&two, text).unwrap();
-    let out = labctl(
-        dir,
-        &[
-            "test",
-            "one.toml",
-            "two.toml",
-            "--jobs",
-            "2",
-            "--provider",
-            "docker",
-            "--destroy",
-            "always",
-            "--report",
-            &junit_arg,
-        ],
-    );
+    add_failing_file_check(&dir.join("two.toml"), "/etc/labctl-jobs-no-such-file");
+    let out = test_both("always");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{}", tail(&err, 60));
     assert!(err.contains("[jobs-two]   FAIL  a file that is not there"));

@@ -9,10 +9,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// What junitparser reads: the document's own totals, then per suite its
 /// name and the cases it counts itself from their results.
 const READ: &str = r#"
@@ -51,13 +47,7 @@ fn two_shards_merge_into_one_report_that_junitparser_reads() {
     let _down1 = DownGuard::new(dir, &["one.toml"]);
     let _down2 = DownGuard::new(dir, &["two.toml"]);
     // The broken case: shard-two has a check that fails (quickly).
-    let two = dir.join("two.toml");
-    let mut text = std::fs::read_to_string(&two).unwrap();
-    text.push_str(
-        "\n[[check]]\nname = \"a file that is not there\"\nkind = \"file\"\ntimeout = \"3s\"\n\
-         node = \"web1\"\npath = \"/etc/labctl-shard-no-such-file\"\n",
-    );
-    std::fs::write(&two, text).unwrap();
+    add_failing_file_check(&dir.join("two.toml"), "/etc/labctl-shard-no-such-file");
 
     // Each runner is given the same list, in its own order.
     let runners = [

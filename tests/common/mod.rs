@@ -53,6 +53,22 @@ pub fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A command's stderr, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Append a `file` check to the lab file at `lab` that fails within 3 s: web1
+/// has no `path`. The broken case of the tests that run several labs.
+pub fn add_failing_file_check(lab: &Path, path: &str) {
+    let mut text = std::fs::read_to_string(lab).unwrap();
+    text.push_str(&format!(
+        "\n[[check]]\nname = \"a file that is not there\"\nkind = \"file\"\ntimeout = \"3s\"\n\
+         node = \"web1\"\npath = \"{path}\"\n"
+    ));
+    std::fs::write(lab, text).unwrap();
+}
+
 pub fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
