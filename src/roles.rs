@@ -19,6 +19,9 @@ use toml_span::value::ValueInner;
 /// not a valid role name, so it can never collide with one.
 pub const SUPPORT_DIR: &str = "_labctl";
 
+/// The file beside provision.sh that undoes a role on existing machines.
+pub const UNDO_SCRIPT: &str = "undo.sh";
+
 /// A Debian package name (Debian policy 5.6.1: lower-case letters, digits,
 /// `+ . -`, a letter or digit first, at least two characters). Role metadata
 /// and the offline repository's package lists both check names with it.
@@ -76,6 +79,12 @@ impl Role {
             .get("provision.sh")
             .map(|v| v.as_slice())
             .unwrap_or(b"")
+    }
+
+    /// The node-side script that undoes what provision.sh did (`undo.sh`):
+    /// what makes a role usable on existing machines (docs/hosts.md).
+    pub fn undo_script(&self) -> Option<&[u8]> {
+        self.files.get(UNDO_SCRIPT).map(|v| v.as_slice())
     }
 
     /// Number of `step "..."` lines in provision.sh; used for `step N/M` messages.

@@ -611,6 +611,57 @@ fn listing(diags: &[Diagnostic]) -> String {
     "bench.rounds",
     "0 is out of range"
 )]
+// Existing machines: [provider] kind = "hosts" and a node's `ssh`
+#[case::hosts_provider_unknown(
+    "hosts_provider_unknown",
+    "4:8",
+    "provider.kind",
+    "unknown provider kind \"docker\""
+)]
+#[case::hosts_node_without_ssh(
+    "hosts_node_without_ssh",
+    "10:8",
+    "node[0]",
+    "node `a` of a hosts lab needs `ssh`"
+)]
+#[case::hosts_ssh_missing_user("hosts_ssh_missing_user", "12:7", "node[0].ssh", "ssh needs `user`")]
+#[case::hosts_ssh_address_option(
+    "hosts_ssh_address_option",
+    "12:19",
+    "node[0].ssh.address",
+    "invalid value \"-oProxyCommand=touch\""
+)]
+#[case::hosts_ssh_key_relative(
+    "hosts_ssh_key_relative",
+    "12:54",
+    "node[0].ssh.key",
+    "invalid key path \"keys/lab\""
+)]
+#[case::hosts_ssh_port_out_of_range(
+    "hosts_ssh_port_out_of_range",
+    "12:75",
+    "node[0].ssh.port",
+    "70000 is out of range"
+)]
+#[case::hosts_ssh_with_count("hosts_ssh_with_count", "13:9", "node[0].count", "no `count`")]
+#[case::hosts_ssh_without_provider(
+    "hosts_ssh_without_provider",
+    "9:7",
+    "node[0].ssh",
+    "`ssh` is for existing machines"
+)]
+#[case::hosts_role_without_undo(
+    "hosts_role_without_undo",
+    "13:10",
+    "node[0].roles",
+    "role `netshape` cannot be undone: it has no undo.sh"
+)]
+#[case::hosts_forward(
+    "hosts_forward",
+    "13:12",
+    "node[0]",
+    "forwarded ports are not made on existing machines"
+)]
 fn invalid_lab_file(
     #[case] name: &str,
     #[case] at: &str,

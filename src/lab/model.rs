@@ -48,6 +48,17 @@ pub struct Lab {
     /// Role variable name -> name of the host environment variable holding the
     /// secret. Values are read at provisioning time and never stored.
     pub secret_vars: BTreeMap<String, Sp<String>>,
+    /// `[provider] kind`, when the lab file names where its machines come
+    /// from: only existing machines (`hosts`) are written there; labctl's
+    /// own machines get their provider on the command line.
+    pub provider: Option<Sp<LabProvider>>,
+}
+
+/// The providers a lab file may name in `[provider] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabProvider {
+    /// Existing machines reached over SSH: nothing is created or destroyed.
+    Hosts,
 }
 
 impl Lab {
@@ -91,6 +102,11 @@ impl Lab {
         format!("labctl-{}-{}", self.name.value, node)
     }
 
+    /// The lab's nodes are existing machines (`[provider] kind = "hosts"`).
+    pub fn on_hosts(&self) -> bool {
+        self.provider.as_ref().map(|p| p.value) == Some(LabProvider::Hosts)
+    }
+
     /// The Docker network (and libvirt/VirtualBox network name) labctl owns.
     pub fn network_name(&self) -> String {
         format!("labctl-{}", self.name.value)
@@ -123,6 +139,21 @@ pub struct Node {
     pub disks: Vec<Disk>,
     pub nested_containers: bool,
     pub bandwidth: Option<Sp<u64>>,
+    /// How labctl reaches an existing machine (hosts labs only): its SSH
+    /// address may differ from the lab address `ip` that traffic goes to.
+    pub ssh: Option<NodeSsh>,
+}
+
+/// `ssh = { address, user, key, port }` of a node on a hosts lab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSsh {
+    /// Host name or address labctl connects to.
+    pub address: String,
+    pub user: String,
+    /// The private key, `~` expanded.
+    pub key: PathBuf,
+    pub port: u16,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

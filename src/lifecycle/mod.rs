@@ -114,6 +114,13 @@ pub fn relocate(lab: &mut Lab, name: Option<&str>, subnet: Option<ipnet::Ipv4Net
         lab.name.value = n.to_string();
     }
     if let Some(new) = subnet {
+        // Existing machines keep their own addresses: a copy cannot move them.
+        if lab.on_hosts() {
+            return Err(Error::usage(format!(
+                "--subnet {new}: lab {} is made of existing machines, whose addresses labctl does not choose",
+                lab.name.value
+            )));
+        }
         let old = lab.network.subnet.value;
         if new.prefix_len() != old.prefix_len() {
             return Err(Error::usage(format!(

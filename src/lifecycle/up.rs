@@ -14,6 +14,12 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
 /// `up` with the runner given: tests record the commands a VM provider would run.
 pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
+    if op.lab().on_hosts() {
+        return Err(Error::usage(format!(
+            "lab {}: labctl cannot bring up a lab of existing machines ([provider] kind = \"hosts\") yet",
+            op.lab().name.value
+        )));
+    }
     eprint!("{}", op.loaded.render_warnings());
     let findings = crate::lint::lint(&op.loaded)?;
     if crate::lint::report(&op.loaded, &findings) > 0 {

@@ -4,6 +4,7 @@
 
 mod bench;
 mod checks;
+mod hosts;
 mod network;
 mod nodes;
 mod ports;
@@ -53,6 +54,7 @@ fn validate_all(lab: &Lab, roles: &RoleSet, cx: &mut Ctx) {
     nodes::names_and_addresses(lab, cx);
     ports::forwards_and_disks(lab, cx);
     roles::roles(lab, roles, cx);
+    hosts::hosts(lab, roles, cx);
     checks::checks(lab, cx);
     bench::scenarios_and_ratios(lab, cx);
 }

@@ -38,7 +38,7 @@ pub(super) fn subnet(lab: &Lab, cx: &mut Ctx) {
             .expected("a private subnet (10/8, 172.16/12, 192.168/16)")
             .hint("set allow_public_addresses = true if you really own this range"),
         );
-    } else if is_private(&subnet) && !virtualbox_range().contains(&subnet) {
+    } else if is_private(&subnet) && !virtualbox_range().contains(&subnet) && !lab.on_hosts() {
         cx.push(
             Diagnostic::warning("network.subnet", Some(sspan), format!("{subnet} is outside VirtualBox's default host-only range 192.168.56.0/21"))
                 .hint("the virtualbox provider will refuse it unless /etc/vbox/networks.conf allows it; docker and libvirt are fine"),

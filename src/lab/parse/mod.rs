@@ -12,6 +12,7 @@
 
 mod bench;
 mod check;
+mod hosts;
 mod node;
 
 use super::model::*;
@@ -20,6 +21,7 @@ use super::units;
 use crate::diag::{Diagnostic, Span};
 use bench::*;
 use check::*;
+use hosts::*;
 use node::*;
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -68,6 +70,7 @@ const TOP: &[&str] = &[
     "insecure",
     "allow_public_addresses",
     "secret_vars",
+    "provider",
 ];
 
 const NETWORK_KEYS: &[&str] = &["subnet", "bandwidth"];
@@ -179,6 +182,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
         .unwrap_or(false);
 
     let secret_vars = secret_vars(&mut top, cx);
+    let provider = provider(&mut top, cx);
 
     // [network]
     let network = network(&mut top, cx);
@@ -215,6 +219,7 @@ pub fn parse_lab(text: &str, cx: &mut Ctx) -> Option<Lab> {
         insecure,
         allow_public_addresses: allow_public,
         secret_vars,
+        provider,
     })
 }
 

@@ -19,7 +19,7 @@ pub(super) const DEFAULT_KEYS: &[&str] = &[
 /// A node's keys: its own, then every key `[defaults]` may set for it.
 pub(super) fn node_keys() -> &'static [&'static str] {
     static KEYS: LazyLock<Vec<&str>> =
-        LazyLock::new(|| [&["name", "count", "ip"], DEFAULT_KEYS].concat());
+        LazyLock::new(|| [&["name", "count", "ip", "ssh"], DEFAULT_KEYS].concat());
     &KEYS
 }
 
@@ -43,6 +43,7 @@ pub(super) struct NodeSpec {
     disks: Option<Vec<Disk>>,
     nested_containers: Option<bool>,
     bandwidth: Option<Sp<u64>>,
+    ssh: Option<NodeSsh>,
     span: Span,
 }
 
@@ -64,6 +65,7 @@ pub(super) fn parse_node_spec(mut o: Obj<'_>, cx: &mut Ctx) -> NodeSpec {
         }
         n.count = o.int_in("count", 1, 64, "a node count", cx);
         n.ip = parse_ipv4(&mut o, "ip", cx);
+        n.ssh = node_ssh(&mut o, cx);
     }
     if let Some(b) = o.string("box", cx) {
         if check_re(
@@ -317,6 +319,16 @@ pub(super) fn expand_nodes(
             continue;
         };
         let count = s.count.as_ref().map(|c| c.value as u32);
+        // One `ssh` address names one machine: copies would all reach it.
+        if let (Some(c), Some(_)) = (&s.count, &s.ssh) {
+            cx.err(
+                &format!("{path}.count"),
+                c.span,
+                "a node with `ssh` is one existing machine: no `count`",
+                "one [[node]] per machine",
+            );
+            continue;
+        }
         let vars = s
             .vars
             .clone()
@@ -383,6 +395,7 @@ pub(super) fn expand_nodes(
                     .or(defaults.nested_containers)
                     .unwrap_or(false),
                 bandwidth: s.bandwidth.clone().or_else(|| defaults.bandwidth.clone()),
+                ssh: s.ssh.clone(),
             });
         }
     }
