@@ -13,6 +13,8 @@
 #     peak VmHWM of the parent and of any one child;
 #   - /usr/bin/time -v's "Maximum resident set size": the largest single
 #     process of the whole tree, Vagrant's Ruby included (not labctl's own).
+# and whether the goal holds (every labctl process under 50 MB). One labctl
+# command alone: bench/labctl-rss.sh.
 #
 # Usage: bench/test-all-jobs.sh [ROUNDS]      (default 3)
 #   LABS=all      the shipped labs (`--all`; needs a host where no shipped lab
@@ -162,6 +164,9 @@ print(f"  labctl processes together (parent + running labs, sampled): peak {mb(m
 print(f"  labctl parent peak RSS (VmHWM): {mb(max(x[2] for x in j))}; one lab's labctl: {mb(max(x[3] for x in j))}")
 print(f"  /usr/bin/time -v max RSS (largest process of the tree, Vagrant's Ruby included): {mb(max(x[4] for x in j))}")
 print(f"serial, for comparison: /usr/bin/time -v max RSS {mb(max(x[4] for x in s))}, labctl's own peak {mb(max(x[2] for x in s))}")
+worst = max([x[2] for x in j] + [x[3] for x in j] + [x[2] for x in s])
+print(f"goal (issue 13): every labctl process under 50 MB peak RSS, serial and --jobs 2: "
+      f"{'met' if worst < 50 * 1024 else 'NOT met'} (largest {mb(worst)})")
 PY
 echo "each lab's labctl with --jobs 2, peak RSS (VmHWM) over the rounds:"
 cat jobs-*.labs | sort -k1,1 -k2,2n | awk '{ m[$1] = $2 } END { for (l in m) printf "  %s %.1f MB\n", l, m[l] / 1024 }' | sort

@@ -23,8 +23,9 @@ if $tests; then
     # labctl's DOT back through `dot`; man-db: the man page test runs
     # `man -l`. python3-junitparser: e2e_shard reads a merged JUnit report
     # with it. python3-venv: check-jsonschema's virtualenv below. curl: the
-    # tests' own requests to lab addresses.
-    pkgs+=(rpm dnf createrepo-c busybox-static graphviz man-db python3-junitparser python3-venv curl)
+    # tests' own requests to lab addresses. time: /usr/bin/time -v, which
+    # bench/test-all-jobs.sh reads peak memory from.
+    pkgs+=(rpm dnf createrepo-c busybox-static graphviz man-db python3-junitparser python3-venv curl time)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -55,7 +55,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
                 );
                 let res = conn.exec(
                     "sudo docker load",
-                    Some(bytes),
+                    Some(&mut |w: &mut dyn std::io::Write| w.write_all(bytes)),
                     Duration::from_secs(300),
                     &mut |_, _| {},
                 )?;

@@ -4,6 +4,7 @@
 //! as `node web2, role nginx, step 3/5: exit 1` with the tail of stderr.
 
 mod report;
+mod upload;
 
 pub use report::{Outcome, Report, TaskReport};
 
@@ -20,6 +21,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use upload::Content;
 
 /// Where role folders live on a node (owned by the SSH user).
 const REMOTE_DIR: &str = ".labctl";
@@ -284,43 +286,47 @@ impl NodeRun<'_> {
 
     /// Upload the support folder and the node's role folders in one tar stream.
     fn upload_roles(&self, conn: &Conn, tasks: &[TaskId]) -> Result<()> {
-        let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+        let mut files: BTreeMap<String, Content> = BTreeMap::new();
         // The node serving the lab's offline repository gets the built
         // repository inside its role folder (built by `up` before provisioning).
-        let repo_files = match (
+        if let (Some(dir), true) = (
             &self.opts.repo_dir,
             tasks.iter().any(|t| t.role == crate::repo::SERVER_ROLE),
         ) {
-            (Some(dir), true) => crate::repo::role_files(&crate::repo::public_dir(dir))?,
-            _ => BTreeMap::new(),
-        };
-        for (rel, b) in &repo_files {
-            files.insert(format!("{}/{rel}", crate::repo::SERVER_ROLE), b);
+            for (rel, p) in crate::repo::role_files(&crate::repo::public_dir(dir))? {
+                files.insert(
+                    format!("{}/{rel}", crate::repo::SERVER_ROLE),
+                    Content::File(p),
+                );
+            }
         }
         // Roles that run containers inside the node get the base image tarball.
-        let base = match (
+        if let (Some(p), true) = (
             &self.opts.base_image_tar,
             tasks.iter().any(|t| t.role == BASE_IMAGE_ROLE),
         ) {
-            (Some(p), true) => Some(std::fs::read(p).map_err(|e| Error::io("read", p, e))?),
-            _ => None,
-        };
-        if let Some(b) = &base {
-            files.insert(format!("{BASE_IMAGE_ROLE}/base-image.tar"), b);
+            files.insert(
+                format!("{BASE_IMAGE_ROLE}/base-image.tar"),
+                Content::File(p.clone()),
+            );
         }
         for (rel, b) in &self.roles.support {
-            files.insert(format!("{SUPPORT_DIR}/{rel}"), b);
+            files.insert(format!("{SUPPORT_DIR}/{rel}"), Content::Bytes(b));
         }
         for t in tasks {
             if let Some(r) = self.roles.get(&t.role) {
                 for (rel, b) in &r.files {
-                    files.insert(format!("{}/{rel}", t.role), b);
+                    files.insert(format!("{}/{rel}", t.role), Content::Bytes(b));
                 }
             }
         }
-        let tar = tar_bytes(&files)?;
         let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
-        let r = conn.exec(&cmd, Some(&tar), Duration::from_secs(300), &mut |_, _| {})?;
+        let r = conn.exec(
+            &cmd,
+            Some(&mut |w: &mut dyn Write| upload::write_tar(w, &files)),
+            Duration::from_secs(300),
+            &mut |_, _| {},
+        )?;
         if r.code != 0 {
             return Err(Error::env(
                 format!(
@@ -469,71 +475,9 @@ impl NodeRun<'_> {
     }
 }
 
-/// A tar archive of in-memory files (ustar, mode 0644, 0755 for scripts).
-pub fn tar_bytes(files: &BTreeMap<String, &[u8]>) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for (path, bytes) in files {
-        if path.len() > 99 {
-            return Err(Error::usage(format!(
-                "role file path too long for upload: {path}"
-            )));
-        }
-        let mut h = [0u8; 512];
-        h[..path.len()].copy_from_slice(path.as_bytes());
-        let mode = if path.ends_with(".sh") { 0o755 } else { 0o644 };
-        let put = |h: &mut [u8; 512], off: usize, len: usize, v: u64| {
-            let s = format!("{:0width$o}\0", v, width = len - 1);
-            h[off..off + len].copy_from_slice(s.as_bytes());
-        };
-        put(&mut h, 100, 8, mode);
-        put(&mut h, 108, 8, 0);
-        put(&mut h, 116, 8, 0);
-        put(&mut h, 124, 12, bytes.len() as u64);
-        put(&mut h, 136, 12, 0);
-        h[156] = b'0';
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|&b| b as u32).sum();
-        let s = format!("{:06o}\0 ", sum);
-        h[148..156].copy_from_slice(s.as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(bytes);
-        let pad = (512 - bytes.len() % 512) % 512;
-        out.extend(std::iter::repeat_n(0u8, pad));
-    }
-    out.extend(std::iter::repeat_n(0u8, 1024));
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tar_is_readable_by_tar() {
-        let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
-        files.insert("a/provision.sh".into(), b"echo hi\n");
-        files.insert("a/files/x.conf".into(), b"x=1\n");
-        let t = tar_bytes(&files).unwrap();
-        let d = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("tar")
-            .arg("-x")
-            .arg("-C")
-            .arg(d.path())
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(&t)?;
-                c.wait()
-            })
-            .unwrap();
-        assert!(out.success());
-        assert_eq!(
-            std::fs::read_to_string(d.path().join("a/files/x.conf")).unwrap(),
-            "x=1\n"
-        );
-    }
 
     /// Issue 10.10: only the result words are results; a missing or garbled
     /// result file is an error naming node and role, never `unchanged`.

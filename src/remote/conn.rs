@@ -23,6 +23,9 @@ pub struct Target {
     pub known_hosts: PathBuf,
 }
 
+/// Writes a command's input into its channel, as it goes.
+pub type Input<'a> = dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a;
+
 pub struct Conn {
     pub target: Target,
     sess: Session,
@@ -103,12 +106,14 @@ impl Conn {
         })
     }
 
-    /// Run a command; `on_line(is_stderr, line)` sees output as it arrives.
-    /// Fails when the command runs longer than `timeout` or the node stops answering.
+    /// Run a command; `stdin` writes the command's input (streamed: an upload
+    /// is never held whole in memory); `on_line(is_stderr, line)` sees output
+    /// as it arrives. Fails when the command runs longer than `timeout` or the
+    /// node stops answering.
     pub fn exec(
         &self,
         command: &str,
-        stdin: Option<&[u8]>,
+        stdin: Option<&mut Input>,
         timeout: Duration,
         on_line: &mut dyn FnMut(bool, &str),
     ) -> Result<ExecResult> {
@@ -121,8 +126,7 @@ impl Conn {
         ch.exec(command)
             .map_err(|e| ssh_err(t, "cannot start a command", e))?;
         if let Some(input) = stdin {
-            ch.write_all(input)
-                .map_err(|e| ssh_err(t, "cannot send input", e))?;
+            input(&mut ch).map_err(|e| ssh_err(t, "cannot send input", e))?;
         }
         ch.send_eof()
             .map_err(|e| ssh_err(t, "cannot send input", e))?;

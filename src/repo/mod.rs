@@ -79,7 +79,7 @@ pub const KEYRING: &str = "lab-repo.gpg";
 /// The Debian release the node image is built from.
 pub const DEFAULT_RELEASE: &str = "bookworm";
 
-/// Longest path inside the role upload tar (`ROLE/…`), see `provision::tar_bytes`.
+/// Longest path inside the role upload tar (`ROLE/…`), see `provision::upload`.
 pub const MAX_UPLOAD_PATH: usize = 99;
 
 static RELEASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{1,30}$").unwrap());
@@ -410,9 +410,9 @@ fn index_and_sign(
 }
 
 /// The served repository as files of the `aptrepo` role's upload:
-/// `repo/REL` -> contents. Fails when there is no signed repository in `dir`
+/// `repo/REL` -> the file on the host (sent as it is read, never held whole). Fails when there is no signed repository in `dir`
 /// or a path would not fit the upload.
-pub fn role_files(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+pub fn role_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
     for f in ["InRelease", "Release", "Release.gpg", "Packages", KEYRING] {
         if !dir.join(f).is_file() {
             return Err(Error::env(
@@ -436,8 +436,7 @@ pub fn role_files(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
                 Some("run `labctl repo build LAB` again".into()),
             ));
         }
-        let b = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
-        out.insert(key, b);
+        out.insert(key, p);
     }
     Ok(out)
 }
