@@ -181,6 +181,82 @@ fn virtualbox_up_and_down_run_vagrant_one_machine_at_a_time_and_sweep_by_name() 
     assert!(!state_dir.join("ssh_config").exists());
 }
 
+/// Recorded test (command sequence): each machine's SSH address is read as
+/// soon as Vagrant says it finished that machine, one `vagrant ssh-config
+/// NODE` each in the order they finished, while `vagrant up` still runs
+/// (here: while its output is read); both end up in the state.
+#[test]
+fn recorded_each_machine_is_read_as_vagrant_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (args, r) = setup(tmp.path());
+    r.rec.answer(
+        "vagrant up",
+        0,
+        "==> web2: Machine booted and ready!\n\
+         ==> web2: Machine not provisioned because `--no-provision` is specified.\n\
+         ==> web1: Setting hostname...\n\
+         ==> web1: Machine not provisioned because `--no-provision` is specified.\n",
+    );
+    lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap();
+    assert_eq!(
+        take(&r),
+        vec![
+            "ip -o -4 route show".to_string(),
+            "vagrant up --no-provision --provider virtualbox --no-parallel web1 web2".into(),
+            "vagrant ssh-config web2".into(),
+            "vagrant ssh-config web1".into(),
+        ]
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("state/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["phase"], "up");
+    assert_eq!(state["nodes"]["web1"]["ssh_port"], 2222);
+    assert_eq!(state["nodes"]["web2"]["ssh_port"], 2200);
+    let ssh = std::fs::read_to_string(tmp.path().join("state/ssh_config")).unwrap();
+    assert!(
+        ssh.contains("Host web1") && ssh.contains("Host web2"),
+        "{ssh}"
+    );
+}
+
+/// Recorded test: a `vagrant up` that fails after finishing one machine
+/// fails the run with Vagrant's error, as before, and what the run made is
+/// removed.
+#[test]
+fn recorded_a_vagrant_up_failing_after_one_machine_fails_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (args, r) = setup(tmp.path());
+    r.rec.answers.lock().unwrap().insert(
+        0,
+        (
+            "vagrant up".into(),
+            Output {
+                code: Some(1),
+                stdout:
+                    "==> web2: Machine not provisioned because `--no-provision` is specified.\n"
+                        .into(),
+                stderr: "web1: The machine failed to boot".into(),
+            },
+        ),
+    );
+    r.rec.answer("VBoxManage list vms", 0, "");
+    let err = lifecycle::up_with(&args, &opts(Choice::Virtualbox), r.clone()).unwrap_err();
+    let text = err.render();
+    assert!(text.contains("could not be brought up"), "{text}");
+    let calls = take(&r);
+    assert!(
+        calls.contains(&"vagrant ssh-config web2".to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"vagrant destroy -f".to_string()),
+        "{calls:?}"
+    );
+    assert!(!tmp.path().join("state/state.json").exists());
+}
+
 #[test]
 fn a_vm_lab_on_a_routed_subnet_is_refused_before_vagrant_runs() {
     let tmp = tempfile::tempdir().unwrap();

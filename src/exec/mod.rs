@@ -90,7 +90,19 @@ pub trait Runner: Send + Sync {
 
     /// Run with output passed through to the terminal (long-running tools).
     fn stream(&self, cmd: &Cmd) -> Result<Output> {
-        self.output(cmd)
+        self.stream_lines(cmd, &|_| {})
+    }
+
+    /// [`stream`](Runner::stream), handing each stdout line to `on_line` as
+    /// it is printed, while the command still runs (`vagrant up` says when
+    /// each machine is done). A recording runner hands its scripted stdout
+    /// line by line once the command "ran".
+    fn stream_lines(&self, cmd: &Cmd, on_line: &(dyn Fn(&str) + Sync)) -> Result<Output> {
+        let out = self.output(cmd)?;
+        for line in out.stdout.lines() {
+            on_line(line);
+        }
+        Ok(out)
     }
 
     /// Run and require exit 0; errors carry stderr.
@@ -158,13 +170,14 @@ impl Runner for System {
         })
     }
 
-    fn stream(&self, cmd: &Cmd) -> Result<Output> {
-        // stdout goes to our stderr so machine-readable stdout stays clean;
+    fn stream_lines(&self, cmd: &Cmd, on_line: &(dyn Fn(&str) + Sync)) -> Result<Output> {
+        // stdout goes to our stderr so machine-readable stdout stays clean,
+        // line by line as it comes, each line also handed to `on_line`;
         // stderr is also kept for the error message. The child gets a process
         // group of its own, recorded through the spawn hook, so `down` can end
         // it (and its children) if this labctl dies.
+        use std::io::BufRead;
         let handle = Self::expr(cmd)
-            .stdout_to_stderr()
             .stderr_capture()
             .unchecked()
             .before_spawn(|c| {
@@ -172,20 +185,44 @@ impl Runner for System {
                 c.process_group(0);
                 Ok(())
             })
-            .start()
+            .reader()
             .map_err(|e| spawn_error(cmd, e))?;
         let pids = handle.pids();
         for p in &pids {
             crate::interrupt::track(*p as i32);
             spawn_hook(*p, true);
         }
-        let out = handle.wait().map_err(|e| spawn_error(cmd, e));
+        let mut lines = std::io::BufReader::new(&handle);
+        let mut buf = Vec::new();
+        let read: std::io::Result<()> = loop {
+            buf.clear();
+            match lines.read_until(b'\n', &mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    eprint!("{line}");
+                    on_line(line.trim_end_matches(['\n', '\r']));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        // EOF waited for the child; an error reading did not.
+        let out = read
+            .and_then(|()| handle.try_wait())
+            .map(|o| o.cloned())
+            .map_err(|e| spawn_error(cmd, e));
         for p in &pids {
             spawn_hook(*p, false);
             crate::interrupt::untrack(*p as i32);
         }
         crate::interrupt::check()?;
-        let out = out?;
+        let out = out?.ok_or_else(|| {
+            Error::io(
+                "wait for",
+                &cmd.program,
+                std::io::Error::other("its output ended before it did"),
+            )
+        })?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         eprint!("{stderr}");
         Ok(Output {

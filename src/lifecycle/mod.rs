@@ -265,21 +265,48 @@ fn record_phases(
     }
 }
 
-/// Each node's SSH address, user and key: from the provider where it knows
-/// them (docker: the ports labctl chose), else `vagrant ssh-config` read once
-/// for all nodes; then the lab's own ssh_config (host keys verified against
-/// the lab's known_hosts under a lab/node alias).
+/// How long a machine's own key may take to appear after Vagrant said it
+/// finished the machine (it writes the key before that line: a wait here is
+/// a Vagrant that did not replace the well-known key, which is refused).
+const OWN_KEY_WAIT: Duration = Duration::from_secs(20);
+
+/// Every node's SSH address, user and key, as [`ssh_hosts`] reads them, into
+/// the state and the lab's own ssh_config.
 fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
+    let nodes: Vec<String> = op.lab().nodes.iter().map(|n| n.name.clone()).collect();
+    let hosts = ssh_hosts(op, r, provider::of(state_kind(state)), &nodes)?;
+    record_hosts(op, state, &hosts)
+}
+
+/// The SSH address, user and key of `nodes`, whose machines Vagrant has
+/// finished: from the provider where it knows them (docker: the ports labctl
+/// chose, and each machine's own key once it is there), else `vagrant
+/// ssh-config` of the others in one call; then the provider's checks after
+/// boot (libvirt: host keys pinned from each console).
+fn ssh_hosts(
+    op: &Opened,
+    r: &dyn Runner,
+    p: &dyn provider::Provider,
+    nodes: &[String],
+) -> Result<Vec<ssh_config::Host>> {
     let lab = op.lab();
-    let p = provider::of(state_kind(state));
-    let hosts = match p.known_ssh(lab, &op.dir) {
-        Some(hosts) => hosts,
-        None => {
-            let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
-            let text = vagrant::ssh_config(r, &op.dir.root, &nodes)?;
+    let mut hosts = Vec::new();
+    let mut ask = Vec::new();
+    for n in nodes {
+        match p.known_ssh(lab, &op.dir, n) {
+            Some(h) => {
+                wait_for_own_key(n, Path::new(&h.key))?;
+                hosts.push(h);
+            }
+            None => ask.push(n.clone()),
+        }
+    }
+    if !ask.is_empty() {
+        let text = vagrant::ssh_config(r, &op.dir.root, &ask)?;
+        hosts.extend(
             ssh_config::parse(&text)
                 .into_iter()
-                .filter(|h| lab.node(&h.0).is_some())
+                .filter(|h| ask.contains(&h.0))
                 .map(|(name, hostname, port, user, key)| ssh_config::Host {
                     alias: lab.machine_name(&name),
                     name,
@@ -287,13 +314,42 @@ fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
                     port,
                     user,
                     key,
-                })
-                .collect()
-        }
-    };
+                }),
+        );
+    }
     let booted: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     p.after_boot(r, lab, &op.dir, &booted)?;
-    for h in &hosts {
+    Ok(hosts)
+}
+
+/// Vagrant writes a machine's own private key when it replaces the
+/// well-known one; labctl never connects with the well-known key, so a
+/// machine whose own key is not there (a regular file) is an error.
+fn wait_for_own_key(node: &str, key: &Path) -> Result<()> {
+    let deadline = Instant::now() + OWN_KEY_WAIT;
+    while !std::fs::symlink_metadata(key).is_ok_and(|m| m.is_file() && m.len() > 0) {
+        crate::interrupt::check()?;
+        if Instant::now() > deadline {
+            return Err(Error::env(
+                format!(
+                    "node {node}: Vagrant finished the machine but its own SSH key {} is not there after {}s",
+                    key.display(),
+                    OWN_KEY_WAIT.as_secs()
+                ),
+                Some("labctl never connects with Vagrant's well-known key; is `config.ssh.insert_key` off in a Vagrantfile that labctl did not write?".into()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Record `hosts` in the state and rewrite the lab's ssh_config with every
+/// node known so far (host keys verified against the lab's known_hosts
+/// under a lab/node alias).
+fn record_hosts(op: &Opened, state: &mut State, hosts: &[ssh_config::Host]) -> Result<()> {
+    let lab = op.lab();
+    for h in hosts {
         let Some(n) = lab.node(&h.name) else { continue };
         state.nodes.insert(
             h.name.clone(),
@@ -306,7 +362,35 @@ fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
             },
         );
     }
-    ssh_config::write(&op.dir.ssh_config(), &op.dir.known_hosts(), &hosts)
+    let known: Vec<ssh_config::Host> = lab
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let s = state.nodes.get(&n.name)?;
+            Some(ssh_config::Host {
+                name: n.name.clone(),
+                alias: lab.machine_name(&n.name),
+                hostname: s.ssh_host.clone(),
+                port: s.ssh_port,
+                user: s.ssh_user.clone(),
+                key: s.ssh_key.clone(),
+            })
+        })
+        .collect();
+    ssh_config::write(&op.dir.ssh_config(), &op.dir.known_hosts(), &known)
+}
+
+/// The SSH target of node `h` of the lab.
+fn target_of(op: &Opened, h: &ssh_config::Host) -> crate::remote::Target {
+    crate::remote::Target {
+        node: h.name.clone(),
+        host: h.hostname.clone(),
+        port: h.port,
+        user: h.user.clone(),
+        key: PathBuf::from(&h.key),
+        alias: op.lab().machine_name(&h.name),
+        known_hosts: op.dir.known_hosts(),
+    }
 }
 
 pub fn targets(op: &Opened, state: &State) -> BTreeMap<String, crate::remote::Target> {

@@ -44,6 +44,7 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
         kind,
         &up_nodes,
         kind.parallel_up(),
+        &|_| {},
     )?;
     refresh_ssh(&op, r.as_ref(), &mut state)?;
     state.phase = Phase::Up;

@@ -33,6 +33,29 @@ pub(super) fn provision_locked(
     t: &mut Timings,
     snapshot: bool,
 ) -> Result<crate::provision::Report> {
+    let prepared = prepare(op, state, nodes, roles, r, t)?;
+    let started = Instant::now();
+    let arrivals = crate::provision::Arrivals::all(targets(op, state));
+    let report = run_roles(op, &prepared, &arrivals, t)?;
+    finish(op, state, &prepared, report, r, t, snapshot, started)
+}
+
+/// What a provisioning run needs besides the nodes' SSH targets: the plan
+/// and the options, with the offline repository and the base image made
+/// when roles need them.
+pub(super) struct Prepared {
+    plan: crate::plan::Plan,
+    opts: crate::provision::Options,
+}
+
+pub(super) fn prepare(
+    op: &Opened,
+    state: &State,
+    nodes: Option<BTreeSet<String>>,
+    roles: Option<BTreeSet<String>>,
+    r: &dyn Runner,
+    t: &mut Timings,
+) -> Result<Prepared> {
     let lab = op.lab();
     let plan = crate::plan::build(lab, &op.loaded.roles);
     let mut opts = crate::provision::Options {
@@ -89,9 +112,19 @@ pub(super) fn provision_locked(
             )
         })?);
     }
-    let started = Instant::now();
+    Ok(Prepared { plan, opts })
+}
+
+/// Run the roles, each node's as soon as `arrivals` hands the node over.
+pub(super) fn run_roles(
+    op: &Opened,
+    p: &Prepared,
+    arrivals: &crate::provision::Arrivals,
+    t: &mut Timings,
+) -> Result<crate::provision::Report> {
+    let lab = op.lab();
     let report = t.time("provisioning", || {
-        crate::provision::run(lab, &op.loaded.roles, &plan, &targets(op, state), &opts)
+        crate::provision::run(lab, &op.loaded.roles, &p.plan, arrivals, &p.opts)
     })?;
     // Per node: the time its role runs took (waits for other nodes'
     // barriers are in the lab-wide phase, not in a node's).
@@ -102,6 +135,23 @@ pub(super) fn provision_locked(
     for (node, secs) in per_node {
         t.add_seconds("provisioning", Some(node), secs);
     }
+    Ok(report)
+}
+
+/// After the roles ran: keep what they published, print the table, and take
+/// the snapshot `labctl reset` goes back to after a whole, successful run.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish(
+    op: &Opened,
+    state: &mut State,
+    p: &Prepared,
+    report: crate::provision::Report,
+    r: &dyn Runner,
+    t: &mut Timings,
+    snapshot: bool,
+    started: Instant,
+) -> Result<crate::provision::Report> {
+    let opts = &p.opts;
     // Published values are kept (public keys, revisions); secrets never are.
     let secret_values: Vec<&String> = opts.secrets.iter().map(|(_, v)| v).collect();
     state.published = report

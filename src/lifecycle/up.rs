@@ -2,9 +2,11 @@
 //! failed first `up` created.
 
 use super::down::clean_up_failed_up;
-use super::provision::{provision_error, provision_locked, secrets};
+use super::provision::{finish, prepare, provision_error, run_roles, secrets, Prepared};
 use super::*;
+use crate::provision::{Arrivals, Report};
 use crate::state::runtime::Runtime;
+use std::sync::Mutex;
 
 /// Bring a lab up (create what is missing) and provision it.
 pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
@@ -99,9 +101,25 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     }
 }
 
+/// Held while the state file is read and written by the spawn hook or by
+/// `up`'s boot, which run on different threads while Vagrant runs.
+static STATE_WRITE: Mutex<()> = Mutex::new(());
+
+/// Save `state`, keeping the children's process groups the spawn hook
+/// recorded in the file (a `vagrant up` still running must stay known to a
+/// `down` after labctl is killed).
+fn save_keeping_children(dir: &StateDir, state: &mut State) -> Result<()> {
+    let _g = STATE_WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(on_disk) = dir.load()? {
+        state.child_pgids = on_disk.child_pgids;
+    }
+    dir.save(state)
+}
+
 fn record_children(dir: &StateDir) {
     let dir = dir.clone();
     crate::exec::set_spawn_hook(Some(Box::new(move |pid, started| {
+        let _g = STATE_WRITE.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(Some(mut s)) = dir.load() {
             if started {
                 s.child_pgids.push(pid as i32);
@@ -142,7 +160,9 @@ fn up_locked(
 }
 
 /// Every provider's last steps: write the Vagrantfile and the runtime file,
-/// `vagrant up --no-provision`, read `vagrant ssh-config` once, provision.
+/// then `vagrant up --no-provision`, each node provisioned as soon as Vagrant
+/// has finished its machine and its SSH address and own key are known, while
+/// Vagrant still makes the others (its `after` barriers still hold).
 fn boot_and_provision(
     op: &Opened,
     o: &UpOptions,
@@ -161,7 +181,7 @@ fn boot_and_provision(
     crate::interrupt::check()?;
     let parallel = kind.parallel_up();
     eprintln!(
-        "vagrant: bringing up {} node(s) with the {kind} provider ({})",
+        "vagrant: bringing up {} node(s) with the {kind} provider ({}); each is provisioned as soon as it is up",
         nodes.len(),
         if parallel {
             "in parallel"
@@ -169,22 +189,201 @@ fn boot_and_provision(
             "one at a time, as VirtualBox requires"
         }
     );
-    let t = Instant::now();
-    // One `vagrant up` brings every machine up: the phase is the lab's.
-    timings.time("machines", || {
-        vagrant::up(r, &dir.root, kind, &nodes, parallel)
-    })?;
-    let t_up = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    timings.time("ssh-config", || refresh_ssh(op, r, state))?;
+    let arrivals = Arrivals::new();
+    let shared = Mutex::new(&mut *state);
+    let (booted, provisioned) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let nodes = &nodes;
+        let started = Instant::now();
+        let up = s.spawn(move || {
+            let finished = |m: &str| {
+                let _ = tx.send(m.to_string());
+            };
+            vagrant::up(r, &dir.root, kind, nodes, parallel, &finished)
+        });
+        let provisioning = o
+            .provision
+            .then(|| s.spawn(|| provision_as_nodes_arrive(op, r, &shared, &arrivals)));
+        let booted = boot(op, r, kind, &shared, &arrivals, rx, up, started);
+        let provisioned =
+            provisioning.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (booted, provisioned)
+    });
+    crate::exec::set_spawn_hook(None);
+    // Vagrant's failure (or the SSH addresses') is the run's, as it was
+    // before nodes were provisioned during `up`; a provisioning that ran
+    // meanwhile only printed its output.
+    let booted = booted?;
+    booted.record(timings);
     eprintln!(
-        "vagrant: machines up in {t_up:.1}s, SSH addresses read in {:.1}s",
-        t.elapsed().as_secs_f64()
+        "vagrant: machines up in {:.1}s",
+        booted.machines.as_secs_f64()
     );
     state.phase = Phase::Up;
-    dir.save(state)?;
-    crate::exec::set_spawn_hook(None);
-    provision_after_up(op, o, state, r, timings)
+    save_keeping_children(dir, state)?;
+    let Some(provisioned) = provisioned else {
+        return Ok(Exit::Ok);
+    };
+    let (prepared, report, t, started) = provisioned?;
+    timings.phases.extend(t.phases);
+    let report = finish(
+        op, state, &prepared, report, r, timings, o.snapshot, started,
+    )?;
+    crate::interrupt::check()?;
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(op, &report))
+    }
+}
+
+/// What `boot` measured: Vagrant's whole run, and per node when Vagrant
+/// finished its machine and how long its SSH address took after that.
+struct Booted {
+    machines: Duration,
+    nodes: Vec<(String, Duration, Duration)>,
+    /// `vagrant ssh-config` after `up` of the nodes Vagrant did not say it
+    /// finished, when there were any.
+    late: Option<Duration>,
+}
+
+impl Booted {
+    fn record(&self, t: &mut Timings) {
+        for (node, up, _) in &self.nodes {
+            t.add("machines", Some(node), *up);
+        }
+        t.add("machines", None, self.machines);
+        for (node, _, ssh) in &self.nodes {
+            t.add("ssh-config", Some(node), *ssh);
+        }
+        if let Some(late) = self.late {
+            t.add("ssh-config", None, late);
+        }
+    }
+}
+
+/// Closes the arrivals on every way out of `boot` (a panic too), so no
+/// node's provisioning waits for a machine that will not come.
+struct CloseOnDrop<'a>(&'a Arrivals, &'static str);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close(self.1);
+    }
+}
+
+/// While `vagrant up` runs: each machine Vagrant says it finished (`rx`) gets
+/// its SSH address and own key read, is recorded in the state and the lab's
+/// ssh_config, and is handed to provisioning. Then Vagrant's result: its
+/// failure is the run's; nodes it did not name are read after it, as
+/// before.
+#[allow(clippy::too_many_arguments)]
+fn boot(
+    op: &Opened,
+    r: &dyn Runner,
+    kind: Kind,
+    shared: &Mutex<&mut State>,
+    arrivals: &Arrivals,
+    rx: std::sync::mpsc::Receiver<String>,
+    up: std::thread::ScopedJoinHandle<'_, Result<crate::exec::Output>>,
+    started: Instant,
+) -> Result<Booted> {
+    let mut closing = CloseOnDrop(arrivals, "vagrant up did not bring its machine up");
+    let p = provider::of(kind);
+    let mut booted = Booted {
+        machines: Duration::ZERO,
+        nodes: Vec::new(),
+        late: None,
+    };
+    let mut first_err = None;
+    // Ends when `vagrant up` has exited (the sender is gone).
+    for node in rx.iter() {
+        if first_err.is_some()
+            || op.lab().node(&node).is_none()
+            || booted.nodes.iter().any(|(n, _, _)| *n == node)
+        {
+            continue;
+        }
+        let up_at = started.elapsed();
+        let t = Instant::now();
+        match hand_over(op, r, p, shared, arrivals, std::slice::from_ref(&node)) {
+            Ok(()) => {
+                eprintln!(
+                    "vagrant: {node} is up ({:.1}s), handed to provisioning",
+                    up_at.as_secs_f64()
+                );
+                booted.nodes.push((node, up_at, t.elapsed()));
+            }
+            Err(e) => {
+                // The other nodes are not provisioned past this: the run fails.
+                arrivals.close("another node's SSH address could not be read");
+                first_err = Some(e);
+            }
+        }
+    }
+    let up = up.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+    booted.machines = started.elapsed();
+    if up.is_ok() && first_err.is_none() {
+        crate::interrupt::set_phase("provisioning");
+    }
+    up?;
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    let rest: Vec<String> = op
+        .lab()
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .filter(|n| !booted.nodes.iter().any(|(b, _, _)| b == n))
+        .collect();
+    if !rest.is_empty() {
+        let t = Instant::now();
+        hand_over(op, r, p, shared, arrivals, &rest)?;
+        booted.late = Some(t.elapsed());
+    }
+    closing.1 = "no SSH address known";
+    Ok(booted)
+}
+
+/// Read `nodes`' SSH addresses, record them (state, ssh_config) and hand
+/// them to provisioning.
+fn hand_over(
+    op: &Opened,
+    r: &dyn Runner,
+    p: &dyn provider::Provider,
+    shared: &Mutex<&mut State>,
+    arrivals: &Arrivals,
+    nodes: &[String],
+) -> Result<()> {
+    let hosts = ssh_hosts(op, r, p, nodes)?;
+    {
+        let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+        record_hosts(op, &mut state, &hosts)?;
+        save_keeping_children(&op.dir, &mut state)?;
+    }
+    for h in &hosts {
+        arrivals.ready(target_of(op, h));
+    }
+    Ok(())
+}
+
+/// The provisioning of `up`, beside Vagrant: the offline repository and base
+/// image are made meanwhile, and each node's roles start as it arrives.
+fn provision_as_nodes_arrive(
+    op: &Opened,
+    r: &dyn Runner,
+    shared: &Mutex<&mut State>,
+    arrivals: &Arrivals,
+) -> Result<(Prepared, Report, Timings, Instant)> {
+    let mut t = Timings::default();
+    // What provisioning reads of the state (published values, re-created
+    // nodes, the image) is not changed by the boot.
+    let state: State = (**shared.lock().unwrap_or_else(|e| e.into_inner())).clone();
+    let prepared = prepare(op, &state, None, None, r, &mut t)?;
+    let started = Instant::now();
+    let report = run_roles(op, &prepared, arrivals, &mut t)?;
+    Ok((prepared, report, t, started))
 }
 
 /// The provider of this `up`: a lab that has machines stays on the provider
@@ -235,27 +434,6 @@ fn record_lab(state: &mut State, lab: &Lab, kind: Kind, image: Option<String>) {
         .iter()
         .flat_map(|n| n.forward.iter().map(|f| f.host))
         .collect();
-}
-
-fn provision_after_up(
-    op: &Opened,
-    o: &UpOptions,
-    state: &mut State,
-    r: &dyn Runner,
-    t: &mut Timings,
-) -> Result<Exit> {
-    if !o.provision {
-        return Ok(Exit::Ok);
-    }
-    crate::interrupt::set_phase("provisioning");
-    crate::interrupt::check()?;
-    let report = provision_locked(op, state, None, None, r, t, o.snapshot)?;
-    crate::interrupt::check()?;
-    if report.ok() {
-        Ok(Exit::Ok)
-    } else {
-        Err(provision_error(op, &report))
-    }
 }
 
 fn check_host_ports(lab: &Lab) -> Result<()> {

@@ -59,15 +59,18 @@ pub trait Provider: Sync {
         pre: &Preflight,
     ) -> Result<Runtime>;
 
-    /// Each node's SSH address, user and key when the provider already knows
-    /// them without asking Vagrant (`vagrant ssh-config` costs about half a
-    /// second per node); `None` when any node's is not known for certain, and
-    /// `vagrant ssh-config` is read instead (VMs whose address comes from DHCP).
+    /// A node's SSH address, user and key file when the provider already
+    /// knows them without asking Vagrant (`vagrant ssh-config` costs seconds);
+    /// `None` when it does not (VMs whose address comes from DHCP). The key
+    /// file is the machine's own, which Vagrant writes when it replaces the
+    /// well-known key: the caller waits for Vagrant to finish the machine
+    /// and for that file before using it.
     fn known_ssh(
         &self,
         _lab: &Lab,
         _dir: &StateDir,
-    ) -> Option<Vec<crate::remote::ssh_config::Host>> {
+        _node: &str,
+    ) -> Option<crate::remote::ssh_config::Host> {
         None
     }
 

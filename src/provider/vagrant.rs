@@ -14,12 +14,16 @@ fn vagrant(dir: &Path) -> Cmd {
         .env("VAGRANT_NO_COLOR", "1")
 }
 
+/// `vagrant up --no-provision` of `nodes`; `on_finished` is called with each
+/// machine's name as Vagrant says it is done with it, while it may still be
+/// making the others.
 pub fn up(
     runner: &dyn Runner,
     dir: &Path,
     kind: Kind,
     nodes: &[String],
     parallel: bool,
+    on_finished: &(dyn Fn(&str) + Sync),
 ) -> Result<Output> {
     // A libvirt `up` may upload the box's base volume before any disk is based
     // on it: `labctl image build`'s prune waits while this shared lock is held.
@@ -34,14 +38,19 @@ pub fn up(
         "--no-parallel"
     });
     c = c.args(nodes.iter().cloned());
-    let mut out = runner.stream(&c)?;
+    let on_line = |line: &str| {
+        if let Some(m) = finished_machine(line) {
+            on_finished(m);
+        }
+    };
+    let mut out = runner.stream_lines(&c, &on_line)?;
     if !out.success() && docker_listing_race(kind, &out) {
         eprintln!(
             "labctl: Vagrant's docker provider failed inspecting a container it had just listed \
              (Docker's listing race, not this lab's fault); running `vagrant up` once more \
              for the machines it left uncreated"
         );
-        out = runner.stream(&c)?;
+        out = runner.stream_lines(&c, &on_line)?;
     }
     if !out.success() {
         return Err(crate::error::Error::Tool {
@@ -55,6 +64,18 @@ pub fn up(
         });
     }
     Ok(out)
+}
+
+/// The machine a line of `vagrant up --no-provision` says is finished. Its
+/// provisioning step is the last of `up` on every provider (it runs after
+/// boot, SSH, the own key, hostname, networks and synced folders), and says
+/// so for a machine that was already running too. Vagrant prints
+/// `==> NODE: Machine not provisioned because `--no-provision` is specified.`
+fn finished_machine(line: &str) -> Option<&str> {
+    let (machine, said) = line.strip_prefix("==> ")?.split_once(": ")?;
+    said.starts_with("Machine not provisioned because `--no-provision`")
+        .then_some(machine)
+        .filter(|m| !m.is_empty() && !m.contains(' '))
 }
 
 /// Did `vagrant up` on docker fail only because a container vanished under
@@ -189,7 +210,15 @@ mod tests {
             .unwrap()
             .push(("vagrant up".into(), failing(RACE)));
         let nodes = vec!["gitlab".to_string(), "web1".to_string()];
-        up(&r, Path::new("/nonexistent"), Kind::Docker, &nodes, true).unwrap();
+        up(
+            &r,
+            Path::new("/nonexistent"),
+            Kind::Docker,
+            &nodes,
+            true,
+            &|_| {},
+        )
+        .unwrap();
         let ups = r
             .lines()
             .iter()
@@ -211,7 +240,15 @@ mod tests {
                     .push(("vagrant up".into(), failing(stderr)));
             }
             let nodes = vec!["gitlab".to_string()];
-            let err = up(&r, Path::new("/nonexistent"), Kind::Docker, &nodes, true).unwrap_err();
+            let err = up(
+                &r,
+                Path::new("/nonexistent"),
+                Kind::Docker,
+                &nodes,
+                true,
+                &|_| {},
+            )
+            .unwrap_err();
             assert!(err.to_string().contains("vagrant up"), "{err}");
             let ups = r
                 .lines()
@@ -222,6 +259,47 @@ mod tests {
         }
         // Only Vagrant's docker provider has this scan.
         assert!(!docker_listing_race(Kind::Libvirt, &failing(RACE)));
+    }
+
+    /// The line Vagrant prints (docker and libvirt alike, VAGRANT_NO_COLOR)
+    /// when it is done with a machine; the other lines of a machine are not.
+    #[test]
+    fn a_machine_is_finished_when_vagrant_skips_its_provisioning() {
+        let done = "==> node2: Machine not provisioned because `--no-provision` is specified.";
+        assert_eq!(finished_machine(done), Some("node2"));
+        for line in [
+            "==> node2: Machine booted and ready!",
+            "    node2: Machine not provisioned because `--no-provision` is specified.",
+            "==> node2: Waiting for machine to boot. This may take a few minutes...",
+            "Bringing machine 'node2' up with 'docker' provider...",
+            "",
+        ] {
+            assert_eq!(finished_machine(line), None, "{line}");
+        }
+    }
+
+    /// Recorded: each machine is handed over as its line comes, in the order
+    /// Vagrant finished them.
+    #[test]
+    fn up_names_machines_as_they_finish() {
+        let r = crate::exec::Recorder::default();
+        r.answer(
+            "vagrant up",
+            0,
+            "==> web2: Machine booted and ready!\n==> web2: Machine not provisioned because `--no-provision` is specified.\n==> web1: Machine not provisioned because `--no-provision` is specified.\n",
+        );
+        let seen = std::sync::Mutex::new(Vec::new());
+        let nodes = vec!["web1".to_string(), "web2".to_string()];
+        up(
+            &r,
+            Path::new("/nonexistent"),
+            Kind::Virtualbox,
+            &nodes,
+            true,
+            &|m| seen.lock().unwrap().push(m.to_string()),
+        )
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec!["web2", "web1"]);
     }
 
     #[test]

@@ -3,16 +3,18 @@
 //! later roles, output streamed with a node prefix and logged, failures named
 //! as `node web2, role nginx, step 3/5: exit 1` with the tail of stderr.
 
+mod arrivals;
 mod report;
 mod upload;
 
+pub use arrivals::Arrivals;
 pub use report::{Outcome, Report, TaskReport};
 
 use crate::error::{Error, Result};
 use crate::lab::Lab;
 use crate::plan::{Plan, TaskId};
 use crate::remote::marker::{self, Piece};
-use crate::remote::{Conn, Target};
+use crate::remote::Conn;
 use crate::render::{env_name, role_env};
 use crate::roles::{RoleSet, SUPPORT_DIR};
 use crate::shell::{sh_args, shell_quote};
@@ -64,7 +66,7 @@ pub fn run(
     lab: &Lab,
     roles: &RoleSet,
     plan: &Plan,
-    targets: &BTreeMap<String, Target>,
+    arrivals: &Arrivals,
     opts: &Options,
 ) -> Result<Report> {
     std::fs::create_dir_all(&opts.log_dir).map_err(|e| Error::io("create", &opts.log_dir, e))?;
@@ -105,7 +107,6 @@ pub fn run(
             let shared = shared.clone();
             let results = results.clone();
             let print_lock = print_lock.clone();
-            let target = targets.get(&node.name).cloned();
             s.spawn(move || {
                 let ctx = NodeRun {
                     lab,
@@ -115,7 +116,7 @@ pub fn run(
                     shared: &shared,
                     print_lock: &print_lock,
                 };
-                let reports = ctx.run_node(&node.name, &tasks, target);
+                let reports = ctx.run_node(&node.name, &tasks, arrivals);
                 results.lock().unwrap().extend(reports);
             });
         }
@@ -198,7 +199,7 @@ impl NodeRun<'_> {
         }
     }
 
-    fn run_node(&self, node: &str, tasks: &[TaskId], target: Option<Target>) -> Vec<TaskReport> {
+    fn run_node(&self, node: &str, tasks: &[TaskId], arrivals: &Arrivals) -> Vec<TaskReport> {
         let log_path = self.opts.log_dir.join(format!("{node}.log"));
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -221,8 +222,11 @@ impl NodeRun<'_> {
                 })
                 .collect()
         };
-        let Some(target) = target else {
-            return not_run(format!("no SSH address known for node {node}"));
+        // A node's roles start when its machine is up and its SSH address
+        // known (`up` hands nodes over as Vagrant finishes each).
+        let target = match arrivals.wait(node) {
+            Ok(t) => t,
+            Err(why) => return not_run(format!("node {node}: {why}")),
         };
         let conn = match Conn::connect(&target, self.opts.connect_wait) {
             Ok(c) => c,

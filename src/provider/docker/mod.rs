@@ -141,34 +141,30 @@ impl Provider for Docker {
 
     /// labctl chose each node's SSH port (the runtime file) and Vagrant
     /// forwards it on 127.0.0.1 to user vagrant; the key is the one Vagrant
-    /// put in place of the well-known key during `up` (insert_key), in the
-    /// machine's data dir. Without that file for any node (the key was not
-    /// replaced yet) Vagrant is asked, never the well-known key used.
-    fn known_ssh(&self, lab: &Lab, dir: &StateDir) -> Option<Vec<crate::remote::ssh_config::Host>> {
+    /// puts in place of the well-known key during `up` (insert_key), in the
+    /// machine's data dir, never the well-known key.
+    fn known_ssh(
+        &self,
+        lab: &Lab,
+        dir: &StateDir,
+        node: &str,
+    ) -> Option<crate::remote::ssh_config::Host> {
         let rt = Runtime::read(&dir.runtime_file())?;
-        lab.nodes
-            .iter()
-            .map(|n| {
-                let port = rt.nodes.get(&n.name)?.ssh_port?;
-                let key = dir
-                    .root
-                    .join(".vagrant/machines")
-                    .join(&n.name)
-                    .join("docker/private_key");
-                if !std::fs::symlink_metadata(&key).is_ok_and(|m| m.is_file()) {
-                    return None;
-                }
-                let key = std::path::absolute(&key).unwrap_or(key);
-                Some(crate::remote::ssh_config::Host {
-                    name: n.name.clone(),
-                    alias: lab.machine_name(&n.name),
-                    hostname: "127.0.0.1".into(),
-                    port,
-                    user: "vagrant".into(),
-                    key: key.display().to_string(),
-                })
-            })
-            .collect()
+        let port = rt.nodes.get(node)?.ssh_port?;
+        let key = dir
+            .root
+            .join(".vagrant/machines")
+            .join(node)
+            .join("docker/private_key");
+        let key = std::path::absolute(&key).unwrap_or(key);
+        Some(crate::remote::ssh_config::Host {
+            name: node.to_string(),
+            alias: lab.machine_name(node),
+            hostname: "127.0.0.1".into(),
+            port,
+            user: "vagrant".into(),
+            key: key.display().to_string(),
+        })
     }
 
     fn states(&self, r: &dyn Runner, lab: &Lab, _dir: &Path) -> Result<BTreeMap<String, String>> {
@@ -799,12 +795,11 @@ mod tests {
         assert!(r.lines().is_empty());
     }
 
-    /// The SSH address, user and each machine's own key are known without
-    /// `vagrant ssh-config` once labctl chose the ports and Vagrant replaced
-    /// the well-known key; a node without its own key file (or its port)
-    /// sends `up` to Vagrant's answer instead.
+    /// The SSH address, user and each machine's own key file are known
+    /// without `vagrant ssh-config` once labctl chose the ports; a node
+    /// without its port sends `up` to Vagrant's answer instead.
     #[test]
-    fn ssh_is_known_only_with_every_port_and_every_machines_own_key() {
+    fn ssh_is_known_with_the_port_labctl_chose_and_the_machines_own_key() {
         let l = crate::load::load("testnodes").unwrap().lab;
         let dir = StateDir::new(tempfile::tempdir().unwrap().keep());
         let ports: BTreeMap<String, u16> = l
@@ -816,33 +811,20 @@ mod tests {
         let rt = runtime(&l, "img", &BTreeMap::new(), &ports);
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
         let key = |n: &str| dir.root.join(".vagrant/machines").join(n).join("docker");
-        for n in &l.nodes {
-            std::fs::create_dir_all(key(&n.name)).unwrap();
-            std::fs::write(key(&n.name).join("private_key"), "k").unwrap();
-        }
-        let hosts = Docker.known_ssh(&l, &dir).unwrap();
-        assert_eq!(hosts.len(), l.nodes.len());
-        let h = &hosts[1];
+        let n1 = &l.nodes[1].name;
+        let h = Docker.known_ssh(&l, &dir, n1).unwrap();
         assert_eq!(
             (h.hostname.as_str(), h.port, h.user.as_str()),
             ("127.0.0.1", 2201, "vagrant")
         );
-        assert_eq!(
-            h.key,
-            key(&l.nodes[1].name)
-                .join("private_key")
-                .display()
-                .to_string()
-        );
-        assert_eq!(h.alias, l.machine_name(&l.nodes[1].name));
-        // One machine still on the well-known key (no private_key yet): ask Vagrant.
-        std::fs::remove_file(key(&l.nodes[0].name).join("private_key")).unwrap();
-        assert!(Docker.known_ssh(&l, &dir).is_none());
+        let want = std::path::absolute(key(n1).join("private_key")).unwrap();
+        assert_eq!(h.key, want.display().to_string());
+        assert!(!h.key.contains("insecure"), "{}", h.key);
+        assert_eq!(h.alias, l.machine_name(n1));
         // Ports Vagrant chose (no runtime ssh_port): ask Vagrant.
-        std::fs::write(key(&l.nodes[0].name).join("private_key"), "k").unwrap();
         let rt = runtime(&l, "img", &BTreeMap::new(), &BTreeMap::new());
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
-        assert!(Docker.known_ssh(&l, &dir).is_none());
+        assert!(Docker.known_ssh(&l, &dir, n1).is_none());
         let _ = std::fs::remove_dir_all(&dir.root);
     }
 }
