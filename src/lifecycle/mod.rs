@@ -295,7 +295,7 @@ fn ssh_hosts(
     for n in nodes {
         match p.known_ssh(lab, &op.dir, n) {
             Some(h) => {
-                wait_for_own_key(n, Path::new(&h.key))?;
+                wait_for_own_key(n, Path::new(&h.key), OWN_KEY_WAIT)?;
                 hosts.push(h);
             }
             None => ask.push(n.clone()),
@@ -325,16 +325,16 @@ fn ssh_hosts(
 /// Vagrant writes a machine's own private key when it replaces the
 /// well-known one; labctl never connects with the well-known key, so a
 /// machine whose own key is not there (a regular file) is an error.
-fn wait_for_own_key(node: &str, key: &Path) -> Result<()> {
-    let deadline = Instant::now() + OWN_KEY_WAIT;
+fn wait_for_own_key(node: &str, key: &Path, limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
     while !std::fs::symlink_metadata(key).is_ok_and(|m| m.is_file() && m.len() > 0) {
         crate::interrupt::check()?;
         if Instant::now() > deadline {
             return Err(Error::env(
                 format!(
-                    "node {node}: Vagrant finished the machine but its own SSH key {} is not there after {}s",
+                    "node {node}: Vagrant finished the machine but its own SSH key {} is not there after {:.1}s",
                     key.display(),
-                    OWN_KEY_WAIT.as_secs()
+                    limit.as_secs_f64()
                 ),
                 Some("labctl never connects with Vagrant's well-known key; is `config.ssh.insert_key` off in a Vagrantfile that labctl did not write?".into()),
             ));
@@ -446,4 +446,36 @@ pub fn state_kind(state: &State) -> Kind {
 /// lab's subnet must be routed to the lab's own network on this host.
 pub fn check_route(op: &Opened, state: &State, r: &dyn Runner) -> Result<()> {
     provider::of(state_kind(state)).check_route(r, op.lab())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The machine's own key is used once Vagrant wrote it (a key written a
+    /// little later is waited for); without it, or with a link in its place,
+    /// `up` stops naming the node instead of falling back to the
+    /// well-known key.
+    #[test]
+    fn only_the_machines_own_key_file_is_taken() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("private_key");
+        let short = Duration::from_millis(300);
+        let e = wait_for_own_key("web1", &key, short).unwrap_err();
+        let text = e.render();
+        assert!(
+            text.contains("node web1") && text.contains("well-known key"),
+            "{text}"
+        );
+        std::os::unix::fs::symlink("/etc/hostname", &key).unwrap();
+        assert!(wait_for_own_key("web1", &key, short).is_err());
+        std::fs::remove_file(&key).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                std::fs::write(&key, "-----BEGIN OPENSSH PRIVATE KEY-----\n").unwrap();
+            });
+            wait_for_own_key("web1", &key, Duration::from_secs(5)).unwrap();
+        });
+    }
 }
