@@ -257,7 +257,8 @@ fn lifecycle_of_a_two_node_lab() {
     };
     for (phase, node) in [
         ("machines", "-"),
-        ("ssh-config", "-"),
+        ("ssh-config", "node1"),
+        ("ssh-config", "node2"),
         ("provisioning", "-"),
         ("provisioning", "node1"),
         ("provisioning", "node2"),
