@@ -6,6 +6,9 @@ use include_dir::{include_dir, Dir};
 pub static LABS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/labs");
 pub static ROLES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/provision");
 pub static VAGRANTFILE_TEMPLATE: &str = include_str!("../Vagrantfile.tera");
+/// Loaded by the rendered Vagrantfile on docker: shares Vagrant's repeated
+/// container listings between the machines of one `vagrant up`.
+pub static DOCKER_LISTING_RB: &str = include_str!("../vagrant/docker_listing.rb");
 
 /// Names of the shipped labs, sorted.
 pub fn lab_names() -> Vec<String> {

@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// The Ruby file the Vagrantfile requires on docker (vagrant/docker_listing.rb).
+pub const DOCKER_LISTING_FILE: &str = "labctl-docker-listing.rb";
+
 /// Every rendered file, by path relative to the output folder.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -315,6 +318,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
 
     let mut files = BTreeMap::new();
     files.insert("Vagrantfile".to_string(), vagrantfile.into_bytes());
+    files.insert(
+        DOCKER_LISTING_FILE.to_string(),
+        crate::assets::DOCKER_LISTING_RB.as_bytes().to_vec(),
+    );
     files.insert("inventory.ini".to_string(), inventory(lab).into_bytes());
     files.insert("summary.txt".to_string(), summary(loaded).into_bytes());
     // The role folders the standalone Vagrantfile uploads.
