@@ -59,14 +59,15 @@ pub trait Provider: Sync {
         pre: &Preflight,
     ) -> Result<Runtime>;
 
-    /// A node's SSH address, user and key file when the provider already
-    /// knows them without asking Vagrant (`vagrant ssh-config` costs seconds);
-    /// `None` when it does not (VMs whose address comes from DHCP). The key
+    /// A node's SSH address, user and key file when the provider knows them
+    /// without asking Vagrant (`vagrant ssh-config` costs seconds of Ruby);
+    /// `None` when it does not, and the caller asks Vagrant. The key
     /// file is the machine's own, which Vagrant writes when it replaces the
     /// well-known key: the caller waits for Vagrant to finish the machine
     /// and for that file before using it.
     fn known_ssh(
         &self,
+        _r: &dyn Runner,
         _lab: &Lab,
         _dir: &StateDir,
         _node: &str,

@@ -1,7 +1,8 @@
 //! Snapshots of virtual machines through `vagrant snapshot`, for the
 //! providers whose hypervisor keeps them (VirtualBox; libvirt, where
 //! vagrant-libvirt takes internal snapshots of every qcow2 disk and the
-//! running guest's memory). The disks, host keys and addresses belong to the
+//! running guest's memory: labctl takes those through virsh, every domain
+//! at once, `libvirt/snapshots.rs`, and restores and deletes them here). The disks, host keys and addresses belong to the
 //! VM, so they come back with it: labctl only checks that every machine has
 //! the snapshot before any is restored, and removes it on `delete`. `down`
 //! needs nothing more: `vagrant destroy` deletes a VM's snapshots with it

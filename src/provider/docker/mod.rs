@@ -145,6 +145,7 @@ impl Provider for Docker {
     /// machine's data dir, never the well-known key.
     fn known_ssh(
         &self,
+        _r: &dyn Runner,
         lab: &Lab,
         dir: &StateDir,
         node: &str,
@@ -812,7 +813,9 @@ mod tests {
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
         let key = |n: &str| dir.root.join(".vagrant/machines").join(n).join("docker");
         let n1 = &l.nodes[1].name;
-        let h = Docker.known_ssh(&l, &dir, n1).unwrap();
+        let h = Docker
+            .known_ssh(&crate::exec::Recorder::default(), &l, &dir, n1)
+            .unwrap();
         assert_eq!(
             (h.hostname.as_str(), h.port, h.user.as_str()),
             ("127.0.0.1", 2201, "vagrant")
@@ -824,7 +827,9 @@ mod tests {
         // Ports Vagrant chose (no runtime ssh_port): ask Vagrant.
         let rt = runtime(&l, "img", &BTreeMap::new(), &BTreeMap::new());
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
-        assert!(Docker.known_ssh(&l, &dir, n1).is_none());
+        assert!(Docker
+            .known_ssh(&crate::exec::Recorder::default(), &l, &dir, n1)
+            .is_none());
         let _ = std::fs::remove_dir_all(&dir.root);
     }
 }

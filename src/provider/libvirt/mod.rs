@@ -10,15 +10,19 @@
 //! - `provider.rs`: the [`Provider`](super::Provider) impl.
 //! - `network.rs`: `labctl-LAB` and `labctl-LAB_mgmt` (allocation, XML, create, remove).
 //! - `held.rs`: what libvirt holds of a lab by name, and the sweep.
+//! - `snapshots.rs`: taking a snapshot of every domain at once (virsh).
 //! - `console.rs`: host keys from a VM's console log into the lab's known_hosts.
+//! - `address.rs`: a machine's SSH address from its DHCP lease (no `vagrant ssh-config`).
 //! - `driver.rs`: KVM or QEMU's emulation (TCG), as libvirt offers.
 //! - `virsh.rs`: the `virsh` command on libvirt's system connection.
 
+mod address;
 mod console;
 mod driver;
 mod held;
 mod network;
 mod provider;
+mod snapshots;
 mod virsh;
 
 pub use console::host_keys;

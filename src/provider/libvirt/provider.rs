@@ -2,7 +2,7 @@
 //! the Vagrantfile's libvirt block reads, host keys from the console, and the
 //! sweep by exact name on `down`.
 
-use super::{console, driver, held, network};
+use super::{address, console, driver, held, network, snapshots};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::lab::Lab;
@@ -113,6 +113,36 @@ impl Provider for Libvirt {
         })
     }
 
+    fn known_ssh(
+        &self,
+        r: &dyn Runner,
+        lab: &Lab,
+        dir: &StateDir,
+        node: &str,
+    ) -> Option<crate::remote::ssh_config::Host> {
+        let mgmt = Runtime::read(&dir.runtime_file())?
+            .libvirt?
+            .management_network
+            .address;
+        let ip = address::lease_address(r, &dir.root, node, mgmt)?;
+        // What `vagrant ssh-config` says for labctl's Vagrantfile: user and
+        // port are Vagrant's defaults, the key the machine's own.
+        let key = dir
+            .root
+            .join(".vagrant/machines")
+            .join(node)
+            .join("libvirt/private_key");
+        let key = std::path::absolute(&key).unwrap_or(key);
+        Some(crate::remote::ssh_config::Host {
+            name: node.to_string(),
+            alias: lab.machine_name(node),
+            hostname: ip.to_string(),
+            port: 22,
+            user: "vagrant".into(),
+            key: key.display().to_string(),
+        })
+    }
+
     fn after_boot(
         &self,
         _r: &dyn Runner,
@@ -192,18 +222,19 @@ impl Provider for Libvirt {
     }
 
     // libvirt's internal snapshots of every qcow2 disk (the box's overlay and
-    // the extra disks) plus the running guest's memory, through
-    // vagrant-libvirt: a restore resumes the guests where they were, with
+    // the extra disks) plus the running guest's memory, as vagrant-libvirt
+    // makes them (taken by virsh, every domain at once; restored and deleted
+    // through Vagrant): a restore resumes the guests where they were, with
     // their addresses and host keys; nothing boots again.
     fn snapshot_save(
         &self,
         r: &dyn Runner,
-        _lab: &Lab,
+        lab: &Lab,
         dir: &StateDir,
         _state: &mut State,
         snap: &Snapshot,
     ) -> Result<()> {
-        crate::provider::vm_snapshots::save(r, dir, snap)
+        snapshots::save(r, lab, dir, snap)
     }
 
     fn snapshot_restore(

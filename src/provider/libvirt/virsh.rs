@@ -10,6 +10,19 @@ pub(crate) fn virsh<'a>(args: impl IntoIterator<Item = &'a str>) -> Cmd {
     Cmd::new("virsh").args(["-c", URI]).args(args)
 }
 
+/// The domain Vagrant made for `node` in the state dir `root`, as virsh
+/// takes it: its UUID, which vagrant-libvirt keeps as the machine id in
+/// `.vagrant/machines/NODE/libvirt/id` (exact, where a name could be another
+/// lab's). `None` without one, or when the file holds anything but a UUID's
+/// characters (it becomes an argument: nothing that reads as an option).
+pub(crate) fn machine_domain(root: &std::path::Path, node: &str) -> Option<String> {
+    let id = std::fs::read_to_string(root.join(".vagrant/machines").join(node).join("libvirt/id"))
+        .ok()?;
+    let id = id.trim();
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        .then(|| id.to_string())
+}
+
 /// The names of the volumes in `pool`. (`vol-list` prints a header, a rule,
 /// then `NAME PATH` rows.)
 pub(crate) fn pool_volumes(
