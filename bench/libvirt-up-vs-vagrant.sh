@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Times `labctl up` of a two-node lab on the libvirt provider (real VMs; TCG
-# where KVM does not work) against plain `vagrant up --provider libvirt
-# --parallel` of the same rendered Vagrantfile with Vagrant's own
-# provisioners, on the same box and the same two libvirt networks (made by
-# image/libvirt-lab-net.sh, as labctl makes them). Three rounds, interleaved
-# (labctl first, then Vagrant first, then labctl first), so a change of load
-# falls on both sides; prints every run, each side's median and the ratio of
-# the medians. Every run must succeed (exit 0, both machines running and
-# serving the role's page) or the script stops: a failed run is no figure.
+# Times the default `labctl up` of a two-node lab on the libvirt provider
+# (real VMs; TCG where KVM does not work; its setup step, networks and the
+# `provisioned` snapshot included, its phases printed from --timings) against
+# plain `vagrant up --provider libvirt --parallel` of the same rendered
+# Vagrantfile with Vagrant's own provisioners, on the same box and the same
+# two libvirt networks (made by image/libvirt-lab-net.sh, as labctl makes
+# them). ROUNDS rounds (3 by default), interleaved (odd rounds labctl first,
+# even ones Vagrant first), so a change of load falls on both sides; prints
+# every run, each side's median and the ratio of the medians. Every run
+# must succeed (exit 0, both machines running and serving the role's page)
+# or the script stops: a failed run is no figure.
 # Before each run the host is checked clean of the lab (no domain, volume or
 # network named for it). Not a test: figures vary by host and load.
 # Takes the VM lock (one VM lab at a time on this machine). Needs
@@ -90,7 +92,7 @@ vagrant_folder() {
     runtime=$(cat .labctl/lvbench/labctl-runtime.json)
     mgmt=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["libvirt"]["management_network"]["address"])' <<<"$runtime")
     driver=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["libvirt"]["driver"])' <<<"$runtime")
-    "$L" render lab.toml --out vf >/dev/null
+    "$L" render lab.toml --out vf >/dev/null 2>&1
     mkdir -p vf/console
     python3 - "$runtime" "$PWD/vf/console" >vf/labctl-runtime.json <<'PY'
 import json, sys
@@ -104,14 +106,18 @@ run_labctl() { # round
     assert_clean "labctl run $1"
     local t0 t1
     t0=$(now)
-    "$L" up lab.toml --provider libvirt --no-setup >"up.$1.log" 2>&1 || die "labctl up failed (round $1): $work/up.$1.log"
+    # The default `up`: its setup step, preflight and the `provisioned`
+    # snapshot included (--timings only prints the phases it records anyway).
+    "$L" up lab.toml --provider libvirt --timings >"up.$1.log" 2>&1 || die "labctl up failed (round $1): $work/up.$1.log"
     t1=$(now)
     [ -d vf ] || vagrant_folder
     assert_served labctl
     echo "$t1 - $t0" | bc >"labctl.$1"
-    printf '  round %s  labctl up   %7.1f s   load %s   (%s)\n' "$1" "$(cat "labctl.$1")" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)" \
-        "$(grep -Eo 'machines up in [0-9.]+s, SSH addresses read in [0-9.]+s' "up.$1.log" | head -n 1)"
+    printf '  round %s  labctl up   %7.1f s   load %s\n' "$1" "$(cat "labctl.$1")" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    # up's phase table (--timings): PHASE NODE TIME, one line.
+    printf '           phases: %s\n' "$(awk '$1 == "PHASE" && $2 == "NODE" { t = 1; next }
+        t && NF == 3 && $3 ~ /s$/ { printf "%s%s %s  ", $1, ($2 == "-" ? "" : "[" $2 "]"), $3 }' "up.$1.log")"
     "$L" down lab.toml >/dev/null 2>&1 || die "labctl down failed (round $1)"
 }
 
@@ -139,8 +145,8 @@ n = int(sys.argv[1])
 l = [float(open(f"labctl.{i}").read()) for i in range(1, n + 1)]
 v = [float(open(f"vagrant.{i}").read()) for i in range(1, n + 1)]
 ml, mv = statistics.median(l), statistics.median(v)
-print(f"  median  labctl up (vagrant up --no-provision --parallel + SSH + provisioning)  {ml:7.1f} s")
-print(f"  median  vagrant up --provider libvirt --parallel (Vagrant provisions)         {mv:7.1f} s")
+print(f"  median  labctl up (setup, networks, vagrant up --no-provision --parallel, SSH, provisioning, snapshot)  {ml:7.1f} s")
+print(f"  median  vagrant up --provider libvirt --parallel (Vagrant provisions)                                  {mv:7.1f} s")
 print(f"  labctl/vagrant = {ml / mv:.2f}")
 PY
 echo "  libvirt driver: $driver (qemu: TCG)"
