@@ -33,9 +33,11 @@ if [ -f /etc/labctl/netshape ] && [ "$(cat /etc/labctl/netshape)" = "$dev $want"
     echo "already shaped: $current"
     unchanged
 else
+    # The record first: undo.sh removes what it names, also after a run
+    # that stopped before the next line finished.
+    echo "$dev $want" >/etc/labctl/netshape
     # shellcheck disable=SC2086
     tc qdisc replace dev "$dev" root $want
-    echo "$dev $want" >/etc/labctl/netshape
     changed
     tc qdisc show dev "$dev" root
 fi

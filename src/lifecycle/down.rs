@@ -43,6 +43,22 @@ pub fn down_with(a: &LabArgs, force: bool, timings: bool, r: Arc<dyn Runner>) ->
     }
     let started = Instant::now();
     let mut t = Timings::default();
+    // Existing machines are given back first; the local state (and its
+    // known_hosts) goes only when every one is.
+    if state.provider == Some(Kind::Hosts) {
+        let given = t.time("undo on the machines", || give_back_hosts(&op, &state));
+        if let Err(e) = given {
+            record_phases(
+                &op,
+                "down",
+                started,
+                Some(&e),
+                &t,
+                Stream::for_timings(timings, false),
+            );
+            return Err(e);
+        }
+    }
     let removed = teardown(op.lab(), &op.dir, r.as_ref(), &mut state, false, &mut t);
     record_phases(
         &op,
@@ -66,6 +82,40 @@ pub fn down_with(a: &LabArgs, force: bool, timings: bool, r: Arc<dyn Runner>) ->
         );
     }
     Ok(Exit::Ok)
+}
+
+/// Give every machine of a hosts lab that labctl recorded back
+/// (docs/hosts.md): undo the roles that started there, then remove labctl's
+/// folders. Stops at the first machine that cannot be given back, naming
+/// it; nothing local is removed here.
+pub(super) fn give_back_hosts(op: &Opened, state: &State) -> Result<Vec<String>> {
+    let lab = op.lab();
+    let secrets = super::provision::secrets(lab).unwrap_or_default();
+    let undo = crate::provision::Undo {
+        lab,
+        roles: &op.loaded.roles,
+        published: &state.published,
+        secrets: &secrets,
+        log_dir: op.dir.logs(),
+        role_timeout: Duration::from_secs(900),
+        connect_wait: provider::hosts::CONNECT_WAIT,
+    };
+    let mut done = Vec::new();
+    for (node, target) in targets(op, state) {
+        let given = crate::provision::give_back(&undo, &target)?;
+        if given.is_empty() {
+            eprintln!("down: node {node}: nothing of lab {} there", lab.name.value);
+        }
+        for x in &given {
+            eprintln!("down: gave back {x}");
+        }
+        done.extend(given);
+    }
+    eprintln!(
+        "down: {} machine(s) given back; none was rebooted, wiped or removed",
+        state.nodes.len()
+    );
+    Ok(done)
 }
 
 /// Remove every trace of a lab; idempotent. Returns what was removed.

@@ -445,7 +445,13 @@ pub fn state_kind(state: &State) -> Kind {
 
 /// Network safety before any traffic from the host toward lab addresses: the
 /// lab's subnet must be routed to the lab's own network on this host.
+/// On a lab of existing machines there is no lab network of this host to
+/// route to: every lab address must instead be held by the lab's own node,
+/// reached with its recorded host key.
 pub fn check_route(op: &Opened, state: &State, r: &dyn Runner) -> Result<()> {
+    if state_kind(state) == Kind::Hosts {
+        return provider::hosts::check_lab_addresses(op.lab(), &targets(op, state));
+    }
     provider::of(state_kind(state)).check_route(r, op.lab())
 }
 

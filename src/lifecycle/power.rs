@@ -5,6 +5,7 @@ use super::*;
 
 pub fn halt(a: &LabArgs) -> Result<Exit> {
     let op = open(a)?;
+    refuse_on_hosts(&op, "halt")?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let mut state = require_up(&op)?;
     let r = runner();
@@ -18,6 +19,7 @@ pub fn halt(a: &LabArgs) -> Result<Exit> {
 /// Restart nodes without re-provisioning: services come back through the node's init.
 pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
     let op = open(a)?;
+    refuse_on_hosts(&op, "restart")?;
     let _lock = LabLock::acquire(&op.dir, &op.lab().name.value)?;
     let mut state = require_up(&op)?;
     let r = runner();
@@ -51,4 +53,15 @@ pub fn restart(a: &LabArgs, node: Option<&str>) -> Result<Exit> {
     op.dir.save(&state)?;
     eprintln!("restarted {} (no re-provisioning)", up_nodes.join(", "));
     Ok(Exit::Ok)
+}
+
+/// Existing machines are never stopped or rebooted by labctl (docs/hosts.md).
+fn refuse_on_hosts(op: &Opened, verb: &str) -> Result<()> {
+    if op.lab().on_hosts() {
+        return Err(Error::usage(format!(
+            "lab {}: labctl does not {verb} existing machines ([provider] kind = \"hosts\"); they are yours to power",
+            op.lab().name.value
+        )));
+    }
+    Ok(())
 }

@@ -38,7 +38,7 @@ pub fn node_status(op: &Opened, r: &dyn Runner) -> Result<Vec<NodeStatus>> {
                 }),
             Some(Kind::Virtualbox) => Some(n.box_name.clone()),
             Some(Kind::Docker) => runtime.as_ref().and_then(|rt| rt.image.clone()),
-            None => None,
+            Some(Kind::Hosts) | None => None,
         }
         .unwrap_or_else(|| "-".into())
     };

@@ -16,12 +16,6 @@ pub fn up(a: &LabArgs, o: &UpOptions) -> Result<Exit> {
 /// `up` with the runner given: tests record the commands a VM provider would run.
 pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
     let op = open(a)?;
-    if op.lab().on_hosts() {
-        return Err(Error::usage(format!(
-            "lab {}: labctl cannot bring up a lab of existing machines ([provider] kind = \"hosts\") yet",
-            op.lab().name.value
-        )));
-    }
     eprint!("{}", op.loaded.render_warnings());
     let findings = crate::lint::lint(&op.loaded)?;
     if crate::lint::report(&op.loaded, &findings) > 0 {
@@ -35,7 +29,11 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
         .load()?
         .filter(|s| s.phase != Phase::New)
         .and_then(|s| s.provider);
-    let (kind, why) = provider_for(&op.lab().name.value, o.provider, recorded, r.as_ref())?;
+    let (kind, why) = if op.lab().on_hosts() {
+        hosts_provider(&op.lab().name.value, o.provider)?
+    } else {
+        provider_for(&op.lab().name.value, o.provider, recorded, r.as_ref())?
+    };
     eprintln!("provider: {kind} ({why})");
     crate::setup::ensure(kind, r.as_ref(), !o.no_setup)?;
     // Missing secrets are found before anything is created.
@@ -74,6 +72,7 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
             // assumed: anything still there is an error naming it (exit 3).
             if fresh && !o.keep_on_failure && matches!(e, Error::Interrupted { .. }) {
                 eprintln!("interrupted during {}; removing what this run created (--keep-on-failure keeps it)", crate::interrupt::phase());
+                give_back_after_failed_up(&op, &mut state, kind)?;
                 clean_up_failed_up(op.lab(), &op.dir, r.as_ref(), &mut state, kind)?;
                 eprintln!(
                     "nothing of lab {} is left on this host (read again after the cleanup)",
@@ -84,6 +83,7 @@ pub fn up_with(a: &LabArgs, o: &UpOptions, r: Arc<dyn Runner>) -> Result<Exit> {
             if fresh && !o.keep_on_failure {
                 eprint!("{}", e.render());
                 eprintln!("up failed; removing what this run created (run with --keep-on-failure to keep it and debug)");
+                give_back_after_failed_up(&op, &mut state, kind)?;
                 clean_up_failed_up(op.lab(), &op.dir, r.as_ref(), &mut state, kind)?;
                 return Err(Error::env(
                     format!(
@@ -141,6 +141,9 @@ fn up_locked(
     state: &mut State,
     t: &mut Timings,
 ) -> Result<Exit> {
+    if kind == Kind::Hosts {
+        return up_hosts(op, o, r, state, t);
+    }
     let lab = op.lab();
     let dir = &op.dir;
     let p = provider::of(kind);
@@ -157,6 +160,90 @@ fn up_locked(
     super::heal::prepare(op, r, p, state, &o.recreate)?;
     let runtime = t.time("create", || p.create(r, lab, dir, state, &pre))?;
     boot_and_provision(op, o, kind, r, state, &runtime, t)
+}
+
+/// `up` of a lab of existing machines: no machine, network or Vagrantfile.
+/// Every machine passes the preflight (SSH with its key, host key recorded
+/// on first contact or verified, passwordless sudo, Debian-family, labctl's
+/// folders free or this lab's) before any is changed; then each is recorded
+/// in the state (so `down` gives it back) before it is marked as the lab's,
+/// and the roles run as on every provider.
+fn up_hosts(
+    op: &Opened,
+    o: &UpOptions,
+    r: &dyn Runner,
+    state: &mut State,
+    t: &mut Timings,
+) -> Result<Exit> {
+    let lab = op.lab();
+    record_lab(state, lab, Kind::Hosts, None);
+    // labctl makes no network for existing machines.
+    state.network = None;
+    op.dir.save(state)?;
+    let hosts = provider::hosts::ssh_hosts(lab);
+    let nodes: Vec<crate::remote::Target> = hosts.iter().map(|h| target_of(op, h)).collect();
+    crate::interrupt::set_phase("preflight of the machines");
+    t.time("preflight", || {
+        provider::hosts::preflight(lab, &nodes, provider::hosts::CONNECT_WAIT)
+    })?;
+    eprintln!(
+        "hosts: {} machine(s) passed the preflight (SSH, host key, passwordless sudo, Debian-family, labctl's folders free)",
+        nodes.len()
+    );
+    record_hosts(op, state, &hosts)?;
+    op.dir.save(state)?;
+    for n in &nodes {
+        provider::hosts::claim(lab, n)?;
+    }
+    state.phase = Phase::Up;
+    op.dir.save(state)?;
+    if !o.provision {
+        return Ok(Exit::Ok);
+    }
+    crate::interrupt::set_phase("provisioning");
+    let report = super::provision::provision_locked(op, state, None, None, r, t, o.snapshot)?;
+    if report.ok() {
+        Ok(Exit::Ok)
+    } else {
+        Err(provision_error(op, &report))
+    }
+}
+
+/// A failed first `up` of a hosts lab gives its machines back (the undo of
+/// every role that started) before the local state goes; when that fails,
+/// the state stays for `labctl down` and the error says so.
+fn give_back_after_failed_up(op: &Opened, state: &mut State, kind: Kind) -> Result<()> {
+    if kind != Kind::Hosts {
+        return Ok(());
+    }
+    if let Err(e) = super::down::give_back_hosts(op, state) {
+        eprint!("{}", e.render());
+        return Err(Error::env(
+            format!(
+                "lab {0} could not be brought up, and its machines could not all be given back (above); the lab's state is kept",
+                op.lab().name.value
+            ),
+            Some(format!(
+                "fix the cause, then `labctl down {}` runs the undo again",
+                op.lab().name.value
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// A lab of existing machines is on the hosts provider, whatever `auto`
+/// would pick; another provider asked for by name is refused.
+fn hosts_provider(lab: &str, asked: provider::Choice) -> Result<(Kind, String)> {
+    if asked != provider::Choice::Auto {
+        return Err(Error::usage(format!(
+            "lab {lab} is made of existing machines ([provider] kind = \"hosts\"); --provider {asked:?} cannot make them",
+        )));
+    }
+    Ok((
+        Kind::Hosts,
+        "the lab file's [provider] kind = \"hosts\": existing machines over SSH".into(),
+    ))
 }
 
 /// Every provider's last steps: write the Vagrantfile and the runtime file,

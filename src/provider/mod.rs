@@ -5,6 +5,7 @@
 pub mod boxes;
 pub mod docker;
 pub mod hostnet;
+pub mod hosts;
 pub mod kvm;
 pub mod libvirt;
 pub mod node_image;
@@ -182,6 +183,7 @@ pub struct Preflight {
 static DOCKER: docker::Docker = docker::Docker;
 static VIRTUALBOX: vm::VirtualBox = vm::VirtualBox;
 static LIBVIRT: libvirt::Libvirt = libvirt::Libvirt;
+static HOSTS: hosts::Hosts = hosts::Hosts;
 
 /// The provider of a kind.
 pub fn of(kind: Kind) -> &'static dyn Provider {
@@ -189,6 +191,7 @@ pub fn of(kind: Kind) -> &'static dyn Provider {
         Kind::Docker => &DOCKER,
         Kind::Virtualbox => &VIRTUALBOX,
         Kind::Libvirt => &LIBVIRT,
+        Kind::Hosts => &HOSTS,
     }
 }
 

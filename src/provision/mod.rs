@@ -5,10 +5,12 @@
 
 mod arrivals;
 mod report;
+mod undo;
 mod upload;
 
 pub use arrivals::Arrivals;
 pub use report::{Outcome, Report, TaskReport};
+pub use undo::{give_back, Undo};
 
 use crate::error::{Error, Result};
 use crate::lab::Lab;
@@ -324,24 +326,7 @@ impl NodeRun<'_> {
                 }
             }
         }
-        let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
-        let r = conn.exec(
-            &cmd,
-            Some(&mut |w: &mut dyn Write| upload::write_tar(w, &files)),
-            Duration::from_secs(300),
-            &mut |_, _| {},
-        )?;
-        if r.code != 0 {
-            return Err(Error::env(
-                format!(
-                    "node {}: cannot upload roles: {}",
-                    conn.target.node,
-                    r.stderr.trim()
-                ),
-                None,
-            ));
-        }
-        Ok(())
+        upload_folders(conn, &files)
     }
 
     fn run_role(
@@ -354,30 +339,15 @@ impl NodeRun<'_> {
         let node = self.lab.node(&t.node).expect("task node exists");
         let role = self.roles.get(&t.role);
         let steps = role.map(|r| r.step_count()).unwrap_or(0);
-        // Variables: lab values, then published values, then secrets. They travel
-        // in a 0600 file over SFTP, which the wrapper sources and deletes.
-        let mut env = role_env(self.lab, node, &t.role);
-        env.push((
-            "LABCTL_RECREATED".to_string(),
-            self.opts
-                .recreated
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-        ));
-        for (k, v) in published {
-            env.push((k.clone(), v.clone()));
-        }
-        for (k, v) in &self.opts.secrets {
-            env.push((env_name(k), v.clone()));
-        }
-        let mut text = String::new();
-        for (k, v) in &env {
-            text.push_str(&format!("{k}={}\n", shell_quote(v)));
-        }
-        let env_path = format!("{REMOTE_DIR}/run/{}.env", t.role);
-        conn.write_file(&env_path, text.as_bytes(), 0o600)?;
+        let env_path = send_env(
+            conn,
+            self.lab,
+            node,
+            &t.role,
+            &self.opts.recreated,
+            published,
+            &self.opts.secrets,
+        )?;
 
         let prefix = format!("[{} {}]", t.node, t.role);
         let mut step = 0usize;
@@ -477,6 +447,62 @@ impl NodeRun<'_> {
         }
         Ok((outcome, new_pub))
     }
+}
+
+/// Replace the node's role folders (`~/.labctl/roles`) with `files`, sent
+/// as one tar stream.
+fn upload_folders(conn: &Conn, files: &BTreeMap<String, Content>) -> Result<()> {
+    let cmd = format!("rm -rf {REMOTE_DIR}/roles && mkdir -p -m 0700 {REMOTE_DIR}/roles {REMOTE_DIR}/run && tar -x -C {REMOTE_DIR}/roles");
+    let r = conn.exec(
+        &cmd,
+        Some(&mut |w: &mut dyn Write| upload::write_tar(w, files)),
+        Duration::from_secs(300),
+        &mut |_, _| {},
+    )?;
+    if r.code != 0 {
+        return Err(Error::env(
+            format!(
+                "node {}: cannot upload roles: {}",
+                conn.target.node,
+                r.stderr.trim()
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Send role `role`'s variables on `node` to the node: lab values, then
+/// published values, then secrets. They travel in a 0600 file over SFTP,
+/// which the wrapper sources and deletes; its path (under the login user's
+/// home) is returned.
+fn send_env(
+    conn: &Conn,
+    lab: &Lab,
+    node: &crate::lab::Node,
+    role: &str,
+    recreated: &BTreeSet<String>,
+    published: &BTreeMap<String, String>,
+    secrets: &[(String, String)],
+) -> Result<String> {
+    let mut env = role_env(lab, node, role);
+    env.push((
+        "LABCTL_RECREATED".to_string(),
+        recreated.iter().cloned().collect::<Vec<_>>().join(" "),
+    ));
+    for (k, v) in published {
+        env.push((k.clone(), v.clone()));
+    }
+    for (k, v) in secrets {
+        env.push((env_name(k), v.clone()));
+    }
+    let mut text = String::new();
+    for (k, v) in &env {
+        text.push_str(&format!("{k}={}\n", shell_quote(v)));
+    }
+    let env_path = format!("{REMOTE_DIR}/run/{role}.env");
+    conn.write_file(&env_path, text.as_bytes(), 0o600)?;
+    Ok(env_path)
 }
 
 #[cfg(test)]

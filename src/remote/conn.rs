@@ -319,7 +319,7 @@ fn verify_host_key(t: &Target, sess: &Session) -> Result<()> {
         CheckResult::Mismatch => Err(Error::env(
             format!("node {}: its SSH host key changed since first contact; refusing to connect", t.node),
             Some(format!(
-                "labctl did not re-create this machine, so its key should not change: someone may be intercepting {}:{} (recorded in {}); if you replaced the machine yourself, `labctl up LAB --recreate {}` makes labctl re-create it and record its new key",
+                "labctl did not re-create this machine, so its key should not change: someone may be intercepting {}:{} (recorded in {}); if you replaced the machine yourself, `labctl up LAB --recreate {}` makes labctl re-create it and record its new key (an existing machine of a hosts lab: remove its line from that file, then `labctl up LAB` records the new key)",
                 t.host,
                 t.port,
                 t.known_hosts.display(),

@@ -18,6 +18,14 @@ struct Need {
 }
 
 fn needs(kind: Kind) -> Vec<Need> {
+    // Existing machines: no Vagrant, no machine made here; the host only
+    // reaches them (labctl's own SSH, and OpenSSH for `labctl ssh`).
+    if kind == Kind::Hosts {
+        return vec![Need {
+            program: "ssh",
+            package: "openssh-client",
+        }];
+    }
     let mut v = vec![
         Need {
             program: "vagrant",
@@ -65,7 +73,7 @@ fn needs(kind: Kind) -> Vec<Need> {
             });
         }
         // libvirt: its own steps (libvirt.rs), packages included.
-        Kind::Libvirt | Kind::Virtualbox => {}
+        Kind::Libvirt | Kind::Virtualbox | Kind::Hosts => {}
     }
     v
 }

@@ -12,6 +12,10 @@ pub enum Kind {
     Virtualbox,
     Libvirt,
     Docker,
+    /// Existing machines reached over SSH (`[provider] kind = "hosts"`):
+    /// chosen by the lab file, never with `--provider`.
+    #[value(skip)]
+    Hosts,
 }
 
 impl Kind {
@@ -30,7 +34,7 @@ impl Kind {
         let letter = (b'b' + index as u8) as char;
         match self {
             Kind::Libvirt => format!("/dev/vd{letter}"),
-            Kind::Docker | Kind::Virtualbox => format!("/dev/sd{letter}"),
+            Kind::Docker | Kind::Virtualbox | Kind::Hosts => format!("/dev/sd{letter}"),
         }
     }
 }
@@ -41,6 +45,7 @@ impl fmt::Display for Kind {
             Kind::Virtualbox => "virtualbox",
             Kind::Libvirt => "libvirt",
             Kind::Docker => "docker",
+            Kind::Hosts => "hosts",
         })
     }
 }
@@ -52,6 +57,7 @@ impl std::str::FromStr for Kind {
             "virtualbox" => Ok(Kind::Virtualbox),
             "libvirt" => Ok(Kind::Libvirt),
             "docker" => Ok(Kind::Docker),
+            "hosts" => Ok(Kind::Hosts),
             _ => Err(format!("unknown provider {s}")),
         }
     }

@@ -1,0 +1,433 @@
+//! End to end: a lab of existing machines (`[provider] kind = "hosts"`).
+//!
+//! The "existing machines" are made here, outside labctl: a Docker network of
+//! this test's own (192.168.97.0/24) and two containers of the node image
+//! with sshd, a login user with a key of this test's and passwordless sudo,
+//! and a second user without sudo. labctl then brings a hosts lab up on them,
+//! a check passes, and `down` gives them back: their file lists, containers
+//! and qdiscs are what they were before. The broken cases each fail naming
+//! the node: SSH refused, no passwordless sudo, a changed host key; and a
+//! role that fails half way is undone by the failed `up`.
+//!
+//! Run under the e2e lock: `flock /tmp/labctl-e2e.lock cargo test --test e2e_hosts`.
+
+mod common;
+
+use common::{labctl, stderr};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SUBNET: &str = "192.168.97.0/24";
+const IP_A: &str = "192.168.97.11";
+const IP_B: &str = "192.168.97.12";
+const LAB: &str = "hostse2e";
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The two machines and their network; removed when dropped, whatever the
+/// test did.
+struct Machines {
+    net: String,
+    names: Vec<String>,
+}
+
+impl Machines {
+    fn name(&self, node: &str) -> &str {
+        match node {
+            "a" => &self.names[0],
+            _ => &self.names[1],
+        }
+    }
+
+    /// Run `script` as root on machine `node` (outside labctl).
+    fn root(&self, node: &str, script: &str) -> String {
+        docker_ok(&["exec", self.name(node), "bash", "-c", script])
+    }
+}
+
+impl Drop for Machines {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = docker(&["rm", "-f", n]);
+        }
+        let _ = docker(&["network", "rm", &self.net]);
+    }
+}
+
+/// Make the machines: network, containers, users, keys; wait for sshd.
+fn make_machines(pubkey: &str) -> Machines {
+    let tag = format!("labctl-e2e-hosts-{}", std::process::id());
+    let m = Machines {
+        net: tag.clone(),
+        names: vec![format!("{tag}-a"), format!("{tag}-b")],
+    };
+    let image = "labctl-node:latest";
+    assert!(
+        docker(&["image", "inspect", image]).status.success(),
+        "the node image {image} is not built (`labctl image build`)"
+    );
+    docker_ok(&["network", "create", "--subnet", SUBNET, &m.net]);
+    for (name, ip, host) in [(&m.names[0], IP_A, "a"), (&m.names[1], IP_B, "b")] {
+        docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            host,
+            "--network",
+            &m.net,
+            "--ip",
+            ip,
+            // netshape's tc needs it, as root on a real machine has it.
+            "--cap-add",
+            "NET_ADMIN",
+            image,
+        ]);
+    }
+    let setup = format!(
+        "set -e
+        for u in labadmin nosudo; do
+            useradd -m -s /bin/bash \"$u\"
+            usermod -p '*' \"$u\"
+            install -d -m 0700 -o \"$u\" -g \"$u\" /home/$u/.ssh
+            printf '%s\\n' '{pubkey}' >/home/$u/.ssh/authorized_keys
+            chown \"$u:$u\" /home/$u/.ssh/authorized_keys
+            chmod 0600 /home/$u/.ssh/authorized_keys
+        done
+        # The node image trusts Vagrant's well-known key for `vagrant`; these
+        # machines are reached only with the test's own key.
+        rm -f /home/vagrant/.ssh/authorized_keys
+        printf 'labadmin ALL=(ALL) NOPASSWD:ALL\\n' >/etc/sudoers.d/labadmin
+        chmod 0440 /etc/sudoers.d/labadmin"
+    );
+    for n in ["a", "b"] {
+        m.root(n, &setup);
+    }
+    for ip in [IP_A, IP_B] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(
+            &format!("{ip}:22").parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "sshd on {ip} did not answer in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    m
+}
+
+/// What `down` must leave as it was: every path outside the kernel's and
+/// the runtime's own trees (/proc, /sys, /dev, /run, /tmp) and the logs
+/// (/var/log: sshd and sudo log each login there), with each file's size
+/// and mode; the containers inside; the qdiscs.
+fn machine_state(m: &Machines, node: &str) -> String {
+    m.root(
+        node,
+        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/log \\) -prune \
+         -o -type d -printf 'd %p %m\\n' -o -printf 'f %p %s %m\\n' | sort; \
+         echo '== containers'; (docker ps -a --format '{{.Names}}' 2>&1 || true); \
+         echo '== qdiscs'; tc qdisc show",
+    )
+}
+
+fn assert_same(before: &str, after: &str, node: &str) {
+    if before != after {
+        let b: std::collections::BTreeSet<&str> = before.lines().collect();
+        let a: std::collections::BTreeSet<&str> = after.lines().collect();
+        panic!(
+            "machine {node} is not as before: only before: {:?}; only after: {:?}",
+            b.difference(&a).take(20).collect::<Vec<_>>(),
+            a.difference(&b).take(20).collect::<Vec<_>>()
+        );
+    }
+}
+
+struct Node<'a> {
+    name: &'a str,
+    ip: &'a str,
+    port: u16,
+    user: &'a str,
+    vars: &'a str,
+}
+
+fn good(name: &'static str, ip: &'static str) -> Node<'static> {
+    Node {
+        name,
+        ip,
+        port: 22,
+        user: "labadmin",
+        vars: "",
+    }
+}
+
+/// Write the lab file (the test fixture's role folder beside it).
+fn write_lab(dir: &Path, key: &Path, nodes: &[Node]) -> PathBuf {
+    let mut text = format!(
+        "name = \"{LAB}\"\n\n[provider]\nkind = \"hosts\"\n\n[network]\nsubnet = \"{SUBNET}\"\n"
+    );
+    for n in nodes {
+        text.push_str(&format!(
+            "\n[[node]]\nname = \"{}\"\nip = \"{}\"\nssh = {{ address = \"{}\", user = \"{}\", key = \"{}\", port = {} }}\nroles = [\"hostsdemo\"]\n{}\n",
+            n.name,
+            n.ip,
+            n.ip,
+            n.user,
+            key.display(),
+            n.port,
+            n.vars
+        ));
+    }
+    text.push_str(
+        "\n[[check]]\nname = \"a has its config\"\nkind = \"file\"\nnode = \"a\"\npath = \"/etc/hostsdemo.conf\"\ncontains = \"node=a\"\ntimeout = \"5s\"\n\
+         \n[[check]]\nname = \"a reaches b\"\nkind = \"reach\"\nfrom = \"a\"\nto = \"b\"\n",
+    );
+    let lab = dir.join("lab.toml");
+    std::fs::write(&lab, text).unwrap();
+    lab
+}
+
+#[test]
+fn a_lab_on_existing_machines_is_given_back_as_it_was() {
+    let _g = common::serial();
+    let work = common::workdir("labctl-e2e-hosts-");
+    let dir = work.path();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts"),
+        dir,
+    );
+    let key = dir.join("id_lab");
+    let kg = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "labctl-e2e-hosts",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(kg.success());
+    let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
+    let m = make_machines(pubkey.trim());
+    let before = [machine_state(&m, "a"), machine_state(&m, "b")];
+    let unchanged = |when: &str| {
+        for (i, n) in ["a", "b"].iter().enumerate() {
+            assert_same(&before[i], &machine_state(&m, n), &format!("{n} ({when})"));
+        }
+    };
+    let state_dir = dir.join(".labctl").join(LAB);
+
+    netshape_is_undone(&m, &before[0]);
+
+    // Broken: b refuses SSH (nothing listens on the port the lab gives).
+    let lab = write_lab(
+        dir,
+        &key,
+        &[
+            good("a", IP_A),
+            Node {
+                port: 2222,
+                ..good("b", IP_B)
+            },
+        ],
+    );
+    let lab_s = lab.to_str().unwrap();
+    let o = labctl(dir, &["up", lab_s]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("node b: cannot connect"), "{e}");
+    assert!(!e.contains("node a:"), "a is fine: {e}");
+    unchanged("after up refused by SSH");
+    assert!(!state_dir.join("state.json").exists());
+
+    // Broken: b's user has no passwordless sudo.
+    write_lab(
+        dir,
+        &key,
+        &[
+            good("a", IP_A),
+            Node {
+                user: "nosudo",
+                ..good("b", IP_B)
+            },
+        ],
+    );
+    let o = labctl(dir, &["up", lab_s]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(
+        e.contains("node b: user nosudo cannot run sudo without a password"),
+        "{e}"
+    );
+    unchanged("after up refused for sudo");
+
+    // Broken: b's role fails half way; the failed up undoes what started.
+    write_lab(
+        dir,
+        &key,
+        &[
+            good("a", IP_A),
+            Node {
+                vars: "vars = { fail_after = \"config\" }",
+                ..good("b", IP_B)
+            },
+        ],
+    );
+    let o = labctl(dir, &["up", lab_s]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(
+        e.contains("node b, role hostsdemo, step 1/2: exit 7"),
+        "{e}"
+    );
+    assert!(e.contains("down: node b: undid role hostsdemo"), "{e}");
+    unchanged("after a failed up was undone");
+    assert!(!state_dir.join("state.json").exists());
+
+    // The lab comes up, its checks pass, status/exec work.
+    write_lab(dir, &key, &[good("a", IP_A), good("b", IP_B)]);
+    let o = labctl(dir, &["up", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        m.root("b", "cat /etc/hostsdemo.conf /var/lib/labctl/lab"),
+        format!("node=b\nlab={LAB}\n{LAB}\n")
+    );
+    let o = labctl(dir, &["status", lab_s]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("existing, SSH answers") && out.contains("hosts"),
+        "{out}"
+    );
+    let o = labctl(
+        dir,
+        &["exec", lab_s, "a", "--", "cat", "/etc/hostsdemo.conf"],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "node=a\nlab=hostse2e\n");
+    let o = labctl(dir, &["test", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Existing machines are never powered off by labctl.
+    let o = labctl(dir, &["halt", lab_s]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not halt existing machines"));
+    // A check of a file the role did not write fails (the verdicts are real).
+    let mut text = std::fs::read_to_string(&lab).unwrap();
+    text.push_str("\n[[check]]\nname = \"b has the config of a\"\nkind = \"file\"\nnode = \"b\"\npath = \"/etc/hostsdemo.conf\"\ncontains = \"node=a\"\ntimeout = \"3s\"\n");
+    std::fs::write(&lab, text).unwrap();
+    let o = labctl(dir, &["test", lab_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(all.contains("FAIL  b has the config of a"), "{all}");
+
+    // b's host key changes: lab traffic and `down` are refused naming b;
+    // `down` gives a back and keeps the state, and runs again once b's key
+    // is back.
+    m.root("b", "mkdir -p /root/keys && cp -a /etc/ssh/ssh_host_* /root/keys/ && rm /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP \"$(cat /run/sshd.pid)\"");
+    std::thread::sleep(Duration::from_millis(500));
+    let o = labctl(dir, &["test", lab_s]);
+    let e = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{e}");
+    assert!(e.contains("node b: its SSH host key changed"), "{e}");
+    let o = labctl(dir, &["down", lab_s]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("down: node a: undid role hostsdemo"), "{e}");
+    assert!(e.contains("node b: its SSH host key changed"), "{e}");
+    assert!(state_dir.join("state.json").exists() && state_dir.join("known_hosts").exists());
+    m.root("b", "cp -a /root/keys/ssh_host_* /etc/ssh/ && rm -rf /root/keys && kill -HUP \"$(cat /run/sshd.pid)\"");
+    std::thread::sleep(Duration::from_millis(500));
+    let o = labctl(dir, &["down", lab_s]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        e.contains("down: node a: nothing of lab hostse2e there"),
+        "{e}"
+    );
+    assert!(e.contains("down: node b: undid role hostsdemo"), "{e}");
+    assert!(!state_dir.join("state.json").exists());
+    unchanged("after down");
+    // A second down finds nothing.
+    let o = labctl(dir, &["down", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    unchanged("after a second down");
+}
+
+/// netshape's undo.sh on a real machine (machine a, real tc): after its
+/// provision.sh shaped the lab interface, and run twice, the machine is as
+/// before. Run with the role library as the wrappers run it (hosts labs
+/// refuse `bandwidth`, so no lab of this test shapes).
+fn netshape_is_undone(m: &Machines, before: &str) {
+    let name = m.name("a");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("provision");
+    docker_ok(&["exec", name, "mkdir", "-p", "/tmp/ns"]);
+    for d in ["_labctl", "netshape"] {
+        docker_ok(&[
+            "cp",
+            root.join(d).to_str().unwrap(),
+            &format!("{name}:/tmp/ns/"),
+        ]);
+    }
+    let ip = format!("LABCTL_NODE_IP={IP_A}");
+    let run = |script: &str| {
+        let cmd = format!("set -euo pipefail; . /tmp/ns/_labctl/lib.sh; . ./{script}");
+        docker(&[
+            "exec",
+            "-e",
+            "LABCTL_BANDWIDTH=100mbit",
+            "-e",
+            &ip,
+            "-e",
+            "LABCTL_RESULT=/tmp/ns/result",
+            "-e",
+            "LABCTL_STEPS=1",
+            "-w",
+            "/tmp/ns/netshape",
+            name,
+            "bash",
+            "-c",
+            &cmd,
+        ])
+    };
+    let o = run("provision.sh");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shaped = m.root("a", "tc qdisc show");
+    assert!(shaped.contains("qdisc tbf"), "{shaped}");
+    for _ in 0..2 {
+        let o = run("undo.sh");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    docker_ok(&["exec", name, "rm", "-rf", "/tmp/ns"]);
+    assert_same(
+        before,
+        &machine_state(m, "a"),
+        "a (after netshape and its undo twice)",
+    );
+}
