@@ -378,6 +378,41 @@ fn a_lab_on_existing_machines_is_given_back_as_it_was() {
     let o = labctl(dir, &["down", lab_s]);
     assert!(o.status.success(), "{}", stderr(&o));
     unchanged("after a second down");
+
+    // Network safety: b's lab address is one b does not hold (its SSH
+    // address is right): no check runs, the refusal names b.
+    write_lab(
+        dir,
+        &key,
+        &[
+            good("a", IP_A),
+            Node {
+                ip: "192.168.97.13",
+                ..good("b", IP_B)
+            },
+        ],
+    );
+    let text = std::fs::read_to_string(&lab).unwrap().replace(
+        "address = \"192.168.97.13\"",
+        &format!("address = \"{IP_B}\""),
+    );
+    std::fs::write(&lab, text).unwrap();
+    let o = labctl(dir, &["test", lab_s]);
+    let e = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains(
+            "node b: the machine at 192.168.97.12:22 does not hold its lab address 192.168.97.13"
+        ),
+        "{e}"
+    );
+    assert!(
+        !e.contains("PASS") && !String::from_utf8_lossy(&o.stdout).contains("PASS"),
+        "{e}"
+    );
+    let o = labctl(dir, &["down", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    unchanged("after the lab with a wrong lab address is down");
 }
 
 /// netshape's undo.sh on a real machine (machine a, real tc): after its
