@@ -89,6 +89,21 @@ fn two_shards_merge_into_one_report_that_junitparser_reads() {
     let out = labctl(dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
+    // A lost shard (its runner died, its report never came) is named by the
+    // lab it held, and nothing is written.
+    let partial = dir.join("partial.xml");
+    let out = labctl(
+        dir,
+        &["report", "merge", partial.to_str().unwrap(), &reports[0]],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lab two.toml of the suite split over 2 shards is in no input"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!partial.exists());
+
     let read = std::process::Command::new("/usr/bin/python3")
         .args(["-c", READ])
         .arg(&merged)

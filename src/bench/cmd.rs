@@ -140,14 +140,13 @@ fn record(op: &Opened, rec: &RunRecord, seconds: f64, history_dir: Option<&std::
     let state = op.dir.load().ok().flatten().unwrap_or_default();
     let provider = state.provider.map(|k| k.to_string());
     let run = crate::report::LabRun {
-        lab: op.lab().name.value.clone(),
         provider: provider.clone(),
         results: as_checks(rec, seconds),
         skipped: vec![],
         seconds,
         error: (rec.overall() == Verdict::Unmeasured)
             .then(|| "iperf3 could not measure every scenario".to_string()),
-        since: None,
+        ..crate::report::LabRun::new(op.lab().name.value.clone())
     };
     let store = crate::history::Store::for_lab(&op.dir.root, &run.lab, history_dir);
     let tools = crate::history::tool_versions(&crate::exec::System, provider.as_deref());

@@ -209,13 +209,15 @@ pub fn test(args: TestArgs) -> Result<Exit> {
     // This runner's share, said before anything runs. An empty share (more
     // runners than labs) tests nothing and passes: its reports are written
     // empty, so a CI job that collects every runner's report finds them all.
-    let names = match partition {
+    let (names, shard) = match partition {
         Some(p) => {
             let share = p.share(&names).map_err(Error::usage)?;
             eprintln!("{share}");
-            share.labs
+            let mut suite = names;
+            suite.sort();
+            (share.labs, Some((p.to_string(), suite)))
         }
-        None => names,
+        None => (names, None),
     };
     let args: Vec<LabArgs> = names
         .into_iter()
@@ -244,6 +246,7 @@ pub fn test(args: TestArgs) -> Result<Exit> {
             history_dir,
             timings,
             jobs: jobs.into(),
+            shard,
         },
     )
 }

@@ -190,6 +190,7 @@ mod tests {
             seconds: 1.0,
             error: None,
             since: None,
+            shard: None,
         }
     }
 

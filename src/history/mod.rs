@@ -384,6 +384,7 @@ mod tests {
             seconds: 1.0,
             error: error.map(String::from),
             since: None,
+            shard: None,
         };
         Record::new("test", &run, "lab.toml", "name = \"x\"", BTreeMap::new())
     }

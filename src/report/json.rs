@@ -18,6 +18,11 @@
 //! result `"since": [...]`, its marks (`newly failing`, `newly passing`, `new`,
 //! `slower 1.0s -> 4.0s (+300%)`), empty when unchanged.
 //!
+//! With `--partition` (fields added, same schema): a top-level `"shard":
+//! {"partition": "count:2/3", "entry": "...", "suite": [...]}`: the share, the
+//! lab as the split named it, and every lab of the whole suite, so `labctl
+//! report merge` can name the labs of a lost shard.
+//!
 //! Version 2 (from 1): `provider` is `null` when the run failed before the
 //! lab's state named it (1 wrote `docker` whatever the provider); every result
 //! has `result` (`pass`, `fail` or `skipped`); `--skip`ped checks are listed
@@ -45,6 +50,10 @@ struct Report<'a> {
     /// run did not; absent when not asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     since: Option<SinceTop<'a>>,
+    /// `--partition`: the share and the whole suite's labs; absent when the
+    /// runner tested the whole suite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a super::Shard>,
 }
 
 #[derive(Serialize)]
@@ -128,6 +137,7 @@ fn report(run: &LabRun) -> Report<'_> {
             run: s.run,
             gone: &s.gone,
         }),
+        shard: run.shard.as_ref(),
     }
 }
 
@@ -211,6 +221,21 @@ pub fn parse(text: &str) -> std::result::Result<LabRun, String> {
                     })
                     .unwrap_or_default(),
             }),
+        shard: match v.get("shard").filter(|s| !s.is_null()) {
+            None => None,
+            Some(s) => Some(super::Shard {
+                partition: str_of(s, "partition").map_err(|e| format!("in \"shard\": {e}"))?,
+                entry: str_of(s, "entry").map_err(|e| format!("in \"shard\": {e}"))?,
+                suite: s["suite"]
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|l| l.as_str().map(String::from))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or("in \"shard\": field \"suite\" is missing or not a list of lab names")?,
+            }),
+        },
     };
     for r in v["results"]
         .as_array()

@@ -4,7 +4,11 @@
 //! counted in `tests` and `skipped`, never as passed), and a `labctl` testcase
 //! with an `<error>` when labctl could not do its job. Every suite has the
 //! property `schema` ([`SCHEMA`]); the `provider` property
-//! is written only when the lab's state named it. Text is escaped and characters XML 1.0 forbids are dropped.
+//! is written only when the lab's state named it. A share of a split suite
+//! (`--partition`) adds `partition` (e.g. `count:2/3`), `shard_entry` (the
+//! lab as the split named it) and one `suite_entry` per lab of the whole
+//! suite, for `labctl report merge`. Text is escaped and
+//! characters XML 1.0 forbids are dropped.
 
 use super::{millis, LabRun};
 use std::fmt::Write as _;
@@ -145,6 +149,11 @@ pub fn to_string(runs: &[LabRun]) -> String {
             if !s.gone.is_empty() {
                 props.push(("since_gone", s.gone.join(", ")));
             }
+        }
+        if let Some(s) = &run.shard {
+            props.push(("partition", s.partition.clone()));
+            props.push(("shard_entry", s.entry.clone()));
+            props.extend(s.suite.iter().map(|l| ("suite_entry", l.clone())));
         }
         x.push_str("    <properties>\n");
         for (k, v) in props {

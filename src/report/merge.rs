@@ -119,17 +119,103 @@ impl<'a> Schema<'a> {
     }
 }
 
-/// Each lab once: a lab in two inputs means two shards overlapped.
-fn claim<'a>(seen: &mut Vec<(String, &'a Path)>, lab: &str, path: &'a Path) -> Result<()> {
-    if let Some((_, p)) = seen.iter().find(|(l, _)| l == lab) {
-        return Err(refuse(
-            path,
-            format!("lab `{lab}` is also in {}", p.display()),
-            "each lab belongs to one shard: were two runners given the same --partition?",
-        ));
+/// The labs claimed so far, and the split they came from: each lab once (a
+/// lab in two inputs means two shards overlapped), and, when the inputs are
+/// shares of a split suite, every lab of that suite (a lab in none means a
+/// shard's report was lost: its runner died, or it was not passed).
+#[derive(Default)]
+struct Claims<'a> {
+    seen: Vec<(String, &'a Path)>,
+    /// The first share seen: its suite, a lab of it, and in which file.
+    suite: Option<(super::Shard, String, &'a Path)>,
+    /// A lab from a run that was not a share, and its file.
+    whole: Option<(String, &'a Path)>,
+    /// The shares' labs as the split named them.
+    entries: Vec<String>,
+}
+
+impl<'a> Claims<'a> {
+    fn claim(&mut self, lab: &str, shard: Option<&super::Shard>, path: &'a Path) -> Result<()> {
+        if let Some((_, p)) = self.seen.iter().find(|(l, _)| l == lab) {
+            return Err(refuse(
+                path,
+                format!("lab `{lab}` is also in {}", p.display()),
+                "each lab belongs to one shard: were two runners given the same --partition?",
+            ));
+        }
+        self.seen.push((lab.to_string(), path));
+        if let Some(s) = shard {
+            self.entries.push(s.entry.clone());
+        }
+        match (shard, &self.suite, &self.whole) {
+            (Some(s), None, None) => self.suite = Some((s.clone(), lab.to_string(), path)),
+            (Some(s), Some((first, _, p)), _) if s.suite != first.suite => {
+                return Err(refuse(
+                    path,
+                    format!(
+                        "its share {} was split from {} lab(s) ({}), but {}'s share {} from {} ({})",
+                        s.partition,
+                        s.suite.len(),
+                        s.suite.join(", "),
+                        p.display(),
+                        first.partition,
+                        first.suite.len(),
+                        first.suite.join(", ")
+                    ),
+                    "merge the shards of one pipeline run: every runner must split the same list of labs",
+                ))
+            }
+            (Some(_), Some(_), _) => {}
+            (None, None, _) => {
+                self.whole.get_or_insert((lab.to_string(), path));
+            }
+            (Some(s), None, Some((l, p))) => return Err(mixed(path, lab, s, l, p)),
+            (None, Some((s, l, p)), _) => return Err(mixed(p, l, s, lab, path)),
+        }
+        Ok(())
     }
-    seen.push((lab.to_string(), path));
-    Ok(())
+
+    /// Every lab of the split suite is in some input.
+    fn complete(&self) -> Result<()> {
+        let Some((shard, _, _)) = &self.suite else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = shard
+            .suite
+            .iter()
+            .filter(|l| !self.entries.contains(l))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let total = shard.partition.rsplit('/').next().unwrap_or("?");
+        Err(Error::Usage {
+            message: format!(
+                "cannot merge: lab{} {} of the suite split over {total} shards {} in no input: the report of the shard that ran {} is missing",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
+            hint: Some(
+                "pass every shard's report (an empty share writes one too); a runner that died wrote none: rerun its share".into(),
+            ),
+        })
+    }
+}
+
+/// A share's lab and a whole suite's lab in one merge.
+fn mixed(path: &Path, lab: &str, s: &super::Shard, other: &str, other_path: &Path) -> Error {
+    refuse(
+        path,
+        format!(
+            "lab `{lab}` comes from share {} of a split suite, but lab `{other}` in {} from a run of a whole suite",
+            s.partition,
+            other_path.display()
+        ),
+        "merge the reports of one split suite (`labctl test --partition`), nothing else",
+    )
 }
 
 /// Merge `inputs` into `out` (written atomically, its folder created).
@@ -171,7 +257,7 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged> {
 
 fn merge_json(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
     let mut schema = Schema { first: None };
-    let mut seen = Vec::new();
+    let mut claims = Claims::default();
     let mut runs: Vec<LabRun> = Vec::new();
     for (path, text) in texts {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
@@ -195,10 +281,11 @@ fn merge_json(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
             })?;
             schema.check(path, s)?;
             let run = json::parse(&r.to_string()).map_err(|e| refuse(path, e, SAME_LABCTL))?;
-            claim(&mut seen, &run.lab, path)?;
+            claims.claim(&run.lab, run.shard.as_ref(), path)?;
             runs.push(run);
         }
     }
+    claims.complete()?;
     runs.sort_by(|a, b| a.lab.cmp(&b.lab));
     let mut totals = junit::Totals::default();
     for r in &runs {
@@ -215,7 +302,7 @@ fn merge_json(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
 fn merge_junit(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
     const HINT: &str = "inputs are reports of `labctl test --report junit:PATH`";
     let mut schema = Schema { first: None };
-    let mut seen = Vec::new();
+    let mut claims = Claims::default();
     // (lab, the suite as written, its counts)
     let mut suites: Vec<(String, &str, junit::Totals)> = Vec::new();
     for (path, text) in texts {
@@ -248,13 +335,27 @@ fn merge_junit(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
             let lab = suite
                 .attribute("name")
                 .ok_or_else(|| refuse(path, format!("{at} has no name"), HINT))?;
-            let prop = suite
-                .children()
-                .filter(|c| c.has_tag_name("properties"))
-                .flat_map(|p| p.children())
-                .find(|p| p.attribute("name") == Some("schema"))
-                .and_then(|p| p.attribute("value"));
-            let Some(s) = prop else {
+            let props = || {
+                suite
+                    .children()
+                    .filter(|c| c.has_tag_name("properties"))
+                    .flat_map(|p| p.children())
+                    .filter(|p| p.has_tag_name("property"))
+            };
+            let prop = |name: &str| {
+                props()
+                    .find(|p| p.attribute("name") == Some(name))
+                    .and_then(|p| p.attribute("value"))
+            };
+            let shard = prop("partition").map(|p| super::Shard {
+                partition: p.to_string(),
+                entry: prop("shard_entry").unwrap_or(lab).to_string(),
+                suite: props()
+                    .filter(|p| p.attribute("name") == Some("suite_entry"))
+                    .filter_map(|p| p.attribute("value").map(String::from))
+                    .collect(),
+            });
+            let Some(s) = prop("schema") else {
                 return Err(refuse(
                     path,
                     format!("testsuite `{lab}` has no schema property (this labctl writes {})", junit::SCHEMA),
@@ -292,10 +393,11 @@ fn merge_junit(texts: &[(&Path, String)]) -> Result<(String, Merged)> {
                 skipped: count("skipped")?,
                 time,
             };
-            claim(&mut seen, lab, path)?;
+            claims.claim(lab, shard.as_ref(), path)?;
             suites.push((lab.to_string(), &text[suite.range()], totals));
         }
     }
+    claims.complete()?;
     suites.sort_by(|a, b| a.0.cmp(&b.0));
     let mut totals = junit::Totals::default();
     for (_, _, t) in &suites {
@@ -424,6 +526,107 @@ mod tests {
         assert!(msg.contains(says), "{msg}");
         assert_eq!(e.exit(), crate::Exit::Usage);
         assert!(!out.exists(), "nothing is written from refused inputs");
+    }
+
+    /// Three shares of a split suite of three labs (`docker-deploy` being
+    /// the third share's), as `labctl test --partition count:K/3` writes them.
+    fn split_shards(dir: &Path, ext: &str) -> Vec<PathBuf> {
+        let suite: Vec<String> = ["bench", "docker-deploy", "workflow"]
+            .map(String::from)
+            .to_vec();
+        let mut runs = fixtures::mixed();
+        runs.push(LabRun::new("docker-deploy"));
+        let mut paths = Vec::new();
+        for run in runs.iter_mut() {
+            let k = suite.iter().position(|l| *l == run.lab).unwrap() + 1;
+            run.shard = Some(crate::report::Shard {
+                partition: format!("count:{k}/3"),
+                entry: run.lab.clone(),
+                suite: suite.clone(),
+            });
+            let p = dir.join(format!("shard-{k}.{ext}"));
+            let text = match ext {
+                "xml" => junit::to_string(std::slice::from_ref(run)),
+                _ => json::to_string(run),
+            };
+            std::fs::write(&p, text).unwrap();
+            paths.push(p);
+        }
+        paths.sort(); // shard-1 (bench), shard-2 (docker-deploy), shard-3
+        paths
+    }
+
+    /// Every share present: merged, with each suite's share kept.
+    #[rstest]
+    fn the_shares_of_a_split_suite_merge(#[values("xml", "json")] ext: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let ins = split_shards(dir.path(), ext);
+        let out = dir.path().join(format!("all.{ext}"));
+        let m = merge(&out, &ins).unwrap();
+        assert_eq!(m.labs, ["bench", "docker-deploy", "workflow"]);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("count:2/3"), "{text}");
+        // The merged report merges again: it still holds the whole suite.
+        merge(&dir.path().join(format!("again.{ext}")), &[out]).unwrap();
+    }
+
+    /// A lost shard report is named by the labs it held, in both formats, and
+    /// nothing is written.
+    #[rstest]
+    fn a_missing_shard_is_refused_naming_its_labs(#[values("xml", "json")] ext: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ins = split_shards(dir.path(), ext);
+        ins.remove(1); // shard 2/3 (docker-deploy) never arrived
+        let out = dir.path().join(format!("all.{ext}"));
+        let e = merge(&out, &ins).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("lab docker-deploy of the suite split over 3 shards is in no input"),
+            "{msg}"
+        );
+        assert!(e.render().contains("rerun its share"), "{}", e.render());
+        assert_eq!(e.exit(), crate::Exit::Usage);
+        assert!(!out.exists());
+    }
+
+    /// Shares split from different lab lists, or a share merged with a whole
+    /// suite's report, are refused naming both files.
+    #[rstest]
+    fn shares_of_different_suites_are_refused(#[values("xml", "json")] ext: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let ins = split_shards(dir.path(), ext);
+        let other = dir.path().join(format!("other.{ext}"));
+        let mut run = LabRun::new("testnodes");
+        run.shard = Some(crate::report::Shard {
+            partition: "count:1/1".into(),
+            entry: "testnodes".into(),
+            suite: vec!["testnodes".into()],
+        });
+        let text = match ext {
+            "xml" => junit::to_string(std::slice::from_ref(&run)),
+            _ => json::to_string(&run),
+        };
+        std::fs::write(&other, text).unwrap();
+        let e = merge(
+            &dir.path().join(format!("o.{ext}")),
+            &[ins[0].clone(), other.clone()],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("was split from 1 lab(s) (testnodes)"),
+            "{e}"
+        );
+        // A whole suite's report (no partition) with a share.
+        let whole_dir = dir.path().join("whole");
+        std::fs::create_dir(&whole_dir).unwrap();
+        let whole = shards(&whole_dir, ext);
+        let e = merge(
+            &dir.path().join(format!("w.{ext}")),
+            &[whole[0].clone(), ins[1].clone()],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("from a run of a whole suite"), "{e}");
     }
 
     #[test]

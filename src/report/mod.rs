@@ -47,6 +47,25 @@ pub struct LabRun {
     pub error: Option<String>,
     /// What changed since an earlier recorded run (`--since`); `None` when not asked.
     pub since: Option<Since>,
+    /// The split this run was one share of (`--partition`); `None` when the
+    /// runner tested the whole suite.
+    pub shard: Option<Shard>,
+}
+
+/// A share of a suite split over CI runners, as a report records it: which
+/// share, this lab as the split named it, and every lab of the whole suite.
+/// `report merge` needs the last: a lost shard report leaves no trace of its
+/// own, so the shards that did arrive must say what the merged report should
+/// hold. Labs are named as the split named them (a shipped lab's name or a
+/// lab file's path), which is not always the name a report gives the lab.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Shard {
+    /// As given on the command line, e.g. `count:2/3`.
+    pub partition: String,
+    /// This run's lab, as the suite names it.
+    pub entry: String,
+    /// Every lab of the suite before it was split, sorted.
+    pub suite: Vec<String>,
 }
 
 impl LabRun {
@@ -60,6 +79,7 @@ impl LabRun {
             seconds: 0.0,
             error: None,
             since: None,
+            shard: None,
         }
     }
 }
@@ -249,9 +269,10 @@ pub(crate) mod fixtures {
                 seconds: 14.0,
                 error: None,
                 since: None,
+                shard: None,
             },
             // Failed before the lab's state was read: the provider is unknown.
-            LabRun { lab: "bench".into(), provider: None, results: vec![], skipped: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()), since: None },
+            LabRun { lab: "bench".into(), provider: None, results: vec![], skipped: vec![], seconds: 2.5, error: Some("provider error: `docker network create` failed with exit code 1".into()), since: None, shard: None },
         ]
     }
 }

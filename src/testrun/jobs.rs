@@ -319,13 +319,8 @@ fn worse_than_ok(e: Exit) -> Exit {
 fn not_run(a: &LabArgs, why: &str, exit: Exit) -> (LabRun, Exit) {
     (
         LabRun {
-            lab: label(a),
-            provider: None,
-            results: vec![],
-            skipped: vec![],
-            seconds: 0.0,
             error: Some(why.to_string()),
-            since: None,
+            ..LabRun::new(label(a))
         },
         exit,
     )
@@ -392,6 +387,7 @@ mod tests {
             history_dir: Some("/cache".into()),
             timings: true,
             jobs: 2,
+            shard: None,
         };
         let args = child_args(
             &LabArgs::named("workflow"),

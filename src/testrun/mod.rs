@@ -40,6 +40,9 @@ pub struct TestOptions {
     pub timings: bool,
     /// Labs run at once (`--jobs`); 1 runs them one after another in this process.
     pub jobs: usize,
+    /// The split these labs are a share of (`--partition`): the partition
+    /// as given and the whole suite, written into every report.
+    pub shard: Option<(String, Vec<String>)>,
 }
 
 /// Where a run is recorded: the lab's history, its file and text; known once
@@ -59,8 +62,13 @@ pub fn test(labs: &[LabArgs], o: &TestOptions) -> Result<Exit> {
     };
     let mut runs = Vec::new();
     let mut worst = Exit::Ok;
-    for (run, exit) in outcomes {
+    for ((mut run, exit), a) in outcomes.into_iter().zip(labs) {
         worst = worse(worst, exit);
+        run.shard = o.shard.as_ref().map(|(p, suite)| crate::report::Shard {
+            partition: p.clone(),
+            entry: a.lab.clone(),
+            suite: suite.clone(),
+        });
         runs.push(run);
     }
     for r in &o.reports {
