@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM: stop labctl's children, then let the running command
+//! Ctrl-C, SIGTERM and SIGHUP: stop labctl's children, then let the running command
 //! unwind through its normal error path (which removes what a first `up`
 //! created) and exit non-zero naming the phase it was in.
 //!
@@ -26,7 +26,24 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
     }
 }
 
-/// Install the handler for SIGINT and SIGTERM (once, at startup).
+/// SIGHUP: whoever read labctl's output is gone (a closed terminal, or the
+/// `labctl test --jobs` parent that died: it asks the kernel for this signal
+/// then). Output goes to /dev/null from here on, since a write into the
+/// closed pipe would fail and stop the unwinding half way; then as SIGTERM.
+/// open and dup2 are async-signal-safe.
+extern "C" fn on_hangup(sig: nix::libc::c_int) {
+    unsafe {
+        let null = nix::libc::open(c"/dev/null".as_ptr(), nix::libc::O_WRONLY);
+        if null >= 0 {
+            nix::libc::dup2(null, 1);
+            nix::libc::dup2(null, 2);
+            nix::libc::close(null);
+        }
+    }
+    on_signal(sig);
+}
+
+/// Install the handlers for SIGINT, SIGTERM and SIGHUP (once, at startup).
 pub fn install() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let act = SigAction::new(
@@ -34,9 +51,15 @@ pub fn install() {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
+    let hangup = SigAction::new(
+        SigHandler::Handler(on_hangup),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     unsafe {
         let _ = sigaction(Signal::SIGINT, &act);
         let _ = sigaction(Signal::SIGTERM, &act);
+        let _ = sigaction(Signal::SIGHUP, &hangup);
     }
 }
 

@@ -126,3 +126,99 @@ fn two_labs_run_side_by_side_with_prefixed_output_and_one_suite_each() {
     assert_eq!(sh("docker ps -aq --filter label=labctl.lab=jobs-one"), "");
     assert_eq!(sh("docker ps -aq --filter label=labctl.lab=jobs-two"), "");
 }
+
+/// Whether process `pid` still runs (a zombie waiting for a reaper does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
+        .is_some_and(|r| !r.starts_with('Z'))
+}
+
+/// The processes whose parent is `ppid`.
+fn children_of(ppid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                == Some(ppid)
+        })
+        .collect()
+}
+
+/// The parent killed outright while both labs come up (SIGKILL: no handler
+/// runs, nothing is forwarded). Each lab's own labctl hears SIGHUP from the
+/// kernel and unwinds as on Ctrl-C: it ends, and the machines and network
+/// its first `up` made are removed, with no `down` run by anyone. Broken
+/// case (no parent-death signal): the labs' runs go on unwatched, or die on
+/// their first write into the closed pipe, and leave their containers.
+#[test]
+fn killing_the_parent_stops_each_lab_and_leaves_nothing() {
+    let _g = serial();
+    let (tmp, _) = fixture_lab("jobs");
+    let dir = tmp.path();
+    let mut parent = std::process::Command::new(bin())
+        .args([
+            "test",
+            "one.toml",
+            "two.toml",
+            "--jobs",
+            "2",
+            "--provider",
+            "docker",
+            "--destroy",
+            "always",
+        ])
+        .current_dir(dir)
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start labctl");
+    let t0 = std::time::Instant::now();
+    let mut labs = Vec::new();
+    while labs.len() < 2 && t0.elapsed().as_secs() < 60 {
+        labs = children_of(parent.id());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(labs.len(), 2, "two labs' runs under the parent: {labs:?}");
+    // Into their `vagrant up`: containers are being made.
+    let containers = |lab: &str| sh(&format!("docker ps -aq --filter label=labctl.lab={lab}"));
+    let t1 = std::time::Instant::now();
+    while t1.elapsed().as_secs() < 60
+        && containers("jobs-one").trim().is_empty()
+        && containers("jobs-two").trim().is_empty()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let t2 = std::time::Instant::now();
+    while labs.iter().any(|p| alive(*p)) && t2.elapsed().as_secs() < 180 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let left_running: Vec<_> = labs.iter().filter(|p| alive(**p)).collect();
+    let left = (containers("jobs-one"), containers("jobs-two"));
+    let nets = sh("docker network ls -q --filter name=labctl-jobs-");
+    // Whatever happened, leave the host clean for the next test.
+    for lab in ["one.toml", "two.toml"] {
+        labctl(dir, &["down", lab]);
+    }
+    assert!(
+        left_running.is_empty(),
+        "lab runs still going: {left_running:?}"
+    );
+    assert_eq!(left, (String::new(), String::new()), "containers left");
+    assert_eq!(nets.trim(), "", "networks left");
+}

@@ -194,8 +194,8 @@ fn start(
     // `--jobs` is at most 8 (clap), so the bands 2200, 2300, ... 2900 stay
     // inside the port range and never wrap onto a running lab's.
     let from = 2200 + slot as u16 * PORT_BAND;
-    let mut child = Command::new(&exe)
-        .args(child_args(a, o, report))
+    let mut cmd = Command::new(&exe);
+    cmd.args(child_args(a, o, report))
         .env(crate::provider::docker::SSH_PORT_FROM_ENV, from.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -203,7 +203,28 @@ fn start(
         // A group of its own, as every child of labctl: a terminal's Ctrl-C
         // reaches this process, which forwards it (crate::interrupt) and
         // each lab unwinds through its own error path.
-        .process_group(0)
+        .process_group(0);
+    // And when this process dies without forwarding anything (SIGKILL, an
+    // OOM kill, a CI runner's hard timeout), each lab hears SIGHUP from the
+    // kernel and unwinds as on SIGTERM, its output (a pipe nobody reads
+    // now) sent to /dev/null (crate::interrupt), instead of running on
+    // unwatched. The kernel sends it when the spawning *thread* ends: `run`
+    // spawns from the thread that waits for every lab.
+    let parent = std::process::id() as i32;
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl,
+    // getppid and kill.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGHUP)?;
+            // The parent may have died before the line above: then no signal
+            // will come.
+            if nix::unistd::getppid().as_raw() != parent {
+                nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP)?;
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", exe.display()))?;
     let pid = child.id() as i32;
