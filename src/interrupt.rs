@@ -33,12 +33,15 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
 /// open and dup2 are async-signal-safe.
 extern "C" fn on_hangup(sig: nix::libc::c_int) {
     unsafe {
+        // The interrupted code may be about to read errno.
+        let errno = *nix::libc::__errno_location();
         let null = nix::libc::open(c"/dev/null".as_ptr(), nix::libc::O_WRONLY);
         if null >= 0 {
             nix::libc::dup2(null, 1);
             nix::libc::dup2(null, 2);
             nix::libc::close(null);
         }
+        *nix::libc::__errno_location() = errno;
     }
     on_signal(sig);
 }

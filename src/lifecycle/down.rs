@@ -90,7 +90,9 @@ pub fn down_with(a: &LabArgs, force: bool, timings: bool, r: Arc<dyn Runner>) ->
 /// it; nothing local is removed here.
 pub(super) fn give_back_hosts(op: &Opened, state: &State) -> Result<Vec<String>> {
     let lab = op.lab();
-    let secrets = super::provision::secrets(lab).unwrap_or_default();
+    // An undo that needs a secret must not run with an empty one: stop
+    // before touching any machine, as `up` does.
+    let secrets = super::provision::secrets(lab)?;
     let undo = crate::provision::Undo {
         lab,
         roles: &op.loaded.roles,

@@ -216,7 +216,9 @@ fn give_back_after_failed_up(op: &Opened, state: &mut State, kind: Kind) -> Resu
     if kind != Kind::Hosts {
         return Ok(());
     }
-    if let Err(e) = super::down::give_back_hosts(op, state) {
+    // Shielded: after Ctrl-C, SIGTERM or SIGHUP (a `--jobs` parent gone)
+    // the machines must still be given back, not left half provisioned.
+    if let Err(e) = crate::interrupt::shielded(|| super::down::give_back_hosts(op, state)) {
         eprint!("{}", e.render());
         return Err(Error::env(
             format!(

@@ -217,9 +217,13 @@ fn start(
         cmd.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGHUP)?;
             // The parent may have died before the line above: then no signal
-            // will come.
+            // will come, so the lab is not started at all. (Raising one here
+            // would run this process's inherited handler before exec, and
+            // the new labctl would never hear it.)
             if nix::unistd::getppid().as_raw() != parent {
-                nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP)?;
+                return Err(std::io::Error::other(
+                    "labctl test --jobs ended before this lab started",
+                ));
             }
             Ok(())
         });
