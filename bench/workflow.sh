@@ -8,6 +8,8 @@
 # up's and test's own measured time and phases, and the cron check's time on
 # its own line. A round that fails (an exit status, a check not green, one
 # skipped) stops the script with an error naming it: no time is printed for it.
+# Each round also prints when web1's cron probe was armed and when its firings
+# ended: most of the cold cron check is the wait for cron's next minute.
 # Prints the median of each figure. Not a test: figures depend on the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,19 @@ round() {
     $R check "$rec_t1" "round $i: cold labctl test"
     $R check "$rec_t2" "round $i: warm labctl test"
     cp "$rec_up" "up-record-$i.json"
+    # Where the cron check's time goes: the probe the role armed (or the
+    # check armed again) waits for cron's next minute, then for the pull.
+    "$L" exec workflow web1 -- sudo -n cat /var/lib/labctl/cron-probe-status >"cron-probe-$i.txt" 2>&1 ||
+        fail "round $i: cannot read web1's cron probe status (cron-probe-$i.txt)"
+    python3 - "cron-probe-$i.txt" "$i" >&2 <<'PY'
+import sys, time
+lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+hms = lambda t: time.strftime("%H:%M:%S", time.gmtime(t))
+arm = next(int(l[3][3:]) for l in lines if l[0] == "armed")
+fired = [(int(l[2][3:]), l[4]) for l in lines if len(l) > 4 and l[1] == "fired"]
+print(f"round {sys.argv[2]} cron probe: armed {hms(arm)} ({60 - arm % 60} s before cron's next minute); "
+      + "firings ended: " + (", ".join(f"{hms(t)} (+{t - arm} s) {rc}" for t, rc in fired) or "none"))
+PY
     "$L" down workflow >/dev/null 2>&1 || fail "round $i: labctl down failed"
     python3 - "$rec_up" "$rec_t1" "$rec_t2" "$CRON" "$a" "$b" "$c" <<'PY'
 import json, sys
