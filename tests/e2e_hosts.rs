@@ -73,8 +73,14 @@ impl Drop for Machines {
 }
 
 /// Make the machines: network, containers, users, keys; wait for sshd.
-fn make_machines(pubkey: &str) -> Machines {
-    let tag = format!("labctl-e2e-hosts-{}", std::process::id());
+/// With `nested`, machine a may run its own Docker engine (the privileges
+/// the docker provider gives a node with `nested_containers`).
+fn make_machines(pubkey: &str, nested: bool) -> Machines {
+    let tag = format!(
+        "labctl-e2e-hosts-{}{}",
+        std::process::id(),
+        if nested { "-d" } else { "" }
+    );
     let m = Machines {
         net: tag.clone(),
         names: vec![format!("{tag}-a"), format!("{tag}-b")],
@@ -86,7 +92,7 @@ fn make_machines(pubkey: &str) -> Machines {
     );
     docker_ok(&["network", "create", "--subnet", SUBNET, &m.net]);
     for (name, ip, host) in [(&m.names[0], IP_A, "a"), (&m.names[1], IP_B, "b")] {
-        docker_ok(&[
+        let mut args: Vec<String> = [
             "run",
             "-d",
             "--name",
@@ -100,8 +106,15 @@ fn make_machines(pubkey: &str) -> Machines {
             // netshape's tc needs it, as root on a real machine has it.
             "--cap-add",
             "NET_ADMIN",
-            image,
-        ]);
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if nested && host == "a" {
+            args.extend(labctl::provider::docker::nested_args());
+        }
+        args.push(image.to_string());
+        docker_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     }
     let setup = format!(
         "set -e
@@ -141,16 +154,24 @@ fn make_machines(pubkey: &str) -> Machines {
 }
 
 /// What `down` must leave as it was: every path outside the kernel's and
-/// the runtime's own trees (/proc, /sys, /dev, /run, /tmp) and the logs
-/// (/var/log: sshd and sudo log each login there), with each file's size
-/// and mode; the containers inside; the qdiscs.
+/// the runtime's own trees (/proc, /sys, /dev, /run, /tmp), the logs
+/// (/var/log: sshd and sudo log each login there) and the package manager's
+/// databases and caches (they keep history: the installed packages are
+/// compared instead), with each file's size and mode; the packages; the
+/// containers inside; the network links, qdiscs and iptables rules (a table
+/// with no rule and every policy ACCEPT reads as absent: iptables loads a
+/// table when first asked, so a loaded empty one is the same machine).
 fn machine_state(m: &Machines, node: &str) -> String {
     m.root(
         node,
-        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/log \\) -prune \
+        "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/log \
+         -o -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/cache/apt -o -path /var/cache/debconf \\) -prune \
          -o -type d -printf 'd %p %m\\n' -o -printf 'f %p %s %m\\n' | sort; \
+         echo '== packages'; dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n'; \
          echo '== containers'; (docker ps -a --format '{{.Names}}' 2>&1 || true); \
-         echo '== qdiscs'; tc qdisc show",
+         echo '== links'; ip -o link | awk -F': ' '{print $2}'; \
+         echo '== qdiscs'; tc qdisc show; \
+         echo '== iptables'; iptables-save | grep -vE '^(#|\\*|COMMIT|:[A-Z]+ ACCEPT )'",
     )
 }
 
@@ -236,7 +257,7 @@ fn a_lab_on_existing_machines_is_given_back_as_it_was() {
         .unwrap();
     assert!(kg.success());
     let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
-    let m = make_machines(pubkey.trim());
+    let m = make_machines(pubkey.trim(), false);
     let before = [machine_state(&m, "a"), machine_state(&m, "b")];
     let unchanged = |when: &str| {
         for (i, n) in ["a", "b"].iter().enumerate() {
@@ -464,5 +485,94 @@ fn netshape_is_undone(m: &Machines, before: &str) {
         before,
         &machine_state(m, "a"),
         "a (after netshape and its undo twice)",
+    );
+}
+
+/// docker-host on an existing machine that has no Docker: `up` installs the
+/// engine from the machine's own package source (a local repository holding
+/// docker.io, tests/fixtures/hosts/without-docker.sh) and starts it; the lab
+/// makes a container, an image and a network in it; `down` runs the role's
+/// undo.sh, and the machine's files, packages, containers, links, qdiscs and
+/// iptables rules are what they were before `up`.
+#[test]
+fn docker_host_on_an_existing_machine_is_undone() {
+    let _g = common::serial();
+    let work = common::workdir("labctl-e2e-hosts-docker-");
+    let dir = work.path();
+    let key = dir.join("id_lab");
+    let kg = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "labctl-e2e-hosts",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(kg.success());
+    let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
+    let m = make_machines(pubkey.trim(), true);
+    let setup =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/without-docker.sh");
+    docker_ok(&[
+        "cp",
+        setup.to_str().unwrap(),
+        &format!("{}:/tmp/without-docker.sh", m.name("a")),
+    ]);
+    m.root(
+        "a",
+        "bash /tmp/without-docker.sh && rm /tmp/without-docker.sh",
+    );
+    let before = machine_state(&m, "a");
+    assert!(!before.contains("ii  docker.io "), "{before}");
+
+    let lab = dir.join("lab.toml");
+    std::fs::write(
+        &lab,
+        format!(
+            "name = \"{LAB}\"\n\n[provider]\nkind = \"hosts\"\n\n[network]\nsubnet = \"{SUBNET}\"\n\n\
+             [[node]]\nname = \"a\"\nip = \"{IP_A}\"\nssh = {{ address = \"{IP_A}\", user = \"labadmin\", key = \"{}\" }}\nroles = [\"docker-host\"]\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let lab_s = lab.to_str().unwrap();
+    let o = labctl(dir, &["up", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The engine runs, and the lab uses it: an image, a network, a container.
+    let o = labctl(
+        dir,
+        &[
+            "exec", lab_s, "a", "--", "sh", "-c",
+            "set -e; d=$(mktemp -d); touch \"$d/x\"; tar -C \"$d\" -c . | sudo docker import - labe2e:empty >/dev/null; \
+             sudo docker network create labe2e >/dev/null; sudo docker create --network labe2e --name labe2e labe2e:empty /x >/dev/null; \
+             rm -r \"$d\"; sudo docker info --format '{{.Driver}}'; sudo docker ps -aq | wc -l",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "vfs\n1\n",
+        "{}",
+        stderr(&o)
+    );
+    let during = machine_state(&m, "a");
+    assert!(
+        during.contains("ii  docker.io ") && during.contains("docker0"),
+        "{during}"
+    );
+
+    let o = labctl(dir, &["down", lab_s]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("down: node a: undid role docker-host"), "{e}");
+    assert_same(
+        &before,
+        &machine_state(&m, "a"),
+        "a (after docker-host and down)",
     );
 }

@@ -654,7 +654,7 @@ fn listing(diags: &[Diagnostic]) -> String {
     "hosts_role_without_undo",
     "13:10",
     "node[0].roles",
-    "role `docker-host` cannot be undone: it has no undo.sh"
+    "role `gitserver` cannot be undone: it has no undo.sh"
 )]
 #[case::hosts_forward(
     "hosts_forward",

@@ -14,8 +14,50 @@
 DEFAULTS=/etc/default/docker
 BEGIN='# BEGIN labctl docker-host'
 END='# END labctl docker-host'
+# The undo record (undo.sh restores exactly what it names; hosts labs,
+# docs/hosts.md). Each entry is written before the change it describes, and
+# only by the first run: a later run must not take the role's own changes for
+# the node's earlier state.
+REC=${LABCTL_VAR:-/var/lib/labctl}/docker-host
+mkdir -p "$REC/files"
+
+# remember PATH [keep]: keep PATH as it is now (a copy, or a note that it is
+# absent) unless an earlier run already did. With `keep`, a PATH that exists
+# is only noted as there (undo.sh leaves it): no copy of an engine's data.
+# The record's file name is PATH with / as _: the paths below have no _.
+remember() {
+    local key
+    key=$(printf '%s' "$1" | tr / _)
+    if [ -e "$REC/files/$key.saved" ] || [ -e "$REC/files/$key.absent" ] || [ -e "$REC/files/$key.kept" ]; then
+        return 0
+    fi
+    if ! [ -e "$1" ] && ! [ -L "$1" ]; then
+        : >"$REC/files/$key.absent"
+    elif [ "${2:-}" = keep ]; then
+        : >"$REC/files/$key.kept"
+    else
+        cp -a "$1" "$REC/files/$key.saved"
+    fi
+}
 
 step "packages"
+# Before the packages: the files the role or the engine writes, and the
+# package's own conffile, as they are before anything of the role's.
+remember "$DEFAULTS"
+remember /etc/docker
+remember /etc/docker/daemon.json
+remember /etc/docker/key.json
+remember /opt/containerd
+remember /var/lib/docker keep
+missing=()
+for p in docker.io iptables; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    # What was installed before, then what this run asks for: undo.sh purges
+    # the packages installed since (the dependencies apt pulled in too).
+    [ -f "$REC/packages-before" ] || dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.[^n]/ {print $2}' | LC_ALL=C sort >"$REC/packages-before"
+fi
 ensure_packages docker.io iptables
 
 step "init script: limits it cannot raise are not fatal"
@@ -51,6 +93,24 @@ printf '{"storage-driver": "vfs"}\n' | cmp -s - /etc/docker/daemon.json || resta
 printf '{"storage-driver": "vfs"}\n' | install_content /etc/docker/daemon.json 0644
 
 step "docker runs, now and at boot"
+if ! [ -e "$REC/daemon-before" ]; then
+    # What a first start of dockerd makes beside its own folder: its key, its
+    # bridge and iptables chains, its line in labctl's service list.
+    # enable_service lists docker in /etc/labctl/services; undo.sh takes that
+    # line out again (other roles may list theirs in the same file).
+    [ -e /etc/labctl ] || : >"$REC/labctl-dir-made"
+    [ -e /etc/labctl/services ] || : >"$REC/services-file-made"
+    grep -qx docker /etc/labctl/services 2>/dev/null || : >"$REC/service-listed"
+    ip link show docker0 >/dev/null 2>&1 || : >"$REC/bridge-made"
+    for table in nat filter; do
+        iptables-save -t "$table" | grep '^[:-]' | LC_ALL=C sort >"$REC/iptables-$table"
+    done
+    if service docker status >/dev/null 2>&1; then
+        echo running >"$REC/daemon-before"
+    else
+        echo stopped >"$REC/daemon-before"
+    fi
+fi
 if [ "$restart" = 1 ] && service docker status >/dev/null 2>&1; then
     restart_service docker
 fi
@@ -69,4 +129,15 @@ if [ "$up" != 1 ]; then
     echo "docker-host: docker info does not answer after 30 s" >&2
     docker info >&2 || true
     exit 1
+fi
+# What the engine held when the role first saw it answer: undo.sh removes
+# the containers, images and networks made since (the bench's, a check's)
+# from an engine this role started.
+if ! [ -e "$REC/engine-before" ]; then
+    {
+        docker ps -aq --no-trunc | sed 's/^/container /'
+        docker images -aq --no-trunc | sed 's/^/image /'
+        docker network ls -q --no-trunc | sed 's/^/network /'
+    } | LC_ALL=C sort -u >"$REC/engine-before.tmp"
+    mv "$REC/engine-before.tmp" "$REC/engine-before"
 fi
