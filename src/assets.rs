@@ -9,6 +9,9 @@ pub static VAGRANTFILE_TEMPLATE: &str = include_str!("../Vagrantfile.tera");
 /// Loaded by the rendered Vagrantfile on docker: shares Vagrant's repeated
 /// container listings between the machines of one `vagrant up`.
 pub static DOCKER_LISTING_RB: &str = include_str!("../vagrant/docker_listing.rb");
+/// Loaded by the rendered Vagrantfile on docker: paces Vagrant's wait for a
+/// machine's sshd (it retried without a pause, spinning under Ruby's lock).
+pub static SSH_WAIT_RB: &str = include_str!("../vagrant/ssh_wait.rb");
 
 /// Names of the shipped labs, sorted.
 pub fn lab_names() -> Vec<String> {

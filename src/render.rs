@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// The Ruby file the Vagrantfile requires on docker (vagrant/docker_listing.rb).
 pub const DOCKER_LISTING_FILE: &str = "labctl-docker-listing.rb";
+/// The Ruby file the Vagrantfile requires on docker (vagrant/ssh_wait.rb).
+pub const SSH_WAIT_FILE: &str = "labctl-ssh-wait.rb";
 
 /// Every rendered file, by path relative to the output folder.
 #[derive(Debug, Clone)]
@@ -321,6 +323,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
     files.insert(
         DOCKER_LISTING_FILE.to_string(),
         crate::assets::DOCKER_LISTING_RB.as_bytes().to_vec(),
+    );
+    files.insert(
+        SSH_WAIT_FILE.to_string(),
+        crate::assets::SSH_WAIT_RB.as_bytes().to_vec(),
     );
     files.insert("inventory.ini".to_string(), inventory(lab).into_bytes());
     files.insert("summary.txt".to_string(), summary(loaded).into_bytes());
