@@ -132,6 +132,8 @@ struct Claims<'a> {
     whole: Option<(String, &'a Path)>,
     /// The shares' labs as the split named them.
     entries: Vec<String>,
+    /// The shares the inputs hold (`count:2/3`), each once, in input order.
+    partitions: Vec<String>,
 }
 
 impl<'a> Claims<'a> {
@@ -146,6 +148,9 @@ impl<'a> Claims<'a> {
         self.seen.push((lab.to_string(), path));
         if let Some(s) = shard {
             self.entries.push(s.entry.clone());
+            if !self.partitions.contains(&s.partition) {
+                self.partitions.push(s.partition.clone());
+            }
         }
         match (shard, &self.suite, &self.whole) {
             (Some(s), None, None) => self.suite = Some((s.clone(), lab.to_string(), path)),
@@ -190,17 +195,41 @@ impl<'a> Claims<'a> {
             return Ok(());
         }
         let total = shard.partition.rsplit('/').next().unwrap_or("?");
+        let (one, labs) = (missing.len() == 1, missing.join(", "));
+        // Every share present means no report was lost: the runner of the
+        // lab's share wrote its report without that lab (it died mid-share, or
+        // the report was cut). Otherwise say which shares did arrive, so the
+        // lost one can be told from the pipeline's list of runners.
+        let all_here = total
+            .parse::<usize>()
+            .is_ok_and(|n| self.partitions.len() >= n);
+        let (why, hint) = if all_here {
+            (
+                format!(
+                    "every shard's report is here ({}), so the shard that ran {} lost {} run",
+                    self.partitions.join(", "),
+                    if one { "it" } else { "them" },
+                    if one { "its" } else { "their" },
+                ),
+                "a runner that died mid-share may still have written a report of the labs it finished: rerun that share",
+            )
+        } else {
+            (
+                format!(
+                    "the report of the shard that ran {} is missing (the inputs hold {})",
+                    if one { "it" } else { "them" },
+                    self.partitions.join(", "),
+                ),
+                "pass every shard's report (an empty share writes one too); a runner that died wrote none: rerun its share",
+            )
+        };
         Err(Error::Usage {
             message: format!(
-                "cannot merge: lab{} {} of the suite split over {total} shards {} in no input: the report of the shard that ran {} is missing",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" },
-                if missing.len() == 1 { "it" } else { "them" },
+                "cannot merge: lab{} {labs} of the suite split over {total} shards {} in no input: {why}",
+                if one { "" } else { "s" },
+                if one { "is" } else { "are" },
             ),
-            hint: Some(
-                "pass every shard's report (an empty share writes one too); a runner that died wrote none: rerun its share".into(),
-            ),
+            hint: Some(hint.into()),
         })
     }
 }
@@ -587,6 +616,53 @@ mod tests {
         assert!(e.render().contains("rerun its share"), "{}", e.render());
         assert_eq!(e.exit(), crate::Exit::Usage);
         assert!(!out.exists());
+    }
+
+    /// Every shard's report arrived but one lost a lab's run: the message
+    /// says no report is missing, and names the shares it saw.
+    #[rstest]
+    fn a_lab_lost_inside_a_present_shard_is_told_apart(#[values("xml", "json")] ext: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let suite: Vec<String> = ["bench", "testnodes", "workflow"]
+            .map(String::from)
+            .to_vec();
+        // Shard 2/2 ran testnodes and workflow, but its report holds workflow only.
+        let mut ins = Vec::new();
+        for (k, lab) in [(1, "bench"), (2, "workflow")] {
+            let mut run = LabRun::new(lab);
+            run.shard = Some(crate::report::Shard {
+                partition: format!("count:{k}/2"),
+                entry: lab.into(),
+                suite: suite.clone(),
+            });
+            let p = dir.path().join(format!("shard-{k}.{ext}"));
+            let text = match ext {
+                "xml" => junit::to_string(std::slice::from_ref(&run)),
+                _ => json::to_string(&run),
+            };
+            std::fs::write(&p, text).unwrap();
+            ins.push(p);
+        }
+        let e = merge(&dir.path().join(format!("all.{ext}")), &ins).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("lab testnodes of the suite split over 2 shards is in no input"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("every shard's report is here (count:1/2, count:2/2)"),
+            "{msg}"
+        );
+        assert!(!msg.contains("is missing"), "{msg}");
+        // With shard 2/2's report gone too, the report is what is missing.
+        ins.pop();
+        let msg = merge(&dir.path().join(format!("all.{ext}")), &ins)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("is missing (the inputs hold count:1/2)"),
+            "{msg}"
+        );
     }
 
     /// Shares split from different lab lists, or a share merged with a whole
