@@ -240,23 +240,7 @@ fn a_lab_on_existing_machines_is_given_back_as_it_was() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts"),
         dir,
     );
-    let key = dir.join("id_lab");
-    let kg = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "labctl-e2e-hosts",
-            "-f",
-        ])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(kg.success());
-    let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
+    let (key, pubkey) = lab_key(dir);
     let m = make_machines(pubkey.trim(), false);
     let before = [machine_state(&m, "a"), machine_state(&m, "b")];
     let unchanged = |when: &str| {
@@ -499,23 +483,7 @@ fn docker_host_on_an_existing_machine_is_undone() {
     let _g = common::serial();
     let work = common::workdir("labctl-e2e-hosts-docker-");
     let dir = work.path();
-    let key = dir.join("id_lab");
-    let kg = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "labctl-e2e-hosts",
-            "-f",
-        ])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(kg.success());
-    let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
+    let (key, pubkey) = lab_key(dir);
     let m = make_machines(pubkey.trim(), true);
     let setup =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/without-docker.sh");
@@ -575,4 +543,27 @@ fn docker_host_on_an_existing_machine_is_undone() {
         &machine_state(&m, "a"),
         "a (after docker-host and down)",
     );
+}
+
+/// A fresh ed25519 key pair for the lab's nodes in `dir`: its private key's
+/// path and its public key line.
+fn lab_key(dir: &Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("id_lab");
+    let kg = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "labctl-e2e-hosts",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(kg.success());
+    let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
+    (key, pubkey)
 }
