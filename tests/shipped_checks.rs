@@ -551,3 +551,41 @@ fn workflow_cron_check_waits_for_the_probe_the_role_armed_when_it_has_not_fired_
         "{status}"
     );
 }
+
+#[test]
+fn workflow_cron_probe_waits_for_a_pull_that_holds_the_lock_instead_of_being_skipped() {
+    assert!(
+        can_unshare(),
+        "this test needs root and mount namespaces (`unshare -m true` failed); run the tests as root, as .ci/run does"
+    );
+    let node = WebNode::new(Some(PULL_LINE), PULL_OK);
+    node.stop_cron();
+    // Another pull (the */3 line in the same minute, the @reboot run) holds
+    // the lock when cron fires the probe.
+    let mut other_pull = std::process::Command::new("nsenter")
+        .args(["-t", &node.holder.id().to_string(), "-m"])
+        .args(["flock", "/var/lock/ansible-pull.lock", "sh", "-c"])
+        .arg("touch /var/lib/labctl/held; sleep 4")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !node.path("var/lib/labctl/held").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the lock was not taken"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(node.sh("ansible-pull-check arm").status.success());
+    node.start_cron();
+    let r = workflow_check("cron fires the pull line", &node);
+    other_pull.wait().unwrap();
+    assert!(r.passed, "{r:?}");
+    // The firing waited for the lock and ran the line itself: no firing was
+    // skipped by `flock -n` (exit 1) on the way.
+    let status = std::fs::read_to_string(node.path("var/lib/labctl/cron-probe-status")).unwrap();
+    assert!(
+        status.contains(" exit=0") && !status.contains(" exit=1"),
+        "{status}"
+    );
+}

@@ -10,7 +10,8 @@
 #                                  pull finished (nothing new, or failed=0)
 #   ansible-pull-check arm         install a one-minute copy of the line that
 #                                  records each firing (the pull's own exit
-#                                  status, the cron daemon that ran it) and
+#                                  status, the cron daemon that ran it; a
+#                                  firing waits for a pull holding the lock) and
 #                                  removes itself after one that exits 0; the
 #                                  role arms it when it provisions the node, so
 #                                  cron has fired it before the lab is tested
@@ -158,10 +159,15 @@ install_probe() {
     local self
     self=$(readlink -f "$0")
     undo >/dev/null
+    # A firing that meets another pull (the */3 line in the same minute, the
+    # @reboot run, a check's) would only see `flock -n` skip it: it waits for
+    # that pull to end first (bounded), then runs the line itself, unchanged.
+    local wait=
+    [ -z "$lock" ] || wait="flock -w 300 $lock true; "
     {
         printf '%s\n' "${cronenv[@]}"
-        printf '* * * * * root echo "%s start" >>%s; %s; %s fired %s $?\n' \
-            "$n" "${STATUS#"$root"}" "$line" "$self" "$n"
+        printf '* * * * * root echo "%s start" >>%s; %s%s; %s fired %s $?\n' \
+            "$n" "${STATUS#"$root"}" "$wait" "$line" "$self" "$n"
     } >"$PROBE.new" && chmod 0644 "$PROBE.new" && mv "$PROBE.new" "$PROBE" || die "cannot write $PROBE"
     echo "armed $PROBE ($n)"
 }

@@ -183,11 +183,16 @@ impl Conn {
             }
             if Instant::now() > deadline {
                 self.sess.set_blocking(true);
-                return Err(ssh_err(
-                    t,
-                    &format!("command still running after {}s", timeout.as_secs()),
-                    command_name(command),
-                ));
+                // Where the command stood is what tells a hung step from a
+                // slow one: name its last output before the command itself,
+                // which callers may cut short.
+                let mut what = format!("command still running after {}s", timeout.as_secs());
+                for (stream, all) in [("stdout", &out), ("stderr", &err)] {
+                    if let Some(line) = last_line(all) {
+                        what.push_str(&format!(", last {stream} line: {line:?}"));
+                    }
+                }
+                return Err(ssh_err(t, &what, command_name(command)));
             }
             if !progressed {
                 if last_keepalive.elapsed() > Duration::from_secs(10) {
@@ -266,6 +271,14 @@ fn signal_number(name: &str) -> i32 {
         "TERM" => 15,
         _ => 127,
     }
+}
+
+/// The last non-blank line of a stream (a partial one counts), cut to 160
+/// characters.
+fn last_line(all: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(all);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    Some(crate::text::one_line(line, 160))
 }
 
 fn command_name(c: &str) -> String {
@@ -351,6 +364,24 @@ pub fn forget_host(known_hosts: &Path, alias: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_line_skips_blank_lines_and_keeps_a_partial_one() {
+        assert_eq!(last_line(b""), None);
+        assert_eq!(last_line(b"\n  \n"), None);
+        assert_eq!(
+            last_line(b"waiting 0s\nwaiting 10s, firings so far: 1\n\n"),
+            Some("waiting 10s, firings so far: 1".into())
+        );
+        assert_eq!(
+            last_line(b"one\ntwo, no newline yet"),
+            Some("two, no newline yet".into())
+        );
+        assert_eq!(
+            last_line(&[b'x'; 400]).map(|l| l.chars().count() <= 161),
+            Some(true)
+        );
+    }
 
     #[test]
     fn forget_removes_only_alias() {
