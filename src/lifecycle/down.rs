@@ -113,10 +113,19 @@ pub(super) fn give_back_hosts(op: &Opened, state: &State) -> Result<Vec<String>>
         }
         done.extend(given);
     }
-    eprintln!(
-        "down: {} machine(s) given back; none was rebooted, wiped or removed",
-        state.nodes.len()
-    );
+    if state.nodes.is_empty() {
+        // `up` stopped before it recorded any machine (a refused preflight):
+        // "0 given back" would read as if some were skipped.
+        eprintln!(
+            "down: lab {} recorded no machine, so none was touched",
+            lab.name.value
+        );
+    } else {
+        eprintln!(
+            "down: {} machine(s) given back; none was rebooted, wiped or removed",
+            state.nodes.len()
+        );
+    }
     Ok(done)
 }
 
