@@ -7,6 +7,14 @@ use crate::exec::{Cmd, Runner};
 use crate::state::LoopDisk;
 use std::path::Path;
 
+/// The backing file's name for one node's disk, in `disks/` and in each
+/// snapshot. A node name has no `.` and neither has a disk name, so no two
+/// (node, disk) pairs share a file; `NODE-DISK` would (`web-1`+`data` and
+/// `web`+`1-data`), and the second disk would silently be the first.
+pub fn file_name(node: &str, disk: &str) -> String {
+    format!("{node}.{disk}.img")
+}
+
 /// Guest device names for a node's extra disks, in order: /dev/sdb, /dev/sdc, ...
 pub fn guest_device(index: usize) -> String {
     crate::state::Kind::Docker.disk_device(index)
@@ -69,4 +77,16 @@ pub fn remove(runner: &dyn Runner, d: &LoopDisk) -> Vec<String> {
         done.push(format!("disk file {}", d.file));
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn disk_files_of_different_nodes_never_share_a_name() {
+        // These two pairs met in one NODE-DISK.img file before.
+        assert_ne!(file_name("web-1", "data"), file_name("web", "1-data"));
+        assert_eq!(file_name("web1", "data_2"), "web1.data_2.img");
+    }
 }

@@ -74,7 +74,7 @@ impl Provider for Docker {
         // Disks are recorded before anything is attached.
         for n in &lab.nodes {
             for d in &n.disks {
-                let file = dir.disks().join(format!("{}-{}.img", n.name, d.name));
+                let file = dir.disks().join(disks::file_name(&n.name, &d.name));
                 let file = std::path::absolute(&file)
                     .unwrap_or(file)
                     .display()

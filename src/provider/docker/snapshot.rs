@@ -120,7 +120,7 @@ fn disk_copy(dir: &StateDir, snap: &str, node: &str, disk: &str) -> String {
     let p = dir
         .snapshots()
         .join(snap)
-        .join(format!("{node}-{disk}.img"));
+        .join(super::disks::file_name(node, disk));
     std::path::absolute(&p).unwrap_or(p).display().to_string()
 }
 
