@@ -79,7 +79,13 @@ impl Provider for Docker {
                     .unwrap_or(file)
                     .display()
                     .to_string();
-                if !state.disks.iter().any(|x| x.file == file) {
+                // Keyed by node and disk, not file: a lab recorded under an
+                // older file name keeps the file it has.
+                if !state
+                    .disks
+                    .iter()
+                    .any(|x| x.node == n.name && x.disk == d.name)
+                {
                     state.disks.push(LoopDisk {
                         node: n.name.clone(),
                         disk: d.name.clone(),
