@@ -4,32 +4,16 @@
 //! one Minitest case per process. The stand-in counts docker calls; the real
 //! driver under `vagrant up` is exercised by the docker e2e tests.
 //!
-//! `ruby` is required (CI installs Debian's `ruby`, whose Minitest ships with
-//! it): when it is missing these tests fail, they never skip.
+//! `ruby` is required: see tests/common/minitest.rs.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
 fn minitest(case: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("ruby")
-        .arg(root.join("tests/ruby/docker_listing_test.rb"))
-        .args(["-n", case])
-        .env(
-            "LABCTL_DOCKER_LISTING",
-            root.join("vagrant/docker_listing.rb"),
-        )
-        .env_remove("LABCTL_LISTING_TTL")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ruby (install Debian's `ruby`): {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("1 runs,") && text.contains(" 0 failures, 0 errors"),
-        "{case}:\n{text}"
+    common::minitest::minitest(
+        "tests/ruby/docker_listing_test.rb",
+        case,
+        &[("LABCTL_DOCKER_LISTING", "vagrant/docker_listing.rb")],
+        &["LABCTL_LISTING_TTL"],
     );
 }
 

@@ -2,6 +2,8 @@
 //! resources so cleanup is proven by comparing before and after.
 #![allow(dead_code)]
 
+pub mod minitest;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
