@@ -12,6 +12,9 @@ pub static DOCKER_LISTING_RB: &str = include_str!("../vagrant/docker_listing.rb"
 /// Loaded by the rendered Vagrantfile on docker: paces Vagrant's wait for a
 /// machine's sshd (it retried without a pause, spinning under Ruby's lock).
 pub static SSH_WAIT_RB: &str = include_str!("../vagrant/ssh_wait.rb");
+/// Loaded by the rendered Vagrantfile on docker before the two above: the
+/// one reading of their settings (seconds from the environment).
+pub static ENV_SECONDS_RB: &str = include_str!("../vagrant/env_seconds.rb");
 
 /// Names of the shipped labs, sorted.
 pub fn lab_names() -> Vec<String> {

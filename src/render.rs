@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 pub const DOCKER_LISTING_FILE: &str = "labctl-docker-listing.rb";
 /// The Ruby file the Vagrantfile requires on docker (vagrant/ssh_wait.rb).
 pub const SSH_WAIT_FILE: &str = "labctl-ssh-wait.rb";
+/// The Ruby file the Vagrantfile requires on docker before the two above
+/// (vagrant/env_seconds.rb).
+pub const ENV_SECONDS_FILE: &str = "labctl-env-seconds.rb";
 
 /// Every rendered file, by path relative to the output folder.
 #[derive(Debug, Clone)]
@@ -327,6 +330,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
     files.insert(
         SSH_WAIT_FILE.to_string(),
         crate::assets::SSH_WAIT_RB.as_bytes().to_vec(),
+    );
+    files.insert(
+        ENV_SECONDS_FILE.to_string(),
+        crate::assets::ENV_SECONDS_RB.as_bytes().to_vec(),
     );
     files.insert("inventory.ini".to_string(), inventory(lab).into_bytes());
     files.insert("summary.txt".to_string(), summary(loaded).into_bytes());

@@ -12,7 +12,10 @@ fn minitest(case: &str) {
     common::minitest::minitest(
         "tests/ruby/docker_listing_test.rb",
         case,
-        &[("LABCTL_DOCKER_LISTING", "vagrant/docker_listing.rb")],
+        &[
+            ("LABCTL_ENV_SECONDS", "vagrant/env_seconds.rb"),
+            ("LABCTL_DOCKER_LISTING", "vagrant/docker_listing.rb"),
+        ],
         &["LABCTL_LISTING_TTL"],
     );
 }

@@ -12,7 +12,10 @@ fn minitest(case: &str) {
     common::minitest::minitest(
         "tests/ruby/ssh_wait_test.rb",
         case,
-        &[("LABCTL_SSH_WAIT", "vagrant/ssh_wait.rb")],
+        &[
+            ("LABCTL_ENV_SECONDS", "vagrant/env_seconds.rb"),
+            ("LABCTL_SSH_WAIT", "vagrant/ssh_wait.rb"),
+        ],
         &["LABCTL_SSH_WAIT_PAUSE"],
     );
 }

@@ -31,13 +31,12 @@ module LabctlDockerListing
   READS = %w[ps inspect images version info logs].freeze
   LISTINGS = [%w[docker ps -a -q --no-trunc], %w[docker ps -q --no-trunc]].freeze
 
-  # The seconds an answer may be reused, from LABCTL_LISTING_TTL; a value that
-  # is not a number >= 0 falls back to the default rather than stopping Vagrant.
+  DEFAULT_TTL = 1.0
+
+  # The seconds an answer may be reused, from LABCTL_LISTING_TTL
+  # (labctl-env-seconds.rb: nonsense means the default).
   def self.ttl
-    value = Float(ENV.fetch('LABCTL_LISTING_TTL', '1'))
-    value >= 0 ? value : 1.0
-  rescue ArgumentError
-    1.0
+    LabctlEnvSeconds.read('LABCTL_LISTING_TTL', DEFAULT_TTL)
   end
 
   # The cache key of a command that may be answered from the cache, or nil.

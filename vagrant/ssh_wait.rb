@@ -17,13 +17,9 @@
 module LabctlSshWait
   DEFAULT_PAUSE = 0.25
 
-  # The pause in seconds; a value that is not a number >= 0 falls back to
-  # the default rather than stopping Vagrant.
+  # The pause in seconds (labctl-env-seconds.rb: nonsense means the default).
   def self.pause
-    value = Float(ENV.fetch('LABCTL_SSH_WAIT_PAUSE', DEFAULT_PAUSE.to_s))
-    value >= 0 ? value : DEFAULT_PAUSE
-  rescue ArgumentError
-    DEFAULT_PAUSE
+    LabctlEnvSeconds.read('LABCTL_SSH_WAIT_PAUSE', DEFAULT_PAUSE)
   end
 
   # Prepended onto the SSH communicator.

@@ -6,7 +6,8 @@
 # the real docker client does, so that threads overlap. Run by
 # tests/docker_listing.rs, one test per process
 # (`ruby tests/ruby/docker_listing_test.rb -n test_NAME`), with
-# LABCTL_DOCKER_LISTING naming the file under test.
+# LABCTL_DOCKER_LISTING naming the file under test and LABCTL_ENV_SECONDS the
+# reader of its setting (vagrant/env_seconds.rb).
 
 require 'json'
 require 'minitest/autorun'
@@ -85,6 +86,8 @@ module VagrantPlugins
   end
 end
 
+# As the Vagrantfile does: the settings' reader first.
+require File.expand_path(ENV.fetch('LABCTL_ENV_SECONDS'))
 require File.expand_path(ENV.fetch('LABCTL_DOCKER_LISTING'))
 
 class DockerListingTest < Minitest::Test

@@ -5,7 +5,8 @@
 # machine's sshd that is not up yet), driven by a copy of Vagrant's own
 # wait_for_ready loop (rescue, try again at once). Run by tests/ssh_wait.rs,
 # one test per process (`ruby tests/ruby/ssh_wait_test.rb -n test_NAME`),
-# with LABCTL_SSH_WAIT naming the file under test.
+# with LABCTL_SSH_WAIT naming the file under test and LABCTL_ENV_SECONDS the
+# reader of its setting (vagrant/env_seconds.rb).
 
 require 'minitest/autorun'
 
@@ -40,6 +41,8 @@ module VagrantPlugins
   end
 end
 
+# As the Vagrantfile does: the settings' reader first.
+require File.expand_path(ENV.fetch('LABCTL_ENV_SECONDS'))
 require ENV.fetch('LABCTL_SSH_WAIT')
 
 class SshWaitTest < Minitest::Test
