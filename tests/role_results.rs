@@ -17,9 +17,12 @@ fn run_role(body: &str, setup: impl FnOnce(&Path)) -> (i32, String) {
     std::fs::create_dir_all(roles.join("probe")).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let swap = |text: String| text.replace("/var/lib/labctl", &var.display().to_string());
-    for f in ["wrapper.sh", "lib.sh"] {
-        let text = std::fs::read_to_string(repo.join("provision/_labctl").join(f)).unwrap();
-        std::fs::write(roles.join("_labctl").join(f), swap(text)).unwrap();
+    // Every support file, as labctl uploads the whole folder (the wrapper
+    // sources its prologue beside it).
+    for e in std::fs::read_dir(repo.join("provision/_labctl")).unwrap() {
+        let e = e.unwrap();
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        std::fs::write(roles.join("_labctl").join(e.file_name()), swap(text)).unwrap();
     }
     std::fs::write(roles.join("probe/provision.sh"), body).unwrap();
     setup(tmp.path());

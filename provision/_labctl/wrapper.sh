@@ -7,31 +7,13 @@
 # lists and logs. Under plain Vagrant the same variables arrive through the shell
 # provisioner's `env:` and no env file is given.
 set -u
-if [ -n "${1:-}" ]; then
-    set -a
-    . "$1"
-    set +a
-    rm -f "$1"
-fi
-: "${LABCTL_ROLE:?LABCTL_ROLE is not set}"
-roles_dir=$(cd "$(dirname "$0")/.." && pwd)
-role_dir="$roles_dir/$LABCTL_ROLE"
-[ -f "$role_dir/provision.sh" ] || { echo "labctl: role $LABCTL_ROLE has no provision.sh" >&2; exit 2; }
-
-export LABCTL_LIB="$roles_dir/_labctl/lib.sh"
-export LABCTL_ROLE_DIR="$role_dir"
-export LABCTL_VAR=/var/lib/labctl
-mkdir -p "$LABCTL_VAR/roles"
+. "$(dirname "$0")/prologue.sh"
+labctl_prologue provision.sh "${1:-}"
 chmod 0755 "$LABCTL_VAR"
 export LABCTL_RESULT="$LABCTL_VAR/roles/$LABCTL_ROLE.result"
 export LABCTL_PUBLISH="$LABCTL_VAR/roles/$LABCTL_ROLE.publish"
 rm -f "$LABCTL_RESULT"
 : >"$LABCTL_PUBLISH"
-# Steps are counted up front so progress and failures read "step 3/5".
-LABCTL_STEPS=$(grep -c '^[[:space:]]*step ' "$role_dir/provision.sh" || true)
-export LABCTL_STEPS
-export DEBIAN_FRONTEND=noninteractive
-cd "$role_dir" || exit 2
 bash -c 'set -euo pipefail; . "$LABCTL_LIB"; . ./provision.sh' "labctl-$LABCTL_ROLE"
 rc=$?
 # A role that neither changed nor compared anything reported nothing: say so
