@@ -27,6 +27,10 @@ use std::time::Duration;
 const PREFLIGHT: &str = include_str!("scripts/hosts-preflight.sh");
 const CLAIM: &str = include_str!("scripts/hosts-claim.sh");
 const LAB_ADDRESS: &str = include_str!("scripts/hosts-lab-address.sh");
+/// Who owns labctl's folders on a machine, as a marker line `owner NAME`,
+/// `owner ?` or `owner -`: the one probe of the preflight (after its own
+/// checks) and of `down`'s undo list (provision::undo, before its own).
+pub const OWNER_PROBE: &str = include_str!("scripts/hosts-owner.sh");
 
 /// How long the preflight and the safety check try to reach a machine that
 /// refuses connections: it already runs, so a few seconds tell.
@@ -105,7 +109,11 @@ fn judge(lab: &str, t: &Target, out: &str) -> Option<String> {
 pub fn preflight_node(lab: &Lab, t: &Target, wait: Duration) -> Result<()> {
     let conn = Conn::connect(t, wait)?;
     let out = conn.run(
-        &sh_args(PREFLIGHT, "labctl-hosts-preflight", &[&lab.name.value]),
+        &sh_args(
+            &format!("{PREFLIGHT}{OWNER_PROBE}"),
+            "labctl-hosts-preflight",
+            &[&lab.name.value],
+        ),
         Duration::from_secs(30),
     )?;
     match judge(&lab.name.value, t, &out.stdout) {

@@ -7,6 +7,7 @@
 use super::{send_env, upload_folders, Content, REMOTE_DIR};
 use crate::error::{Error, Result};
 use crate::lab::Lab;
+use crate::provider::hosts::OWNER_PROBE;
 use crate::remote::{marker, Conn, Target};
 use crate::roles::{RoleSet, SUPPORT_DIR};
 use crate::shell::{sh_args, sh_root_args, shell_quote};
@@ -51,7 +52,7 @@ pub fn give_back(u: &Undo, t: &Target) -> Result<Vec<String>> {
     let node_name = &t.node;
     let conn = Conn::connect(t, u.connect_wait)?;
     let listed = conn.run(
-        &sh_args(LIST, "labctl-undo-list", &[lab]),
+        &sh_args(&format!("{OWNER_PROBE}{LIST}"), "labctl-undo-list", &[lab]),
         Duration::from_secs(30),
     )?;
     let mut owner = None;

@@ -1,7 +1,8 @@
 # labctl, before it changes an existing machine of hosts lab $1 (docs/hosts.md):
 # can the login user become root without a password, which OS family is
-# this, and who owns labctl's folders here. Run as the login user; changes
-# nothing. Answers are marker lines.
+# this, and who owns labctl's folders here (hosts-owner.sh, appended to this
+# text by hosts.rs). Run as the login user; changes nothing. Answers are
+# marker lines.
 if sudo -n true >/dev/null 2>&1; then
     echo '::labctl:: sudo ok'
 else
@@ -10,10 +11,3 @@ fi
 ID='' ID_LIKE=''
 [ -r /etc/os-release ] && . /etc/os-release
 printf '::labctl:: os %s %s\n' "${ID:-unknown}" "${ID_LIKE:-}"
-if [ -f /var/lib/labctl/lab ]; then
-    printf '::labctl:: owner %s\n' "$(head -n 1 /var/lib/labctl/lab)"
-elif [ -e /var/lib/labctl ] || [ -e "$HOME/.labctl" ]; then
-    echo '::labctl:: owner ?'
-else
-    echo '::labctl:: owner -'
-fi
