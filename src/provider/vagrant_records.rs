@@ -4,9 +4,13 @@
 //! machine): the machine's data dir `.vagrant/machines/NODE/PROVIDER/` (its
 //! `id` file makes a machine "created") and its entry in Vagrant's global
 //! machine index (`vagrant global-status`). What Vagrant's `machine.id = nil`
-//! does, for machines whose container is gone.
+//! does, for machines whose container is gone. Also the one reading of the
+//! SSH key Vagrant keeps in that data dir (`ssh_host`), which labctl uses to
+//! reach a machine without asking `vagrant ssh-config`.
 
 use crate::error::{Error, Result};
+use crate::lab::Lab;
+use crate::remote::ssh_config::Host;
 use std::path::{Path, PathBuf};
 
 /// A machine Vagrant recorded in a lab's state dir.
@@ -16,6 +20,36 @@ pub struct Machine {
     /// The provider's id of it (a docker container id).
     pub id: String,
     data_dir: PathBuf,
+}
+
+/// How to reach machine `node` that Vagrant made for `provider` in the state
+/// dir `root`, as `vagrant ssh-config` says it for labctl's Vagrantfile:
+/// user vagrant, and the key Vagrant put in place of the well-known key
+/// during `up` (insert_key), in the machine's data dir, as an absolute path
+/// (ssh runs from other folders). The address and port are the provider's
+/// to know. One place, so every provider names the same key.
+pub fn ssh_host(
+    lab: &Lab,
+    root: &Path,
+    node: &str,
+    provider: &str,
+    hostname: String,
+    port: u16,
+) -> Host {
+    let key = root
+        .join(".vagrant/machines")
+        .join(node)
+        .join(provider)
+        .join("private_key");
+    let key = std::path::absolute(&key).unwrap_or(key);
+    Host {
+        name: node.to_string(),
+        alias: lab.machine_name(node),
+        hostname,
+        port,
+        user: "vagrant".into(),
+        key: key.display().to_string(),
+    }
 }
 
 /// `$VAGRANT_HOME` (default `~/.vagrant.d`): Vagrant's global data.

@@ -158,20 +158,14 @@ impl Provider for Docker {
     ) -> Option<crate::remote::ssh_config::Host> {
         let rt = Runtime::read(&dir.runtime_file())?;
         let port = rt.nodes.get(node)?.ssh_port?;
-        let key = dir
-            .root
-            .join(".vagrant/machines")
-            .join(node)
-            .join("docker/private_key");
-        let key = std::path::absolute(&key).unwrap_or(key);
-        Some(crate::remote::ssh_config::Host {
-            name: node.to_string(),
-            alias: lab.machine_name(node),
-            hostname: "127.0.0.1".into(),
+        Some(crate::provider::vagrant_records::ssh_host(
+            lab,
+            &dir.root,
+            node,
+            "docker",
+            "127.0.0.1".into(),
             port,
-            user: "vagrant".into(),
-            key: key.display().to_string(),
-        })
+        ))
     }
 
     fn states(&self, r: &dyn Runner, lab: &Lab, _dir: &Path) -> Result<BTreeMap<String, String>> {

@@ -125,22 +125,15 @@ impl Provider for Libvirt {
             .management_network
             .address;
         let ip = address::lease_address(r, &dir.root, node, mgmt)?;
-        // What `vagrant ssh-config` says for labctl's Vagrantfile: user and
-        // port are Vagrant's defaults, the key the machine's own.
-        let key = dir
-            .root
-            .join(".vagrant/machines")
-            .join(node)
-            .join("libvirt/private_key");
-        let key = std::path::absolute(&key).unwrap_or(key);
-        Some(crate::remote::ssh_config::Host {
-            name: node.to_string(),
-            alias: lab.machine_name(node),
-            hostname: ip.to_string(),
-            port: 22,
-            user: "vagrant".into(),
-            key: key.display().to_string(),
-        })
+        // The guest's own sshd on its lease address: Vagrant's default port.
+        Some(crate::provider::vagrant_records::ssh_host(
+            lab,
+            &dir.root,
+            node,
+            "libvirt",
+            ip.to_string(),
+            22,
+        ))
     }
 
     fn after_boot(
