@@ -24,6 +24,22 @@ const IP_A: &str = "192.168.97.11";
 const IP_B: &str = "192.168.97.12";
 const LAB: &str = "hostse2e";
 
+/// A test's own network for its two machines.
+struct Net {
+    /// In the machines' and the network's names.
+    name: &'static str,
+    subnet: &'static str,
+    a: &'static str,
+    b: &'static str,
+}
+
+const HOSTS_NET: Net = Net {
+    name: "hosts",
+    subnet: SUBNET,
+    a: IP_A,
+    b: IP_B,
+};
+
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker")
         .args(args)
@@ -72,14 +88,16 @@ impl Drop for Machines {
     }
 }
 
-/// Make the machines: network, containers, users, keys; wait for sshd.
-/// With `nested`, machine a may run its own Docker engine (the privileges
-/// the docker provider gives a node with `nested_containers`).
-fn make_machines(pubkey: &str, nested: bool) -> Machines {
+/// Make the machines on `net`: network, containers, users, keys; wait for
+/// sshd. The machines named in `nested` (a, b) may run their own Docker
+/// engine (the privileges the docker provider gives a node with
+/// `nested_containers`).
+fn make_machines(pubkey: &str, nested: &[&str], net: &Net) -> Machines {
     let tag = format!(
-        "labctl-e2e-hosts-{}{}",
+        "labctl-e2e-{}-{}{}",
+        net.name,
         std::process::id(),
-        if nested { "-d" } else { "" }
+        if nested.is_empty() { "" } else { "-d" }
     );
     let m = Machines {
         net: tag.clone(),
@@ -90,8 +108,8 @@ fn make_machines(pubkey: &str, nested: bool) -> Machines {
         docker(&["image", "inspect", image]).status.success(),
         "the node image {image} is not built (`labctl image build`)"
     );
-    docker_ok(&["network", "create", "--subnet", SUBNET, &m.net]);
-    for (name, ip, host) in [(&m.names[0], IP_A, "a"), (&m.names[1], IP_B, "b")] {
+    docker_ok(&["network", "create", "--subnet", net.subnet, &m.net]);
+    for (name, ip, host) in [(&m.names[0], net.a, "a"), (&m.names[1], net.b, "b")] {
         let mut args: Vec<String> = [
             "run",
             "-d",
@@ -110,7 +128,7 @@ fn make_machines(pubkey: &str, nested: bool) -> Machines {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if nested && host == "a" {
+        if nested.contains(&host) {
             args.extend(labctl::provider::docker::nested_args());
         }
         args.push(image.to_string());
@@ -135,7 +153,7 @@ fn make_machines(pubkey: &str, nested: bool) -> Machines {
     for n in ["a", "b"] {
         m.root(n, &setup);
     }
-    for ip in [IP_A, IP_B] {
+    for ip in [net.a, net.b] {
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect_timeout(
             &format!("{ip}:22").parse().unwrap(),
@@ -241,7 +259,7 @@ fn a_lab_on_existing_machines_is_given_back_as_it_was() {
         dir,
     );
     let (key, pubkey) = lab_key(dir);
-    let m = make_machines(pubkey.trim(), false);
+    let m = make_machines(pubkey.trim(), &[], &HOSTS_NET);
     let before = [machine_state(&m, "a"), machine_state(&m, "b")];
     let unchanged = |when: &str| {
         for (i, n) in ["a", "b"].iter().enumerate() {
@@ -484,7 +502,7 @@ fn docker_host_on_an_existing_machine_is_undone() {
     let work = common::workdir("labctl-e2e-hosts-docker-");
     let dir = work.path();
     let (key, pubkey) = lab_key(dir);
-    let m = make_machines(pubkey.trim(), true);
+    let m = make_machines(pubkey.trim(), &["a"], &HOSTS_NET);
     let setup =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/without-docker.sh");
     docker_ok(&[
@@ -566,4 +584,192 @@ fn lab_key(dir: &Path) -> (std::path::PathBuf, String) {
     assert!(kg.success());
     let pubkey = std::fs::read_to_string(dir.join("id_lab.pub")).unwrap();
     (key, pubkey)
+}
+
+/// The bench's own network and lab name, used by no other test.
+const BENCH_NET: Net = Net {
+    name: "hostbench",
+    subnet: "192.168.98.0/24",
+    a: "192.168.98.11",
+    b: "192.168.98.12",
+};
+const BENCH_LAB: &str = "hostbench";
+
+/// The seed's bench on existing machines, without shaping (hosts labs refuse
+/// `bandwidth`): client on machine a, server on b, each with `roles`. The
+/// raw host-to-host baseline, a host-mode and a bridge container on the
+/// server, and a bridge container on the client to a host-mode one on the
+/// server (so both machines run containers). Both machines are containers on
+/// one Docker bridge: a host-mode container's path is the host's own, so its
+/// ratio is bounded near 1 (1.09 on 3 Dec 2026); the bridge paths add the
+/// nested engines' NAT (0.87 and 0.90 then), bounded by a floor that a path
+/// falling back to a slow route fails, with room for a busy 2-core host.
+fn write_bench_lab(dir: &Path, key: &Path, roles: &str) -> PathBuf {
+    let node = |name: &str, ip: &str| {
+        format!(
+            "\n[[node]]\nname = \"{name}\"\nip = \"{ip}\"\nssh = {{ address = \"{ip}\", user = \"labadmin\", key = \"{}\" }}\nroles = {roles}\n",
+            key.display()
+        )
+    };
+    let mut text = format!(
+        "name = \"{BENCH_LAB}\"\n\n[provider]\nkind = \"hosts\"\n\n[network]\nsubnet = \"{}\"\n",
+        BENCH_NET.subnet
+    );
+    text.push_str(&node("client", BENCH_NET.a));
+    text.push_str(&node("server", BENCH_NET.b));
+    text.push_str("\n[bench]\nrounds = 2\n");
+    for (name, client, server, baseline) in [
+        (
+            "raw",
+            "{ node = \"client\" }",
+            "{ node = \"server\" }",
+            true,
+        ),
+        (
+            "cross-host-mode",
+            "{ node = \"client\" }",
+            "{ node = \"server\", container = \"host\" }",
+            false,
+        ),
+        (
+            "cross-bridge",
+            "{ node = \"client\" }",
+            "{ node = \"server\", container = \"bridge\" }",
+            false,
+        ),
+        (
+            "bridge-to-host-mode",
+            "{ node = \"client\", container = \"bridge\" }",
+            "{ node = \"server\", container = \"host\" }",
+            false,
+        ),
+    ] {
+        text.push_str(&format!(
+            "\n[[scenario]]\nname = \"{name}\"\nclient = {client}\nserver = {server}\nbaseline = {baseline}\nduration = 2\nomit = 1\n"
+        ));
+    }
+    text.push_str(
+        "\n[[ratio]]\nscenario = \"cross-host-mode\"\nmin = 0.6\nmax = 1.6\n\
+         \n[[ratio]]\nscenario = \"cross-bridge\"\nmin = 0.3\n\
+         \n[[ratio]]\nscenario = \"bridge-to-host-mode\"\nmin = 0.3\n",
+    );
+    let lab = dir.join("lab.toml");
+    std::fs::write(&lab, text).unwrap();
+    lab
+}
+
+/// `labctl bench` on a hosts lab: each machine makes the iperf3 image in its
+/// own Docker from its own iperf3 (no node image: existing machines have
+/// none), every scenario is measured in every round and the ratios are in
+/// the report; `down` removes the image (docker-host's record names it) and
+/// gives both machines back as they were. Broken first: a container scenario
+/// on a node without docker-host is refused before `up`, naming the
+/// scenario, the node and the role.
+#[test]
+fn the_bench_runs_on_existing_machines_that_are_given_back() {
+    let _g = common::serial();
+    let work = common::workdir("labctl-e2e-hostbench-");
+    let dir = work.path();
+    let (key, pubkey) = lab_key(dir);
+    let m = make_machines(pubkey.trim(), &["a", "b"], &BENCH_NET);
+    let before = [machine_state(&m, "a"), machine_state(&m, "b")];
+    let unchanged = |when: &str| {
+        for (i, n) in ["a", "b"].iter().enumerate() {
+            assert_same(&before[i], &machine_state(&m, n), &format!("{n} ({when})"));
+        }
+    };
+    let state_dir = dir.join(".labctl").join(BENCH_LAB);
+
+    // Broken: no docker-host on the machines: refused (exit 2) before `up`,
+    // naming the scenario's endpoint, the node and the role it lacks.
+    let lab = write_bench_lab(dir, &key, "[]");
+    let lab_s = lab.to_str().unwrap();
+    let o = labctl(dir, &["bench", lab_s, "--rounds", "1"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("error: scenario[1].server.node: node `server` runs no containers")
+            && e.contains("expected a node with the docker-host role"),
+        "{e}"
+    );
+    assert!(!state_dir.join("state.json").exists(), "not brought up");
+    unchanged("after a refused bench");
+
+    write_bench_lab(dir, &key, "[\"docker-host\"]");
+    let o = labctl(dir, &["up", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = dir.join("bench.json");
+    let o = labctl(
+        dir,
+        &[
+            "bench",
+            lab_s,
+            "--report",
+            &format!("json:{}", report.display()),
+        ],
+    );
+    let e = stderr(&o);
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{e}");
+    for node in ["client", "server"] {
+        assert!(
+            e.contains(&format!(
+                "bench: making labctl-iperf3:v2-own on {node} from its own iperf3"
+            )),
+            "{e}"
+        );
+    }
+    // The image holds the machine's own iperf3, byte for byte.
+    let own = m.root("b", "sha256sum </usr/bin/iperf3");
+    let in_image = m.root(
+        "b",
+        "c=$(docker create labctl-iperf3:v2-own); docker cp \"$c:/usr/bin/iperf3\" - | tar -xO | sha256sum; docker rm \"$c\" >/dev/null",
+    );
+    assert_eq!(own, in_image);
+    // Recorded for `down` before it was made, whether or not the engine ran
+    // before the role (docker-host's undo.sh removes what the record names).
+    assert_eq!(
+        m.root("b", "cat /var/lib/labctl/docker-host/bench-images"),
+        "labctl-iperf3:v2-own\n"
+    );
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let summaries = rec["summaries"].as_array().unwrap();
+    assert_eq!(summaries.len(), 4, "{rec}");
+    for s in summaries {
+        // The baseline runs beside every other scenario in each round.
+        let runs = if s["baseline"] == true { 2 * 3 } else { 2 };
+        assert_eq!(s["runs"], runs, "{s}");
+        assert_eq!(s["runs"], s["measured"], "every run measured: {s}");
+        assert!(s["median_gbps"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(s["ratio_to_baseline"].as_f64().is_some(), "{s}");
+    }
+    let checks = rec["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 3, "{rec}");
+    for c in checks {
+        assert_eq!(c["verdict"], "pass", "{c}");
+        assert!(c["measured"].as_f64().is_some(), "{c}");
+    }
+    assert!(
+        table.contains("cross-host-mode") && table.contains("bridge-to-host-mode"),
+        "{table}"
+    );
+
+    let o = labctl(dir, &["down", lab_s]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    for node in ["client", "server"] {
+        // By its record, before the engine's own "made since" sweep.
+        assert!(
+            e.contains(&format!(
+                "[{node} docker-host undo] docker-host: removed the bench's image labctl-iperf3:v2-own"
+            )),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("down: node {node}: undid role docker-host")),
+            "{e}"
+        );
+    }
+    unchanged("after bench and down");
 }

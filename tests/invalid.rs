@@ -656,6 +656,14 @@ fn listing(diags: &[Diagnostic]) -> String {
     "node[0].roles",
     "role `gitserver` cannot be undone: it has no undo.sh"
 )]
+// An existing machine runs the bench's containers only with docker-host
+// (nested_containers says nothing there).
+#[case::hosts_bench_container_without_docker_host(
+    "hosts_bench_container_without_docker_host",
+    "30:19",
+    "scenario[1].server.node",
+    "node `server` runs no containers"
+)]
 #[case::hosts_forward(
     "hosts_forward",
     "13:12",

@@ -1,7 +1,8 @@
 #!/bin/bash
 # docker-host's undo (hosts labs, docs/hosts.md): give the machine back as
 # provision.sh found it, from the record provision.sh wrote before each change
-# ($LABCTL_VAR/docker-host): the engine's containers, images and networks
+# ($LABCTL_VAR/docker-host): the bench's iperf3 images (the bench adds them
+# to the record before it makes them), the engine's containers, images and networks
 # made since the role first saw it answer (when the role started it), the
 # daemon the role started, its bridge and iptables chains, the packages it
 # installed (and what apt pulled in with them), and the files it wrote or
@@ -16,6 +17,21 @@ if ! [ -d "$REC" ]; then
 fi
 started=0
 [ "$(cat "$REC/daemon-before" 2>/dev/null || true)" = stopped ] && started=1
+
+step "the bench's iperf3 images"
+# The bench records each image it makes in this engine before making it
+# (src/bench/scripts/import-iperf3.sh): they go whether or not the engine ran
+# before the role, with the containers a cut-short bench left running them.
+if [ -f "$REC/bench-images" ] && docker info >/dev/null 2>&1; then
+    while read -r tag; do
+        [ -n "$tag" ] || continue
+        docker image inspect "$tag" >/dev/null 2>&1 || continue
+        docker ps -aq --no-trunc --filter "ancestor=$tag" | xargs -r docker rm -f >/dev/null
+        docker image rm -f "$tag" >/dev/null
+        echo "docker-host: removed the bench's image $tag"
+        changed
+    done <"$REC/bench-images"
+fi
 
 step "containers, images and networks made since the engine was recorded"
 if [ "$started" = 1 ] && [ -f "$REC/engine-before" ] && docker info >/dev/null 2>&1; then

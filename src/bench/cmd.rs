@@ -28,6 +28,7 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
     }
     let r = crate::exec::System;
     let state = op.dir.load()?.unwrap_or_default();
+    let hosts = state.provider == Some(crate::state::Kind::Hosts);
     lifecycle::check_route(op, &state, &r)?;
     let _lock = HostBenchLock::acquire()?;
     let shell = crate::remote::SshShell::new(lifecycle::targets(op, &state));
@@ -40,7 +41,13 @@ pub fn measure(op: &Opened, rounds: Option<u32>, duration: Option<u32>) -> Resul
         .map(|e| e.node.value.clone())
         .collect();
     let mut tag = String::new();
-    if !needs.is_empty() {
+    if hosts && !needs.is_empty() {
+        // Existing machines have no node image: each makes the image itself.
+        tag = run::HOSTS_IPERF_TAG.to_string();
+        for node in &needs {
+            run::import_on_node(&shell, node, &tag)?;
+        }
+    } else if !needs.is_empty() {
         let node_image = state
             .image
             .clone()

@@ -92,6 +92,55 @@ pub fn load_on_node(
     load(node, &saved.stdout)
 }
 
+/// The iperf3 image's tag on a hosts lab's nodes: each node makes its own
+/// from its own iperf3 ([`import_on_node`]); no node image is involved.
+pub const HOSTS_IPERF_TAG: &str = "labctl-iperf3:v2-own";
+
+/// docker-host's record on a hosts lab's node, where the bench notes the
+/// images it makes so that `down` removes them (provision/docker-host/undo.sh).
+const DOCKER_HOST_RECORD: &str = "/var/lib/labctl/docker-host";
+
+/// On a hosts lab: make the iperf3 image `tag` in the node's own Docker from
+/// the node's own iperf3 (scripts/import-iperf3.sh), unless the node has it.
+/// The raw baseline runs that same binary on the node, so a ratio compares
+/// networking paths, not two builds of iperf3.
+pub fn import_on_node(shell: &dyn NodeShell, node: &str, tag: &str) -> Result<()> {
+    let have = shell.run(node, &step(&["have-image", tag]), Duration::from_secs(30))?;
+    if have.stdout.trim() == "yes" {
+        return Ok(());
+    }
+    eprintln!("bench: making {tag} on {node} from its own iperf3");
+    // collect-iperf3.sh, the same file the host side runs in the node image,
+    // becomes a function of the import script: one list of what the image holds.
+    let script = format!(
+        "collect() {{\n{}\n}}\n{}",
+        include_str!("scripts/collect-iperf3.sh"),
+        include_str!("scripts/import-iperf3.sh")
+    );
+    let out = shell.run(
+        node,
+        &sh_args(&script, "labctl-iperf-import", &[tag, DOCKER_HOST_RECORD]),
+        Duration::from_secs(300),
+    )?;
+    if out.code != 0 {
+        let hint = match out.code {
+            3 => "install iperf3 on the machine (the raw baseline runs it there too)",
+            4 | 5 => "give the node the docker-host role and run `labctl up` again",
+            _ => {
+                "see the message above; `labctl exec LAB NODE -- sudo docker info` shows the engine"
+            }
+        };
+        return Err(Error::env(
+            format!(
+                "node {node}: cannot make the bench's iperf3 image {tag} there: {}",
+                out.stderr.trim()
+            ),
+            Some(hint.into()),
+        ));
+    }
+    Ok(())
+}
+
 /// One step of a scenario on a node: scripts/iperf.sh with its arguments.
 fn step(args: &[&str]) -> String {
     sh_args(include_str!("scripts/iperf.sh"), "labctl-iperf", args)

@@ -25,14 +25,26 @@ pub(super) fn scenarios_and_ratios(lab: &Lab, cx: &mut Ctx) {
         for (ep, which) in [(&s.client, "client"), (&s.server, "server")] {
             if ep.container != ContainerMode::None {
                 if let Some(n) = lab.node(&ep.node.value) {
-                    if !n.nested_containers {
+                    // An existing machine is no container: it runs the
+                    // bench's containers in the engine docker-host installs,
+                    // and that role's record is how `down` removes the
+                    // bench's image (docs/hosts.md).
+                    let (runs, expected) = if lab.on_hosts() {
+                        (
+                            n.roles.iter().any(|r| r.value == "docker-host"),
+                            "a node with the docker-host role (a hosts lab's containers run in its engine)",
+                        )
+                    } else {
+                        (n.nested_containers, "a node with nested_containers = true")
+                    };
+                    if !runs {
                         cx.push(
                             Diagnostic::error(
                                 format!("{key}.{which}.node"),
                                 Some(ep.node.span),
                                 format!("node `{}` runs no containers", n.name),
                             )
-                            .expected("a node with nested_containers = true"),
+                            .expected(expected),
                         );
                     }
                 }
