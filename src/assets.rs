@@ -15,6 +15,9 @@ pub static SSH_WAIT_RB: &str = include_str!("../vagrant/ssh_wait.rb");
 /// Loaded by the rendered Vagrantfile on docker before the two above: the
 /// one reading of their settings (seconds from the environment).
 pub static ENV_SECONDS_RB: &str = include_str!("../vagrant/env_seconds.rb");
+/// Loaded by the rendered Vagrantfile on docker: skips Vagrant's /etc/fstab
+/// step for machines with no synced folder (three SSH commands each).
+pub static FSTAB_RB: &str = include_str!("../vagrant/fstab.rb");
 
 /// Names of the shipped labs, sorted.
 pub fn lab_names() -> Vec<String> {

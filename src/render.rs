@@ -20,6 +20,8 @@ pub const SSH_WAIT_FILE: &str = "labctl-ssh-wait.rb";
 /// The Ruby file the Vagrantfile requires on docker before the two above
 /// (vagrant/env_seconds.rb).
 pub const ENV_SECONDS_FILE: &str = "labctl-env-seconds.rb";
+/// The Ruby file the Vagrantfile requires on docker (vagrant/fstab.rb).
+pub const FSTAB_FILE: &str = "labctl-fstab.rb";
 
 /// Every rendered file, by path relative to the output folder.
 #[derive(Debug, Clone)]
@@ -334,6 +336,10 @@ pub fn render(loaded: &Loaded) -> Result<Rendered> {
     files.insert(
         ENV_SECONDS_FILE.to_string(),
         crate::assets::ENV_SECONDS_RB.as_bytes().to_vec(),
+    );
+    files.insert(
+        FSTAB_FILE.to_string(),
+        crate::assets::FSTAB_RB.as_bytes().to_vec(),
     );
     files.insert("inventory.ini".to_string(), inventory(lab).into_bytes());
     files.insert("summary.txt".to_string(), summary(loaded).into_bytes());
