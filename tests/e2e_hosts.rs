@@ -517,16 +517,7 @@ fn docker_host_on_an_existing_machine_is_undone() {
     let before = machine_state(&m, "a");
     assert!(!before.contains("ii  docker.io "), "{before}");
 
-    let lab = dir.join("lab.toml");
-    std::fs::write(
-        &lab,
-        format!(
-            "name = \"{LAB}\"\n\n[provider]\nkind = \"hosts\"\n\n[network]\nsubnet = \"{SUBNET}\"\n\n\
-             [[node]]\nname = \"a\"\nip = \"{IP_A}\"\nssh = {{ address = \"{IP_A}\", user = \"labadmin\", key = \"{}\" }}\nroles = [\"docker-host\"]\n",
-            key.display()
-        ),
-    )
-    .unwrap();
+    let lab = docker_host_lab(dir, &key);
     let lab_s = lab.to_str().unwrap();
     let o = labctl(dir, &["up", lab_s]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -560,6 +551,89 @@ fn docker_host_on_an_existing_machine_is_undone() {
         &before,
         &machine_state(&m, "a"),
         "a (after docker-host and down)",
+    );
+}
+
+/// A lab of one machine, a, with the docker-host role.
+fn docker_host_lab(dir: &Path, key: &Path) -> PathBuf {
+    let lab = dir.join("lab.toml");
+    std::fs::write(
+        &lab,
+        format!(
+            "name = \"{LAB}\"\n\n[provider]\nkind = \"hosts\"\n\n[network]\nsubnet = \"{SUBNET}\"\n\n\
+             [[node]]\nname = \"a\"\nip = \"{IP_A}\"\nssh = {{ address = \"{IP_A}\", user = \"labadmin\", key = \"{}\" }}\nroles = [\"docker-host\"]\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    lab
+}
+
+/// docker-host on a machine whose own Docker engine already runs, with
+/// settings of its own (a label) and a container: the lab uses that engine
+/// as it is, never restarting it or changing its settings, and `down`
+/// leaves it running, the same process with the same settings and container.
+#[test]
+fn docker_host_on_a_machine_whose_docker_already_runs_keeps_that_engine() {
+    let _g = common::serial();
+    let work = common::workdir("labctl-e2e-hosts-own-docker-");
+    let dir = work.path();
+    let (key, pubkey) = lab_key(dir);
+    let m = make_machines(pubkey.trim(), &["a"], &HOSTS_NET);
+    // The machine's admin runs Docker: settings of their own, their own way
+    // past the init script's ulimit (this machine is a container), started
+    // by the init script, and a container of theirs.
+    m.root(
+        "a",
+        "set -e; printf '{\"storage-driver\": \"vfs\", \"labels\": [\"owner=admin\"]}\\n' >/etc/docker/daemon.json; \
+         echo 'ulimit() { :; }' >>/etc/default/docker; service docker start >/dev/null; \
+         for i in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
+         d=$(mktemp -d); touch \"$d/x\"; tar -C \"$d\" -c . | docker import - admin:empty >/dev/null; rm -r \"$d\"; \
+         docker create --name admins admin:empty /x >/dev/null",
+    );
+    let engine = |m: &Machines| {
+        m.root(
+            "a",
+            "echo \"pid $(pgrep -x dockerd)\"; docker info --format '{{.Labels}} {{.Driver}}'; docker ps -a --format '{{.Names}}'",
+        )
+    };
+    let engine_before = engine(&m);
+    assert!(
+        engine_before.contains("[owner=admin] vfs\nadmins\n"),
+        "{engine_before}"
+    );
+    // The engine's own folder changes while it runs: judged by what it says.
+    let files = |s: String| {
+        s.lines()
+            .filter(|l| !l.contains(" /var/lib/docker/") && !l.contains(" /var/lib/containerd/"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = files(machine_state(&m, "a"));
+
+    let lab = docker_host_lab(dir, &key);
+    let lab_s = lab.to_str().unwrap();
+    let o = labctl(dir, &["up", lab_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        engine(&m),
+        engine_before,
+        "the lab restarted or changed the engine"
+    );
+
+    let o = labctl(dir, &["down", lab_s]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("down: node a: undid role docker-host"), "{e}");
+    assert_eq!(
+        engine(&m),
+        engine_before,
+        "down stopped or changed the engine"
+    );
+    assert_same(
+        &before,
+        &files(machine_state(&m, "a")),
+        "a (its own Docker, after docker-host and down)",
     );
 }
 

@@ -40,6 +40,21 @@ remember() {
     fi
 }
 
+step "the engine as the role found it"
+# Only on the first run: later runs would find the engine the role started.
+if ! [ -e "$REC/daemon-before" ]; then
+    if service docker status >/dev/null 2>&1; then
+        echo running >"$REC/daemon-before"
+    else
+        echo stopped >"$REC/daemon-before"
+    fi
+fi
+# An engine that ran before the role is the machine's own: its settings (a
+# storage driver its images live in) stay, and it is never restarted, which
+# would stop its containers and, with another driver, hide its images.
+own_engine=0
+[ "$(cat "$REC/daemon-before")" = running ] && own_engine=1
+
 step "packages"
 # Before the packages: the files the role or the engine writes, and the
 # package's own conffile, as they are before anything of the role's.
@@ -89,11 +104,17 @@ fi
 
 step "daemon settings /etc/docker/daemon.json"
 restart=0
-printf '{"storage-driver": "vfs"}\n' | cmp -s - /etc/docker/daemon.json || restart=1
-printf '{"storage-driver": "vfs"}\n' | install_content /etc/docker/daemon.json 0644
+if [ "$own_engine" = 1 ]; then
+    echo "docker-host: the engine ran before the role: its settings stay as they are"
+else
+    printf '{"storage-driver": "vfs"}\n' | cmp -s - /etc/docker/daemon.json || restart=1
+    printf '{"storage-driver": "vfs"}\n' | install_content /etc/docker/daemon.json 0644
+fi
 
 step "docker runs, now and at boot"
-if ! [ -e "$REC/daemon-before" ]; then
+# After the packages (iptables-save is one of them), before the role starts
+# the engine; only on the first run.
+if ! [ -e "$REC/iptables-nat" ]; then
     # What a first start of dockerd makes beside its own folder: its key, its
     # bridge and iptables chains, its line in labctl's service list.
     # enable_service lists docker in /etc/labctl/services; undo.sh takes that
@@ -102,14 +123,12 @@ if ! [ -e "$REC/daemon-before" ]; then
     [ -e /etc/labctl/services ] || : >"$REC/services-file-made"
     grep -qx docker /etc/labctl/services 2>/dev/null || : >"$REC/service-listed"
     ip link show docker0 >/dev/null 2>&1 || : >"$REC/bridge-made"
-    for table in nat filter; do
-        iptables-save -t "$table" | grep '^[:-]' | LC_ALL=C sort >"$REC/iptables-$table"
+    for table in filter nat; do
+        iptables-save -t "$table" | grep '^[:-]' | LC_ALL=C sort >"$REC/iptables-$table.new"
     done
-    if service docker status >/dev/null 2>&1; then
-        echo running >"$REC/daemon-before"
-    else
-        echo stopped >"$REC/daemon-before"
-    fi
+    # nat last: its record is the mark that this one is whole.
+    mv "$REC/iptables-filter.new" "$REC/iptables-filter"
+    mv "$REC/iptables-nat.new" "$REC/iptables-nat"
 fi
 if [ "$restart" = 1 ] && service docker status >/dev/null 2>&1; then
     restart_service docker
