@@ -575,6 +575,18 @@ fn docker_host_lab(dir: &Path, key: &Path) -> PathBuf {
 /// leaves it running, the same process with the same settings and container.
 #[test]
 fn docker_host_on_a_machine_whose_docker_already_runs_keeps_that_engine() {
+    own_engine_is_kept("service docker start >/dev/null");
+}
+
+/// The same with a dockerd the admin started by hand (as Docker CE's or a
+/// snap's is to Debian's init script): no `service docker status` says so.
+#[test]
+fn docker_host_keeps_an_engine_started_by_hand() {
+    own_engine_is_kept("{ setsid dockerd </dev/null >/var/log/dockerd-admin.log 2>&1 & }");
+}
+
+/// `start`: how the admin starts their engine (a shell command, as root).
+fn own_engine_is_kept(start: &str) {
     let _g = common::serial();
     let work = common::workdir("labctl-e2e-hosts-own-docker-");
     let dir = work.path();
@@ -582,14 +594,15 @@ fn docker_host_on_a_machine_whose_docker_already_runs_keeps_that_engine() {
     let m = make_machines(pubkey.trim(), &["a"], &HOSTS_NET);
     // The machine's admin runs Docker: settings of their own, their own way
     // past the init script's ulimit (this machine is a container), started
-    // by the init script, and a container of theirs.
+    // as `start` says, and a container of theirs.
     m.root(
         "a",
-        "set -e; printf '{\"storage-driver\": \"vfs\", \"labels\": [\"owner=admin\"]}\\n' >/etc/docker/daemon.json; \
-         echo 'ulimit() { :; }' >>/etc/default/docker; service docker start >/dev/null; \
+        &"set -e; printf '{\"storage-driver\": \"vfs\", \"labels\": [\"owner=admin\"]}\\n' >/etc/docker/daemon.json; \
+         echo 'ulimit() { :; }' >>/etc/default/docker; START; \
          for i in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
          d=$(mktemp -d); touch \"$d/x\"; tar -C \"$d\" -c . | docker import - admin:empty >/dev/null; rm -r \"$d\"; \
-         docker create --name admins admin:empty /x >/dev/null",
+         docker create --name admins admin:empty /x >/dev/null"
+            .replace("START", start),
     );
     let engine = |m: &Machines| {
         m.root(

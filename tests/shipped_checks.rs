@@ -589,3 +589,53 @@ fn workflow_cron_probe_waits_for_a_pull_that_holds_the_lock_instead_of_being_ski
         "{status}"
     );
 }
+
+#[test]
+fn workflow_cron_probe_firing_whose_probe_went_while_it_waited_does_not_pull() {
+    assert!(
+        can_unshare(),
+        "this test needs root and mount namespaces (`unshare -m true` failed); run the tests as root, as .ci/run does"
+    );
+    let node = WebNode::new(
+        Some(PULL_LINE),
+        &format!("touch /var/lib/labctl/pulled; {PULL_OK}"),
+    );
+    node.stop_cron();
+    let mut other_pull = std::process::Command::new("nsenter")
+        .args(["-t", &node.holder.id().to_string(), "-m"])
+        .args(["flock", "/var/lock/ansible-pull.lock", "sh", "-c"])
+        .arg("touch /var/lib/labctl/held; sleep 4")
+        .spawn()
+        .unwrap();
+    let status = node.path("var/lib/labctl/cron-probe-status");
+    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
+        let start = std::time::Instant::now();
+        while !what() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{why}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(
+        &|| node.path("var/lib/labctl/held").exists(),
+        "the lock was not taken",
+    );
+    assert!(node.sh("ansible-pull-check arm").status.success());
+    node.start_cron();
+    // A firing has started and waits for the lock; then the check ends.
+    wait_for(
+        &|| std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" start")),
+        "cron did not fire the probe",
+    );
+    assert!(node.sh("ansible-pull-check undo").status.success());
+    other_pull.wait().unwrap();
+    wait_for(
+        &|| std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" fired ")),
+        "the waiting firing did not end",
+    );
+    let s = std::fs::read_to_string(&status).unwrap();
+    assert!(s.contains(" exit=skipped") && !s.contains(" exit=0"), "{s}");
+    assert!(
+        !node.path("var/lib/labctl/pulled").exists(),
+        "a firing pulled after its probe was gone: {s}"
+    );
+}

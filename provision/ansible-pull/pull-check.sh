@@ -11,7 +11,9 @@
 #   ansible-pull-check arm         install a one-minute copy of the line that
 #                                  records each firing (the pull's own exit
 #                                  status, the cron daemon that ran it; a
-#                                  firing waits for a pull holding the lock) and
+#                                  firing waits up to 50 s for a pull holding
+#                                  the lock, and skips the pull when the probe
+#                                  is gone by then) and
 #                                  removes itself after one that exits 0; the
 #                                  role arms it when it provisions the node, so
 #                                  cron has fired it before the lab is tested
@@ -30,6 +32,7 @@
 #                                  nodes, bounds it.
 #   ansible-pull-check fired N RC  what the probe line runs after the pull
 #                                  (cron only): records firing N's exit status
+#                                  (RC `skipped`: its probe was gone)
 #   ansible-pull-check undo        remove the probe (not what it recorded);
 #                                  labctl runs it after the check on every way
 #                                  out and before the next run, so an
@@ -161,13 +164,16 @@ install_probe() {
     undo >/dev/null
     # A firing that meets another pull (the */3 line in the same minute, the
     # @reboot run, a check's) would only see `flock -n` skip it: it waits for
-    # that pull to end first (bounded), then runs the line itself, unchanged.
+    # that pull to end first, then runs the line itself, unchanged. Under a
+    # minute, so at most one firing waits at a time; and a firing whose probe
+    # is gone by then (the check ended, or an earlier firing passed) records
+    # `skipped` instead of pulling into whatever runs next.
     local wait=
-    [ -z "$lock" ] || wait="flock -w 300 $lock true; "
+    [ -z "$lock" ] || wait="flock -w 50 $lock true 2>/dev/null; "
     {
         printf '%s\n' "${cronenv[@]}"
-        printf '* * * * * root echo "%s start" >>%s; %s%s; %s fired %s $?\n' \
-            "$n" "${STATUS#"$root"}" "$wait" "$line" "$self" "$n"
+        printf '* * * * * root echo "%s start" >>%s; %sif test -e %s; then %s; %s fired %s $?; else %s fired %s skipped; fi\n' \
+            "$n" "${STATUS#"$root"}" "$wait" "${PROBE#"$root"}" "$line" "$self" "$n" "$self" "$n"
     } >"$PROBE.new" && chmod 0644 "$PROBE.new" && mv "$PROBE.new" "$PROBE" || die "cannot write $PROBE"
     echo "armed $PROBE ($n)"
 }

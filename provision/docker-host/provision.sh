@@ -40,43 +40,79 @@ remember() {
     fi
 }
 
+# record_network: what a first start of dockerd makes beside its own folder
+# (its bridge and iptables chains, its line in labctl's service list), as it
+# is before the role; once, and only when iptables-save is there to read it.
+record_network() {
+    [ -e "$REC/iptables-nat" ] && return 0
+    command -v iptables-save >/dev/null || return 0
+    [ -e /etc/labctl ] || : >"$REC/labctl-dir-made"
+    [ -e /etc/labctl/services ] || : >"$REC/services-file-made"
+    grep -qx docker /etc/labctl/services 2>/dev/null || : >"$REC/service-listed"
+    ip link show docker0 >/dev/null 2>&1 || : >"$REC/bridge-made"
+    local table
+    for table in filter nat; do
+        iptables-save -t "$table" | grep '^[:-]' | LC_ALL=C sort >"$REC/iptables-$table.new"
+    done
+    # nat last: its record is the mark that this one is whole.
+    mv "$REC/iptables-filter.new" "$REC/iptables-filter"
+    mv "$REC/iptables-nat.new" "$REC/iptables-nat"
+}
+
 step "the engine as the role found it"
 # Only on the first run: later runs would find the engine the role started.
+# An engine counts as the machine's own when its service runs, or when any
+# dockerd runs or answers (started by hand, Docker CE's, a snap's).
 if ! [ -e "$REC/daemon-before" ]; then
-    if service docker status >/dev/null 2>&1; then
+    if service docker status >/dev/null 2>&1 || pgrep -x dockerd >/dev/null || docker info >/dev/null 2>&1; then
         echo running >"$REC/daemon-before"
     else
         echo stopped >"$REC/daemon-before"
     fi
 fi
-# An engine that ran before the role is the machine's own: its settings (a
-# storage driver its images live in) stay, and it is never restarted, which
-# would stop its containers and, with another driver, hide its images.
+# The machine's own engine is used as it is: no package is installed (on a
+# Docker CE machine, apt would remove docker-ce to install docker.io), no
+# file of it is written or recorded (undo would put back copies over the
+# admin's later edits), and it is never restarted or enabled (a restart
+# stops its containers and, under another storage driver, hides its images).
 own_engine=0
 [ "$(cat "$REC/daemon-before")" = running ] && own_engine=1
+own() {
+    [ "$own_engine" = 1 ] || return 1
+    echo "docker-host: the machine's own engine ran before the role: $1"
+}
 
 step "packages"
-# Before the packages: the files the role or the engine writes, and the
-# package's own conffile, as they are before anything of the role's.
-remember "$DEFAULTS"
-remember /etc/docker
-remember /etc/docker/daemon.json
-remember /etc/docker/key.json
-remember /opt/containerd
-remember /var/lib/docker keep
-missing=()
-for p in docker.io iptables; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    # What was installed before, then what this run asks for: undo.sh purges
-    # the packages installed since (the dependencies apt pulled in too).
-    [ -f "$REC/packages-before" ] || dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.[^n]/ {print $2}' | LC_ALL=C sort >"$REC/packages-before"
+if ! own "no package installed"; then
+    # Before the packages: the files the role or the engine writes, and the
+    # package's own conffile, as they are before anything of the role's.
+    remember "$DEFAULTS"
+    remember /etc/docker
+    remember /etc/docker/daemon.json
+    remember /etc/docker/key.json
+    remember /opt/containerd
+    remember /var/lib/docker keep
+    # The bridge and the iptables rules before the packages: on a systemd
+    # machine docker.io's postinst starts the daemon, which makes both.
+    record_network
+    missing=()
+    for p in docker.io iptables; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        # What was installed before, then what this run asks for: undo.sh purges
+        # the packages installed since (the dependencies apt pulled in too).
+        [ -f "$REC/packages-before" ] || dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.[^n]/ {print $2}' | LC_ALL=C sort >"$REC/packages-before"
+    fi
+    ensure_packages docker.io iptables
+    # Without iptables-save before the packages, the record is taken now.
+    record_network
 fi
-ensure_packages docker.io iptables
 
 step "init script: limits it cannot raise are not fatal"
-if [ -d /run/systemd/system ]; then
+if own "its init script settings stay"; then
+    :
+elif [ -d /run/systemd/system ]; then
     echo "docker-host: systemd runs docker.service (LimitNOFILE there); nothing to do"
 else
     block=$(
@@ -104,36 +140,20 @@ fi
 
 step "daemon settings /etc/docker/daemon.json"
 restart=0
-if [ "$own_engine" = 1 ]; then
-    echo "docker-host: the engine ran before the role: its settings stay as they are"
-else
+if ! own "its settings stay as they are"; then
     printf '{"storage-driver": "vfs"}\n' | cmp -s - /etc/docker/daemon.json || restart=1
     printf '{"storage-driver": "vfs"}\n' | install_content /etc/docker/daemon.json 0644
 fi
 
 step "docker runs, now and at boot"
-# After the packages (iptables-save is one of them), before the role starts
-# the engine; only on the first run.
-if ! [ -e "$REC/iptables-nat" ]; then
-    # What a first start of dockerd makes beside its own folder: its key, its
-    # bridge and iptables chains, its line in labctl's service list.
+if ! own "it is neither restarted nor enabled"; then
+    if [ "$restart" = 1 ] && service docker status >/dev/null 2>&1; then
+        restart_service docker
+    fi
     # enable_service lists docker in /etc/labctl/services; undo.sh takes that
     # line out again (other roles may list theirs in the same file).
-    [ -e /etc/labctl ] || : >"$REC/labctl-dir-made"
-    [ -e /etc/labctl/services ] || : >"$REC/services-file-made"
-    grep -qx docker /etc/labctl/services 2>/dev/null || : >"$REC/service-listed"
-    ip link show docker0 >/dev/null 2>&1 || : >"$REC/bridge-made"
-    for table in filter nat; do
-        iptables-save -t "$table" | grep '^[:-]' | LC_ALL=C sort >"$REC/iptables-$table.new"
-    done
-    # nat last: its record is the mark that this one is whole.
-    mv "$REC/iptables-filter.new" "$REC/iptables-filter"
-    mv "$REC/iptables-nat.new" "$REC/iptables-nat"
+    enable_service docker
 fi
-if [ "$restart" = 1 ] && service docker status >/dev/null 2>&1; then
-    restart_service docker
-fi
-enable_service docker
 
 step "docker answers"
 up=0

@@ -22,7 +22,14 @@ step "the bench's iperf3 images"
 # The bench records each image it makes in this engine before making it
 # (src/bench/scripts/import-iperf3.sh): they go whether or not the engine ran
 # before the role, with the containers a cut-short bench left running them.
-if [ -f "$REC/bench-images" ] && docker info >/dev/null 2>&1; then
+if [ "$started" = 0 ] && [ -s "$REC/bench-images" ] && ! docker info >/dev/null 2>&1; then
+    # The machine's own engine, stopped since: going on would forget the
+    # record and leave the images in its storage for good. Stop, keeping the
+    # record, until the engine answers again.
+    echo "docker-host: the engine does not answer, so the bench's images ($(tr '\n' ' ' <"$REC/bench-images")) cannot be removed; start it (service docker start) and run down again" >&2
+    exit 1
+fi
+if [ -f "$REC/bench-images" ]; then
     while read -r tag; do
         [ -n "$tag" ] || continue
         docker image inspect "$tag" >/dev/null 2>&1 || continue
