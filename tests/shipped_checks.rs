@@ -227,17 +227,14 @@ impl WebNode {
             holder,
             started: Default::default(),
         };
-        let start = std::time::Instant::now();
-        while node.cron_pid().is_none()
-            || std::fs::read_to_string(format!("/proc/{}/comm", node.holder.id()))
-                .is_ok_and(|c| c.trim() != "sleep")
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the node's namespace did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            || {
+                node.cron_pid().is_some()
+                    && !std::fs::read_to_string(format!("/proc/{}/comm", node.holder.id()))
+                        .is_ok_and(|c| c.trim() != "sleep")
+            },
+            "the node's namespace did not come up",
+        );
         node
     }
 
@@ -305,6 +302,22 @@ impl WebNode {
         self.tmp.path().join(p)
     }
 
+    /// Another pull (the */3 line in the same minute, the @reboot run) takes
+    /// the pull lock on the node and holds it for 4 s; returns once it holds it.
+    fn hold_pull_lock(&self) -> std::process::Child {
+        let pull = std::process::Command::new("nsenter")
+            .args(["-t", &self.holder.id().to_string(), "-m"])
+            .args(["flock", "/var/lock/ansible-pull.lock", "sh", "-c"])
+            .arg("touch /var/lib/labctl/held; sleep 4")
+            .spawn()
+            .unwrap();
+        wait_until(
+            || self.path("var/lib/labctl/held").exists(),
+            "the lock was not taken",
+        );
+        pull
+    }
+
     fn probe_left(&self) -> bool {
         self.path("etc/cron.d/labctl-cron-probe").exists()
     }
@@ -319,19 +332,16 @@ impl WebNode {
             "arm: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let start = std::time::Instant::now();
         // The firing records itself, then removes the probe.
-        while self.probe_left()
-            || !std::fs::read_to_string(self.path("var/lib/labctl/cron-probe-status"))
-                .unwrap_or_default()
-                .contains(" fired ")
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the stand-in cron did not fire"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            || {
+                !self.probe_left()
+                    && std::fs::read_to_string(self.path("var/lib/labctl/cron-probe-status"))
+                        .unwrap_or_default()
+                        .contains(" fired ")
+            },
+            "the stand-in cron did not fire",
+        );
     }
 }
 
@@ -361,6 +371,15 @@ impl NodeShell for WebNode {
             stdout: String::from_utf8_lossy(&o.stdout).into(),
             stderr: String::from_utf8_lossy(&o.stderr).into(),
         })
+    }
+}
+
+/// Wait (up to 10 s) until `what` holds; `why` names what did not happen.
+fn wait_until(what: impl Fn() -> bool, why: &str) {
+    let start = std::time::Instant::now();
+    while !what() {
+        assert!(start.elapsed() < Duration::from_secs(10), "{why}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -562,20 +581,7 @@ fn workflow_cron_probe_waits_for_a_pull_that_holds_the_lock_instead_of_being_ski
     node.stop_cron();
     // Another pull (the */3 line in the same minute, the @reboot run) holds
     // the lock when cron fires the probe.
-    let mut other_pull = std::process::Command::new("nsenter")
-        .args(["-t", &node.holder.id().to_string(), "-m"])
-        .args(["flock", "/var/lock/ansible-pull.lock", "sh", "-c"])
-        .arg("touch /var/lib/labctl/held; sleep 4")
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !node.path("var/lib/labctl/held").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the lock was not taken"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut other_pull = node.hold_pull_lock();
     assert!(node.sh("ansible-pull-check arm").status.success());
     node.start_cron();
     let r = workflow_check("cron fires the pull line", &node);
@@ -601,35 +607,19 @@ fn workflow_cron_probe_firing_whose_probe_went_while_it_waited_does_not_pull() {
         &format!("touch /var/lib/labctl/pulled; {PULL_OK}"),
     );
     node.stop_cron();
-    let mut other_pull = std::process::Command::new("nsenter")
-        .args(["-t", &node.holder.id().to_string(), "-m"])
-        .args(["flock", "/var/lock/ansible-pull.lock", "sh", "-c"])
-        .arg("touch /var/lib/labctl/held; sleep 4")
-        .spawn()
-        .unwrap();
+    let mut other_pull = node.hold_pull_lock();
     let status = node.path("var/lib/labctl/cron-probe-status");
-    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
-        let start = std::time::Instant::now();
-        while !what() {
-            assert!(start.elapsed() < Duration::from_secs(10), "{why}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for(
-        &|| node.path("var/lib/labctl/held").exists(),
-        "the lock was not taken",
-    );
     assert!(node.sh("ansible-pull-check arm").status.success());
     node.start_cron();
     // A firing has started and waits for the lock; then the check ends.
-    wait_for(
-        &|| std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" start")),
+    wait_until(
+        || std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" start")),
         "cron did not fire the probe",
     );
     assert!(node.sh("ansible-pull-check undo").status.success());
     other_pull.wait().unwrap();
-    wait_for(
-        &|| std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" fired ")),
+    wait_until(
+        || std::fs::read_to_string(&status).is_ok_and(|s| s.contains(" fired ")),
         "the waiting firing did not end",
     );
     let s = std::fs::read_to_string(&status).unwrap();
