@@ -70,6 +70,35 @@ fn workflow_lab_end_to_end() {
     }
     assert!(sh("docker port labctl-workflow-lb").contains("8080/tcp -> 127.0.0.1:18080"));
 
+    // The cron probe (a full pull at cron's next minute) was armed only on
+    // web1, the node of "cron fires the pull line" (cron_probe_nodes): lb and
+    // web2 have neither a probe nor its record.
+    for (node, armed) in [("web1", true), ("lb", false), ("web2", false)] {
+        let o = labctl(
+            dir,
+            &[
+                "exec",
+                "workflow",
+                node,
+                "--",
+                "sudo",
+                "-n",
+                "sh",
+                "-c",
+                "ls /etc/cron.d/labctl-cron-probe /var/lib/labctl/cron-probe-status 2>/dev/null; true",
+            ],
+        );
+        let seen = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(
+            seen.contains("/var/lib/labctl/cron-probe-status"),
+            armed,
+            "{node}: {seen}"
+        );
+        if !armed {
+            assert!(!seen.contains("labctl-cron-probe"), "{node}: {seen}");
+        }
+    }
+
     // Idempotence: a second provision changes nothing, and says so: every
     // role `unchanged` (not `unreported`, not skipped).
     assert_idempotent(dir, "workflow");

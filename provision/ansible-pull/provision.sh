@@ -25,6 +25,20 @@ ensure_packages ansible-core git cron logrotate util-linux python3-apt
     echo "ansible-pull: hostname is $(hostname -s), expected $LABCTL_NODE (the repository's inventory names nodes by their lab name)" >&2
     exit 2
 }
+# CRON_PROBE_NODES (optional lab variable cron_probe_nodes): the nodes whose
+# "cron fires the pull line" check the lab runs, the only ones that get the
+# cron probe (last step). Unset: every node with this role. A name that is not
+# such a node would leave the check without the probe it judges by.
+if [ -n "${CRON_PROBE_NODES+set}" ]; then
+    read -ra probe_nodes <<<"$CRON_PROBE_NODES"
+    for n in "${probe_nodes[@]}"; do
+        case " ${LABCTL_ROLE_ANSIBLE_PULL:-} " in *" $n "*) ;; *)
+            echo "ansible-pull: cron_probe_nodes names $n, which is not a node with the role ansible-pull (${LABCTL_ROLE_ANSIBLE_PULL:-none})" >&2
+            exit 2
+            ;;
+        esac
+    done
+fi
 url=$GIT_URL/$PULL_REPO.git
 head=$(git ls-remote "$url" refs/heads/main) && [ -n "$head" ] || { echo "ansible-pull: $url has no branch main" >&2; exit 1; }
 echo "ansible-pull: $url main ${head:0:12}"
@@ -51,4 +65,15 @@ step "cron probe: cron fires the pull line once, before the lab is tested"
 # line" judges by that firing instead of waiting for the next minute, and arms
 # it again itself when the line or the cron daemon changed since. A probe of
 # the tests, not the node's configuration: it changes nothing the role keeps.
-/usr/local/sbin/ansible-pull-check arm
+# Only on the nodes that check judges (CRON_PROBE_NODES, default every node):
+# each firing is a full first pull at the next minute, while the lab is being
+# tested, and on the nodes no check judges it only took CPU from the checks'
+# own pulls and held the pull lock that "the pull cron line works" then waited
+# for (workflow on a 2-core host: 3 probes and the check pulling at once).
+if [ -n "${CRON_PROBE_NODES+set}" ] && ! [[ " $CRON_PROBE_NODES " == *" $LABCTL_NODE "* ]]; then
+    # A probe an earlier run armed here (the variable changed since) goes too.
+    /usr/local/sbin/ansible-pull-check undo
+    echo "ansible-pull: no cron probe on $LABCTL_NODE (cron_probe_nodes: ${CRON_PROBE_NODES:-none})"
+else
+    /usr/local/sbin/ansible-pull-check arm
+fi
