@@ -188,7 +188,7 @@ vagrant_run() {
     R_VAG=$(echo "$b - $a" | bc)
 }
 
-"$L" image build >"$work/image.log" 2>&1 || fail "labctl image build failed ($work/image.log)" # cached: not part of any figure
+"$L" image build --provider docker >"$work/image.log" 2>&1 || fail "labctl image build failed ($work/image.log)" # cached: not part of any figure; docker only (no libvirt box built or pruned)
 declare -A UP MACH SSHC SSHS DOWN
 VAG=""
 for n in $SIZES; do

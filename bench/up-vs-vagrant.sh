@@ -41,7 +41,7 @@ clean_host() {
     fail "the host is not clean before $1: $(docker ps -a --format '{{.Names}}' | tr '\n' ' ') $(ss -Htln 'sport >= :2200 and sport <= :2250')"
 }
 
-"$L" image build >/dev/null          # cached image: not part of any figure
+"$L" image build --provider docker >/dev/null   # cached image: not part of any figure (docker only: no box is built or pruned)
 "$L" down lab.toml >/dev/null 2>&1 || true
 
 labctl_run() {

@@ -13,8 +13,9 @@
 #                        one the docker node image was imported from): unpacked
 #                        instead of running debootstrap again. Without it,
 #                        build-rootfs.sh runs here with KEEP_ROOTFS=1 and
-#                        RELEASE, MIRROR, PACKAGES, VAGRANT_PUBKEY_FILE and
-#                        INIT_SCRIPT passed through unchanged.
+#                        RELEASE, MIRROR, PACKAGES and INIT_SCRIPT passed
+#                        through unchanged.
+#   VAGRANT_PUBKEY_FILE  Vagrant's well-known public key  [default: from `dpkg -L vagrant`]
 #   BUILD_ROOTFS_SCRIPT  [default: build-rootfs.sh beside this script]
 #   DISK_GB              virtual size of the box's disk in GiB            [default: 20]
 #   BOX_INFO             free text (e.g. the inputs hash) stored in the box as
@@ -26,6 +27,9 @@
 # and box.img (qcow2, compressed clusters: gzip on top would only cost time).
 #
 # The guest:
+# - user vagrant authorizes Vagrant's well-known key, as Vagrant boxes do
+#   (the node rootfs authorizes none: docker nodes get labctl's key per node);
+#   Vagrant swaps it for a per-machine key on first boot (insert_key);
 # - no SSH host keys: ssh.service gets a drop-in whose ExecStartPre makes the
 #   missing Ed25519 and ECDSA keys (no RSA: slow under TCG) before `sshd -t`,
 #   so each VM makes its own on first boot and keeps them; the public keys are
@@ -96,6 +100,14 @@ fi
 [[ $BOX_INFO =~ ^[A-Za-z0-9._:=+,\ /-]*$ ]] || die "BOX_INFO holds characters outside [A-Za-z0-9._:=+, /-]"
 [ -z "$ROOTFS_TAR" ] || [ -f "$ROOTFS_TAR" ] || die "ROOTFS_TAR $ROOTFS_TAR not found"
 [ -n "$ROOTFS_TAR" ] || [ -f "$BUILD_ROOTFS_SCRIPT" ] || die "$BUILD_ROOTFS_SCRIPT not found"
+VAGRANT_PUBKEY_FILE=${VAGRANT_PUBKEY_FILE:-}
+if [ -z "$VAGRANT_PUBKEY_FILE" ]; then
+    VAGRANT_PUBKEY_FILE=$(dpkg -L vagrant 2>/dev/null | grep -m1 '/keys/vagrant\.pub$' || true)
+fi
+[ -n "$VAGRANT_PUBKEY_FILE" ] && [ -f "$VAGRANT_PUBKEY_FILE" ] ||
+    die "VAGRANT_PUBKEY_FILE not set and not found via 'dpkg -L vagrant'"
+grep -q '^ssh-rsa AAAA[^ ]* vagrant insecure public key$' "$VAGRANT_PUBKEY_FILE" ||
+    die "$VAGRANT_PUBKEY_FILE does not look like Vagrant's insecure public key"
 out_dir=$(dirname -- "$BOX_OUT")
 [ -d "$out_dir" ] || die "folder $out_dir of BOX_OUT does not exist"
 
@@ -200,6 +212,10 @@ KVER=$(ls -1 "$ROOT/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)
 # ---------------------------------------------------------------- 3. guest configuration
 printf 'LABEL=root / ext4 defaults,errors=remount-ro 0 1\n' >"$ROOT/etc/fstab"
 printf 'labctl-node\n' >"$ROOT/etc/hostname"
+# The box alone authorizes Vagrant's well-known key (see the header).
+install -d -m 0700 "$ROOT/home/vagrant/.ssh"
+install -m 0600 -- "$VAGRANT_PUBKEY_FILE" "$ROOT/home/vagrant/.ssh/authorized_keys"
+in_root chown -R vagrant:vagrant /home/vagrant/.ssh
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tlabctl-node\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
 
 install -d -m 0755 "$ROOT/etc/systemd/network"

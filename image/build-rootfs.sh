@@ -11,7 +11,6 @@
 #                        the host's deb822 sources, else /etc/apt/sources.list, else
 #                        http://deb.debian.org/debian]
 #   PACKAGES             extra Debian packages, space separated        [default: none]
-#   VAGRANT_PUBKEY_FILE  Vagrant's well-known public key  [default: from `dpkg -L vagrant`]
 #   INIT_SCRIPT          the node init to install as /usr/local/sbin/labctl-init
 #                        [default: init.sh beside this script]
 #   KEEP_ROOTFS=1        keep ROOTFS_DIR after packing (default: removed)
@@ -40,7 +39,6 @@ OUTPUT_TAR=${OUTPUT_TAR:-}
 RELEASE=${RELEASE:-bookworm}
 MIRROR=${MIRROR:-}
 PACKAGES=${PACKAGES:-}
-VAGRANT_PUBKEY_FILE=${VAGRANT_PUBKEY_FILE:-}
 INIT_SCRIPT=${INIT_SCRIPT:-$script_dir/init.sh}
 
 [ -n "$ROOTFS_DIR" ] || die "ROOTFS_DIR is required"
@@ -59,14 +57,6 @@ for p in $PACKAGES; do   # word splitting on purpose: space-separated list
     extra_packages+=("$p")
 done
 [ -f "$INIT_SCRIPT" ] || die "init script $INIT_SCRIPT not found"
-
-if [ -z "$VAGRANT_PUBKEY_FILE" ]; then
-    VAGRANT_PUBKEY_FILE=$(dpkg -L vagrant 2>/dev/null | grep -m1 '/keys/vagrant\.pub$' || true)
-fi
-[ -n "$VAGRANT_PUBKEY_FILE" ] && [ -f "$VAGRANT_PUBKEY_FILE" ] ||
-    die "VAGRANT_PUBKEY_FILE not set and not found via 'dpkg -L vagrant'"
-grep -q '^ssh-rsa AAAA[^ ]* vagrant insecure public key$' "$VAGRANT_PUBKEY_FILE" ||
-    die "$VAGRANT_PUBKEY_FILE does not look like Vagrant's insecure public key"
 
 # Host's Debian mirror: first URIs: of an enabled deb822 stanza with Types deb
 # and Components main that is not a -security suite; fallback to sources.list.
@@ -183,8 +173,11 @@ in_root usermod -p '*' vagrant
 printf 'Defaults:vagrant !requiretty\nvagrant ALL=(ALL) NOPASSWD: ALL\n' >"$ROOTFS_DIR/etc/sudoers.d/vagrant"
 chmod 0440 "$ROOTFS_DIR/etc/sudoers.d/vagrant"
 in_root visudo -cqf /etc/sudoers.d/vagrant || die "sudoers.d/vagrant does not parse"
+# No authorized key: a docker node's init authorizes the node's own key
+# (labctl makes one per node) before sshd starts, so Vagrant's well-known key
+# is never accepted there. The libvirt box adds the well-known key back for
+# itself (build-box.sh): Vagrant swaps it for a per-machine key on first boot.
 install -d -m 0700 "$ROOTFS_DIR/home/vagrant/.ssh"
-install -m 0600 -- "$VAGRANT_PUBKEY_FILE" "$ROOTFS_DIR/home/vagrant/.ssh/authorized_keys"
 in_root chown -R vagrant:vagrant /home/vagrant/.ssh
 
 # ---------------------------------------------------------------- ssh, init, labctl

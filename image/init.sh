@@ -3,6 +3,12 @@
 # /usr/local/sbin/labctl-init, the image's CMD).
 #
 # - makes missing SSH host keys (first boot: each node gets its own)
+# - authorizes the node's one SSH key for user vagrant, before sshd starts:
+#   labctl makes a key pair per node and gives the container its public key at
+#   creation as LABCTL_SSH_AUTHORIZED_KEY (one `ssh-ed25519 BASE64` line). The
+#   image authorizes no key at all (not Vagrant's well-known one), so a node
+#   is reachable with its own key only. A value that is not one such line
+#   leaves vagrant with no authorized key.
 # - starts cron, then every service named in /etc/labctl/services (one per line,
 #   '#' comments allowed; roles append names so services come back after a restart)
 # - keeps sshd running (restarts it if it dies, cooperates with `service ssh restart`)
@@ -32,6 +38,26 @@ read_services() {
             log "ignoring invalid service name in $SERVICES_FILE: $line"
         fi
     done <"$SERVICES_FILE"
+}
+
+# Written through a new file and a rename: never a half-written key, and a
+# key from an earlier boot (or added since) is replaced, not kept.
+authorize_node_key() {
+    local key dir=/home/vagrant/.ssh tmp
+    [ -n "${LABCTL_SSH_AUTHORIZED_KEY+set}" ] || { log "no node key given (LABCTL_SSH_AUTHORIZED_KEY): vagrant's keys left as they are"; return 0; }
+    key=$LABCTL_SSH_AUTHORIZED_KEY
+    unset LABCTL_SSH_AUTHORIZED_KEY     # not inherited by sshd or the services
+    install -d -m 0700 -o vagrant -g vagrant "$dir" || return 1
+    tmp=$(mktemp "$dir/.authorized_keys.XXXXXX") || return 1
+    if [[ $key =~ ^ssh-ed25519\ AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$ ]]; then
+        printf '%s\n' "$key" >"$tmp"
+        log "node key authorized for vagrant"
+    else
+        log "LABCTL_SSH_AUTHORIZED_KEY is not one ssh-ed25519 key: vagrant gets no authorized key"
+    fi
+    chown vagrant:vagrant "$tmp" && chmod 0600 "$tmp" && mv -f "$tmp" "$dir/authorized_keys" || return 1
+    # sshd also reads authorized_keys2 (Debian's default AuthorizedKeysFile).
+    rm -f "$dir/authorized_keys2"
 }
 
 sshd_running() {
@@ -74,6 +100,7 @@ log "starting ($(hostname))"
 find /run -name '*.pid' -type f -delete 2>/dev/null || true
 # First boot: no host keys in the image; make them (ssh-keygen -A only fills in missing ones).
 ssh-keygen -A >/dev/null && log "ssh host keys present"
+authorize_node_key || log "could not write vagrant's authorized_keys"
 # /run survives `docker restart` (a VM's does not): without this, cron finds its
 # marker from the previous boot and skips @reboot entries.
 rm -f /run/crond.reboot

@@ -193,8 +193,10 @@ fn lifecycle_of_a_two_node_lab() {
     let key = |s: &str| s.split_whitespace().nth(1).unwrap_or("").to_string();
     assert!(!key(&k1).is_empty());
     assert_ne!(key(&k1), key(&k2), "nodes share a host key");
-    // Vagrant's well-known insecure key is authorized nowhere; per-machine keys
-    // are private (0600).
+    // Vagrant's well-known insecure key is authorized nowhere: each node
+    // authorizes exactly its own key, which labctl made in the state dir
+    // (0600), and its sshd refuses the well-known private key while labctl's
+    // key gets in (same address, port, user and host-key check).
     let insecure = sh("cat $(dpkg -L vagrant | grep 'keys/vagrant.pub$' | head -n1)");
     let insecure_key = insecure
         .split_whitespace()
@@ -205,7 +207,29 @@ fn lifecycle_of_a_two_node_lab() {
         insecure_key.len() > 100,
         "found Vagrant's public key: {insecure}"
     );
+    let key_dir = tempfile::tempdir().unwrap();
+    let insecure_private = key_dir.path().join("vagrant-insecure-key");
+    std::fs::copy(
+        sh("dpkg -L vagrant | grep '/keys/vagrant$' | head -n1").trim(),
+        &insecure_private,
+    )
+    .expect("Vagrant's well-known private key (dpkg -L vagrant)");
+    {
+        // ssh ignores a private key others may read, and would then be
+        // refused for the wrong reason.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&insecure_private, std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
     for node in ["node1", "node2"] {
+        let key = dir.join(format!(".labctl/e2e/keys/{node}"));
+        let (code, err) = ssh_with_key(dir, "e2e", node, &insecure_private);
+        assert!(
+            code == Some(255) && err.contains("Permission denied") && !err.contains("UNPROTECTED"),
+            "{node}'s sshd must refuse Vagrant's well-known key: exit {code:?}, {err}"
+        );
+        let (code, err) = ssh_with_key(dir, "e2e", node, &key);
+        assert_eq!(code, Some(0), "{node}: labctl's key is accepted: {err}");
         let ak = ok(&labctl(
             dir,
             &[
@@ -221,9 +245,13 @@ fn lifecycle_of_a_two_node_lab() {
             !ak.contains(&insecure_key),
             "{node} still authorizes the insecure key: {ak}"
         );
-        let key = dir.join(format!(
-            ".labctl/e2e/.vagrant/machines/{node}/docker/private_key"
-        ));
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let public: Vec<&str> = public.split_whitespace().take(2).collect();
+        assert_eq!(
+            ak.trim(),
+            public.join(" "),
+            "{node} authorizes exactly its own key"
+        );
         let mode = std::fs::metadata(&key).unwrap().permissions();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
@@ -340,8 +368,75 @@ fn lifecycle_of_a_two_node_lab() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already down"));
 
+    // The key pairs labctl made went with the lab.
+    for copy in ["e2e", "e2e2"] {
+        let keys = dir.join(format!(".labctl/{copy}/keys"));
+        assert!(!keys.exists(), "{} left after down", keys.display());
+    }
     assert_clean(
         &before,
         &snapshot(&["labctl-e2e", "labctl-e2e2", dir.to_str().unwrap()]),
     );
+}
+
+/// `ssh` as vagrant to `node` of lab copy `copy` with `key` alone (no agent,
+/// no other identity, no password), in batch mode, at the address and port
+/// of the lab's ssh_config and with its host-key check (the lab's
+/// known_hosts under the node's alias). Returns ssh's exit code and stderr.
+fn ssh_with_key(
+    dir: &std::path::Path,
+    copy: &str,
+    node: &str,
+    key: &std::path::Path,
+) -> (Option<i32>, String) {
+    let cfg = std::fs::read_to_string(dir.join(format!(".labctl/{copy}/ssh_config"))).unwrap();
+    let block: Vec<&str> = cfg
+        .split("\nHost ")
+        .find(|b| b.lines().next() == Some(node))
+        .unwrap_or_else(|| panic!("no Host {node} in ssh_config:\n{cfg}"))
+        .lines()
+        .collect();
+    let field = |k: &str| {
+        block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&format!("{k} ")))
+            .unwrap_or_else(|| panic!("no {k} for {node}"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let out = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args([
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "PasswordAuthentication=no",
+        ])
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"])
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            field("UserKnownHostsFile")
+        ))
+        .arg("-o")
+        .arg(format!("HostKeyAlias={}", field("HostKeyAlias")))
+        .arg("-i")
+        .arg(key)
+        .args(["-p", &field("Port")])
+        .arg(format!("vagrant@{}", field("HostName")))
+        .arg("true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -219,6 +219,8 @@ pub(super) fn teardown(
     // remove_dir_all removes a symbolic link itself, never what it points to.
     let _ = std::fs::remove_dir_all(dir.root.join(".vagrant"));
     let _ = std::fs::remove_dir_all(dir.disks());
+    // The docker nodes' key pairs labctl made there (their machines are gone).
+    let _ = std::fs::remove_dir_all(dir.keys());
     // libvirt's console logs (the VMs are gone; the folder is the state dir's own).
     let _ = std::fs::remove_dir_all(dir.root.join("console"));
     t.add("disks, leases and state files", None, started.elapsed());

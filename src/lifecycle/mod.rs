@@ -280,8 +280,8 @@ fn refresh_ssh(op: &Opened, r: &dyn Runner, state: &mut State) -> Result<()> {
 
 /// The SSH address, user and key of `nodes`, whose machines Vagrant has
 /// finished: from the provider where it knows them (docker: the ports labctl
-/// chose; libvirt: the domain's DHCP lease; and each machine's own key once
-/// it is there), else `vagrant
+/// chose and the key labctl made; libvirt: the domain's DHCP lease, and
+/// each machine's own key once Vagrant wrote it), else `vagrant
 /// ssh-config` of the others in one call; then the provider's checks after
 /// boot (libvirt: host keys pinned from each console).
 fn ssh_hosts(
@@ -296,7 +296,9 @@ fn ssh_hosts(
     for n in nodes {
         match p.known_ssh(r, lab, &op.dir, n) {
             Some(h) => {
-                wait_for_own_key(n, Path::new(&h.key), OWN_KEY_WAIT)?;
+                if p.vagrant_writes_key() {
+                    wait_for_own_key(n, Path::new(&h.key), OWN_KEY_WAIT)?;
+                }
                 hosts.push(h);
             }
             None => ask.push(n.clone()),

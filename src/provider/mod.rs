@@ -63,9 +63,9 @@ pub trait Provider: Sync {
     /// A node's SSH address, user and key file when the provider knows them
     /// without asking Vagrant (`vagrant ssh-config` costs seconds of Ruby);
     /// `None` when it does not, and the caller asks Vagrant. The key
-    /// file is the machine's own, which Vagrant writes when it replaces the
-    /// well-known key: the caller waits for Vagrant to finish the machine
-    /// and for that file before using it.
+    /// file is the machine's own: labctl's on docker, made before the
+    /// machine; on the VM providers the one Vagrant writes when it replaces
+    /// the well-known key ([`Provider::vagrant_writes_key`]).
     fn known_ssh(
         &self,
         _r: &dyn Runner,
@@ -74,6 +74,14 @@ pub trait Provider: Sync {
         _node: &str,
     ) -> Option<crate::remote::ssh_config::Host> {
         None
+    }
+
+    /// Whether the key [`known_ssh`](Provider::known_ssh) names is written by
+    /// Vagrant during `up` (insert_key swaps the box's well-known key for it),
+    /// so the caller waits for Vagrant to finish the machine and for that file
+    /// before using it. Docker nodes get labctl's key at creation: no wait.
+    fn vagrant_writes_key(&self) -> bool {
+        true
     }
 
     /// After `vagrant up` brought `nodes` up, before labctl's first SSH

@@ -5,8 +5,8 @@
 //! `id` file makes a machine "created") and its entry in Vagrant's global
 //! machine index (`vagrant global-status`). What Vagrant's `machine.id = nil`
 //! does, for machines whose container is gone. Also the one reading of the
-//! SSH key Vagrant keeps in that data dir (`ssh_host`), which labctl uses to
-//! reach a machine without asking `vagrant ssh-config`.
+//! SSH key Vagrant keeps in that data dir (`machine_key`), and how labctl
+//! reaches a machine without asking `vagrant ssh-config` (`ssh_host`).
 
 use crate::error::{Error, Result};
 use crate::lab::Lab;
@@ -22,26 +22,24 @@ pub struct Machine {
     data_dir: PathBuf,
 }
 
-/// How to reach machine `node` that Vagrant made for `provider` in the state
-/// dir `root`, as `vagrant ssh-config` says it for labctl's Vagrantfile:
-/// user vagrant, and the key Vagrant put in place of the well-known key
-/// during `up` (insert_key), in the machine's data dir, as an absolute path
-/// (ssh runs from other folders). The address and port are the provider's
-/// to know. One place, so every provider names the same key.
-pub fn ssh_host(
-    lab: &Lab,
-    root: &Path,
-    node: &str,
-    provider: &str,
-    hostname: String,
-    port: u16,
-) -> Host {
-    let key = root
-        .join(".vagrant/machines")
+/// The private key Vagrant keeps for machine `node` of `provider` in the
+/// state dir `root`: the key it put in place of the well-known key during
+/// `up` (insert_key; libvirt). Docker nodes use labctl's own key instead
+/// ([`crate::provider::docker::keys`]).
+pub fn machine_key(root: &Path, node: &str, provider: &str) -> PathBuf {
+    root.join(".vagrant/machines")
         .join(node)
         .join(provider)
-        .join("private_key");
-    let key = std::path::absolute(&key).unwrap_or(key);
+        .join("private_key")
+}
+
+/// How to reach machine `node` as `vagrant ssh-config` says it for labctl's
+/// Vagrantfile: user vagrant and the machine's own `key` (never the
+/// well-known key), as an absolute path (ssh runs from other folders). The
+/// address, port and key are the provider's to know. One place, so every
+/// provider names its machines the same way.
+pub fn ssh_host(lab: &Lab, key: &Path, node: &str, hostname: String, port: u16) -> Host {
+    let key = std::path::absolute(key).unwrap_or(key.to_path_buf());
     Host {
         name: node.to_string(),
         alias: lab.machine_name(node),

@@ -183,6 +183,10 @@ impl StateDir {
     pub fn disks(&self) -> PathBuf {
         self.root.join("disks")
     }
+    /// Each docker node's SSH key pair, made by labctl (provider::docker::keys).
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
+    }
     pub fn reports(&self) -> PathBuf {
         self.root.join("reports")
     }

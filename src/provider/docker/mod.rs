@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 mod caps;
 pub mod disks;
 pub mod image;
+pub mod keys;
 pub mod limits;
 mod ports;
 pub mod rpm;
@@ -111,6 +112,11 @@ impl Provider for Docker {
         if pre.fresh {
             create_network(r, lab)?;
         }
+        // Each node's key pair before any container: a container gets its
+        // public key when it is created (the Vagrantfile reads keys/NODE.pub).
+        let nodes: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+        keys::refuse_swapped(&dir.root, &dir.keys(), &lab.name.value, &nodes)?;
+        keys::ensure(&dir.keys(), &nodes)?;
         let mut devices: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for i in 0..state.disks.len() {
             let d = state.disks[i].clone();
@@ -146,9 +152,9 @@ impl Provider for Docker {
     }
 
     /// labctl chose each node's SSH port (the runtime file) and Vagrant
-    /// forwards it on 127.0.0.1 to user vagrant; the key is the one Vagrant
-    /// puts in place of the well-known key during `up` (insert_key), in the
-    /// machine's data dir, never the well-known key.
+    /// forwards it on 127.0.0.1 to user vagrant; the key is the node's own,
+    /// which labctl made before the container ([`keys`]), never the
+    /// well-known key.
     fn known_ssh(
         &self,
         _r: &dyn Runner,
@@ -160,12 +166,15 @@ impl Provider for Docker {
         let port = rt.nodes.get(node)?.ssh_port?;
         Some(crate::provider::vagrant_records::ssh_host(
             lab,
-            &dir.root,
+            &keys::private_key(&dir.keys(), node),
             node,
-            "docker",
             "127.0.0.1".into(),
             port,
         ))
+    }
+
+    fn vagrant_writes_key(&self) -> bool {
+        false
     }
 
     fn states(&self, r: &dyn Runner, lab: &Lab, _dir: &Path) -> Result<BTreeMap<String, String>> {
@@ -800,7 +809,7 @@ mod tests {
     /// without `vagrant ssh-config` once labctl chose the ports; a node
     /// without its port sends `up` to Vagrant's answer instead.
     #[test]
-    fn ssh_is_known_with_the_port_labctl_chose_and_the_machines_own_key() {
+    fn ssh_is_known_with_the_port_labctl_chose_and_the_nodes_own_key() {
         let l = crate::load::load("testnodes").unwrap().lab;
         let dir = StateDir::new(tempfile::tempdir().unwrap().keep());
         let ports: BTreeMap<String, u16> = l
@@ -811,7 +820,6 @@ mod tests {
             .collect();
         let rt = runtime(&l, "img", &BTreeMap::new(), &ports);
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
-        let key = |n: &str| dir.root.join(".vagrant/machines").join(n).join("docker");
         let n1 = &l.nodes[1].name;
         let h = Docker
             .known_ssh(&crate::exec::Recorder::default(), &l, &dir, n1)
@@ -820,7 +828,7 @@ mod tests {
             (h.hostname.as_str(), h.port, h.user.as_str()),
             ("127.0.0.1", 2201, "vagrant")
         );
-        let want = std::path::absolute(key(n1).join("private_key")).unwrap();
+        let want = std::path::absolute(dir.root.join("keys").join(n1)).unwrap();
         assert_eq!(h.key, want.display().to_string());
         assert!(!h.key.contains("insecure"), "{}", h.key);
         assert_eq!(h.alias, l.machine_name(n1));

@@ -5,8 +5,9 @@
 //! hostname, address, labels, forwarded ports, devices, capabilities), and
 //! writes the new container's id where Vagrant keeps it, so `vagrant status`
 //! and every later Vagrant command see the machine they know. Host keys and
-//! Vagrant's generated SSH key are files in the committed filesystem, so they
-//! come back unchanged.
+//! the authorized node key are files in the committed filesystem, and the
+//! image keeps the container's environment (the node key its init
+//! authorizes at every start), so they come back unchanged.
 
 use super::LABEL_LAB;
 use crate::error::{Error, Result};

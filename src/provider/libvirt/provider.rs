@@ -126,11 +126,11 @@ impl Provider for Libvirt {
             .address;
         let ip = address::lease_address(r, &dir.root, node, mgmt)?;
         // The guest's own sshd on its lease address: Vagrant's default port.
-        Some(crate::provider::vagrant_records::ssh_host(
+        use crate::provider::vagrant_records::{machine_key, ssh_host};
+        Some(ssh_host(
             lab,
-            &dir.root,
+            &machine_key(&dir.root, node, "libvirt"),
             node,
-            "libvirt",
             ip.to_string(),
             22,
         ))
