@@ -33,8 +33,9 @@
 # - no SSH host keys: ssh.service gets a drop-in whose ExecStartPre makes the
 #   missing Ed25519 and ECDSA keys (no RSA: slow under TCG) before `sshd -t`,
 #   so each VM makes its own on first boot and keeps them; the public keys are
-#   printed on ttyS0 ("labctl-hostkey TYPE BASE64") before sshd starts, at
-#   every boot, for labctl to read from the VM's console log;
+#   printed on the serial console ("labctl-hostkey TYPE BASE64", through the
+#   kernel log) before sshd starts, at every boot, for labctl to read from the
+#   VM's console log;
 # - an empty /etc/machine-id: each VM makes its own on first boot. (Two VMs
 #   sharing one would send the same DHCP client identifier and get the SAME
 #   address on the management network.)
@@ -249,13 +250,23 @@ ExecStartPre=-/usr/local/sbin/labctl-hostkeys-console
 EOF
 cat >"$ROOT/usr/local/sbin/labctl-hostkeys-console" <<'EOF'
 #!/bin/sh
-# Print this VM's SSH host public keys on the first serial port, one line each:
+# Print this VM's SSH host public keys on the serial console, one line each:
 #   labctl-hostkey <type> <base64>
-[ -w /dev/ttyS0 ] || exit 0
+# Through the kernel log at level 2 (shown on every console, `quiet` or not),
+# not by writing /dev/ttyS0: systemd hangs up ttyS0 (TTYVHangup=yes) when it
+# starts the serial getty, which a restarted VM (its keys made already, no
+# ssh-keygen first) reaches at about the same moment as this script, and a
+# write caught by that hangup fails and is lost. The kernel's own console
+# output is no open file of the tty and is not hung up. /dev/ttyS0 remains
+# the fallback where /dev/kmsg is not writable.
+out=/dev/kmsg prefix='<2>'
+[ -w "$out" ] || { out=/dev/ttyS0 prefix=; }
+[ -w "$out" ] || exit 0
 for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub; do
     [ -r "$f" ] || continue
-    read -r type key _ <"$f" && printf 'labctl-hostkey %s %s\n' "$type" "$key"
-done >/dev/ttyS0
+    # One write per line: /dev/kmsg takes each write as one record.
+    read -r type key _ <"$f" && printf '%slabctl-hostkey %s %s\n' "$prefix" "$type" "$key" >"$out"
+done
 EOF
 chmod 0755 "$ROOT/usr/local/sbin/labctl-hostkeys-console"
 printf 'HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n' \

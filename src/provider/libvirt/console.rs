@@ -1,6 +1,7 @@
 //! SSH host keys from a VM's serial console. labctl's box prints
-//! `labctl-hostkey TYPE BASE64` on ttyS0 before sshd starts, at every boot;
-//! the Vagrantfile sends the console to `console_dir/NODE.log`. The keys are
+//! `labctl-hostkey TYPE BASE64` on it (through the kernel log, so a line may
+//! carry a timestamp before it) before sshd starts, at every boot; the
+//! Vagrantfile sends the console to `console_dir/NODE.log`. The keys are
 //! written to the lab's known_hosts under the node's alias before labctl's
 //! first SSH contact, so the connection verifies them instead of trusting the
 //! first key it sees.
@@ -19,10 +20,13 @@ const TYPES: [&str; 4] = [
 
 /// The `(type, base64)` host keys in a console log, in order, each once.
 /// Anything else on the line (console noise, a carriage return) is refused
-/// rather than copied into known_hosts.
+/// rather than copied into known_hosts. Only whole lines count: the log is
+/// read while the guest may still be writing it, and the first part of a key
+/// line is valid base64 too (a cut key pinned would refuse the real one).
 pub fn host_keys(log: &str) -> Vec<(String, String)> {
     let mut keys: Vec<(String, String)> = Vec::new();
-    for line in log.lines() {
+    let whole = log.rfind('\n').map_or("", |end| &log[..end]);
+    for line in whole.lines() {
         let Some(rest) = line.split("labctl-hostkey ").nth(1) else {
             continue;
         };
@@ -90,6 +94,17 @@ mod tests {
                 ("ecdsa-sha2-nistp256".into(), "AAAAE2VjZHNh+/=".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_key_line_the_guest_is_still_writing_is_not_read() {
+        let done = "labctl-hostkey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1\r\n";
+        let cut = "labctl-hostkey ecdsa-sha2-nistp256 AAAAE2Vj";
+        assert_eq!(
+            host_keys(&format!("{done}{cut}")),
+            vec![("ssh-ed25519".into(), "AAAAC3NzaC1lZDI1NTE5AAAAIE1".into())]
+        );
+        assert!(host_keys(cut).is_empty());
     }
 
     #[test]
