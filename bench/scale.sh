@@ -45,6 +45,9 @@ cleanup() {
     [ -n "$current" ] || return 0
     "$L" down "$current/lab.toml" >/dev/null 2>&1 || true
     (cd "$current/vf" 2>/dev/null && vagrant destroy -f >/dev/null 2>&1) || true
+    # The key pairs plain `vagrant up` made for the yardstick's machines: the
+    # work dir is kept for its logs, private keys are not.
+    rm -rf -- "$current/vf/keys"
     docker network rm "labctl-$(basename "$current")" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -183,6 +186,7 @@ vagrant_run() {
         fail "$label failed: exit $rc, $run of $n machines running ($d/vagrant-$i.log)"
     fi
     (cd vf && vagrant destroy -f >/dev/null 2>&1) || fail "vagrant destroy after $label failed"
+    rm -rf vf/keys
     docker network rm "labctl-scale$n" >/dev/null || fail "removing labctl-scale$n after $label failed"
     current=""
     R_VAG=$(echo "$b - $a" | bc)

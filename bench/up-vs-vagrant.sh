@@ -21,7 +21,9 @@ export VAGRANT_CHECKPOINT_DISABLE=1
 NET=labctl-bench5
 now() { date +%s.%N; }
 fail() { echo "bench: $*" >&2; echo "logs: $work" >&2; exit 1; }
-cleanup() { "$L" down lab.toml >/dev/null 2>&1 || true; (cd vf 2>/dev/null && vagrant destroy -f >/dev/null 2>&1) || true; docker network rm $NET >/dev/null 2>&1 || true; }
+# vf/keys: the key pairs plain `vagrant up` made for the yardstick's machines
+# (the work dir is kept for its logs, private keys are not).
+cleanup() { "$L" down lab.toml >/dev/null 2>&1 || true; (cd vf 2>/dev/null && vagrant destroy -f >/dev/null 2>&1) || true; rm -rf vf/keys; docker network rm $NET >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 # Every run starts from what labctl's own run starts from: no container or
@@ -79,6 +81,7 @@ vagrant_run() {
         fail "$label failed: exit $rc, $running of 5 machines running (vagrant.log)"
     fi
     (cd vf && vagrant destroy -f >/dev/null 2>&1) || fail "vagrant destroy after $label failed"
+    rm -rf vf/keys
     docker network rm $NET >/dev/null || fail "removing $NET after $label failed"
     echo "$b - $a" | bc
 }

@@ -144,8 +144,9 @@ fn make_machines(pubkey: &str, nested: &[&str], net: &Net) -> Machines {
             chown \"$u:$u\" /home/$u/.ssh/authorized_keys
             chmod 0600 /home/$u/.ssh/authorized_keys
         done
-        # The node image trusts Vagrant's well-known key for `vagrant`; these
-        # machines are reached only with the test's own key.
+        # These machines are reached only with the test's own key (the node
+        # image authorizes no key for `vagrant` without LABCTL_SSH_AUTHORIZED_KEY;
+        # removing the file keeps it so whatever the image holds).
         rm -f /home/vagrant/.ssh/authorized_keys
         printf 'labadmin ALL=(ALL) NOPASSWD:ALL\\n' >/etc/sudoers.d/labadmin
         chmod 0440 /etc/sudoers.d/labadmin"

@@ -30,7 +30,10 @@ for entry in $WEB_NODES; do
     name=${entry%%=*} ip=${entry#*=}
     # flock -n in the line gives up silently while another pull (cron's own,
     # or the probe the ansible-pull role arms) holds the lock: wait for it to
-    # finish, then run the line again (it has not run yet).
+    # finish, then run the line again (it has not run yet). The wait has no
+    # bound of its own that a slow node could outlast (a first pull on an
+    # emulated VM takes minutes): the check's timeout, scaled to the nodes'
+    # pace, is the bound, as for pull-check.sh's run.
     ssh "${ssh_opts[@]}" "root@$ip" 'line=$(sed -n "s|^[*]/3 [*] [*] [*] [*] root ||p" /etc/cron.d/ansible-pull)
         [ -n "$line" ] || { echo "no */3 ansible-pull line in /etc/cron.d/ansible-pull" >&2; exit 1; }
         lock=$(printf "%s\n" "$line" | sed -n "s|^flock -n \([^ ]*\) .*|\1|p")
@@ -39,7 +42,7 @@ for entry in $WEB_NODES; do
             rc=$?
             [ "$rc" = 1 ] && [ -n "$lock" ] && ! flock -n "$lock" true || exit "$rc"
             echo "the lock $lock is held (a pull is running): waiting for it (try $try)"
-            flock -w 150 "$lock" true || { echo "the lock $lock stayed held for 150 s" >&2; exit 1; }
+            flock -w 1800 "$lock" true || { echo "the lock $lock stayed held for 1800 s" >&2; exit 1; }
         done
         exit 1' >"$out/$name" 2>&1 &
     pids[$name]=$!

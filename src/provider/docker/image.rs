@@ -118,7 +118,7 @@ pub fn build_rootfs_tar(
                 .arg(name),
         )?;
         eprintln!(
-            "image: imported as {name} (docker run -d --name NODE {name}; it starts sshd and cron)"
+            "image: imported as {name} (docker run -d --name NODE -e LABCTL_SSH_AUTHORIZED_KEY=\"$(cut -d' ' -f1,2 KEY.pub)\" {name}; it starts sshd and cron, and user vagrant takes that one ed25519 key, no other)"
         );
         res.imported = Some(name.to_string());
     }

@@ -154,7 +154,10 @@ impl Provider for Docker {
     /// labctl chose each node's SSH port (the runtime file) and Vagrant
     /// forwards it on 127.0.0.1 to user vagrant; the key is the node's own,
     /// which labctl made before the container ([`keys`]), never the
-    /// well-known key.
+    /// well-known key. A machine an older labctl made has no such key but
+    /// the one Vagrant's swap put in place of the well-known key, also its
+    /// own: `restart` of such a lab goes on with it (`up` refuses the lab
+    /// and says to make it again, [`keys::refuse_swapped`]).
     fn known_ssh(
         &self,
         _r: &dyn Runner,
@@ -164,9 +167,16 @@ impl Provider for Docker {
     ) -> Option<crate::remote::ssh_config::Host> {
         let rt = Runtime::read(&dir.runtime_file())?;
         let port = rt.nodes.get(node)?.ssh_port?;
+        let own = keys::private_key(&dir.keys(), node);
+        let swapped = crate::provider::vagrant_records::machine_key(&dir.root, node, "docker");
+        let key = if !own.is_file() && swapped.is_file() {
+            swapped
+        } else {
+            own
+        };
         Some(crate::provider::vagrant_records::ssh_host(
             lab,
-            &keys::private_key(&dir.keys(), node),
+            &key,
             node,
             "127.0.0.1".into(),
             port,
@@ -832,6 +842,22 @@ mod tests {
         assert_eq!(h.key, want.display().to_string());
         assert!(!h.key.contains("insecure"), "{}", h.key);
         assert_eq!(h.alias, l.machine_name(n1));
+        // A machine an older labctl made: the key Vagrant's swap left, while
+        // the node has no labctl key; the labctl key once it has one.
+        let swapped = crate::provider::vagrant_records::machine_key(&dir.root, n1, "docker");
+        std::fs::create_dir_all(swapped.parent().unwrap()).unwrap();
+        std::fs::write(&swapped, "k").unwrap();
+        let key_of = || {
+            Docker
+                .known_ssh(&crate::exec::Recorder::default(), &l, &dir, n1)
+                .unwrap()
+                .key
+        };
+        let swapped_abs = std::path::absolute(&swapped).unwrap();
+        assert_eq!(key_of(), swapped_abs.display().to_string());
+        std::fs::create_dir_all(want.parent().unwrap()).unwrap();
+        std::fs::write(&want, "k").unwrap();
+        assert_eq!(key_of(), want.display().to_string());
         // Ports Vagrant chose (no runtime ssh_port): ask Vagrant.
         let rt = runtime(&l, "img", &BTreeMap::new(), &BTreeMap::new());
         std::fs::write(dir.runtime_file(), rt.to_text()).unwrap();
