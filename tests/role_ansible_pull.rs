@@ -4,6 +4,8 @@
 //! arms the probe; elsewhere it removes one, and a name that is not a node
 //! with the role fails the role.
 
+mod common;
+
 use labctl::diag::SourceFile;
 use labctl::load::load_source;
 use labctl::roles::RoleSet;
@@ -28,12 +30,7 @@ fn provision(lab_text: &str, node: &str) -> (i32, String, String) {
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let log = tmp.path().join("check.log");
-    let stub = |name: &str, body: &str| {
-        let p = bin.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
+    let stub = |name: &str, body: &str| common::write_stub(&bin, name, body);
     stub("hostname", "echo \"$LABCTL_NODE\"");
     stub("git", "echo '0123456789abcdef0123 refs/heads/main'");
     stub("service", "exit 0");

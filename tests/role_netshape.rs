@@ -2,6 +2,8 @@
 //! renderer hands it (`tc_rate`, kbit when the bandwidth is not a whole number
 //! of Mbit) becomes the `tc` command's rate and burst.
 
+mod common;
+
 use labctl::diag::SourceFile;
 use labctl::load::load_source;
 use labctl::roles::RoleSet;
@@ -38,12 +40,7 @@ fn shape(bandwidth: &str) -> (i32, String, String) {
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let log = tmp.path().join("tc.log");
-    let stub = |name: &str, body: &str| {
-        let p = bin.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
+    let stub = |name: &str, body: &str| common::write_stub(&bin, name, body);
     stub(
         "ip",
         "echo '2: eth1    inet 192.168.59.5/24 brd 192.168.59.255 scope global eth1'",

@@ -353,3 +353,12 @@ pub fn drift_is_repaired(dir: &Path, lab: &str, drifts: &[Drift]) {
         );
     }
 }
+
+/// Write an executable `/bin/sh` stand-in `name` with `body` into `bin`: the
+/// role-script tests put these first on PATH in place of a node's commands.
+pub fn write_stub(bin: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = bin.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
